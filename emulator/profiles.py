@@ -1,0 +1,195 @@
+"""Model profiles: a model as a sequence of blocks, and what each split point costs.
+
+A profile lists the model's blocks in execution order. Each block has its parameter count, its
+forward FLOPs, and the size of the activation it outputs, which is what the device uploads if
+the model is cut right after it. Cutting at split point ``l`` (``0 ≤ l ≤ L``) runs blocks
+``1..l`` on the device and ``l+1..L`` on the server:
+
+* ``q(l)``, ``N(l)``: parameters and FLOPs on the device (sums over the first ``l`` blocks);
+* ``s(l) = n − q(l)``, ``Ñ(l)``: the same on the server;
+* ``θ(l)``: bits uploaded: the raw input for ``l = 0``, block ``l``'s output activation for
+  ``0 < l < L``, and nothing for ``l = L`` (fully on device; the result's downlink is separate).
+
+Decoder (generative) models carry a second profile, :attr:`ModelProfile.decode`, for one decode
+step at the prompt's context length, and the KV-cache bytes that each token adds per block.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ModelFamily = Literal["encoder", "decoder", "encoder-decoder", "vision", "custom"]
+
+
+class Block(BaseModel):
+    """One block of a model, in execution order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Block name, e.g. 'layer.3'.")
+    params: float = Field(ge=0, description="Parameters in the block (count).")
+    flops: float = Field(
+        ge=0, description="Forward FLOPs of the block for one pass (1 MAC = 2 FLOPs)."
+    )
+    activation_bits: float = Field(
+        ge=0,
+        description="Size of the block's output activation in bits (uploaded if cut after it).",
+    )
+    kv_cache_bytes_per_token: float = Field(
+        default=0.0, ge=0, description="KV-cache bytes this block stores per token (decoders), B."
+    )
+
+
+class ModelProfile(BaseModel):
+    """A model cut into blocks, with everything the reference model needs per split point.
+
+    Arrays indexed by split point ``l = 0..L`` are exposed as read-only numpy arrays
+    (:attr:`device_params`, :attr:`device_flops`, :attr:`server_params`, :attr:`server_flops`,
+    :attr:`payload_bits`), computed once per profile.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Profile name used in scenarios and on the CLI.")
+    family: ModelFamily = Field(description="Architecture family.")
+    description: str = Field(default="", description="One line on what the profile is.")
+    source: str = Field(default="", description="Where the hyperparameters and totals come from.")
+    input_bits: float = Field(
+        gt=0, description="Raw input size θ(0) in bits (uploaded at split 0)."
+    )
+    blocks: tuple[Block, ...] = Field(min_length=1, description="Blocks in execution order.")
+    max_split: int | None = Field(
+        default=None,
+        ge=0,
+        description="Largest allowed split point (default: the number of blocks). Blocks after it "
+        "always run on the server, e.g. BART's decoder when only the encoder is split.",
+    )
+    weight_bits: int = Field(
+        default=32, gt=0, le=64, description="Storage bits per weight, b of the distortion bound."
+    )
+    activation_bits: int = Field(
+        default=32, gt=0, le=64, description="Bits per activation element used for θ(l)."
+    )
+    entropy_bits_per_param: float = Field(
+        default=-2.70,
+        description="Differential entropy of one weight in bits, h/n of the distortion bound "
+        "(default: Laplace fit with standard deviation 0.04).",
+    )
+    sequence_length: int | None = Field(
+        default=None, gt=0, description="Tokens per pass (prompt length for decoders)."
+    )
+    image_size: int | None = Field(default=None, gt=0, description="Image side in pixels (vision).")
+    decode: ModelProfile | None = Field(
+        default=None,
+        description="Profile of one decode step at the prompt's context length (decoders only).",
+    )
+
+    @model_validator(mode="after")
+    def _check_split_and_names(self) -> ModelProfile:
+        if self.max_split is not None and self.max_split > len(self.blocks):
+            raise ValueError(
+                f"max_split {self.max_split} exceeds the number of blocks ({len(self.blocks)})"
+            )
+        names = [b.name for b in self.blocks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate block names: {', '.join(duplicates)}")
+        if self.decode is not None and len(self.decode.blocks) != len(self.blocks):
+            raise ValueError(
+                f"decode profile has {len(self.decode.blocks)} blocks, expected {len(self.blocks)}"
+            )
+        return self
+
+    # ---- totals --------------------------------------------------------------------------
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of blocks ``L``."""
+        return len(self.blocks)
+
+    @property
+    def last_split(self) -> int:
+        """Largest allowed split point (``L`` unless :attr:`max_split` restricts it)."""
+        return self.num_blocks if self.max_split is None else self.max_split
+
+    @cached_property
+    def split_points(self) -> np.ndarray:
+        """Allowed split points ``0..last_split``."""
+        return _frozen(np.arange(self.last_split + 1))
+
+    @cached_property
+    def total_params(self) -> float:
+        """Total parameter count ``n``."""
+        return float(sum(b.params for b in self.blocks))
+
+    @cached_property
+    def total_flops(self) -> float:
+        """FLOPs of one full forward pass."""
+        return float(sum(b.flops for b in self.blocks))
+
+    @cached_property
+    def kv_cache_bytes_per_token(self) -> float:
+        """KV-cache bytes one token adds across all blocks (0 for non-decoders)."""
+        return float(sum(b.kv_cache_bytes_per_token for b in self.blocks))
+
+    # ---- per split point -----------------------------------------------------------------
+
+    @cached_property
+    def device_params(self) -> np.ndarray:
+        """``q(l)``: parameters on the device for each split point ``l = 0..L``."""
+        return _frozen(_prefix_sums([b.params for b in self.blocks]))
+
+    @cached_property
+    def server_params(self) -> np.ndarray:
+        """``s(l) = n − q(l)``: parameters on the server for each split point."""
+        return _frozen(self.total_params - self.device_params)
+
+    @cached_property
+    def device_flops(self) -> np.ndarray:
+        """``N(l)``: device FLOPs for each split point ``l = 0..L``."""
+        return _frozen(_prefix_sums([b.flops for b in self.blocks]))
+
+    @cached_property
+    def server_flops(self) -> np.ndarray:
+        """``Ñ(l)``: server FLOPs for each split point ``l = 0..L``."""
+        return _frozen(np.maximum(self.total_flops - self.device_flops, 0.0))
+
+    @cached_property
+    def payload_bits(self) -> np.ndarray:
+        """``θ(l)``: bits uploaded per split point (``θ(L) = 0``: nothing leaves the device)."""
+        theta = np.array([self.input_bits] + [b.activation_bits for b in self.blocks], dtype=float)
+        theta[-1] = 0.0
+        return _frozen(theta)
+
+    def split_summary(self, split: int) -> dict[str, float]:
+        """Device/server parameters and FLOPs and the payload at one split point."""
+        self.check_split(split)
+        return {
+            "split": split,
+            "device_params": float(self.device_params[split]),
+            "server_params": float(self.server_params[split]),
+            "device_flops": float(self.device_flops[split]),
+            "server_flops": float(self.server_flops[split]),
+            "payload_bits": float(self.payload_bits[split]),
+        }
+
+    def check_split(self, split: int) -> None:
+        """Raise ``ValueError`` naming the profile if ``split`` is not an allowed split point."""
+        if not 0 <= split <= self.last_split:
+            raise ValueError(
+                f"split: got {split} for model {self.name!r}, expected an integer in "
+                f"0..{self.last_split}"
+            )
+
+
+def _prefix_sums(values: list[float]) -> np.ndarray:
+    return np.concatenate(([0.0], np.cumsum(np.asarray(values, dtype=float))))
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array

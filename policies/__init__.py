@@ -1,0 +1,1 @@
+"""Per-request decision policies (split point, pruning ratios, transmit power, clocks)."""

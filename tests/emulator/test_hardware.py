@@ -1,0 +1,120 @@
+"""The hardware catalog: paper values, data-sheet peaks, and user classes from YAML."""
+
+import pytest
+
+from emulator.errors import InputError
+from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
+
+
+@pytest.fixture(scope="module")
+def catalog() -> HardwareCatalog:
+    return HardwareCatalog.builtin()
+
+
+def test_catalog_has_every_class_the_design_names(catalog):
+    assert {s.name for s in catalog.devices()} == {
+        "paper-device",
+        "phone-soc",
+        "jetson-orin-nano",
+        "jetson-agx-orin",
+        "laptop-cpu",
+    }
+    assert {s.name for s in catalog.servers()} == {"paper-server", "l4", "a100", "h100"}
+
+
+def test_paper_classes_carry_the_papers_values(catalog):
+    device, server = catalog.get("paper-device"), catalog.get("paper-server")
+    assert (device.f_max_hz, device.flops_per_cycle, device.pue) == (1e9, 32, 1.0)
+    assert device.power_coeff_w_per_hz3 == 5e-29 and device.max_tx_power_w == 0.5
+    assert (server.f_max_hz, server.flops_per_cycle, server.pue) == (4e9, 128, 2.0)
+    assert server.power_coeff_w_per_hz3 == 1e-28
+    # η·φ·f³: 0.05 W for the device at 1 GHz, 2 × 6.4 W for the server at 4 GHz.
+    assert device.power_w(1e9) == pytest.approx(0.05)
+    assert server.power_w(4e9) == pytest.approx(12.8)
+    # η·φ·f²/c: 5e-29 · 1e18 / 32 J per FLOP.
+    assert device.energy_per_flop_j(1e9) == pytest.approx(5e-29 * 1e18 / 32)
+
+
+@pytest.mark.parametrize(
+    ("name", "peak_flops", "power_w"),
+    [
+        ("l4", 121e12, 72),  # dense FP16 tensor, data sheet
+        ("a100", 312e12, 400),
+        ("h100", 989.4e12, 700),
+        ("jetson-orin-nano", 10.0e12, 15),  # 40 sparse INT8 TOPS / 4
+        ("jetson-agx-orin", 42.5e12, 60),  # 170 sparse INT8 GPU TOPS / 4
+    ],
+)
+def test_gpu_peaks_and_power_match_data_sheets(catalog, name, peak_flops, power_w):
+    spec = catalog.get(name)
+    assert spec.peak_flops_per_s == pytest.approx(peak_flops, rel=0.03)
+    assert spec.power_w(spec.f_max_hz) / spec.pue == pytest.approx(power_w)
+
+
+def test_devices_have_transmit_power_and_servers_do_not(catalog):
+    assert all(s.max_tx_power_w is not None for s in catalog.devices())
+    assert all(s.max_tx_power_w is None for s in catalog.servers())
+
+
+def test_get_with_kind_refuses_the_other_side(catalog):
+    with pytest.raises(InputError, match="'h100' is a server, expected a device"):
+        catalog.get("h100", kind="device")
+    with pytest.raises(InputError, match=r"unknown device class 'tpu'.*phone-soc"):
+        catalog.get("tpu", kind="device")
+
+
+def test_spec_validation_names_the_field():
+    with pytest.raises(ValueError, match="max_tx_power_w is required"):
+        HardwareSpec(
+            name="x",
+            kind="device",
+            f_min_hz=0,
+            f_max_hz=1e9,
+            flops_per_cycle=1,
+            power_coeff_w_per_hz3=1e-28,
+            memory_bandwidth_bytes_per_s=1e9,
+            memory_bytes=1e9,
+        )
+
+
+def test_user_classes_from_yaml_extend_the_catalog(tmp_path, catalog):
+    path = tmp_path / "lab.yaml"
+    path.write_text(
+        "hardware:\n"
+        "  - name: rpi5\n    kind: device\n    f_min_hz: 1.5e9\n    f_max_hz: 2.4e9\n"
+        "    flops_per_cycle: 32\n    power_coeff_w_per_hz3: 5.0e-28\n"
+        "    memory_bandwidth_bytes_per_s: 17e9\n    memory_bytes: 8e9\n    max_tx_power_w: 0.1\n"
+    )
+    extended = catalog.with_files([path])
+    assert "rpi5" in extended and len(extended) == len(catalog) + 1
+    assert extended.get("rpi5").peak_flops_per_s == pytest.approx(76.8e9)
+
+
+def test_user_class_cannot_shadow_a_builtin(tmp_path, catalog):
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "- {name: h100, kind: server, f_min_hz: 0, f_max_hz: 1e9, flops_per_cycle: 1,"
+        " power_coeff_w_per_hz3: 1e-28, memory_bandwidth_bytes_per_s: 1, memory_bytes: 1}\n"
+    )
+    with pytest.raises(InputError, match="got 'h100', expected a name not already"):
+        catalog.with_files([path])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("just a string\n", "got a str at the top level"),
+        ("- {name: a, kind: phone}\n", r"kind: got 'phone'"),
+        ("[unclosed\n", "is not valid YAML"),
+    ],
+)
+def test_bad_hardware_files_are_refused_clearly(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_hardware_file(path)
+
+
+def test_missing_hardware_file_is_refused(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_hardware_file(tmp_path / "nope.yaml")

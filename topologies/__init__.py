@@ -1,0 +1,1 @@
+"""Edge deployment topologies described as networkx graphs."""

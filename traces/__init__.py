@@ -1,0 +1,1 @@
+"""Input traces (arrivals, link capacity, SNR) and per-request output traces."""
