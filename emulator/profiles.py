@@ -17,12 +17,22 @@ step at the prompt's context length, and the KV-cache bytes that each token adds
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ModelFamily = Literal["encoder", "decoder", "encoder-decoder", "vision", "custom"]
+
+
+class SplitTable(NamedTuple):
+    """Per-split-point costs as Python lists indexed by split point ``l = 0..L``."""
+
+    device_params: list[float]
+    server_params: list[float]
+    device_flops: list[float]
+    server_flops: list[float]
+    payload_bits: list[float]
 
 
 class Block(BaseModel):
@@ -164,6 +174,17 @@ class ModelProfile(BaseModel):
         theta = np.array([self.input_bits] + [b.activation_bits for b in self.blocks], dtype=float)
         theta[-1] = 0.0
         return _frozen(theta)
+
+    @cached_property
+    def split_table(self) -> SplitTable:
+        """The per-split arrays as plain Python lists, for fast scalar lookups per request."""
+        return SplitTable(
+            device_params=self.device_params.tolist(),
+            server_params=self.server_params.tolist(),
+            device_flops=self.device_flops.tolist(),
+            server_flops=self.server_flops.tolist(),
+            payload_bits=self.payload_bits.tolist(),
+        )
 
     def split_summary(self, split: int) -> dict[str, float]:
         """Device/server parameters and FLOPs and the payload at one split point."""

@@ -8,8 +8,11 @@ cannot drift apart.
 Conventions:
 
 * SI units everywhere: seconds, joules, watts, hertz (cycles/s for clocks), bits, FLOPs.
-* Every function is pure and vectorised: arguments broadcast like numpy arrays; a scalar input
-  gives a numpy scalar or 0-d result (``float()`` it if you need a Python float).
+* Every function is pure and vectorised: arguments broadcast like numpy arrays. The
+  communication and computation functions also take plain Python numbers and then return a plain
+  ``float`` without touching numpy, because the engine and the policies call them once per request
+  (a numpy call on a scalar costs about a microsecond; plain arithmetic a few tens of
+  nanoseconds). Other functions return numpy scalars or 0-d arrays for scalar input.
 * Pruning ratios are the fraction of parameters **kept** (the paper's convention): ``ρ = 1`` is
   the unpruned model.
 * Gains are linear power gains (``g``), never dB, except in the path-loss functions whose names
@@ -18,6 +21,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,11 +32,37 @@ from scipy.special import gammaln
 #: Speed of light in vacuum (m/s), used for the 3GPP breakpoint distance.
 SPEED_OF_LIGHT_M_PER_S = 299_792_458.0
 
-_LN2 = float(np.log(2.0))
+_LN2 = math.log(2.0)
+_LOG2_SQRT_PI_E = 0.5 * math.log2(math.pi * math.e)
 
 
 def _array(x: ArrayLike) -> np.ndarray:
     return np.asarray(x, dtype=float)
+
+
+def _number(x: ArrayLike) -> float | np.ndarray:
+    """``x`` as a plain float when it is a Python number, else as a float numpy array."""
+    if type(x) is float:
+        return x
+    if type(x) is int:
+        return float(x)
+    return np.asarray(x, dtype=float)
+
+
+def _log2(x: float | np.ndarray) -> float | np.ndarray:
+    return math.log2(x) if type(x) is float else np.log2(x)
+
+
+def _ratio_or_zero(numerator: float | np.ndarray, denominator: float | np.ndarray):
+    """``numerator / denominator`` where ``numerator > 0``, else 0 (and ``x/0 = inf``)."""
+    if type(numerator) is float and type(denominator) is float:
+        if numerator <= 0.0:
+            return 0.0
+        return numerator / denominator if denominator > 0.0 else math.inf
+    numerator, denominator = np.asarray(numerator), np.asarray(denominator)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = numerator / denominator
+    return np.where(numerator > 0.0, ratio, 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -44,7 +74,9 @@ def snr_linear(
     tx_power_w: ArrayLike, gain: ArrayLike, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
 ) -> np.ndarray:
     """Received signal-to-noise ratio ``g·p / (B·N0)`` (linear, not dB)."""
-    return _array(gain) * _array(tx_power_w) / (_array(bandwidth_hz) * _array(noise_psd_w_per_hz))
+    return (
+        _number(gain) * _number(tx_power_w) / (_number(bandwidth_hz) * _number(noise_psd_w_per_hz))
+    )
 
 
 def uplink_rate_bps(
@@ -55,9 +87,9 @@ def uplink_rate_bps(
     ``bandwidth_hz`` is the band this upload actually gets (its share of the cell's band when
     several uploads share it); ``noise_psd_w_per_hz`` is ``N0`` in W/Hz.
     """
-    bandwidth = _array(bandwidth_hz)
+    bandwidth = _number(bandwidth_hz)
     snr = snr_linear(tx_power_w, gain, bandwidth, noise_psd_w_per_hz)
-    return bandwidth * np.log2(1.0 + snr)
+    return bandwidth * _log2(1.0 + snr)
 
 
 def upload_delay_s(payload_bits: ArrayLike, rate_bps: ArrayLike) -> np.ndarray:
@@ -65,18 +97,14 @@ def upload_delay_s(payload_bits: ArrayLike, rate_bps: ArrayLike) -> np.ndarray:
 
     A positive payload over a zero rate takes forever (``inf``).
     """
-    payload = _array(payload_bits)
-    rate = _array(rate_bps)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delay = payload / rate
-    return np.where(payload > 0.0, delay, 0.0)
+    return _ratio_or_zero(_number(payload_bits), _number(rate_bps))
 
 
 def upload_energy_j(
     tx_power_w: ArrayLike, payload_bits: ArrayLike, rate_bps: ArrayLike
 ) -> np.ndarray:
     """Upload energy ``e_U = p·θ / r`` in joules; zero when nothing is uploaded."""
-    return _array(tx_power_w) * upload_delay_s(payload_bits, rate_bps)
+    return _number(tx_power_w) * upload_delay_s(payload_bits, rate_bps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,24 +116,21 @@ def compute_cycles(
     flops: ArrayLike, keep_ratio: ArrayLike, flops_per_cycle: ArrayLike
 ) -> np.ndarray:
     """Clock cycles to run ``ρ·N`` FLOPs on a chip doing ``c`` FLOPs per cycle: ``ρ·N / c``."""
-    return _array(keep_ratio) * _array(flops) / _array(flops_per_cycle)
+    return _number(keep_ratio) * _number(flops) / _number(flops_per_cycle)
 
 
 def compute_delay_s(
     flops: ArrayLike, keep_ratio: ArrayLike, clock_hz: ArrayLike, flops_per_cycle: ArrayLike
 ) -> np.ndarray:
     """Compute delay ``t_I = ρ·N / (f·c)`` in seconds; zero when there is nothing to compute."""
-    cycles = compute_cycles(flops, keep_ratio, flops_per_cycle)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delay = cycles / _array(clock_hz)
-    return np.where(cycles > 0.0, delay, 0.0)
+    return _ratio_or_zero(compute_cycles(flops, keep_ratio, flops_per_cycle), _number(clock_hz))
 
 
 def compute_power_w(
     clock_hz: ArrayLike, power_coeff_w_per_hz3: ArrayLike, pue: ArrayLike
 ) -> np.ndarray:
     """Power drawn at clock ``f``: ``η·φ·f³`` in watts (``η`` = PUE, ``φ`` in W/(cycle/s)³)."""
-    return _array(pue) * _array(power_coeff_w_per_hz3) * _array(clock_hz) ** 3
+    return _number(pue) * _number(power_coeff_w_per_hz3) * _number(clock_hz) ** 3
 
 
 def compute_energy_j(
@@ -118,7 +143,7 @@ def compute_energy_j(
 ) -> np.ndarray:
     """Compute energy ``e_I = η·φ·f²·(ρ·N / c)`` in joules (power × delay)."""
     cycles = compute_cycles(flops, keep_ratio, flops_per_cycle)
-    return _array(pue) * _array(power_coeff_w_per_hz3) * _array(clock_hz) ** 2 * cycles
+    return _number(pue) * _number(power_coeff_w_per_hz3) * _number(clock_hz) ** 2 * cycles
 
 
 @dataclass(frozen=True)
@@ -219,7 +244,9 @@ def kept_parameters(
     rho_device: ArrayLike, rho_server: ArrayLike, device_params: ArrayLike, server_params: ArrayLike
 ) -> np.ndarray:
     """Number of parameters kept after pruning, ``ρ·q + ρ̃·s``."""
-    return _array(rho_device) * _array(device_params) + _array(rho_server) * _array(server_params)
+    return _number(rho_device) * _number(device_params) + _number(rho_server) * _number(
+        server_params
+    )
 
 
 def log2_distortion_bound(
@@ -233,16 +260,12 @@ def log2_distortion_bound(
     Computed in log space with ``lgamma`` (``scipy.special.gammaln``) because ``n`` is ~1e8 and
     ``Γ(n)`` overflows any float.
     """
-    n = _array(total_params)
-    rate_bits = _array(kept_params) * _array(weight_bits)
-    entropy_bits = n * _array(entropy_bits_per_param)
-    log2_gamma_ratio = (gammaln(n / 2.0) - _LN2 - gammaln(n)) / _LN2
-    return (
-        np.log2(n)
-        - 0.5 * np.log2(np.pi * np.e)
-        - (rate_bits - entropy_bits) / n
-        + log2_gamma_ratio / n
-    )
+    n = _number(total_params)
+    rate_bits = _number(kept_params) * _number(weight_bits)
+    entropy_bits = n * _number(entropy_bits_per_param)
+    lgamma = math.lgamma if type(n) is float else gammaln
+    log2_gamma_ratio = (lgamma(n / 2.0) - _LN2 - lgamma(n)) / _LN2
+    return _log2(n) - _LOG2_SQRT_PI_E - (rate_bits - entropy_bits) / n + log2_gamma_ratio / n
 
 
 def distortion_bound(
@@ -260,8 +283,8 @@ def distortion_bound(
     The paper prints ``sqrt(π·e)``; a re-derivation of its Lemma 4.2 gives ``e·sqrt(π)``, a
     constant factor ``sqrt(e)`` that moves no decision. We follow the printed form.
     """
-    return np.exp2(
-        log2_distortion_bound(kept_params, total_params, weight_bits, entropy_bits_per_param)
+    return 2.0 ** log2_distortion_bound(
+        kept_params, total_params, weight_bits, entropy_bits_per_param
     )
 
 

@@ -1,0 +1,482 @@
+"""The SimPy engine: the life of every request, from arrival to result.
+
+One :class:`simpy.Environment` per run. Every device is a SimPy process that generates its
+requests. A request then goes through:
+
+1. **decision**: the policy gets a :class:`~policies.base.PolicyContext` and returns a
+   :class:`~policies.base.Decision`, checked against the bounds; a request the policy does not
+   admit leaves as ``infeasible``;
+2. **device**: FCFS on the device, at the chosen clock and pruning (start and finish computed on
+   arrival; one timeout fires when the device is done);
+3. **uplink**: ``θ(l)`` bits over the cell's shared, fading band (:mod:`emulator.uplink`);
+4. **server**: FCFS on parallel workers (computed) or processor sharing (:mod:`emulator.server`);
+   a full server drops the request;
+5. **downlink**: the result at a fixed rate, if the scenario has a downlink.
+
+Per request the engine costs one arrival timeout, one device timeout and about one uplink
+wake-up: queue waits are computed, not simulated, wherever first-come-first-served order makes
+them known in advance. Every formula comes from :mod:`emulator.reference`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from emulator.deployment import Deployment, DeviceSpec
+from emulator.fading import BlockFading
+from emulator.randomness import stream
+from emulator.reference import compute_delay_s, compute_energy_j, distortion_bound
+from emulator.scenario import (
+    ConstantWork,
+    DeterministicArrivals,
+    ExponentialWork,
+    LognormalWork,
+    UniformWork,
+)
+from emulator.server import FcfsServer, PsServer
+from emulator.sharing import SharedJob
+from emulator.trace import TraceWriter
+from emulator.uplink import Uplink, make_uplink
+from policies.base import Decision, Policy, PolicyContext, check_decision
+
+_DRAW_BLOCK = 256  # random numbers drawn per numpy call
+
+STATUS_LABELS = ["completed", "dropped", "infeasible"]
+_COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
+
+
+class Request(SharedJob):
+    """One request in flight (a job of the uplink and, under processor sharing, the server)."""
+
+    __slots__ = (
+        "band_seen",
+        "decision",
+        "device",
+        "device_compute_j",
+        "device_compute_s",
+        "device_done_s",
+        "device_start_s",
+        "f_server_hz",
+        "fading",
+        "gain_seen",
+        "id",
+        "mean_gain",
+        "payload_bits",
+        "server_energy_j",
+        "server_start_s",
+        "t_arrival",
+        "tx_power_w",
+        "tx_start_s",
+        "uplink_done_s",
+        "uplink_energy_j",
+        "work_scale",
+    )
+
+
+class _Device:
+    """A device's run-time state: its FCFS compute queue, fading link and random draws."""
+
+    __slots__ = ("codes", "fading", "free_at", "pending", "server", "spec", "uplink", "work")
+
+    def __init__(self, spec: DeviceSpec, fading: BlockFading | None, work: Iterator[float]):
+        self.spec = spec
+        self.fading = fading
+        self.work = work
+        self.free_at = 0.0
+        self.pending: deque[float] = deque()  # finish times of requests not yet computed
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """What the engine measured besides the trace."""
+
+    requests: int  #: arrivals (= trace rows)
+    sim_end_s: float  #: time the last request left the system, s
+    arrivals_end_s: float  #: time arrivals stopped (duration) or the last arrival, s
+    server_busy_s: dict[str, float]  #: time integral of each server's busy fraction, s
+    cell_busy_s: dict[str, float]  #: time integral of each cell's busy band fraction, s
+
+
+class Engine:
+    """Runs one deployment with one policy on one seed, writing rows to ``writer``."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        policy: Policy,
+        seed: int,
+        writer: TraceWriter,
+        *,
+        duration_s: float | None,
+        max_requests: int | None,
+        warmup_s: float = 0.0,
+    ) -> None:
+        self.env = simpy.Environment()
+        self.deployment = deployment
+        self.policy = policy
+        self.policy_name = policy.name
+        self.seed = seed
+        self.writer = writer
+        self.duration_s = math.inf if duration_s is None else duration_s
+        self.remaining = math.inf if max_requests is None else max_requests
+        self.warmup_s = warmup_s
+        self._next_id = 0
+        self._last_arrival_s = 0.0
+        self._last_done_s = 0.0
+        self._instantaneous_csi = deployment.channel.csi == "instantaneous"
+        downlink = deployment.downlink
+        self._downlink_s = 0.0 if downlink is None else downlink.result_bits / downlink.rate_bps
+        self._uplinks: list[Uplink] = [
+            make_uplink(self.env, cell, self._uplink_done) for cell in deployment.cells
+        ]
+        self._servers: list[FcfsServer | PsServer] = [
+            PsServer(self.env, spec, self._server_done)
+            if spec.discipline == "ps"
+            else FcfsServer(self.env, spec)
+            for spec in deployment.servers
+        ]
+        self._model_codes: dict[str, int] = {}
+        self._devices = [self._make_device(spec) for spec in deployment.devices]
+
+    # ---- set-up ------------------------------------------------------------------------------
+
+    def labels(self) -> dict[str, list[str]]:
+        """Labels of the trace's categorical columns, indexed by the codes in the rows."""
+        return {
+            "device_id": [d.id for d in self.deployment.devices],
+            "cell_id": [c.id for c in self.deployment.cells],
+            "server_id": [s.id for s in self.deployment.servers],
+            "policy": [self.policy_name],
+            "model": list(self._model_codes),
+            "status": STATUS_LABELS,
+        }
+
+    def _make_device(self, spec: DeviceSpec) -> _Device:
+        fading_spec = self.deployment.channel.fading
+        fading = None
+        if fading_spec.law != "none":
+            fading = BlockFading(
+                fading_spec.law,
+                fading_spec.coherence_time_s,
+                stream(self.seed, "fading", spec.index),
+                k_factor=fading_spec.k_factor,
+                m=fading_spec.m,
+            )
+        device = _Device(spec, fading, _work_draws(spec, self.seed))
+        device.uplink = self._uplinks[spec.cell]
+        device.server = self._servers[spec.server]
+        model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
+        device.codes = (spec.index, spec.cell, spec.server, model_code)
+        return device
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def run(self) -> EngineStats:
+        """Emulate until every generated request has left the system."""
+        for device in self._devices:
+            self.env.process(self._source(device))
+        self.env.run()
+        self.writer.close()
+        arrivals_end = self.duration_s if math.isfinite(self.duration_s) else self._last_arrival_s
+        return EngineStats(
+            requests=self._next_id,
+            sim_end_s=self._last_done_s,
+            arrivals_end_s=arrivals_end,
+            server_busy_s={
+                spec.id: server.busy_s
+                for spec, server in zip(self.deployment.servers, self._servers, strict=True)
+            },
+            cell_busy_s={
+                spec.id: uplink.busy_s
+                for spec, uplink in zip(self.deployment.cells, self._uplinks, strict=True)
+            },
+        )
+
+    def _source(self, device: _Device):
+        """SimPy process: the device's arrivals until the duration or request count is reached."""
+        env = self.env
+        for gap in _arrival_gaps(device.spec, self.seed):
+            if env.now + gap > self.duration_s:
+                return
+            yield env.timeout(gap)
+            if self.remaining <= 0:
+                return
+            self.remaining -= 1
+            self._arrive(device)
+
+    def _arrive(self, device: _Device) -> None:
+        now = self.env.now
+        spec = device.spec
+        request_id = self._next_id
+        self._next_id += 1
+        self._last_arrival_s = now
+        work_scale = next(device.work)
+        fading = device.fading
+        gain = spec.mean_gain
+        if fading is not None and self._instantaneous_csi:
+            gain = gain * fading.gain(fading.block_at(now))
+        pending = device.pending
+        while pending and pending[0] <= now:
+            pending.popleft()
+        uplink, server = device.uplink, device.server
+        waiting, in_service, server_backlog = server.status()
+        band = uplink.share_for_new_hz()
+        context = PolicyContext(
+            request_id,
+            now,
+            spec.id,
+            work_scale,
+            spec.scale_payload,
+            spec.deadline_s,
+            spec.energy_budget_j,
+            spec.model,
+            spec.hardware,
+            server.spec.hardware,
+            gain,
+            spec.mean_gain,
+            band,
+            uplink.cell.bandwidth_hz,
+            uplink.noise,
+            uplink.active,
+            len(pending),
+            max(device.free_at - now, 0.0),
+            waiting,
+            in_service,
+            server.spec.workers,
+            server_backlog,
+        )
+        decision = self.policy.decide(context)
+        check_decision(self.policy_name, decision, context)
+
+        request = Request()
+        request.id = request_id
+        request.device = device
+        request.decision = decision
+        request.t_arrival = now
+        request.work_scale = work_scale
+        request.gain_seen = gain
+        request.band_seen = band
+        if not decision.admit:
+            request.device_start_s = request.device_done_s = request.uplink_done_s = now
+            request.server_start_s = now
+            request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
+            self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
+            return
+
+        table = spec.model.split_table
+        split = decision.split
+        hardware = spec.hardware
+        flops = table.device_flops[split] * work_scale
+        t_compute = compute_delay_s(
+            flops, decision.rho_device, decision.f_device_hz, hardware.flops_per_cycle
+        )
+        start = max(now, device.free_at)
+        done = start + t_compute
+        device.free_at = done
+        pending.append(done)
+        request.device_start_s = start
+        request.device_done_s = done
+        request.device_compute_s = t_compute
+        request.device_compute_j = compute_energy_j(
+            flops,
+            decision.rho_device,
+            decision.f_device_hz,
+            hardware.flops_per_cycle,
+            hardware.power_coeff_w_per_hz3,
+            hardware.pue,
+        )
+        payload = table.payload_bits[split]
+        request.payload_bits = payload * work_scale if spec.scale_payload else payload
+        request.tx_power_w = decision.tx_power_w
+        request.mean_gain = spec.mean_gain
+        request.fading = fading
+        if done > now:
+            timer = self.env.timeout(done - now)
+            timer.callbacks.append(lambda _event: self._device_done(request))
+        else:
+            self._device_done(request)
+
+    def _device_done(self, request: Request) -> None:
+        if request.payload_bits > 0.0:
+            request.left = request.payload_bits
+            request.device.uplink.start(request)
+        else:
+            request.tx_start_s = self.env.now
+            self._uplink_done(request)
+
+    def _uplink_done(self, request: Request) -> None:
+        now = self.env.now
+        request.uplink_done_s = now
+        decision = request.decision
+        spec = request.device.spec
+        hardware = request.device.server.spec.hardware
+        flops = spec.model.split_table.server_flops[decision.split] * request.work_scale
+        uplink_j = decision.tx_power_w * (now - request.tx_start_s)
+        if flops * decision.rho_server <= 0.0:  # fully on the device: nothing for the server
+            request.server_start_s = now
+            self._record(request, now, _COMPLETED, uplink_j, 0.0, 0.0)
+            return
+        server_j = compute_energy_j(
+            flops,
+            decision.rho_server,
+            decision.f_server_hz,
+            hardware.flops_per_cycle,
+            hardware.power_coeff_w_per_hz3,
+            hardware.pue,
+        )
+        server = request.device.server
+        if isinstance(server, FcfsServer):
+            service_s = compute_delay_s(
+                flops, decision.rho_server, decision.f_server_hz, hardware.flops_per_cycle
+            )
+            slot = server.admit(service_s)
+            if slot is None:
+                request.server_start_s = now
+                self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
+                return
+            start, finish = slot
+            request.server_start_s = start
+            done = finish + self._downlink_s
+            self._record(request, done, _COMPLETED, uplink_j, server_j, service_s)
+            return
+        if server.full():
+            request.server_start_s = now
+            self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
+            return
+        request.server_start_s = now
+        request.f_server_hz = decision.f_server_hz
+        request.left = decision.rho_server * flops / hardware.flops_per_cycle  # cycles
+        request.uplink_energy_j = uplink_j
+        request.server_energy_j = server_j
+        server.join(request)
+
+    def _server_done(self, request: Request) -> None:
+        now = self.env.now
+        self._record(
+            request,
+            now + self._downlink_s,
+            _COMPLETED,
+            request.uplink_energy_j,
+            request.server_energy_j,
+            now - request.server_start_s,
+        )
+
+    def _record(
+        self,
+        request: Request,
+        t_done: float,
+        status: int,
+        uplink_j: float,
+        server_j: float,
+        server_compute_s: float,
+    ) -> None:
+        """Write the request's trace row; stages it never reached count as zero."""
+        decision: Decision = request.decision
+        device = request.device
+        spec = device.spec
+        table = spec.model.split_table
+        split = decision.split
+        t_arrival = request.t_arrival
+        completed = status == _COMPLETED
+        downlink_s = self._downlink_s if completed and server_compute_s > 0.0 else 0.0
+        latency = t_done - t_arrival
+        if t_done > self._last_done_s:
+            self._last_done_s = t_done
+        device_j = request.device_compute_j + uplink_j
+        kept = (
+            decision.rho_device * table.device_params[split]
+            + decision.rho_server * table.server_params[split]
+        )
+        model = spec.model
+        distortion = distortion_bound(
+            float(kept), model.total_params, float(model.weight_bits), model.entropy_bits_per_param
+        )
+        device_index, cell, server, model_code = device.codes
+        self.writer.append(
+            (
+                request.id,
+                device_index,
+                cell,
+                server,
+                0,
+                model_code,
+                split,
+                decision.rho_device,
+                decision.rho_server,
+                decision.tx_power_w,
+                decision.f_device_hz,
+                decision.f_server_hz,
+                request.payload_bits,
+                t_arrival,
+                t_done,
+                status,
+                latency,
+                request.device_start_s - t_arrival,
+                request.device_compute_s,
+                request.uplink_done_s - request.device_done_s,
+                request.server_start_s - request.uplink_done_s if server_compute_s else 0.0,
+                server_compute_s,
+                downlink_s,
+                request.device_compute_j,
+                uplink_j,
+                server_j,
+                device_j,
+                device_j + server_j,
+                distortion,
+                decision.predicted_latency_s,
+                decision.predicted_energy_j,
+                spec.deadline_s,
+                completed and latency <= spec.deadline_s,
+                spec.energy_budget_j,
+                request.work_scale,
+                request.gain_seen,
+                request.band_seen,
+                bool(decision.feasible),
+                t_arrival < self.warmup_s,
+            )
+        )
+        self.writer.maybe_flush()
+
+
+# ---- random draws ----------------------------------------------------------------------------
+
+
+def _arrival_gaps(spec: DeviceSpec, seed: int) -> Iterator[float]:
+    """Inter-arrival times of one device, s (the first is the time of its first arrival)."""
+    arrivals = spec.arrivals
+    rng = stream(seed, "arrivals", spec.index)
+    if isinstance(arrivals, DeterministicArrivals):
+        interval = arrivals.interval_s
+        yield float(rng.random()) * interval if arrivals.random_phase else 0.0
+        while True:
+            yield interval
+    mean_gap = 1.0 / arrivals.rate_per_s
+    while True:
+        yield from rng.exponential(mean_gap, _DRAW_BLOCK).tolist()
+
+
+def _work_draws(spec: DeviceSpec, seed: int) -> Iterator[float]:
+    """Work scales of one device's requests, in order."""
+    work = spec.work
+    if isinstance(work, ConstantWork):
+        value = work.value
+        while True:
+            yield value
+    rng = stream(seed, "work", spec.index)
+    while True:
+        if isinstance(work, ExponentialWork):
+            block = rng.exponential(work.mean, _DRAW_BLOCK)
+        elif isinstance(work, UniformWork):
+            block = rng.uniform(work.low, work.high, _DRAW_BLOCK)
+        elif isinstance(work, LognormalWork):
+            mu = math.log(work.mean) - 0.5 * work.sigma**2
+            block = rng.lognormal(mu, work.sigma, _DRAW_BLOCK)
+        else:  # pragma: no cover - the schema admits no other law
+            raise TypeError(f"unknown work law {work!r}")
+        yield from np.asarray(block, dtype=float).tolist()

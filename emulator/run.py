@@ -1,0 +1,129 @@
+"""Running a scenario from Python: ``simulate(scenario, seed)`` → trace and summary.
+
+::
+
+    from emulator.run import simulate
+    from emulator.scenario import load_scenario
+
+    result = simulate(load_scenario("examples/scenarios/busy-cell.yaml"), seed=1)
+    result.trace          # pandas DataFrame, one row per request
+    result.summary        # headline figures (emulator.summary.Summary)
+
+With ``out_dir`` the trace is streamed to ``out_dir/trace.parquet`` (bounded memory) and a JSON
+sidecar ``out_dir/run.json`` records the resolved scenario, seed, package versions and wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from emulator.deployment import Deployment, build_deployment
+from emulator.engine import Engine, EngineStats
+from emulator.randomness import stream
+from emulator.scenario import Scenario
+from emulator.summary import Summary, summarize
+from emulator.trace import TraceWriter
+from policies.registry import make_policy
+
+TRACE_FILE = "trace.parquet"
+SIDECAR_FILE = "run.json"
+_VERSIONED = ("coinfer", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "networkx")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run."""
+
+    scenario: Scenario
+    seed: int
+    stats: EngineStats
+    wall_time_s: float
+    out_dir: Path | None
+    _table: pa.Table
+
+    @cached_property
+    def trace(self) -> pd.DataFrame:
+        """One row per request (see :data:`emulator.trace.COLUMNS`)."""
+        return self._table.to_pandas()
+
+    @cached_property
+    def summary(self) -> Summary:
+        """Headline figures (warm-up excluded)."""
+        return summarize(self.trace, self.stats, self.scenario.warmup_s)
+
+
+def prepare(scenario: Scenario, seed: int | None = None) -> tuple[Deployment, int]:
+    """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
+
+    Raises :class:`~emulator.errors.InputError` for anything the run would trip over: unknown
+    hardware, models or policy, bad policy parameters.
+    """
+    seed = scenario.seed if seed is None else seed
+    deployment = build_deployment(scenario, seed)
+    make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    return deployment, seed
+
+
+def simulate(
+    scenario: Scenario, seed: int | None = None, out_dir: str | Path | None = None
+) -> RunResult:
+    """Run ``scenario`` on ``seed`` (default: the scenario's own seed)."""
+    started = time.perf_counter()
+    deployment, seed = prepare(scenario, seed)
+    policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    out = None if out_dir is None else Path(out_dir)
+    engine_writer_labels: dict[str, list[str]] = {}
+    writer = TraceWriter(engine_writer_labels, None if out is None else out / TRACE_FILE)
+    engine = Engine(
+        deployment,
+        policy,
+        seed,
+        writer,
+        duration_s=scenario.duration_s,
+        max_requests=scenario.requests,
+        warmup_s=scenario.warmup_s,
+    )
+    writer.set_labels(engine.labels())
+    stats = engine.run()
+    wall = time.perf_counter() - started
+    result = RunResult(scenario, seed, stats, wall, out, writer.table())
+    if out is not None:
+        write_sidecar(result)
+    return result
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a run depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_sidecar(result: RunResult) -> Path:
+    """Write ``run.json`` next to the trace: scenario, seed, versions, wall time, summary."""
+    assert result.out_dir is not None
+    path = result.out_dir / SIDECAR_FILE
+    payload = {
+        "scenario": result.scenario.model_dump(mode="json"),
+        "seed": result.seed,
+        "versions": package_versions(),
+        "wall_time_s": result.wall_time_s,
+        "requests": result.stats.requests,
+        "summary": result.summary.to_dict(),
+        "trace": TRACE_FILE,
+    }
+    path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    return path

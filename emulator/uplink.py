@@ -1,0 +1,199 @@
+"""A cell's uplink: how concurrent uploads share the band, and how fast each one goes.
+
+Each upload's rate is ``B_k·log2(1 + p·g(t)/(B_k·N0))`` with its own power ``p``, its own gain
+``g(t)`` (mean gain × the block-fading factor at ``t``) and its band ``B_k``, which depends on the
+sharing discipline:
+
+* ``fdma``: a static equal share ``B / (devices in the cell)``; uploads never interact.
+* ``ps``: an equal share ``B / n`` among the ``n`` active uploads; in-flight uploads are re-rated
+  whenever one starts or ends (see :mod:`emulator.sharing`).
+* ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
+
+Fading changes inside a transfer are integrated block by block without simulation events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+
+from emulator.deployment import CellSpec
+from emulator.reference import uplink_rate_bps
+from emulator.sharing import ProcessorSharing
+
+
+def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> float:
+    """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block)."""
+    fading = job.fading
+    p, g = job.tx_power_w, job.mean_gain
+    if fading is None:
+        return uplink_rate_bps(p, g, band_hz, noise) * (t1 - t0)
+    sent = 0.0
+    t = t0
+    block = fading.block_at(t0)
+    while t < t1:
+        end = min(fading.block_end_s(block), t1)
+        sent += uplink_rate_bps(p, g * fading.gain(block), band_hz, noise) * (end - t)
+        t = end
+        block += 1
+    return sent
+
+
+def transfer_end(job: Any, t0: float, band_hz: float, noise: float) -> float:
+    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``."""
+    left = job.left
+    if left <= 0.0:
+        return t0
+    fading = job.fading
+    p, g = job.tx_power_w, job.mean_gain
+    if fading is None:
+        rate = uplink_rate_bps(p, g, band_hz, noise)
+        return t0 + left / rate if rate > 0.0 else math.inf
+    t = t0
+    block = fading.block_at(t0)
+    while True:
+        end = fading.block_end_s(block)
+        rate = uplink_rate_bps(p, g * fading.gain(block), band_hz, noise)
+        capacity = rate * (end - t)
+        if capacity >= left:
+            return t + left / rate
+        left -= capacity
+        t = end
+        block += 1
+
+
+class Uplink:
+    """Common interface of the three disciplines.
+
+    A job (the engine's request record) provides ``left`` (bits still to send), ``tx_power_w``,
+    ``mean_gain``, ``fading`` (a :class:`~emulator.fading.BlockFading` or ``None``),
+    ``updated_s`` and ``finish_s``; the uplink sets ``tx_start_s`` when transmission begins.
+    Every discipline exposes ``active`` (uploads in progress or waiting) and ``busy_s`` (time
+    integral of the fraction of the band in use, s).
+    """
+
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
+        self.env = env
+        self.cell = cell
+        self.on_done = on_done
+        self.noise = cell.noise_psd_w_per_hz
+
+    def share_for_new_hz(self) -> float:
+        """Band an upload starting now would get, Hz."""
+        raise NotImplementedError
+
+    def start(self, job: Any) -> None:
+        """Begin uploading ``job.left`` bits now; ``on_done(job)`` is called when they are sent."""
+        raise NotImplementedError
+
+
+class FdmaUplink(Uplink):
+    """Static equal shares: every device of the cell owns ``B / devices`` of the band."""
+
+    def __init__(self, env, cell, on_done) -> None:
+        super().__init__(env, cell, on_done)
+        self.band_hz = cell.bandwidth_hz / max(cell.num_devices, 1)
+        self._active = 0
+        self._tx_s = 0.0
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def busy_s(self) -> float:
+        return self._tx_s / max(self.cell.num_devices, 1)
+
+    def share_for_new_hz(self) -> float:
+        return self.band_hz
+
+    def start(self, job: Any) -> None:
+        now = self.env.now
+        job.tx_start_s = job.updated_s = now
+        end = transfer_end(job, now, self.band_hz, self.noise)
+        job.finish_s = end
+        self._active += 1
+        self._tx_s += end - now
+        timer = self.env.timeout(end - now)
+        timer.callbacks.append(lambda _event: self._done(job))
+
+    def _done(self, job: Any) -> None:
+        self._active -= 1
+        job.left = 0.0
+        self.on_done(job)
+
+
+class FifoUplink(Uplink):
+    """One upload at a time on the whole band, in the order they become ready."""
+
+    def __init__(self, env, cell, on_done) -> None:
+        super().__init__(env, cell, on_done)
+        self._queue: deque[Any] = deque()
+        self._tx_s = 0.0
+
+    @property
+    def active(self) -> int:
+        return len(self._queue)
+
+    @property
+    def busy_s(self) -> float:
+        return self._tx_s
+
+    def share_for_new_hz(self) -> float:
+        return self.cell.bandwidth_hz
+
+    def start(self, job: Any) -> None:
+        self._queue.append(job)
+        if len(self._queue) == 1:
+            self._transmit(job)
+
+    def _transmit(self, job: Any) -> None:
+        now = self.env.now
+        job.tx_start_s = job.updated_s = now
+        end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise)
+        job.finish_s = end
+        self._tx_s += end - now
+        timer = self.env.timeout(end - now)
+        timer.callbacks.append(lambda _event: self._done(job))
+
+    def _done(self, job: Any) -> None:
+        self._queue.popleft()
+        job.left = 0.0
+        if self._queue:
+            self._transmit(self._queue[0])
+        self.on_done(job)
+
+
+class PsUplink(Uplink, ProcessorSharing):
+    """Equal shares among active uploads, re-rated as uploads start and end."""
+
+    def __init__(self, env, cell, on_done) -> None:
+        Uplink.__init__(self, env, cell, on_done)
+        ProcessorSharing.__init__(self, env, on_done)
+
+    def share_for_new_hz(self) -> float:
+        return self.cell.bandwidth_hz / (len(self._active) + 1)
+
+    def start(self, job: Any) -> None:
+        job.tx_start_s = self.env.now
+        self.join(job)
+
+    def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
+        return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)
+
+    def finish_time(self, job: Any, t0: float, n: int) -> float:
+        return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise)
+
+
+UPLINKS: dict[str, type[Uplink]] = {"fdma": FdmaUplink, "fifo": FifoUplink, "ps": PsUplink}
+
+
+def make_uplink(env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]) -> Uplink:
+    """The uplink of ``cell`` with its sharing discipline."""
+    return UPLINKS[cell.sharing](env, cell, on_done)

@@ -1,0 +1,146 @@
+"""The policy interface: an immutable context in, an immutable decision out.
+
+A policy never reaches into the engine. For every request the engine builds a
+:class:`PolicyContext` (what is observable at that moment) and calls ``policy.decide(context)``;
+the policy returns a :class:`Decision` (split point, pruning ratios, transmit power, clocks, and
+what it predicts the request will cost). The engine checks the decision against the hardware and
+model bounds (:func:`check_decision`) and then emulates what actually happens, which may differ
+from the prediction (queues, shared bandwidth, fading during the transfer).
+
+Both types are ``NamedTuple``: immutable, and cheap enough to build once per request.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from emulator.errors import InputError, input_error_from_validation
+from emulator.hardware import HardwareSpec
+from emulator.profiles import ModelProfile
+
+
+class PolicyContext(NamedTuple):
+    """What a policy may see when it decides one request (SI units)."""
+
+    request_id: int
+    time_s: float  #: decision time (the request's arrival), s
+    device_id: str
+    work_scale: float  #: this request's work relative to the profile (FLOPs and payload)
+    scale_payload: bool  #: whether the work scale also scales the uploaded payload
+    deadline_s: float  #: latency budget T0, s (inf: none)
+    energy_budget_j: float  #: energy budget E0, J (inf: none)
+    model: ModelProfile
+    device: HardwareSpec
+    server: HardwareSpec
+    gain: float  #: uplink power gain estimate (linear): current block or mean, per the scenario
+    mean_gain: float  #: long-term mean gain (path loss × shadowing), linear
+    bandwidth_hz: float  #: bandwidth this upload would get if it started now, Hz
+    cell_bandwidth_hz: float  #: the cell's whole uplink band, Hz
+    noise_psd_w_per_hz: float  #: N0, W/Hz
+    uplink_active: int  #: uploads in progress in the cell
+    device_queue_length: int  #: this device's earlier requests not yet done computing
+    device_backlog_s: float  #: time until the device finishes its earlier requests, s
+    server_queue_length: int  #: requests waiting at the server (not in service)
+    server_in_service: int  #: requests in service at the server
+    server_workers: int  #: parallel workers of the server
+    server_backlog_s: float  #: FCFS: wait a request arriving now would face, s (PS: 0)
+
+    @property
+    def device_flops(self) -> np.ndarray:
+        """Unpruned device FLOPs per split point for this request (work-scaled)."""
+        return self.model.device_flops * self.work_scale
+
+    @property
+    def server_flops(self) -> np.ndarray:
+        """Unpruned server FLOPs per split point for this request (work-scaled)."""
+        return self.model.server_flops * self.work_scale
+
+
+class Decision(NamedTuple):
+    """What a policy decided for one request, and what it predicts that will cost."""
+
+    split: int  #: split point l, 0 (all on server) .. model.last_split (all on device)
+    rho_device: float  #: fraction of device-side parameters kept, [0, 1]
+    rho_server: float  #: fraction of server-side parameters kept, [0, 1]
+    tx_power_w: float  #: uplink transmit power p, W, in (0, P_max]
+    f_device_hz: float  #: device clock f, Hz, in [f_min, f_max]
+    f_server_hz: float  #: server clock f̃, Hz, in [f_min, f_max]
+    predicted_latency_s: float  #: the policy's prediction of T, s
+    predicted_energy_j: float  #: the policy's prediction of E (server included), J
+    predicted_distortion: float  #: the policy's distortion bound D̂
+    feasible: bool = True  #: False: the policy found no point meeting both budgets
+    admit: bool = True  #: False: do not run the request (recorded as infeasible)
+
+
+class PolicyError(InputError):
+    """A policy returned a decision outside its bounds (names the policy and the field)."""
+
+
+class Policy(ABC):
+    """Base class of every policy.
+
+    Subclasses set ``name``, a one-line ``summary`` and ``Params``, a pydantic model of their
+    typed, documented parameters; they implement :meth:`decide`. ``rng`` is the policy's own
+    random stream (for randomised policies); it is the same for every policy on one seed.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+        self.params = params
+        self.rng = rng
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], rng: np.random.Generator) -> Policy:
+        """Validate ``params`` against :attr:`Params` and build the policy."""
+        try:
+            typed = cls.Params.model_validate(params)
+        except ValidationError as err:
+            raise input_error_from_validation(err, f"parameters of policy {cls.name!r}") from None
+        return cls(typed, rng)
+
+    @abstractmethod
+    def decide(self, context: PolicyContext) -> Decision:
+        """Choose split, ρ, ρ̃, p, f, f̃ for the request described by ``context``."""
+
+
+def check_decision(policy_name: str, decision: Decision, context: PolicyContext) -> None:
+    """Refuse a decision outside the model's or the hardware's bounds (raises PolicyError)."""
+
+    def refuse(field: str, value: object, expected: str) -> None:
+        raise PolicyError(
+            f"policy {policy_name!r} returned {field}={value!r} for request "
+            f"{context.request_id}, expected {expected}"
+        )
+
+    split = decision.split
+    if type(split) is not int and not isinstance(split, (int, np.integer)):
+        refuse("split", split, "an integer")
+    last = context.model.last_split
+    if not 0 <= split <= last:
+        refuse("split", split, f"0..{last}")
+    for field in ("rho_device", "rho_server"):
+        value = getattr(decision, field)
+        if not 0.0 <= value <= 1.0:
+            refuse(field, value, "a kept fraction in [0, 1]")
+    device, server = context.device, context.server
+    p = decision.tx_power_w
+    if not 0.0 < p <= device.max_tx_power_w * (1 + 1e-9):
+        refuse("tx_power_w", p, f"a power in (0, {device.max_tx_power_w:g}] W")
+    for field, spec in (("f_device_hz", device), ("f_server_hz", server)):
+        f = getattr(decision, field)
+        if not (spec.f_min_hz * (1 - 1e-9) <= f <= spec.f_max_hz * (1 + 1e-9) and f > 0):
+            refuse(field, f, f"a clock in [{spec.f_min_hz:g}, {spec.f_max_hz:g}] Hz, above 0")
+    for field in ("predicted_latency_s", "predicted_energy_j", "predicted_distortion"):
+        value = getattr(decision, field)
+        if math.isnan(value) or value < 0:
+            refuse(field, value, "a non-negative number (inf allowed)")

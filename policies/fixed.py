@@ -1,0 +1,51 @@
+"""The ``fixed`` policy: every value comes from the scenario (the baseline of baselines)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.base import Decision, Policy, PolicyContext
+from policies.prediction import predict
+
+
+class FixedParams(BaseModel):
+    """Parameters of the ``fixed`` policy; an omitted power or clock means the hardware's top."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    split: int | None = Field(
+        default=None, ge=0, description="split point l (default: the model's last, on-device)"
+    )
+    rho_device: float = Field(default=1.0, ge=0, le=1, description="device kept fraction ρ")
+    rho_server: float = Field(default=1.0, ge=0, le=1, description="server kept fraction ρ̃")
+    tx_power_w: float | None = Field(
+        default=None, gt=0, description="transmit power p, W (default: the device's P_max)"
+    )
+    f_device_hz: float | None = Field(
+        default=None, gt=0, description="device clock f, Hz (default: its f_max)"
+    )
+    f_server_hz: float | None = Field(
+        default=None, gt=0, description="server clock f̃, Hz (default: its f_max)"
+    )
+
+
+class FixedPolicy(Policy):
+    """Runs every request with the same split, pruning, power and clocks."""
+
+    name = "fixed"
+    summary = "split, pruning, power and clocks fixed by the scenario (defaults: top values)"
+    Params = FixedParams
+
+    def decide(self, context: PolicyContext) -> Decision:
+        params: FixedParams = self.params  # type: ignore[assignment]
+        split = context.model.last_split if params.split is None else params.split
+        p = params.tx_power_w if params.tx_power_w is not None else context.device.max_tx_power_w
+        f = params.f_device_hz if params.f_device_hz is not None else context.device.f_max_hz
+        fs = params.f_server_hz if params.f_server_hz is not None else context.server.f_max_hz
+        rho, rho_s = params.rho_device, params.rho_server
+        if split > context.model.last_split:
+            # Let the engine's bound check name the field and the allowed range.
+            return Decision(split, rho, rho_s, p, f, fs, 0.0, 0.0, 0.0)
+        latency, energy, distortion = predict(context, split, rho, rho_s, p, f, fs)
+        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
+        return Decision(split, rho, rho_s, p, f, fs, latency, energy, distortion, feasible)

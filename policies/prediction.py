@@ -1,0 +1,65 @@
+"""What a decision is predicted to cost under the reference model, from a policy's context.
+
+Every policy predicts with this one function, which calls :mod:`emulator.reference`: the same
+formulas the engine uses to emulate, so prediction and emulation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from emulator.reference import co_inference_cost, distortion_bound
+from policies.base import PolicyContext
+
+
+class Prediction(NamedTuple):
+    """Predicted latency (s), energy (J, server included) and distortion bound of a decision."""
+
+    latency_s: float
+    energy_j: float
+    distortion: float
+
+
+def predict(
+    context: PolicyContext,
+    split: int,
+    rho_device: float,
+    rho_server: float,
+    tx_power_w: float,
+    f_device_hz: float,
+    f_server_hz: float,
+) -> Prediction:
+    """Latency, energy and distortion bound of one decision with no queueing, at the context's
+    gain and bandwidth share (the paper's model, applied to this request)."""
+    model, device, server = context.model, context.device, context.server
+    scale = context.work_scale
+    table = model.split_table
+    payload = table.payload_bits[split]
+    cost = co_inference_cost(
+        device_flops=table.device_flops[split] * scale,
+        server_flops=table.server_flops[split] * scale,
+        payload_bits=payload * scale if context.scale_payload else payload,
+        rho_device=float(rho_device),
+        rho_server=float(rho_server),
+        tx_power_w=float(tx_power_w),
+        f_device_hz=float(f_device_hz),
+        f_server_hz=float(f_server_hz),
+        gain=context.gain,
+        bandwidth_hz=context.bandwidth_hz,
+        noise_psd_w_per_hz=context.noise_psd_w_per_hz,
+        device_flops_per_cycle=device.flops_per_cycle,
+        device_power_coeff=device.power_coeff_w_per_hz3,
+        device_pue=device.pue,
+        server_flops_per_cycle=server.flops_per_cycle,
+        server_power_coeff=server.power_coeff_w_per_hz3,
+        server_pue=server.pue,
+    )
+    kept = rho_device * table.device_params[split] + rho_server * table.server_params[split]
+    distortion = distortion_bound(
+        float(kept), model.total_params, float(model.weight_bits), model.entropy_bits_per_param
+    )
+    return Prediction(
+        cost.device_compute_s + cost.upload_s + cost.server_compute_s,
+        cost.device_compute_j + cost.upload_j + cost.server_compute_j,
+        distortion,
+    )
