@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from emulator import __version__
+from emulator import __version__, cli_run
 from emulator.errors import InputError
 from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from emulator.model_catalog import ModelCatalog
@@ -20,6 +20,11 @@ from emulator.profiles import ModelProfile
 from emulator.tables import format_table, si
 
 EXIT_BAD_INPUT = 2
+SCENARIO_COMMANDS = {
+    "run": cli_run.run_command,
+    "validate": cli_run.validate_command,
+    "schema": cli_run.schema_command,
+}
 
 
 def _positive_int(text: str) -> int:
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", parents=[json_flag, hardware_files], help="every field of one hardware class"
     )
     show_hw.add_argument("name", help="hardware class name")
+    cli_run.add_commands(commands, json_flag)
     return parser
 
 
@@ -255,6 +261,9 @@ def run(argv: Sequence[str] | None = None) -> str:
         return _show_model(args) if action == "show" else _list_models(args)
     if args.command == "hardware":
         return _show_hardware(args) if action == "show" else _list_hardware(args)
+    handler = SCENARIO_COMMANDS.get(args.command)
+    if handler is not None:
+        return handler(args)
     return parser.format_help()
 
 

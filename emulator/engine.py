@@ -30,7 +30,7 @@ import simpy
 
 from emulator.deployment import Deployment, DeviceSpec
 from emulator.fading import BlockFading
-from emulator.randomness import stream
+from emulator.randomness import seed_sequence, stream
 from emulator.reference import compute_delay_s, compute_energy_j, distortion_bound
 from emulator.scenario import (
     ConstantWork,
@@ -46,6 +46,7 @@ from emulator.uplink import Uplink, make_uplink
 from policies.base import Decision, Policy, PolicyContext, check_decision
 
 _DRAW_BLOCK = 256  # random numbers drawn per numpy call
+_DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
 STATUS_LABELS = ["completed", "dropped", "infeasible"]
 _COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
@@ -143,6 +144,10 @@ class Engine:
         ]
         self._model_codes: dict[str, int] = {}
         self._devices = [self._make_device(spec) for spec in deployment.devices]
+        # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
+        self._distortions: list[dict[tuple[int, float, float], float]] = [
+            {} for _ in self._model_codes
+        ]
 
     # ---- set-up ------------------------------------------------------------------------------
 
@@ -164,7 +169,7 @@ class Engine:
             fading = BlockFading(
                 fading_spec.law,
                 fading_spec.coherence_time_s,
-                stream(self.seed, "fading", spec.index),
+                seed_sequence(self.seed, "fading", spec.index),
                 k_factor=fading_spec.k_factor,
                 m=fading_spec.m,
             )
@@ -389,15 +394,25 @@ class Engine:
         if t_done > self._last_done_s:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
-        kept = (
-            decision.rho_device * table.device_params[split]
-            + decision.rho_server * table.server_params[split]
-        )
-        model = spec.model
-        distortion = distortion_bound(
-            float(kept), model.total_params, float(model.weight_bits), model.entropy_bits_per_param
-        )
         device_index, cell, server, model_code = device.codes
+        cache = self._distortions[model_code]
+        key = (split, decision.rho_device, decision.rho_server)
+        distortion = cache.get(key)
+        if distortion is None:
+            kept = (
+                decision.rho_device * table.device_params[split]
+                + decision.rho_server * table.server_params[split]
+            )
+            model = spec.model
+            distortion = distortion_bound(
+                float(kept),
+                model.total_params,
+                float(model.weight_bits),
+                model.entropy_bits_per_param,
+            )
+            if len(cache) >= _DISTORTION_CACHE:
+                cache.clear()
+            cache[key] = distortion
         self.writer.append(
             (
                 request.id,

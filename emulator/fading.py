@@ -3,9 +3,8 @@
 Each link owns a :class:`BlockFading` with its own random stream. Block ``j`` covers
 ``[offset + (j−1)·Tc, offset + j·Tc)`` for ``j ≥ 1`` and block 0 covers ``[0, offset)``, where the
 per-link ``offset`` is drawn in ``[0, Tc)`` so that links do not all change at the same instant.
-Factors are drawn in chunks, always in block order, so the sequence a link sees is a function of
-its seed only, never of when or how often it is queried; memory stays bounded because only the
-current chunk is kept (queries must move forward in time, as simulated time does).
+A block's factor is a pure function of the link's seed and the block index (a counter-based
+generator), never of when or how often it is queried, and no memory grows with time.
 
 All laws have mean power 1, so the mean gain is set by path loss and shadowing alone:
 
@@ -25,63 +24,81 @@ from scipy import integrate, special, stats
 FadingLaw = Literal["none", "rayleigh", "rician", "nakagami"]
 
 
-def draw_power_gains(
-    law: FadingLaw,
-    rng: np.random.Generator,
-    size: int,
-    k_factor: float = 0.0,
-    m: float = 1.0,
+def power_gains_from_uniforms(
+    law: FadingLaw, uniforms: np.ndarray, k_factor: float = 0.0, m: float = 1.0
 ) -> np.ndarray:
-    """``size`` independent unit-mean power gain factors ``|h|²`` of the fading law."""
+    """Unit-mean power gain factors ``|h|²`` from uniforms in ``[0, 1)`` by inverse transforms.
+
+    Rayleigh and Nakagami use one uniform per factor (inverse CDF); Rician uses two (Box–Muller
+    for the scattered component), so ``uniforms`` has two entries per factor for it.
+    """
     if law == "none":
-        return np.ones(size)
+        return np.ones(len(uniforms))
     if law == "rayleigh":
-        return rng.standard_exponential(size)
-    if law == "rician":
-        los = math.sqrt(k_factor / (k_factor + 1.0))
-        scatter = math.sqrt(0.5 / (k_factor + 1.0))
-        real = los + scatter * rng.standard_normal(size)
-        imag = scatter * rng.standard_normal(size)
-        return real * real + imag * imag
+        return -np.log1p(-uniforms)
     if law == "nakagami":
-        return rng.gamma(m, 1.0 / m, size)
+        return special.gammaincinv(m, uniforms) / m
+    if law == "rician":
+        u1, u2 = uniforms[0::2], uniforms[1::2]
+        radius = np.sqrt(-np.log1p(-u1))  # |CN(0, 1)| from Box–Muller
+        angle = 2.0 * np.pi * u2
+        los = math.sqrt(k_factor / (k_factor + 1.0))
+        scatter = math.sqrt(1.0 / (k_factor + 1.0))
+        real = los + scatter * radius * np.cos(angle)
+        imag = scatter * radius * np.sin(angle)
+        return real * real + imag * imag
     raise ValueError(f"fading law: got {law!r}, expected none, rayleigh, rician or nakagami")
 
 
-class BlockFading:
-    """The block-fading power gain factor of one link (see the module docstring)."""
+_MASK64 = (1 << 64) - 1
+_GOLDEN64 = 0x9E3779B97F4A7C15
 
-    __slots__ = (
-        "_chunk",
-        "_chunk_start",
-        "_gains",
-        "_k",
-        "_law",
-        "_m",
-        "_rng",
-        "coherence_s",
-        "offset_s",
-    )
+
+def counter_uniform(key: int, counter: int) -> float:
+    """A uniform in ``[0, 1)`` that is a pure function of ``(key, counter)``.
+
+    SplitMix64 (Steele, Lea & Flood 2014; the seeding generator of ``java.util.SplittableRandom``
+    and of xoshiro) applied to ``key + counter·φ64``: a counter-based generator, so any block's
+    draw can be computed directly, in any order, without state.
+    """
+    z = (key + counter * _GOLDEN64) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16  # 2**-53
+
+
+class BlockFading:
+    """The block-fading power gain factor of one link (see the module docstring).
+
+    Factors are random-access: block ``j``'s uniforms are :func:`counter_uniform` of the link's
+    64-bit key and ``j`` (two uniforms for Rician), so any block can be asked for at any time
+    and always gets the same value, with no memory kept but the last block's factor.
+    """
+
+    __slots__ = ("_k", "_key", "_last_block", "_last_gain", "_law", "_m", "coherence_s", "offset_s")
 
     def __init__(
         self,
         law: FadingLaw,
         coherence_time_s: float,
-        rng: np.random.Generator,
+        seed: np.random.SeedSequence,
         *,
         k_factor: float = 0.0,
         m: float = 1.0,
-        chunk: int = 64,
     ) -> None:
+        if law not in ("none", "rayleigh", "rician", "nakagami"):
+            raise ValueError(
+                f"fading law: got {law!r}, expected none, rayleigh, rician or nakagami"
+            )
         self._law = law
-        self._rng = rng
         self._k = k_factor
         self._m = m
-        self._chunk = chunk
+        key, offset = seed.generate_state(2, np.uint64).tolist()
+        self._key = int(key)
         self.coherence_s = coherence_time_s
-        self.offset_s = float(rng.random()) * coherence_time_s
-        self._chunk_start = 0
-        self._gains: list[float] = draw_power_gains(law, rng, chunk, k_factor, m).tolist()
+        self.offset_s = (int(offset) >> 11) * 1.1102230246251565e-16 * coherence_time_s
+        self._last_block = -1
+        self._last_gain = 1.0
 
     def block_at(self, t_s: float) -> int:
         """Index of the block containing time ``t_s``."""
@@ -94,19 +111,23 @@ class BlockFading:
         return self.offset_s + block * self.coherence_s
 
     def gain(self, block: int) -> float:
-        """Power gain factor of ``block``; blocks before the current chunk are gone."""
-        position = block - self._chunk_start
-        if position < self._chunk:
-            if position < 0:
-                raise ValueError(f"fading block {block} is before the kept window")
-            return self._gains[position]
-        while position >= self._chunk:  # draw (and forget) whole chunks in order
-            self._chunk_start += self._chunk
-            position -= self._chunk
-            self._gains = draw_power_gains(
-                self._law, self._rng, self._chunk, self._k, self._m
-            ).tolist()
-        return self._gains[position]
+        """Power gain factor of ``block``."""
+        if block == self._last_block:
+            return self._last_gain
+        law = self._law
+        if law == "rayleigh":
+            value = -math.log1p(-counter_uniform(self._key, block))
+        elif law == "rician":
+            u1 = counter_uniform(self._key, 2 * block)
+            u2 = counter_uniform(self._key, 2 * block + 1)
+            value = float(power_gains_from_uniforms("rician", np.array([u1, u2]), self._k)[0])
+        elif law == "nakagami":
+            value = float(special.gammaincinv(self._m, counter_uniform(self._key, block))) / self._m
+        else:
+            value = 1.0
+        self._last_block = block
+        self._last_gain = value
+        return value
 
 
 def ergodic_capacity_bps(

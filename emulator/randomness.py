@@ -17,9 +17,13 @@ import numpy as np
 SOURCES = ("arrivals", "work", "fading", "placement", "shadowing", "los", "policy")
 
 
-def stream(root_seed: int, source: str, index: int = 0) -> np.random.Generator:
-    """The generator of ``source`` (one of :data:`SOURCES`) for item ``index`` under the seed."""
+def seed_sequence(root_seed: int, source: str, index: int = 0) -> np.random.SeedSequence:
+    """The seed of ``source`` (one of :data:`SOURCES`) for item ``index`` under the root seed."""
     if source not in SOURCES:
         raise ValueError(f"random source: got {source!r}, expected one of {SOURCES}")
-    key = (zlib.crc32(source.encode()), index)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root_seed, spawn_key=key)))
+    return np.random.SeedSequence(root_seed, spawn_key=(zlib.crc32(source.encode()), index))
+
+
+def stream(root_seed: int, source: str, index: int = 0) -> np.random.Generator:
+    """The generator of ``source`` (one of :data:`SOURCES`) for item ``index`` under the seed."""
+    return np.random.Generator(np.random.PCG64(seed_sequence(root_seed, source, index)))

@@ -22,8 +22,7 @@ Conventions:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -70,12 +69,41 @@ def _ratio_or_zero(numerator: float | np.ndarray, denominator: float | np.ndarra
 # --------------------------------------------------------------------------------------------
 
 
+# Kernels: the formulas, written once. They take floats or numpy arrays (no conversion); the
+# public functions below convert their arguments and call them.
+
+
+def _snr(p, g, b, n0):
+    return g * p / (b * n0)
+
+
+def _rate(p, g, b, n0):
+    return b * _log2(1.0 + _snr(p, g, b, n0))
+
+
+def shannon_rate_bps(p: float, g: float, b: float, n0: float) -> float:
+    """:func:`uplink_rate_bps` for plain floats only, without argument conversion.
+
+    For the engine's inner loops (one call per fading block of every transfer), where the
+    conversion of :func:`uplink_rate_bps` would double the cost.
+    """
+    return b * math.log2(1.0 + g * p / (b * n0))
+
+
+def _cycles(n, rho, c):
+    return rho * n / c
+
+
+def _energy(n, rho, f, c, phi, eta):
+    return eta * phi * f**2 * _cycles(n, rho, c)
+
+
 def snr_linear(
     tx_power_w: ArrayLike, gain: ArrayLike, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
 ) -> np.ndarray:
     """Received signal-to-noise ratio ``g·p / (B·N0)`` (linear, not dB)."""
-    return (
-        _number(gain) * _number(tx_power_w) / (_number(bandwidth_hz) * _number(noise_psd_w_per_hz))
+    return _snr(
+        _number(tx_power_w), _number(gain), _number(bandwidth_hz), _number(noise_psd_w_per_hz)
     )
 
 
@@ -87,9 +115,9 @@ def uplink_rate_bps(
     ``bandwidth_hz`` is the band this upload actually gets (its share of the cell's band when
     several uploads share it); ``noise_psd_w_per_hz`` is ``N0`` in W/Hz.
     """
-    bandwidth = _number(bandwidth_hz)
-    snr = snr_linear(tx_power_w, gain, bandwidth, noise_psd_w_per_hz)
-    return bandwidth * _log2(1.0 + snr)
+    return _rate(
+        _number(tx_power_w), _number(gain), _number(bandwidth_hz), _number(noise_psd_w_per_hz)
+    )
 
 
 def upload_delay_s(payload_bits: ArrayLike, rate_bps: ArrayLike) -> np.ndarray:
@@ -116,7 +144,7 @@ def compute_cycles(
     flops: ArrayLike, keep_ratio: ArrayLike, flops_per_cycle: ArrayLike
 ) -> np.ndarray:
     """Clock cycles to run ``ρ·N`` FLOPs on a chip doing ``c`` FLOPs per cycle: ``ρ·N / c``."""
-    return _number(keep_ratio) * _number(flops) / _number(flops_per_cycle)
+    return _cycles(_number(flops), _number(keep_ratio), _number(flops_per_cycle))
 
 
 def compute_delay_s(
@@ -142,15 +170,21 @@ def compute_energy_j(
     pue: ArrayLike,
 ) -> np.ndarray:
     """Compute energy ``e_I = η·φ·f²·(ρ·N / c)`` in joules (power × delay)."""
-    cycles = compute_cycles(flops, keep_ratio, flops_per_cycle)
-    return _number(pue) * _number(power_coeff_w_per_hz3) * _number(clock_hz) ** 2 * cycles
+    return _energy(
+        _number(flops),
+        _number(keep_ratio),
+        _number(clock_hz),
+        _number(flops_per_cycle),
+        _number(power_coeff_w_per_hz3),
+        _number(pue),
+    )
 
 
-@dataclass(frozen=True)
-class CoInferenceCost:
+class CoInferenceCost(NamedTuple):
     """Latency and energy of one request, broken down by stage (paper section 4).
 
-    Every field is a numpy array (0-d for scalar inputs). ``latency_s`` is the sum of the three
+    Every field is a float for plain-number inputs and a numpy array otherwise (an immutable
+    named tuple: cheap to build once per request). ``latency_s`` is the sum of the three
     delays and ``energy_j`` the sum of the three energies, server included; ``device_energy_j``
     is what the device's battery pays (its compute plus its upload).
     """
@@ -205,32 +239,28 @@ def co_inference_cost(
     the chosen split; ``payload_bits`` (``θ``) the activation uploaded. The stages run one after
     another: device compute, upload, server compute.
     """
-    rate = uplink_rate_bps(tx_power_w, gain, bandwidth_hz, noise_psd_w_per_hz)
+    n_d, n_s, theta = _number(device_flops), _number(server_flops), _number(payload_bits)
+    rho, rho_s, p = _number(rho_device), _number(rho_server), _number(tx_power_w)
+    f, f_s = _number(f_device_hz), _number(f_server_hz)
+    c, phi, eta = (
+        _number(device_flops_per_cycle),
+        _number(device_power_coeff),
+        _number(device_pue),
+    )
+    c_s, phi_s, eta_s = (
+        _number(server_flops_per_cycle),
+        _number(server_power_coeff),
+        _number(server_pue),
+    )
+    rate = _rate(p, _number(gain), _number(bandwidth_hz), _number(noise_psd_w_per_hz))
+    upload_s = _ratio_or_zero(theta, rate)
     return CoInferenceCost(
-        device_compute_s=compute_delay_s(
-            device_flops, rho_device, f_device_hz, device_flops_per_cycle
-        ),
-        upload_s=upload_delay_s(payload_bits, rate),
-        server_compute_s=compute_delay_s(
-            server_flops, rho_server, f_server_hz, server_flops_per_cycle
-        ),
-        device_compute_j=compute_energy_j(
-            device_flops,
-            rho_device,
-            f_device_hz,
-            device_flops_per_cycle,
-            device_power_coeff,
-            device_pue,
-        ),
-        upload_j=upload_energy_j(tx_power_w, payload_bits, rate),
-        server_compute_j=compute_energy_j(
-            server_flops,
-            rho_server,
-            f_server_hz,
-            server_flops_per_cycle,
-            server_power_coeff,
-            server_pue,
-        ),
+        device_compute_s=_ratio_or_zero(_cycles(n_d, rho, c), f),
+        upload_s=upload_s,
+        server_compute_s=_ratio_or_zero(_cycles(n_s, rho_s, c_s), f_s),
+        device_compute_j=_energy(n_d, rho, f, c, phi, eta),
+        upload_j=p * upload_s,
+        server_compute_j=_energy(n_s, rho_s, f_s, c_s, phi_s, eta_s),
         rate_bps=rate,
     )
 

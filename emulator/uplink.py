@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 
 from emulator.deployment import CellSpec
-from emulator.reference import uplink_rate_bps
+from emulator.reference import shannon_rate_bps
 from emulator.sharing import ProcessorSharing
 
 
@@ -31,16 +31,20 @@ def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> f
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
     if fading is None:
-        return uplink_rate_bps(p, g, band_hz, noise) * (t1 - t0)
+        return shannon_rate_bps(p, g, band_hz, noise) * (t1 - t0)
     sent = 0.0
     t = t0
     block = fading.block_at(t0)
-    while t < t1:
-        end = min(fading.block_end_s(block), t1)
-        sent += uplink_rate_bps(p, g * fading.gain(block), band_hz, noise) * (end - t)
+    end = fading.block_end_s(block)
+    coherence = fading.coherence_s
+    while True:
+        rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
+        if end >= t1:
+            return sent + rate * (t1 - t)
+        sent += rate * (end - t)
         t = end
+        end += coherence
         block += 1
-    return sent
 
 
 def transfer_end(job: Any, t0: float, band_hz: float, noise: float) -> float:
@@ -51,18 +55,20 @@ def transfer_end(job: Any, t0: float, band_hz: float, noise: float) -> float:
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
     if fading is None:
-        rate = uplink_rate_bps(p, g, band_hz, noise)
+        rate = shannon_rate_bps(p, g, band_hz, noise)
         return t0 + left / rate if rate > 0.0 else math.inf
     t = t0
     block = fading.block_at(t0)
+    end = fading.block_end_s(block)
+    coherence = fading.coherence_s
     while True:
-        end = fading.block_end_s(block)
-        rate = uplink_rate_bps(p, g * fading.gain(block), band_hz, noise)
+        rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
         capacity = rate * (end - t)
         if capacity >= left:
             return t + left / rate
         left -= capacity
         t = end
+        end += coherence
         block += 1
 
 

@@ -12,7 +12,6 @@ Both types are ``NamedTuple``: immutable, and cheap enough to build once per req
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, NamedTuple
 
@@ -114,33 +113,60 @@ class Policy(ABC):
 
 
 def check_decision(policy_name: str, decision: Decision, context: PolicyContext) -> None:
-    """Refuse a decision outside the model's or the hardware's bounds (raises PolicyError)."""
+    """Refuse a decision outside the model's or the hardware's bounds (raises PolicyError).
 
-    def refuse(field: str, value: object, expected: str) -> None:
-        raise PolicyError(
-            f"policy {policy_name!r} returned {field}={value!r} for request "
-            f"{context.request_id}, expected {expected}"
-        )
-
+    The common case (a valid decision) is one chain of comparisons; the reason is worked out
+    only when it fails.
+    """
+    device, server = context.device, context.server
     split = decision.split
-    if type(split) is not int and not isinstance(split, (int, np.integer)):
-        refuse("split", split, "an integer")
+    p, f, fs = decision.tx_power_w, decision.f_device_hz, decision.f_server_hz
+    if (
+        split.__class__ is int
+        and 0 <= split <= context.model.last_split
+        and 0.0 <= decision.rho_device <= 1.0
+        and 0.0 <= decision.rho_server <= 1.0
+        and 0.0 < p <= device.max_tx_power_w * (1 + 1e-9)
+        and f > 0.0
+        and device.f_min_hz * (1 - 1e-9) <= f <= device.f_max_hz * (1 + 1e-9)
+        and fs > 0.0
+        and server.f_min_hz * (1 - 1e-9) <= fs <= server.f_max_hz * (1 + 1e-9)
+        and decision.predicted_latency_s >= 0.0
+        and decision.predicted_energy_j >= 0.0
+        and decision.predicted_distortion >= 0.0
+    ):
+        return
+    raise PolicyError(
+        f"policy {policy_name!r} returned {_first_violation(decision, context)} for request "
+        f"{context.request_id}"
+    )
+
+
+def _first_violation(decision: Decision, context: PolicyContext) -> str:
+    """``field=value, expected ...`` for the first field of ``decision`` out of bounds."""
+    split = decision.split
     last = context.model.last_split
+    if not isinstance(split, (int, np.integer)) or isinstance(split, bool):
+        return f"split={split!r}, expected an integer in 0..{last}"
     if not 0 <= split <= last:
-        refuse("split", split, f"0..{last}")
+        return f"split={split!r}, expected an integer in 0..{last}"
     for field in ("rho_device", "rho_server"):
         value = getattr(decision, field)
         if not 0.0 <= value <= 1.0:
-            refuse(field, value, "a kept fraction in [0, 1]")
+            return f"{field}={value!r}, expected a kept fraction in [0, 1]"
     device, server = context.device, context.server
     p = decision.tx_power_w
     if not 0.0 < p <= device.max_tx_power_w * (1 + 1e-9):
-        refuse("tx_power_w", p, f"a power in (0, {device.max_tx_power_w:g}] W")
+        return f"tx_power_w={p!r}, expected a power in (0, {device.max_tx_power_w:g}] W"
     for field, spec in (("f_device_hz", device), ("f_server_hz", server)):
         f = getattr(decision, field)
-        if not (spec.f_min_hz * (1 - 1e-9) <= f <= spec.f_max_hz * (1 + 1e-9) and f > 0):
-            refuse(field, f, f"a clock in [{spec.f_min_hz:g}, {spec.f_max_hz:g}] Hz, above 0")
+        if not (f > 0 and spec.f_min_hz * (1 - 1e-9) <= f <= spec.f_max_hz * (1 + 1e-9)):
+            return (
+                f"{field}={f!r}, expected a clock in [{spec.f_min_hz:g}, {spec.f_max_hz:g}] Hz, "
+                "above 0"
+            )
     for field in ("predicted_latency_s", "predicted_energy_j", "predicted_distortion"):
         value = getattr(decision, field)
-        if math.isnan(value) or value < 0:
-            refuse(field, value, "a non-negative number (inf allowed)")
+        if not value >= 0.0:
+            return f"{field}={value!r}, expected a non-negative number (inf allowed)"
+    return "a decision that failed the bound check"

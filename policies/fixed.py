@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.base import Decision, Policy, PolicyContext
-from policies.prediction import predict
+from policies.prediction import StaticCost
 
 
 class FixedParams(BaseModel):
@@ -30,22 +31,44 @@ class FixedParams(BaseModel):
 
 
 class FixedPolicy(Policy):
-    """Runs every request with the same split, pruning, power and clocks."""
+    """Runs every request with the same split, pruning, power and clocks.
+
+    The values depend only on the model and the hardware, so they are resolved once per
+    (model, device class, server class) and the prediction is split into its static part (both
+    computes, per unit of work) and the upload, which depends on the current gain and band.
+    """
 
     name = "fixed"
     summary = "split, pruning, power and clocks fixed by the scenario (defaults: top values)"
     Params = FixedParams
 
+    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self._static: dict[tuple[int, int, int], tuple[Decision, StaticCost | None]] = {}
+
     def decide(self, context: PolicyContext) -> Decision:
+        key = (id(context.model), id(context.device), id(context.server))
+        cached = self._static.get(key)
+        if cached is None:
+            cached = self._static[key] = self._resolve(context)
+        decision, static = cached
+        if static is None:  # split out of range: the engine's bound check names it
+            return decision
+        latency, energy = static.predict(context, decision.tx_power_w)
+        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
+        return decision._replace(
+            predicted_latency_s=latency, predicted_energy_j=energy, feasible=feasible
+        )
+
+    def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
         params: FixedParams = self.params  # type: ignore[assignment]
         split = context.model.last_split if params.split is None else params.split
         p = params.tx_power_w if params.tx_power_w is not None else context.device.max_tx_power_w
         f = params.f_device_hz if params.f_device_hz is not None else context.device.f_max_hz
         fs = params.f_server_hz if params.f_server_hz is not None else context.server.f_max_hz
         rho, rho_s = params.rho_device, params.rho_server
+        decision = Decision(split, rho, rho_s, p, f, fs, 0.0, 0.0, 0.0)
         if split > context.model.last_split:
-            # Let the engine's bound check name the field and the allowed range.
-            return Decision(split, rho, rho_s, p, f, fs, 0.0, 0.0, 0.0)
-        latency, energy, distortion = predict(context, split, rho, rho_s, p, f, fs)
-        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
-        return Decision(split, rho, rho_s, p, f, fs, latency, energy, distortion, feasible)
+            return decision, None
+        static = StaticCost.of(context, split, rho, rho_s, f, fs)
+        return decision._replace(predicted_distortion=static.distortion), static

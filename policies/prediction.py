@@ -6,9 +6,15 @@ formulas the engine uses to emulate, so prediction and emulation cannot drift ap
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from emulator.reference import co_inference_cost, distortion_bound
+from emulator.reference import (
+    co_inference_cost,
+    distortion_bound,
+    shannon_rate_bps,
+    upload_delay_s,
+)
 from policies.base import PolicyContext
 
 
@@ -63,3 +69,74 @@ def predict(
         cost.device_compute_j + cost.upload_j + cost.server_compute_j,
         distortion,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StaticCost:
+    """The part of a prediction that depends only on the model, hardware and decision.
+
+    Compute delays and energies scale linearly with a request's work, so they are computed once
+    per unit of work; only the upload (current gain and band) is evaluated per request. Policies
+    that keep a decision fixed across requests use this to predict in about a microsecond.
+    """
+
+    compute_s: float  #: device + server compute delay per unit of work, s
+    compute_j: float  #: device + server compute energy per unit of work, J
+    payload_bits: float  #: θ(l) at unit work, bits
+    distortion: float  #: distortion bound of the pruned model
+
+    @classmethod
+    def of(
+        cls,
+        context: PolicyContext,
+        split: int,
+        rho_device: float,
+        rho_server: float,
+        f_device_hz: float,
+        f_server_hz: float,
+    ) -> StaticCost:
+        """Evaluate the static part for ``context``'s model and hardware."""
+        unit = context._replace(work_scale=1.0, gain=0.0)
+        _, _, distortion = predict(
+            unit, split, rho_device, rho_server, 1.0, f_device_hz, f_server_hz
+        )
+        table = context.model.split_table
+        device, server = context.device, context.server
+        cost = co_inference_cost(
+            device_flops=table.device_flops[split],
+            server_flops=table.server_flops[split],
+            payload_bits=0.0,
+            rho_device=float(rho_device),
+            rho_server=float(rho_server),
+            tx_power_w=1.0,
+            f_device_hz=float(f_device_hz),
+            f_server_hz=float(f_server_hz),
+            gain=1.0,
+            bandwidth_hz=1.0,
+            noise_psd_w_per_hz=1.0,
+            device_flops_per_cycle=device.flops_per_cycle,
+            device_power_coeff=device.power_coeff_w_per_hz3,
+            device_pue=device.pue,
+            server_flops_per_cycle=server.flops_per_cycle,
+            server_power_coeff=server.power_coeff_w_per_hz3,
+            server_pue=server.pue,
+        )
+        return cls(
+            compute_s=cost.device_compute_s + cost.server_compute_s,
+            compute_j=cost.device_compute_j + cost.server_compute_j,
+            payload_bits=table.payload_bits[split],
+            distortion=float(distortion),
+        )
+
+    def predict(self, context: PolicyContext, tx_power_w: float) -> tuple[float, float]:
+        """Predicted (latency s, energy J) for ``context``'s work, gain and band."""
+        scale = context.work_scale
+        payload = self.payload_bits * scale if context.scale_payload else self.payload_bits
+        rate = shannon_rate_bps(
+            tx_power_w, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+        )
+        upload_s = upload_delay_s(payload, rate)
+        return (
+            self.compute_s * scale + upload_s,
+            self.compute_j * scale + tx_power_w * upload_s,
+        )
