@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from emulator.run import prepare, simulate
 from emulator.scenario import Scenario, load_scenario
 from emulator.tables import format_table
 
@@ -61,6 +60,8 @@ def _seed(text: str) -> int:
 
 def run_command(args: argparse.Namespace) -> str:
     """``coinfer run``: the summary (table or JSON); the trace goes to ``--out``."""
+    from emulator.run import prepare, simulate  # the engine's imports are heavy
+
     scenario = load_scenario(args.scenario, args.overrides)
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
@@ -78,6 +79,8 @@ def run_command(args: argparse.Namespace) -> str:
 
 def validate_command(args: argparse.Namespace) -> str:
     """``coinfer validate``: resolve everything a run needs, run nothing."""
+    from emulator.run import prepare
+
     scenario = load_scenario(args.scenario, args.overrides)
     deployment, seed = prepare(scenario, args.seed)
     length = (
@@ -104,9 +107,10 @@ def _schema_rows(model: type[BaseModel], prefix: str):
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         yield path, _type_name(field), _default(field), _meaning(field)
-        for nested in _nested_models(field.annotation):
-            label = f"{path}[{_discriminator(nested)}]." if _discriminator(nested) else f"{path}."
-            yield from _schema_rows(nested, label)
+        nested_models = _nested_models(field.annotation)
+        for nested in nested_models:
+            tag = _discriminator(nested) if len(nested_models) > 1 else ""
+            yield from _schema_rows(nested, f"{path}[{tag}]." if tag else f"{path}.")
 
 
 def _nested_models(annotation: Any) -> list[type[BaseModel]]:

@@ -19,9 +19,26 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import integrate, special, stats
+from scipy import special
 
 FadingLaw = Literal["none", "rayleigh", "rician", "nakagami"]
+
+
+# The inverse transforms, written once for both ``math`` (one block) and ``numpy`` (many).
+
+
+def _rayleigh_power(u, xp):
+    return -xp.log1p(-u)
+
+
+def _rician_power(u1, u2, k_factor: float, xp):
+    radius = xp.sqrt(-xp.log1p(-u1))  # |CN(0, 1)| by Box–Muller
+    angle = 2.0 * xp.pi * u2
+    los = math.sqrt(k_factor / (k_factor + 1.0))
+    scatter = math.sqrt(1.0 / (k_factor + 1.0))
+    real = los + scatter * radius * xp.cos(angle)
+    imag = scatter * radius * xp.sin(angle)
+    return real * real + imag * imag
 
 
 def power_gains_from_uniforms(
@@ -35,19 +52,17 @@ def power_gains_from_uniforms(
     if law == "none":
         return np.ones(len(uniforms))
     if law == "rayleigh":
-        return -np.log1p(-uniforms)
+        return _rayleigh_power(uniforms, np)
     if law == "nakagami":
         return special.gammaincinv(m, uniforms) / m
     if law == "rician":
-        u1, u2 = uniforms[0::2], uniforms[1::2]
-        radius = np.sqrt(-np.log1p(-u1))  # |CN(0, 1)| from Box–Muller
-        angle = 2.0 * np.pi * u2
-        los = math.sqrt(k_factor / (k_factor + 1.0))
-        scatter = math.sqrt(1.0 / (k_factor + 1.0))
-        real = los + scatter * radius * np.cos(angle)
-        imag = scatter * radius * np.sin(angle)
-        return real * real + imag * imag
+        return _rician_power(uniforms[0::2], uniforms[1::2], k_factor, np)
     raise ValueError(f"fading law: got {law!r}, expected none, rayleigh, rician or nakagami")
+
+
+def uniforms_per_block(law: FadingLaw) -> int:
+    """Uniform draws one block's factor consumes."""
+    return 2 if law == "rician" else 1
 
 
 _MASK64 = (1 << 64) - 1
@@ -65,6 +80,17 @@ def counter_uniform(key: int, counter: int) -> float:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16  # 2**-53
+
+
+def counter_uniforms(key: int, first: int, count: int) -> np.ndarray:
+    """:func:`counter_uniform` for counters ``first .. first+count−1``, vectorised."""
+    with np.errstate(over="ignore"):
+        counters = np.arange(first, first + count, dtype=np.uint64)
+        z = np.uint64(key) + counters * np.uint64(_GOLDEN64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(float) * 1.1102230246251565e-16
 
 
 class BlockFading:
@@ -116,11 +142,11 @@ class BlockFading:
             return self._last_gain
         law = self._law
         if law == "rayleigh":
-            value = -math.log1p(-counter_uniform(self._key, block))
+            value = _rayleigh_power(counter_uniform(self._key, block), math)
         elif law == "rician":
             u1 = counter_uniform(self._key, 2 * block)
             u2 = counter_uniform(self._key, 2 * block + 1)
-            value = float(power_gains_from_uniforms("rician", np.array([u1, u2]), self._k)[0])
+            value = _rician_power(u1, u2, self._k, math)
         elif law == "nakagami":
             value = float(special.gammaincinv(self._m, counter_uniform(self._key, block))) / self._m
         else:
@@ -128,6 +154,14 @@ class BlockFading:
         self._last_block = block
         self._last_gain = value
         return value
+
+    def gains(self, first: int, count: int) -> np.ndarray:
+        """Factors of blocks ``first .. first+count−1`` (equal to :meth:`gain` block by block)."""
+        if self._law == "none":
+            return np.ones(count)
+        per_block = uniforms_per_block(self._law)
+        uniforms = counter_uniforms(self._key, per_block * first, per_block * count)
+        return power_gains_from_uniforms(self._law, uniforms, self._k, self._m)
 
 
 def ergodic_capacity_bps(
@@ -142,6 +176,8 @@ def ergodic_capacity_bps(
     Rayleigh has the closed form ``B·e^(1/γ)·E1(1/γ)/ln 2``; the other laws are integrated
     numerically against their density.
     """
+    from scipy import integrate, stats  # only needed here; slow to import
+
     if law == "none":
         return bandwidth_hz * math.log2(1.0 + mean_snr)
     if law == "rayleigh" or (law == "rician" and k_factor == 0.0):

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from emulator.deployment import Deployment, build_deployment
@@ -33,6 +33,9 @@ from emulator.scenario import Scenario
 from emulator.summary import Summary, summarize
 from emulator.trace import TraceWriter
 from policies.registry import make_policy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TRACE_FILE = "trace.parquet"
 SIDECAR_FILE = "run.json"

@@ -92,5 +92,5 @@ class PsServer(ProcessorSharing):
     def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
         return job.f_server_hz * self._speed_share(n) * (t1 - t0)
 
-    def finish_time(self, job: Any, t0: float, n: int) -> float:
+    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
         return t0 + job.left / (job.f_server_hz * self._speed_share(n))

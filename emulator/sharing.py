@@ -51,8 +51,12 @@ class ProcessorSharing(ABC):
         """Work ``job`` completes in ``[t0, t1]`` while ``n`` jobs share the resource."""
 
     @abstractmethod
-    def finish_time(self, job: Any, t0: float, n: int) -> float:
-        """When ``job`` finishes its ``left`` work if ``n`` jobs keep sharing from ``t0``."""
+    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+        """When ``job`` finishes its ``left`` work if ``n`` jobs keep sharing from ``t0``.
+
+        May return ``inf`` for a job known to finish after ``horizon_s`` (only the earliest
+        finish is scheduled; the others are recomputed at the next change).
+        """
 
     def busy_fraction(self, n: int) -> float:
         """Fraction of the resource in use with ``n`` active jobs (for utilisation)."""
@@ -84,8 +88,9 @@ class ProcessorSharing(ABC):
             return
         earliest = math.inf
         for job in self._active:
-            job.finish_s = self.finish_time(job, now, n)
-            earliest = min(earliest, job.finish_s)
+            job.finish_s = self.finish_time(job, now, n, earliest)
+            if job.finish_s < earliest:
+                earliest = job.finish_s
         version = self._version
         wake = self._env.timeout(max(earliest - now, 0.0))
         wake.callbacks.append(lambda _event: self._wake(version))

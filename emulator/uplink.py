@@ -19,11 +19,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import simpy
 
 from emulator.deployment import CellSpec
-from emulator.reference import shannon_rate_bps
+from emulator.reference import shannon_rate_bps, uplink_rate_bps
 from emulator.sharing import ProcessorSharing
+
+_SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
+_CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
 
 
 def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> float:
@@ -37,7 +41,7 @@ def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> f
     block = fading.block_at(t0)
     end = fading.block_end_s(block)
     coherence = fading.coherence_s
-    while True:
+    for _ in range(_SCALAR_BLOCKS):
         rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
         if end >= t1:
             return sent + rate * (t1 - t)
@@ -45,10 +49,28 @@ def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> f
         t = end
         end += coherence
         block += 1
+    # Long interval: whole blocks in numpy chunks, then the partial last block.
+    whole = int((t1 - t) // coherence)
+    while whole > 0:
+        count = min(whole, _CHUNK_BLOCKS)
+        rates = uplink_rate_bps(p, g * fading.gains(block, count), band_hz, noise)
+        sent += float(rates.sum()) * coherence
+        t += count * coherence
+        block += count
+        whole -= count
+    if t1 > t:
+        sent += shannon_rate_bps(p, g * fading.gain(block), band_hz, noise) * (t1 - t)
+    return sent
 
 
-def transfer_end(job: Any, t0: float, band_hz: float, noise: float) -> float:
-    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``."""
+def transfer_end(
+    job: Any, t0: float, band_hz: float, noise: float, horizon_s: float = math.inf
+) -> float:
+    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``.
+
+    Returns ``inf`` as soon as the transfer is known to end after ``horizon_s`` (the caller only
+    needs the earliest finish among several transfers).
+    """
     left = job.left
     if left <= 0.0:
         return t0
@@ -61,7 +83,7 @@ def transfer_end(job: Any, t0: float, band_hz: float, noise: float) -> float:
     block = fading.block_at(t0)
     end = fading.block_end_s(block)
     coherence = fading.coherence_s
-    while True:
+    for _ in range(_SCALAR_BLOCKS):
         rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
         capacity = rate * (end - t)
         if capacity >= left:
@@ -70,6 +92,20 @@ def transfer_end(job: Any, t0: float, band_hz: float, noise: float) -> float:
         t = end
         end += coherence
         block += 1
+        if t > horizon_s:
+            return math.inf
+    # Long transfer: whole blocks in numpy chunks.
+    while t <= horizon_s:
+        rates = uplink_rate_bps(p, g * fading.gains(block, _CHUNK_BLOCKS), band_hz, noise)
+        sent = np.cumsum(rates) * coherence
+        k = int(np.searchsorted(sent, left))
+        if k < _CHUNK_BLOCKS:
+            before = float(sent[k - 1]) if k > 0 else 0.0
+            return t + k * coherence + (left - before) / float(rates[k])
+        left -= float(sent[-1])
+        t += _CHUNK_BLOCKS * coherence
+        block += _CHUNK_BLOCKS
+    return math.inf
 
 
 class Uplink:
@@ -193,8 +229,8 @@ class PsUplink(Uplink, ProcessorSharing):
     def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
         return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)
 
-    def finish_time(self, job: Any, t0: float, n: int) -> float:
-        return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise)
+    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+        return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise, horizon_s)
 
 
 UPLINKS: dict[str, type[Uplink]] = {"fdma": FdmaUplink, "fifo": FifoUplink, "ps": PsUplink}

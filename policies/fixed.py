@@ -55,9 +55,17 @@ class FixedPolicy(Policy):
         if static is None:  # split out of range: the engine's bound check names it
             return decision
         latency, energy = static.predict(context, decision.tx_power_w)
-        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
-        return decision._replace(
-            predicted_latency_s=latency, predicted_energy_j=energy, feasible=feasible
+        return Decision(
+            decision.split,
+            decision.rho_device,
+            decision.rho_server,
+            decision.tx_power_w,
+            decision.f_device_hz,
+            decision.f_server_hz,
+            latency,
+            energy,
+            decision.predicted_distortion,
+            latency <= context.deadline_s and energy <= context.energy_budget_j,
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:

@@ -68,3 +68,11 @@ def test_shown_command_runs(doc, command):
 @pytest.mark.parametrize(("doc", "code"), blocks("python"), ids=lambda v: str(v)[:40])
 def test_shown_python_runs(doc, code, capsys):
     exec(compile(code, doc, "exec"), {"__name__": "__docs__"})
+
+
+def test_engine_doc_lists_every_trace_column():
+    from emulator.trace import COLUMN_NAMES
+
+    text = (ROOT / "docs" / "engine.md").read_text(encoding="utf-8")
+    missing = [name for name in COLUMN_NAMES if f"`{name}`" not in text]
+    assert not missing, f"docs/engine.md does not describe trace columns {missing}"

@@ -1,0 +1,105 @@
+"""``coinfer run``, ``validate`` and ``schema`` from the command line."""
+
+import json
+import shutil
+import subprocess
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from emulator.cli import main
+from emulator.trace import REQUIRED_COLUMNS
+
+PAPER = "examples/scenarios/paper-single.yaml"
+
+
+@pytest.fixture(autouse=True)
+def repository_root(monkeypatch, request):
+    monkeypatch.chdir(request.config.rootpath)
+
+
+def run_cli(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_run_prints_a_summary_and_writes_trace_and_sidecar(capsys, tmp_path):
+    status, out, _ = run_cli(capsys, "run", PAPER, "--out", str(tmp_path))
+    assert status == 0
+    assert "latency p50 / p95 / p99" in out and "deadline met" in out
+    trace = pq.read_table(tmp_path / "trace.parquet").to_pandas()
+    assert len(trace) == 100 and set(REQUIRED_COLUMNS) <= set(trace.columns)
+    sidecar = json.loads((tmp_path / "run.json").read_text())
+    assert sidecar["seed"] == 1 and sidecar["scenario"]["name"] == "paper-single"
+    assert {"coinfer", "simpy", "numpy", "python"} <= set(sidecar["versions"])
+    assert sidecar["wall_time_s"] > 0 and sidecar["summary"]["completed"] == 100
+
+
+def test_run_json_seed_and_overrides(capsys, tmp_path):
+    status, out, _ = run_cli(
+        capsys,
+        "run",
+        PAPER,
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "5",
+        "--set",
+        "requests=20",
+        "--set",
+        "policy.params.split=12",
+        "--json",
+    )
+    assert status == 0
+    summary = json.loads(out)
+    assert summary["seed"] == 5 and summary["requests"] == 20
+    trace = pd.read_parquet(tmp_path / "trace.parquet")
+    assert (trace["split"] == 12).all() and (trace["payload_bits"] == 0).all()
+
+
+def test_validate_checks_without_running(capsys, tmp_path):
+    status, out, _ = run_cli(capsys, "validate", PAPER)
+    assert status == 0 and "valid. 1 devices, 1 cells, 1 servers" in out
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("cells.0.bandwidth_hz=-1", "cells[0].bandwidth_hz: got -1"),
+        ("devices.0.hardware=h200", "unknown device class 'h200'"),
+        ("policy.name=oracle", "unknown policy 'oracle'; known policys: fixed"),
+        ("policy.params.rho_device=1.5", "rho_device: got 1.5"),
+    ],
+)
+def test_bad_scenarios_exit_2_naming_the_field(capsys, override, message):
+    status, _, err = run_cli(capsys, "validate", PAPER, "--set", override)
+    assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_a_decision_out_of_bounds_stops_the_run_naming_policy_and_field(capsys, tmp_path):
+    status, _, err = run_cli(
+        capsys, "run", PAPER, "--out", str(tmp_path), "--set", "policy.params.split=40"
+    )
+    assert status == 2
+    assert "policy 'fixed' returned split=40, expected an integer in 0..12" in err
+
+
+def test_schema_lists_every_field_with_units(capsys):
+    status, out, _ = run_cli(capsys, "schema")
+    assert status == 0
+    for field in ("cells.bandwidth_hz", "devices.deadline_s", "channel.fading.coherence_time_s"):
+        assert field in out
+    status, out, _ = run_cli(capsys, "schema", "--json")
+    assert "properties" in json.loads(out)
+
+
+def test_console_script_refuses_a_bad_file_with_exit_2(tmp_path):
+    script = shutil.which("coinfer")
+    assert script
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("requests: 5\ndevices: []\n")
+    result = subprocess.run([script, "run", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "devices: got [], expected" in result.stderr
