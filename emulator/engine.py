@@ -31,7 +31,7 @@ import simpy
 from emulator.deployment import Deployment, DeviceSpec
 from emulator.fading import BlockFading
 from emulator.randomness import seed_sequence, stream
-from emulator.reference import compute_delay_s, compute_energy_j, distortion_bound
+from emulator.reference import compute_cost, distortion_bound
 from emulator.scenario import (
     ConstantWork,
     DeterministicArrivals,
@@ -83,7 +83,17 @@ class Request(SharedJob):
 class _Device:
     """A device's run-time state: its FCFS compute queue, fading link and random draws."""
 
-    __slots__ = ("codes", "fading", "free_at", "pending", "server", "spec", "uplink", "work")
+    __slots__ = (
+        "codes",
+        "fading",
+        "free_at",
+        "pending",
+        "server",
+        "spec",
+        "static_context",
+        "uplink",
+        "work",
+    )
 
     def __init__(self, spec: DeviceSpec, fading: BlockFading | None, work: Iterator[float]):
         self.spec = spec
@@ -178,6 +188,19 @@ class Engine:
         device.server = self._servers[spec.server]
         model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
         device.codes = (spec.index, spec.cell, spec.server, model_code)
+        device.static_context = (
+            spec.id,
+            spec.scale_payload,
+            spec.deadline_s,
+            spec.energy_budget_j,
+            spec.model,
+            spec.hardware,
+            device.server.spec.hardware,
+            spec.mean_gain,
+            device.uplink.cell.bandwidth_hz,
+            device.uplink.noise,
+            device.server.spec.workers,
+        )
         return device
 
     # ---- running -----------------------------------------------------------------------------
@@ -232,29 +255,20 @@ class Engine:
         uplink, server = device.uplink, device.server
         waiting, in_service, server_backlog = server.status()
         band = uplink.share_for_new_hz()
+        free_at = device.free_at
         context = PolicyContext(
             request_id,
             now,
-            spec.id,
             work_scale,
-            spec.scale_payload,
-            spec.deadline_s,
-            spec.energy_budget_j,
-            spec.model,
-            spec.hardware,
-            server.spec.hardware,
             gain,
-            spec.mean_gain,
             band,
-            uplink.cell.bandwidth_hz,
-            uplink.noise,
             uplink.active,
             len(pending),
-            max(device.free_at - now, 0.0),
+            free_at - now if free_at > now else 0.0,
             waiting,
             in_service,
-            server.spec.workers,
             server_backlog,
+            *device.static_context,
         )
         decision = self.policy.decide(context)
         check_decision(self.policy_name, decision, context)
@@ -278,8 +292,13 @@ class Engine:
         split = decision.split
         hardware = spec.hardware
         flops = table.device_flops[split] * work_scale
-        t_compute = compute_delay_s(
-            flops, decision.rho_device, decision.f_device_hz, hardware.flops_per_cycle
+        t_compute, request.device_compute_j = compute_cost(
+            flops,
+            decision.rho_device,
+            decision.f_device_hz,
+            hardware.flops_per_cycle,
+            hardware.power_coeff_w_per_hz3,
+            hardware.pue,
         )
         start = max(now, device.free_at)
         done = start + t_compute
@@ -288,14 +307,6 @@ class Engine:
         request.device_start_s = start
         request.device_done_s = done
         request.device_compute_s = t_compute
-        request.device_compute_j = compute_energy_j(
-            flops,
-            decision.rho_device,
-            decision.f_device_hz,
-            hardware.flops_per_cycle,
-            hardware.power_coeff_w_per_hz3,
-            hardware.pue,
-        )
         payload = table.payload_bits[split]
         request.payload_bits = payload * work_scale if spec.scale_payload else payload
         request.tx_power_w = decision.tx_power_w
@@ -327,7 +338,7 @@ class Engine:
             request.server_start_s = now
             self._record(request, now, _COMPLETED, uplink_j, 0.0, 0.0)
             return
-        server_j = compute_energy_j(
+        service_s, server_j = compute_cost(
             flops,
             decision.rho_server,
             decision.f_server_hz,
@@ -337,9 +348,6 @@ class Engine:
         )
         server = request.device.server
         if isinstance(server, FcfsServer):
-            service_s = compute_delay_s(
-                flops, decision.rho_server, decision.f_server_hz, hardware.flops_per_cycle
-            )
             slot = server.admit(service_s)
             if slot is None:
                 request.server_start_s = now

@@ -180,6 +180,22 @@ def compute_energy_j(
     )
 
 
+def compute_cost(
+    flops: ArrayLike,
+    keep_ratio: ArrayLike,
+    clock_hz: ArrayLike,
+    flops_per_cycle: ArrayLike,
+    power_coeff_w_per_hz3: ArrayLike,
+    pue: ArrayLike,
+) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """``(compute_delay_s, compute_energy_j)`` of one side in one call (the engine's hot path)."""
+    n, rho, f, c = _number(flops), _number(keep_ratio), _number(clock_hz), _number(flops_per_cycle)
+    return (
+        _ratio_or_zero(_cycles(n, rho, c), f),
+        _energy(n, rho, f, c, _number(power_coeff_w_per_hz3), _number(pue)),
+    )
+
+
 class CoInferenceCost(NamedTuple):
     """Latency and energy of one request, broken down by stage (paper section 4).
 

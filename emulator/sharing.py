@@ -22,12 +22,10 @@ import simpy
 class SharedJob:
     """What a shared resource needs of a job; the engine's request record extends it."""
 
+    #: ``left``: work left in the current shared stage (bits or cycles), set before the job
+    #: starts; ``updated_s``: when ``left`` was last brought up to date, s; ``finish_s``: the
+    #: predicted finish under the current sharing, s. Both set by the resource.
     __slots__ = ("finish_s", "left", "updated_s")
-
-    def __init__(self) -> None:
-        self.left = 0.0  #: work left in the current shared stage (bits or cycles)
-        self.updated_s = 0.0  #: time at which ``left`` was last brought up to date, s
-        self.finish_s = math.inf  #: predicted finish under the current sharing, s
 
 
 class ProcessorSharing(ABC):
@@ -100,8 +98,11 @@ class ProcessorSharing(ABC):
             return  # superseded by a later join or leave
         now = self._env.now
         sharing = len(self._active)
-        finished = [job for job in self._active if job.finish_s <= now]
-        self._active = [job for job in self._active if job.finish_s > now]
+        finished = []
+        remaining = []
+        for job in self._active:
+            (finished if job.finish_s <= now else remaining).append(job)
+        self._active = remaining
         self._advance(now, sharing)
         for job in finished:
             job.left = 0.0

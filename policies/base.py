@@ -26,28 +26,30 @@ from emulator.profiles import ModelProfile
 class PolicyContext(NamedTuple):
     """What a policy may see when it decides one request (SI units)."""
 
+    # Per request (what changes from one request to the next):
     request_id: int
     time_s: float  #: decision time (the request's arrival), s
-    device_id: str
     work_scale: float  #: this request's work relative to the profile (FLOPs and payload)
+    gain: float  #: uplink power gain estimate (linear): current block or mean, per the scenario
+    bandwidth_hz: float  #: bandwidth this upload would get if it started now, Hz
+    uplink_active: int  #: uploads in progress in the cell
+    device_queue_length: int  #: this device's earlier requests not yet done computing
+    device_backlog_s: float  #: time until the device finishes its earlier requests, s
+    server_queue_length: int  #: requests waiting at the server (not in service)
+    server_in_service: int  #: requests in service at the server
+    server_backlog_s: float  #: FCFS: wait a request arriving now would face, s (PS: 0)
+    # Per device (fixed for the run):
+    device_id: str
     scale_payload: bool  #: whether the work scale also scales the uploaded payload
     deadline_s: float  #: latency budget T0, s (inf: none)
     energy_budget_j: float  #: energy budget E0, J (inf: none)
     model: ModelProfile
     device: HardwareSpec
     server: HardwareSpec
-    gain: float  #: uplink power gain estimate (linear): current block or mean, per the scenario
     mean_gain: float  #: long-term mean gain (path loss × shadowing), linear
-    bandwidth_hz: float  #: bandwidth this upload would get if it started now, Hz
     cell_bandwidth_hz: float  #: the cell's whole uplink band, Hz
     noise_psd_w_per_hz: float  #: N0, W/Hz
-    uplink_active: int  #: uploads in progress in the cell
-    device_queue_length: int  #: this device's earlier requests not yet done computing
-    device_backlog_s: float  #: time until the device finishes its earlier requests, s
-    server_queue_length: int  #: requests waiting at the server (not in service)
-    server_in_service: int  #: requests in service at the server
     server_workers: int  #: parallel workers of the server
-    server_backlog_s: float  #: FCFS: wait a request arriving now would face, s (PS: 0)
 
     @property
     def device_flops(self) -> np.ndarray:
