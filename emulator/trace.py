@@ -4,7 +4,9 @@ Rows are buffered as tuples and turned into columns every ``chunk_rows`` rows, s
 bounded however long the run: with an output path each chunk is appended to a Parquet file as a
 row group; without one, chunks are kept as Arrow tables for :meth:`TraceWriter.table`.
 
-Rows appear in the order requests leave the system (complete, are dropped or are refused).
+Rows appear in the order the requests' outcomes become known, which is not always the order
+they leave the system: a request admitted to a FCFS server is written on admission, with its
+(already known) future ``t_done``. Sort by ``t_done`` or ``request_id`` for a time order.
 Categorical columns (ids, policy, model, status) are stored dictionary-encoded.
 """
 

@@ -4,7 +4,9 @@ Each upload's rate is ``B_k·log2(1 + p·g(t)/(B_k·N0))`` with its own power ``
 ``g(t)`` (mean gain × the block-fading factor at ``t``) and its band ``B_k``, which depends on the
 sharing discipline:
 
-* ``fdma``: a static equal share ``B / (devices in the cell)``; uploads never interact.
+* ``fdma``: a static equal share ``B / (devices in the cell)``; uploads of different devices
+  never interact, and one device's own uploads take turns on its share (a device cannot
+  use its share twice over).
 * ``ps``: an equal share ``B / n`` among the ``n`` active uploads; in-flight uploads are re-rated
   whenever one starts or ends (see :mod:`emulator.sharing`).
 * ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
@@ -112,8 +114,9 @@ class Uplink:
     """Common interface of the three disciplines.
 
     A job (the engine's request record) provides ``left`` (bits still to send), ``tx_power_w``,
-    ``mean_gain``, ``fading`` (a :class:`~emulator.fading.BlockFading` or ``None``),
-    ``updated_s`` and ``finish_s``; the uplink sets ``tx_start_s`` when transmission begins.
+    ``mean_gain``, ``fading`` (a :class:`~emulator.fading.BlockFading` or ``None``), ``device``
+    (its sender), ``updated_s`` and ``finish_s``; the uplink sets ``tx_start_s`` when
+    transmission begins.
     Every discipline exposes ``active`` (uploads in progress or waiting) and ``busy_s`` (time
     integral of the fraction of the band in use, s).
     """
@@ -136,11 +139,16 @@ class Uplink:
 
 
 class FdmaUplink(Uplink):
-    """Static equal shares: every device of the cell owns ``B / devices`` of the band."""
+    """Static equal shares: every device of the cell owns ``B / devices`` of the band.
+
+    A device sends its own uploads one at a time on its share, in the order they become ready
+    (the job's ``device`` identifies it); uploads of different devices never interact.
+    """
 
     def __init__(self, env, cell, on_done) -> None:
         super().__init__(env, cell, on_done)
         self.band_hz = cell.bandwidth_hz / max(cell.num_devices, 1)
+        self._queues: dict[int, deque[Any]] = {}  # per device: uploads on air or waiting
         self._active = 0
         self._tx_s = 0.0
 
@@ -156,18 +164,27 @@ class FdmaUplink(Uplink):
         return self.band_hz
 
     def start(self, job: Any) -> None:
+        self._active += 1
+        queue = self._queues.setdefault(id(job.device), deque())
+        queue.append(job)
+        if len(queue) == 1:
+            self._transmit(job, queue)
+
+    def _transmit(self, job: Any, queue: deque[Any]) -> None:
         now = self.env.now
         job.tx_start_s = job.updated_s = now
         end = transfer_end(job, now, self.band_hz, self.noise)
         job.finish_s = end
-        self._active += 1
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
-        timer.callbacks.append(lambda _event: self._done(job))
+        timer.callbacks.append(lambda _event: self._done(job, queue))
 
-    def _done(self, job: Any) -> None:
+    def _done(self, job: Any, queue: deque[Any]) -> None:
         self._active -= 1
+        queue.popleft()
         job.left = 0.0
+        if queue:
+            self._transmit(queue[0], queue)
         self.on_done(job)
 
 
