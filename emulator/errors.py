@@ -19,7 +19,7 @@ class InputError(ValueError):
 def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> InputError:
     """Error for a name that is not in a catalog, listing the known names."""
     listing = ", ".join(sorted(known))
-    return InputError(f"unknown {kind} {name!r}; known {kind}s: {listing}")
+    return InputError(f"unknown {kind} {name!r}; expected one of: {listing}")
 
 
 def _location(loc: Sequence[str | int]) -> str:
@@ -41,10 +41,18 @@ def input_error_from_validation(err: ValidationError, source: str) -> InputError
     lines = []
     for problem in err.errors(include_url=False):
         field = _location(problem.get("loc", ()))
-        value = problem.get("input")
-        shown = repr(value)
+        kind = problem.get("type", "")
+        message = str(problem.get("msg", "a valid value"))
+        if kind == "missing":
+            lines.append(f"{field}: missing, expected a value (this field is required)")
+            continue
+        if kind == "value_error":
+            # Our own validators: their message already names the value and what was expected.
+            lines.append(f"{field}: {message.removeprefix('Value error, ')}")
+            continue
+        shown = repr(problem.get("input"))
         if len(shown) > 60:
             shown = shown[:57] + "..."
-        lines.append(f"{field}: got {shown}, expected {problem.get('msg', 'a valid value')}")
+        lines.append(f"{field}: got {shown}, expected {message}")
     head = f"invalid {source}: " if len(lines) == 1 else f"invalid {source}:\n  "
     return InputError(head + "\n  ".join(lines))

@@ -207,8 +207,16 @@ class Server(_Spec):
         default=None,
         ge=0,
         description="fcfs: most requests waiting (not in service); ps: most requests in the "
-        "server. A request arriving to a full server is dropped. Default: unbounded",
+        "server (at least 1). A request arriving to a full server is dropped. Default: unbounded",
     )
+
+    @model_validator(mode="after")
+    def _ps_has_room(self) -> Self:
+        if self.discipline == "ps" and self.queue_capacity == 0:
+            raise ValueError(
+                "queue_capacity=0 with discipline ps would admit nothing; expected at least 1"
+            )
+        return self
 
 
 class LogDistancePathLoss(_Spec):

@@ -81,7 +81,7 @@ class PsServer(ProcessorSharing):
     def full(self) -> bool:
         """Whether a request arriving now would be dropped."""
         capacity = self.spec.queue_capacity
-        return capacity is not None and len(self._active) >= max(capacity, 1)
+        return capacity is not None and len(self._active) >= capacity
 
     def _speed_share(self, n: int) -> float:
         return min(1.0, self.spec.workers / n)

@@ -124,7 +124,7 @@ def check_decision(policy_name: str, decision: Decision, context: PolicyContext)
     split = decision.split
     p, f, fs = decision.tx_power_w, decision.f_device_hz, decision.f_server_hz
     if (
-        split.__class__ is int
+        (split.__class__ is int or isinstance(split, np.integer))
         and 0 <= split <= context.model.last_split
         and 0.0 <= decision.rho_device <= 1.0
         and 0.0 <= decision.rho_server <= 1.0

@@ -71,7 +71,7 @@ def test_unknown_model_exits_2_listing_known_names(capsys):
     status, out, err = run_cli(capsys, "models", "show", "gpt5")
     assert status == 2
     assert out == ""
-    assert err.startswith("coinfer: error: unknown model 'gpt5'; known models:")
+    assert err.startswith("coinfer: error: unknown model 'gpt5'; expected one of:")
     assert "llama-3-8b" in err and "Traceback" not in err
 
 

@@ -20,7 +20,9 @@ def test_every_required_model_is_built_in():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(InputError, match=r"unknown model 'llama-9b'; known models: .*llama-2-7b"):
+    with pytest.raises(
+        InputError, match=r"unknown model 'llama-9b'; expected one of: .*llama-2-7b"
+    ):
         CATALOG.get("llama-9b")
 
 

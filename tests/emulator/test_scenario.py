@@ -49,6 +49,10 @@ def test_noise_figure_gives_thermal_noise_plus_nf():
         ({"servers": [{"id": "s", "discipline": "lifo"}]}, "servers[0].discipline: got 'lifo'"),
         ({"cells": [{"id": "c", "server": "nowhere"}]}, "cells[0].server: got 'nowhere'"),
         ({"cells": [{"id": "c"}, {"id": "c"}]}, "duplicate cell id 'c'"),
+        (
+            {"servers": [{"id": "s", "discipline": "ps", "queue_capacity": 0}]},
+            "servers[0]: queue_capacity=0 with discipline ps would admit nothing",
+        ),
         ({"colour": "blue"}, "colour: got 'blue', expected Extra inputs are not permitted"),
     ],
 )
