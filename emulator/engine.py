@@ -31,7 +31,7 @@ import simpy
 from emulator.deployment import Deployment, DeviceSpec
 from emulator.fading import BlockFading
 from emulator.randomness import seed_sequence, stream
-from emulator.reference import compute_cost, distortion_bound
+from emulator.reference import compute_cost_float, distortion_bound
 from emulator.scenario import (
     ConstantWork,
     DeterministicArrivals,
@@ -50,6 +50,9 @@ _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
 STATUS_LABELS = ["completed", "dropped", "infeasible"]
 _COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
+
+
+_new_context = tuple.__new__
 
 
 class Request(SharedJob):
@@ -256,19 +259,22 @@ class Engine:
         waiting, in_service, server_backlog = server.status()
         band = uplink.share_for_new_hz()
         free_at = device.free_at
-        context = PolicyContext(
-            request_id,
-            now,
-            work_scale,
-            gain,
-            band,
-            uplink.active,
-            len(pending),
-            free_at - now if free_at > now else 0.0,
-            waiting,
-            in_service,
-            server_backlog,
-            *device.static_context,
+        context = _new_context(  # PolicyContext(...) without keyword binding: hot path
+            PolicyContext,
+            (
+                request_id,
+                now,
+                work_scale,
+                gain,
+                band,
+                uplink.active,
+                len(pending),
+                free_at - now if free_at > now else 0.0,
+                waiting,
+                in_service,
+                server_backlog,
+                *device.static_context,
+            ),
         )
         decision = self.policy.decide(context)
         check_decision(self.policy_name, decision, context)
@@ -291,9 +297,8 @@ class Engine:
         table = spec.model.split_table
         split = decision.split
         hardware = spec.hardware
-        flops = table.device_flops[split] * work_scale
-        t_compute, request.device_compute_j = compute_cost(
-            flops,
+        t_compute, request.device_compute_j = compute_cost_float(
+            table.device_flops[split] * work_scale,
             decision.rho_device,
             decision.f_device_hz,
             hardware.flops_per_cycle,
@@ -313,10 +318,12 @@ class Engine:
         request.mean_gain = spec.mean_gain
         request.fading = fading
         if done > now:
-            timer = self.env.timeout(done - now)
-            timer.callbacks.append(lambda _event: self._device_done(request))
+            self.env.timeout(done - now, request).callbacks.append(self._device_timer)
         else:
             self._device_done(request)
+
+    def _device_timer(self, event: simpy.Event) -> None:
+        self._device_done(event._value)
 
     def _device_done(self, request: Request) -> None:
         if request.payload_bits > 0.0:
@@ -338,7 +345,7 @@ class Engine:
             request.server_start_s = now
             self._record(request, now, _COMPLETED, uplink_j, 0.0, 0.0)
             return
-        service_s, server_j = compute_cost(
+        service_s, server_j = compute_cost_float(
             flops,
             decision.rho_server,
             decision.f_server_hz,

@@ -180,6 +180,24 @@ def compute_energy_j(
     )
 
 
+def compute_cost_float(
+    flops: float,
+    keep_ratio: float,
+    clock_hz: float,
+    flops_per_cycle: float,
+    power_coeff_w_per_hz3: float,
+    pue: float,
+) -> tuple[float, float]:
+    """:func:`compute_cost` for plain floats only, without argument conversion.
+
+    The engine calls it twice per request; the conversions of :func:`compute_cost` would
+    double its cost. Same formulas as ``_cycles`` and ``_energy`` (eqs. 10-13).
+    """
+    cycles = keep_ratio * flops / flops_per_cycle
+    delay_s = cycles / clock_hz if cycles > 0.0 else 0.0
+    return delay_s, pue * power_coeff_w_per_hz3 * clock_hz**2 * cycles
+
+
 def compute_cost(
     flops: ArrayLike,
     keep_ratio: ArrayLike,

@@ -42,7 +42,10 @@ class FcfsServer:
     def status(self) -> tuple[int, int, float]:
         """(waiting, in service, wait a request arriving now would face in s)."""
         now = self.env.now
-        n = self._in_system(now)
+        departures = self._departures
+        while departures and departures[0] <= now:
+            heapq.heappop(departures)
+        n = len(departures)
         in_service = min(n, self.spec.workers)
         return n - in_service, in_service, max(self._free_at[0] - now, 0.0)
 

@@ -6,6 +6,7 @@ formulas the engine uses to emulate, so prediction and emulation cannot drift ap
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -13,7 +14,6 @@ from emulator.reference import (
     co_inference_cost,
     distortion_bound,
     shannon_rate_bps,
-    upload_delay_s,
 )
 from policies.base import PolicyContext
 
@@ -135,7 +135,8 @@ class StaticCost:
         rate = shannon_rate_bps(
             tx_power_w, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
         )
-        upload_s = upload_delay_s(payload, rate)
+        # upload_delay_s, inlined for the per-request path
+        upload_s = 0.0 if payload <= 0.0 else payload / rate if rate > 0.0 else math.inf
         return (
             self.compute_s * scale + upload_s,
             self.compute_j * scale + tx_power_w * upload_s,

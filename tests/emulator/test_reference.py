@@ -219,3 +219,15 @@ class TestPathLoss3gpp:
     def test_unknown_scenario_is_refused_by_name(self):
         with pytest.raises(ValueError, match="scenario: got 'rma'"):
             ref.pathloss_38901_db("rma", True, 100.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("flops", "rho", "f_hz"), [(4.4e10, 0.7, 1e9), (1.2e9, 1.0, 3.3e8), (0.0, 0.5, 1e9)]
+)
+def test_float_fast_paths_equal_the_public_formulas(flops, rho, f_hz):
+    args = (flops, rho, f_hz, 1.0, 1e-28, 1.2)
+    delay_s, energy_j = ref.compute_cost(*args)
+    assert ref.compute_cost_float(*args) == pytest.approx((delay_s, energy_j), rel=1e-15)
+    assert ref.compute_delay_s(flops, rho, f_hz, 1.0) == pytest.approx(delay_s, rel=1e-15)
+    rate = ref.uplink_rate_bps(0.3, 2.77e-11, 5e6, 2e-19)
+    assert ref.shannon_rate_bps(0.3, 2.77e-11, 5e6, 2e-19) == pytest.approx(rate, rel=1e-15)
