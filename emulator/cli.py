@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from emulator import __version__, cli_run
+from emulator import __version__, cli_policies, cli_run, cli_solve
 from emulator.errors import InputError
 from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from emulator.model_catalog import ModelCatalog
@@ -24,6 +24,8 @@ SCENARIO_COMMANDS = {
     "run": cli_run.run_command,
     "validate": cli_run.validate_command,
     "schema": cli_run.schema_command,
+    "policies": cli_policies.policies_command,
+    "solve": cli_solve.solve_command,
 }
 
 
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show_hw.add_argument("name", help="hardware class name")
     cli_run.add_commands(commands, json_flag)
+    cli_policies.add_commands(commands, json_flag)
+    cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
     return parser
 
 

@@ -203,6 +203,8 @@ class Engine:
             device.uplink.cell.bandwidth_hz,
             device.uplink.noise,
             device.server.spec.workers,
+            device.server.spec.discipline,
+            device.uplink.cell.sharing,
         )
         return device
 

@@ -50,6 +50,8 @@ class PolicyContext(NamedTuple):
     cell_bandwidth_hz: float  #: the cell's whole uplink band, Hz
     noise_psd_w_per_hz: float  #: N0, W/Hz
     server_workers: int  #: parallel workers of the server
+    server_discipline: str = "fcfs"  #: the server's discipline: "fcfs" or "ps"
+    uplink_sharing: str = "fdma"  #: how the cell shares its band: "fdma", "ps" or "fifo"
 
     @property
     def device_flops(self) -> np.ndarray:

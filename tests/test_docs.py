@@ -31,13 +31,23 @@ def blocks(language: str) -> list[tuple[str, str]]:
     return found
 
 
-def shown_commands() -> list[tuple[str, str]]:
+SLOW_NOTE = re.compile(r"\s+#\s*slow\b.*$")
+
+
+def shown_commands() -> list:
+    """``(doc, command)`` for every shown command; one ending in ``# slow ...`` is marked slow
+    (run with ``-m slow``), so that the default suite stays quick."""
     commands = []
     for doc, body in blocks("console"):
         for line in body.splitlines():
             if line.startswith("$ "):
                 command = line[2:].strip()
-                if not command.startswith(NOT_RUN_HERE):
+                if command.startswith(NOT_RUN_HERE):
+                    continue
+                if SLOW_NOTE.search(command):
+                    command = SLOW_NOTE.sub("", command)
+                    commands.append(pytest.param(doc, command, marks=pytest.mark.slow))
+                else:
                     commands.append((doc, command))
     return commands
 
@@ -59,7 +69,7 @@ def test_the_docs_show_commands_at_all():
 @pytest.mark.parametrize(("doc", "command"), shown_commands(), ids=lambda v: str(v)[:60])
 def test_shown_command_runs(doc, command):
     result = subprocess.run(
-        argv_for(command), cwd=ROOT, capture_output=True, text=True, timeout=120
+        argv_for(command), cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, f"{doc}: `{command}` failed:\n{result.stderr}"
     assert result.stdout.strip(), f"{doc}: `{command}` printed nothing"

@@ -1,0 +1,180 @@
+"""The paper's baselines and the usual reference points, on the same problem and solver.
+
+Each paper baseline optimises what it leaves free (paper section V): ``fixed-power`` (p = P_max),
+``fixed-frequency`` (f = f_max, f̃ = f̃_max), ``prune-device-only`` (ρ̃ = 1),
+``prune-server-only`` (ρ = 1), ``on-device`` (split L) and ``on-server`` (split 0). Beyond the
+paper: ``no-pruning`` (ρ = ρ̃ = 1, the least energy meeting the deadline), ``min-latency``
+(Neurosurgeon-style: no pruning, top clocks and power, the split with the least latency) and
+``random``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.base import Decision, Policy, PolicyContext
+from policies.joint import JointParams, OptimisingPolicy
+from policies.prediction import predict
+from policies.problem import Problem, Solution
+
+
+class FixedPowerPolicy(OptimisingPolicy):
+    """Transmit at P_max; split, pruning and clocks optimised."""
+
+    name = "fixed-power"
+    summary = "paper baseline: transmit power fixed at P_max, the rest optimised"
+
+    def pin(self, problem: Problem, context: PolicyContext) -> Problem:
+        return problem.pinned(p_lo_w=problem.p_hi_w)
+
+
+class FixedFrequencyPolicy(OptimisingPolicy):
+    """Both clocks at their top; split, pruning and power optimised."""
+
+    name = "fixed-frequency"
+    summary = "paper baseline: device and server clocks fixed at their top, the rest optimised"
+
+    def pin(self, problem: Problem, context: PolicyContext) -> Problem:
+        return problem.pinned(
+            f_device_lo_hz=problem.f_device_hi_hz, f_server_lo_hz=problem.f_server_hi_hz
+        )
+
+
+class PruneDeviceOnlyPolicy(OptimisingPolicy):
+    """The server runs its part unpruned (ρ̃ = 1)."""
+
+    name = "prune-device-only"
+    summary = "paper baseline: only the device side is pruned (ρ̃ = 1), the rest optimised"
+
+    def pin(self, problem: Problem, context: PolicyContext) -> Problem:
+        return problem.pinned(rho_server_lo=1.0, rho_server_hi=1.0)
+
+
+class PruneServerOnlyPolicy(OptimisingPolicy):
+    """The device runs its part unpruned (ρ = 1)."""
+
+    name = "prune-server-only"
+    summary = "paper baseline: only the server side is pruned (ρ = 1), the rest optimised"
+
+    def pin(self, problem: Problem, context: PolicyContext) -> Problem:
+        return problem.pinned(rho_device_lo=1.0, rho_device_hi=1.0)
+
+
+class _NoSplitParams(JointParams):
+    """``joint`` parameters without ``splits`` (the policy fixes the split)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    splits: None = Field(default=None, description="fixed by the policy", exclude=True)
+
+
+class OnDevicePolicy(OptimisingPolicy):
+    """Everything on the device (split L, nothing uploaded); pruning and clock optimised."""
+
+    name = "on-device"
+    summary = "paper baseline: the whole model on the device (split L), the rest optimised"
+    Params = _NoSplitParams
+    forced_split = "device"
+
+
+class OnServerPolicy(OptimisingPolicy):
+    """Everything on the server (split 0: the raw input is uploaded); the rest optimised."""
+
+    name = "on-server"
+    summary = "paper baseline: the whole model on the server (split 0), the rest optimised"
+    Params = _NoSplitParams
+    forced_split = "server"
+
+
+class NoPruningPolicy(OptimisingPolicy):
+    """ρ = ρ̃ = 1; split, power and clocks spend the least energy that meets the deadline."""
+
+    name = "no-pruning"
+    summary = "no pruning (ρ = ρ̃ = 1): split, power and clocks with the least energy in T0"
+
+    def pin(self, problem: Problem, context: PolicyContext) -> Problem:
+        return problem.pinned(
+            rho_device_lo=1.0, rho_device_hi=1.0, rho_server_lo=1.0, rho_server_hi=1.0
+        )
+
+    def solve(self, problem: Problem) -> Solution:
+        return self.solver.least_energy(problem)
+
+
+class MinLatencyParams(BaseModel):
+    """Parameters of ``min-latency``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    splits: list[int] | None = Field(
+        default=None, description="split points it may choose (default: every split)"
+    )
+
+
+class MinLatencyPolicy(Policy):
+    """Neurosurgeon-style: no pruning, top clocks and power, the split with the least latency.
+
+    Budgets play no part in the choice; the decision is flagged infeasible when it misses one.
+    """
+
+    name: ClassVar[str] = "min-latency"
+    summary: ClassVar[str] = (
+        "Neurosurgeon-style: no pruning, top clocks and power, the split with least latency"
+    )
+    Params: ClassVar[type[BaseModel]] = MinLatencyParams
+
+    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+
+    def decide(self, context: PolicyContext) -> Decision:
+        params: Any = self.params
+        last = context.model.last_split
+        splits = list(range(last + 1)) if params.splits is None else params.splits
+        p = context.device.max_tx_power_w
+        f, fs = context.device.f_max_hz, context.server.f_max_hz
+        best = None
+        for split in (s for s in splits if s <= last):
+            latency, energy, distortion = predict(context, split, 1.0, 1.0, p, f, fs)
+            if best is None or latency < best[1]:
+                best = (split, latency, energy, distortion)
+        if best is None:
+            best = (last, *predict(context, last, 1.0, 1.0, p, f, fs))
+        split, latency, energy, distortion = best
+        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
+        return Decision(split, 1.0, 1.0, p, f, fs, latency, energy, distortion, feasible)
+
+
+class RandomParams(BaseModel):
+    """Parameters of ``random``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rho_min: float = Field(default=0.0, ge=0.0, le=1.0, description="lowest kept fraction drawn")
+
+
+class RandomPolicy(Policy):
+    """Uniform random split, kept fractions, power and clocks (from the policy's own stream)."""
+
+    name: ClassVar[str] = "random"
+    summary: ClassVar[str] = "uniform random split, pruning, power and clocks (a sanity floor)"
+    Params: ClassVar[type[BaseModel]] = RandomParams
+
+    def decide(self, context: PolicyContext) -> Decision:
+        params: Any = self.params
+        rng = self.rng
+        device, server = context.device, context.server
+        split = int(rng.integers(0, context.model.last_split + 1))
+        rho, rho_s = rng.uniform(params.rho_min, 1.0, 2).tolist()
+        p = float(device.max_tx_power_w * (1.0 - rng.random()))  # (0, P_max]
+        f = _uniform_clock(rng, device.f_min_hz, device.f_max_hz)
+        fs = _uniform_clock(rng, server.f_min_hz, server.f_max_hz)
+        latency, energy, distortion = predict(context, split, rho, rho_s, p, f, fs)
+        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
+        return Decision(split, rho, rho_s, p, f, fs, latency, energy, distortion, feasible)
+
+
+def _uniform_clock(rng: np.random.Generator, low: float, high: float) -> float:
+    """A clock uniform in [low, high], never 0."""
+    return float(high - (high - low) * rng.random()) if high > low else float(high)

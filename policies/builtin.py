@@ -1,0 +1,40 @@
+"""The policies that ship with coinfer, found by name through :mod:`policies.registry`.
+
+A built-in policy is a :class:`~policies.base.Policy` subclass listed in
+:data:`BUILTIN_POLICY_CLASSES`; its ``name`` attribute is the name scenarios and the command line
+use. Third-party policies do not go here: they register through the ``coinfer.policies`` entry
+point group or are named ``module:Class`` (see ``docs/writing-a-policy.md``).
+"""
+
+from __future__ import annotations
+
+from policies.base import Policy
+from policies.baselines import (
+    FixedFrequencyPolicy,
+    FixedPowerPolicy,
+    MinLatencyPolicy,
+    NoPruningPolicy,
+    OnDevicePolicy,
+    OnServerPolicy,
+    PruneDeviceOnlyPolicy,
+    PruneServerOnlyPolicy,
+    RandomPolicy,
+)
+from policies.fixed import FixedPolicy
+from policies.joint import JointPolicy, QueueAwarePolicy
+
+#: Every built-in policy class, in the order ``coinfer policies`` lists them.
+BUILTIN_POLICY_CLASSES: tuple[type[Policy], ...] = (
+    JointPolicy,
+    QueueAwarePolicy,
+    FixedPowerPolicy,
+    FixedFrequencyPolicy,
+    PruneDeviceOnlyPolicy,
+    PruneServerOnlyPolicy,
+    OnDevicePolicy,
+    OnServerPolicy,
+    NoPruningPolicy,
+    MinLatencyPolicy,
+    RandomPolicy,
+    FixedPolicy,
+)
