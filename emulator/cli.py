@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from emulator import __version__, cli_policies, cli_run, cli_solve
+from emulator import __version__, cli_policies, cli_run, cli_solve, cli_traces
 from emulator.errors import InputError
 from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from emulator.model_catalog import ModelCatalog
@@ -26,6 +26,7 @@ SCENARIO_COMMANDS = {
     "schema": cli_run.schema_command,
     "policies": cli_policies.policies_command,
     "solve": cli_solve.solve_command,
+    "traces": cli_traces.traces_command,
 }
 
 
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_run.add_commands(commands, json_flag)
     cli_policies.add_commands(commands, json_flag)
     cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
+    cli_traces.add_commands(commands, json_flag)
     return parser
 
 

@@ -1,0 +1,152 @@
+"""The UCC 5G production dataset (Raca et al., MMSys 2020): per-second SNR, CQI and bitrates.
+
+The dataset is one zip of G-NetTrack Pro logs (``5G-production-dataset/<app>/<mobility>/...
+/B_<date>.csv``). Columns used: ``Timestamp`` (``2019.12.16_13.40.04``, local time, 1 s
+resolution), ``SNR`` (dB), ``CQI``, ``DL_bitrate`` and ``UL_bitrate`` (kbit/s, the measured
+traffic of the download or streaming session, not the cell's capacity). ``-`` marks a missing
+value. Members are read from the zip directly (never extracted); ``__MACOSX/`` entries are
+ignored.
+
+Rows that share a second are averaged (SNR as the mean of the dB values). Each series is put on
+a grid of whole seconds from the file's first timestamp: a second without a value holds the
+previous one, seconds before the first value take the first value, and the trace lasts until
+one second after the last row.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from emulator.errors import InputError
+from traces.capacity import LinkCapacityTrace
+from traces.provenance import Provenance
+from traces.readers._parse import (
+    check_at_least,
+    existing_file,
+    file_error,
+    numeric_column,
+    read_csv_strings,
+    require_columns,
+)
+from traces.snr import SnrTrace
+
+ROOT = "5G-production-dataset/"
+TIMESTAMP_FORMAT = "%Y.%m.%d_%H.%M.%S"
+MISSING = "-"
+KBPS = 1e3
+Series = Literal["snr", "dl", "ul"]
+_COLUMNS = {"snr": "SNR", "cqi": "CQI", "dl": "DL_bitrate", "ul": "UL_bitrate"}
+
+
+@dataclass(frozen=True, eq=False)
+class UccSeconds:
+    """One UCC 5G log aggregated per second.
+
+    ``seconds``: whole seconds since the first row (sorted, unique); ``snr_db``, ``cqi``,
+    ``dl_bps``, ``ul_bps``: per-second means (NaN where the log has none); ``duration_s``: one
+    second past the last row.
+    """
+
+    seconds: np.ndarray
+    snr_db: np.ndarray
+    cqi: np.ndarray
+    dl_bps: np.ndarray
+    ul_bps: np.ndarray
+    duration_s: float
+
+
+def list_members(path: str | Path) -> list[str]:
+    """The CSV logs inside the dataset zip, without ``__MACOSX/`` entries."""
+    with _open_zip(existing_file(path)) as archive:
+        return [
+            name
+            for name in archive.namelist()
+            if name.endswith(".csv") and not name.startswith("__MACOSX/")
+        ]
+
+
+def read_ucc5g_seconds(path: str | Path, member: str) -> UccSeconds:
+    """Read one log from the zip and aggregate it per second."""
+    file = existing_file(path)
+    name = _member_name(member)
+    source = f"{file}:{name}"
+    with _open_zip(file) as archive:
+        if name not in archive.namelist():
+            raise InputError(
+                f"{file}: no member {name!r}, expected a CSV log such as "
+                f"{ROOT}Download/Static/B_2020.02.13_13.57.29.csv"
+            )
+        with archive.open(name) as handle:
+            frame = read_csv_strings(handle, source)
+    require_columns(frame, ["Timestamp", *_COLUMNS.values()], source)
+    if frame.empty:
+        raise InputError(f"{source}: no rows, expected per-second measurements")
+    stamps = pd.to_datetime(frame["Timestamp"], format=TIMESTAMP_FORMAT, errors="coerce")
+    if stamps.isna().any():
+        row = int(np.argmax(stamps.isna().to_numpy()))
+        raise file_error(
+            source, row + 2, frame["Timestamp"].iloc[row], "a time like 2019.12.16_13.40.04"
+        )
+    second = ((stamps - stamps.min()).dt.total_seconds()).to_numpy().astype(np.int64)
+    values = {
+        key: numeric_column(frame, column, source, 2, f"a number or {MISSING!r}", MISSING)
+        for key, column in _COLUMNS.items()
+    }
+    for key in ("dl", "ul"):
+        check_at_least(values[key], 0.0, source, 2, "a bitrate >= 0 kbit/s")
+    table = pd.DataFrame(values).groupby(second, sort=True).mean()
+    return UccSeconds(
+        seconds=table.index.to_numpy(dtype=np.int64),
+        snr_db=table["snr"].to_numpy(),
+        cqi=table["cqi"].to_numpy(),
+        dl_bps=table["dl"].to_numpy() * KBPS,
+        ul_bps=table["ul"].to_numpy() * KBPS,
+        duration_s=float(second.max() + 1),
+    )
+
+
+def read_ucc5g(
+    path: str | Path,
+    member: str,
+    series: Series = "snr",
+    provenance: Provenance | None = None,
+) -> SnrTrace | LinkCapacityTrace:
+    """One series of a UCC 5G log: ``snr`` (an :class:`SnrTrace`, with CQI), ``dl`` or ``ul``
+    (a :class:`LinkCapacityTrace` of the measured bitrate in bit/s)."""
+    if series not in ("snr", "dl", "ul"):
+        raise InputError(f"UCC 5G series: got {series!r}, expected one of snr, dl, ul")
+    file = existing_file(path)
+    log = read_ucc5g_seconds(file, member)
+    column = {"snr": log.snr_db, "dl": log.dl_bps, "ul": log.ul_bps}[series]
+    valid = np.isfinite(column)
+    source = f"{file}:{_member_name(member)}"
+    if not valid.any():
+        raise InputError(f"{source}: no {_COLUMNS[series]} values (all {MISSING!r})")
+    times = log.seconds[valid].astype(float)
+    times[0] = 0.0  # seconds before the first value take the first value
+    notes = (
+        f"UCC 5G {_member_name(member)} {_COLUMNS[series]}: per-second means, "
+        f"{int(valid.sum())} of {int(log.duration_s)} s with a value, others held"
+    )
+    origin = (provenance or Provenance.user_file(file)).with_notes(notes)
+    if series == "snr":
+        return SnrTrace.from_samples(times, column[valid], log.duration_s, origin, log.cqi[valid])
+    return LinkCapacityTrace.from_rates(times, column[valid], log.duration_s, origin)
+
+
+def _member_name(member: str) -> str:
+    name = member.replace("\\", "/").lstrip("/")
+    return name if name.startswith(ROOT) else ROOT + name
+
+
+def _open_zip(file: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise InputError(f"{file}: not a zip file, expected the UCC 5G dataset zip") from None
