@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from emulator import __version__, cli_policies, cli_run, cli_solve, cli_traces
+from emulator import __version__, cli_policies, cli_run, cli_solve, cli_sweep, cli_traces
 from emulator.errors import InputError
 from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from emulator.model_catalog import ModelCatalog
@@ -26,6 +26,9 @@ SCENARIO_COMMANDS = {
     "schema": cli_run.schema_command,
     "policies": cli_policies.policies_command,
     "solve": cli_solve.solve_command,
+    "sweep": cli_sweep.sweep_command,
+    "summarize": cli_sweep.summarize_command,
+    "plot": cli_sweep.plot_command,
     "traces": cli_traces.traces_command,
 }
 
@@ -99,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_run.add_commands(commands, json_flag)
     cli_policies.add_commands(commands, json_flag)
     cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
+    cli_sweep.add_commands(commands, json_flag)
     cli_traces.add_commands(commands, json_flag)
     return parser
 

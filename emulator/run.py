@@ -11,6 +11,8 @@
 
 With ``out_dir`` the trace is streamed to ``out_dir/trace.parquet`` (bounded memory) and a JSON
 sidecar ``out_dir/run.json`` records the resolved scenario, seed, package versions and wall time.
+The trace is then read back only when asked for (``result.trace``); the summary reads just the
+columns it needs, so a run of millions of requests stays within bounded memory.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
@@ -25,12 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from emulator.deployment import Deployment, build_deployment
 from emulator.engine import Engine, EngineStats
 from emulator.randomness import stream
 from emulator.scenario import Scenario
-from emulator.summary import Summary, summarize
+from emulator.summary import SUMMARY_COLUMNS, Summary, summarize
 from emulator.trace import TraceWriter
 from policies.registry import make_policy
 
@@ -51,17 +55,30 @@ class RunResult:
     stats: EngineStats
     wall_time_s: float
     out_dir: Path | None
-    _table: pa.Table
+    _table: pa.Table | None  #: the trace in memory; None: read from ``out_dir`` when asked for
+
+    def read_trace(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there)."""
+        if self._table is not None:
+            table = self._table if columns is None else self._table.select(list(columns))
+        else:
+            assert self.out_dir is not None
+            names = None if columns is None else list(columns)
+            table = pq.read_table(self.out_dir / TRACE_FILE, columns=names)
+        return table.to_pandas()
 
     @cached_property
     def trace(self) -> pd.DataFrame:
         """One row per request (see :data:`emulator.trace.COLUMNS`)."""
-        return self._table.to_pandas()
+        return self.read_trace()
 
     @cached_property
     def summary(self) -> Summary:
         """Headline figures (warm-up excluded)."""
-        return summarize(self.trace, self.stats, self.scenario.warmup_s)
+        trace = self.__dict__.get("trace")  # already in memory: reuse it
+        if trace is None:
+            trace = self.read_trace(SUMMARY_COLUMNS)
+        return summarize(trace, self.stats, self.scenario.warmup_s)
 
 
 def prepare(scenario: Scenario, seed: int | None = None) -> tuple[Deployment, int]:
@@ -98,7 +115,8 @@ def simulate(
     writer.set_labels(engine.labels())
     stats = engine.run()
     wall = time.perf_counter() - started
-    result = RunResult(scenario, seed, stats, wall, out, writer.table())
+    table = writer.table() if out is None else None  # a written trace is read on demand
+    result = RunResult(scenario, seed, stats, wall, out, table)
     if out is not None:
         write_sidecar(result)
     return result

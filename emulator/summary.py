@@ -14,6 +14,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: The trace columns :func:`summarize` reads (a run can load just these).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "warmup",
+    "status",
+    "latency_s",
+    "energy_total_j",
+    "energy_device_j",
+    "distortion_bound",
+    "deadline_met",
+)
+
+
 @dataclass(frozen=True)
 class Summary:
     """Headline figures of one run; requests arriving in the warm-up are left out.

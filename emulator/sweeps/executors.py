@@ -1,0 +1,265 @@
+"""Where a sweep's runs execute, behind one small seam.
+
+An :class:`Executor` is a context manager with :meth:`Executor.map_unordered`: call a top-level
+function on every task and yield the results as they finish, in any order. Results do not
+depend on the executor: every run is a pure function of its task, and the sweep orders them
+afterwards. Three implementations:
+
+* :class:`SerialExecutor`: one after the other in this process (debugging, tiny sweeps);
+* :class:`ProcessExecutor`: local worker processes (the default, one per core), started with
+  ``spawn``; if a worker process dies (killed, out of memory), the unfinished tasks are retried
+  in a fresh pool, then one at a time, so that only the run that kills its process fails;
+* :class:`DaskExecutor`: a Dask ``distributed`` cluster, an existing one by scheduler address or
+  a ``LocalCluster`` started here (the ``cluster`` extra). Workers must see the sweep's output
+  directory (a shared file system) and have coinfer installed.
+
+An exception a task raises is turned into a result by ``on_error`` (the sweep records the run as
+failed and goes on).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from emulator.errors import InputError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Shared-pool rounds tried when a worker process dies, before running the rest one by one.
+SHARED_ROUNDS = 2
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(ABC):
+    """Runs a function over tasks, yielding results as they finish."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release the workers (nothing to do for most executors)."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """What runs the tasks, for messages (``"2 local processes"``)."""
+
+    @abstractmethod
+    def map_unordered(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        on_error: Callable[[T, BaseException], R],
+    ) -> Iterator[R]:
+        """``fn(task)`` for every task, as they finish; a task that raises gives ``on_error``."""
+
+
+class SerialExecutor(Executor):
+    """Every task in this process, in order."""
+
+    @property
+    def description(self) -> str:
+        return "this process (serial)"
+
+    def map_unordered(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        on_error: Callable[[T, BaseException], R],
+    ) -> Iterator[R]:
+        for task in tasks:
+            try:
+                result = fn(task)
+            except Exception as err:
+                result = on_error(task, err)
+            yield result
+
+
+class ProcessExecutor(Executor):
+    """Tasks on ``workers`` local processes (``spawn`` start method)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise InputError(f"--workers: got {workers}, expected a positive integer")
+        self.workers = default_workers() if workers is None else workers
+
+    @property
+    def description(self) -> str:
+        plural = "es" if self.workers != 1 else ""
+        return f"{self.workers} local process{plural}"
+
+    def map_unordered(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        on_error: Callable[[T, BaseException], R],
+    ) -> Iterator[R]:
+        remaining = list(tasks)
+        for _ in range(SHARED_ROUNDS):
+            if not remaining:
+                return
+            remaining = yield from self._round(fn, remaining, on_error, self.workers)
+        for task in remaining:  # a process died twice: isolate, so only its killer fails
+            for lost in (yield from self._round(fn, [task], on_error, 1)):
+                yield on_error(lost, BrokenProcessPool("the worker process running it died"))
+
+    @staticmethod
+    def _round(
+        fn: Callable[[T], R],
+        tasks: list[T],
+        on_error: Callable[[T, BaseException], R],
+        workers: int,
+    ) -> Iterator[R]:
+        """Run ``tasks`` on one pool; return the tasks lost to a dead worker process."""
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)
+        lost: list[T] = []
+        try:
+            futures: dict[Future[R], T] = {pool.submit(fn, task): task for task in tasks}
+            for future in as_completed(futures):
+                task = futures.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    lost.append(task)
+                    continue
+                except Exception as err:
+                    result = on_error(task, err)
+                yield result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return lost
+
+
+class DaskExecutor(Executor):
+    """Tasks on a Dask cluster: an existing scheduler, a cluster object, or a new LocalCluster.
+
+    Give ``address`` (``tcp://host:8786``, or a ``distributed`` cluster object), or
+    ``local_workers`` to start a ``LocalCluster`` of that many single-threaded workers
+    (``processes=False`` runs them as threads of this process). Connects on ``__enter__``.
+    """
+
+    def __init__(
+        self,
+        address: Any = None,
+        *,
+        local_workers: int | None = None,
+        processes: bool = True,
+    ) -> None:
+        if (address is None) == (local_workers is None):
+            raise ValueError("give exactly one of address and local_workers")
+        if local_workers is not None and local_workers < 1:
+            raise InputError(f"--dask-local: got {local_workers}, expected a positive integer")
+        self._address = address
+        self._local_workers = local_workers
+        self._processes = processes
+        self._cluster: Any = None
+        self._client: Any = None
+
+    @property
+    def description(self) -> str:
+        if self._local_workers is not None:
+            kind = "processes" if self._processes else "threads"
+            return f"a local Dask cluster of {self._local_workers} worker {kind}"
+        where = self._address if isinstance(self._address, str) else type(self._address).__name__
+        return f"the Dask cluster at {where}"
+
+    def __enter__(self) -> Self:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError(
+                "Dask executor: the `distributed` package is not installed; expected the "
+                "cluster extra (pip install -e '.[cluster]')"
+            ) from None
+        if self._local_workers is not None:
+            self._cluster = LocalCluster(
+                n_workers=self._local_workers,
+                threads_per_worker=1,
+                processes=self._processes,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster)
+            return self
+        try:
+            self._client = Client(self._address, timeout="10s")
+        except (OSError, TimeoutError) as err:
+            raise InputError(
+                f"--scheduler: cannot reach {self._address!r} ({err}); expected the address "
+                "of a running Dask scheduler, e.g. tcp://host:8786"
+            ) from None
+        return self
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def map_unordered(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        on_error: Callable[[T, BaseException], R],
+    ) -> Iterator[R]:
+        from distributed import as_completed as dask_as_completed
+
+        if self._client is None:
+            raise RuntimeError("DaskExecutor used outside its `with` block")
+        futures = {self._client.submit(fn, task, pure=False): task for task in tasks}
+        try:
+            for future in dask_as_completed(list(futures)):
+                task = futures.pop(future)
+                try:
+                    result = future.result()
+                except Exception as err:  # a worker died more often than Dask retries
+                    result = on_error(task, err)
+                future.release()
+                yield result
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def make_executor(
+    *,
+    serial: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+) -> Executor:
+    """The executor the command-line flags ask for (local processes by default)."""
+    if serial:
+        return SerialExecutor()
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    if dask_local is not None:
+        return DaskExecutor(local_workers=dask_local)
+    return ProcessExecutor(workers)

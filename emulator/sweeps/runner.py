@@ -1,0 +1,110 @@
+"""Running a sweep: skip what finished, execute the rest, record failures, build the tables.
+
+::
+
+    from emulator.sweeps.executors import SerialExecutor
+    from emulator.sweeps.plan import load_plan
+    from emulator.sweeps.runner import run_sweep
+
+    plan = load_plan("examples/sweeps/budgets.yaml")
+    outcome = run_sweep(plan, "sweeps/budgets", SerialExecutor())
+    outcome.tables.aggregate    # mean and 95 % CI per configuration
+
+Resuming is the same call: a run whose ``summary.json`` is complete is not run again, whatever
+stopped the previous attempt (an exception, a kill, a power cut). The executor is entered only
+if something is left to run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emulator.sweeps.aggregate import SweepResults, collect, write_tables
+from emulator.sweeps.executors import Executor
+from emulator.sweeps.plan import Plan
+from emulator.sweeps.store import SweepStore
+from emulator.sweeps.worker import RunTask, execute_run, failure_record
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What one call of :func:`run_sweep` did, and the sweep's tables afterwards."""
+
+    store: SweepStore
+    planned: int  #: runs in the plan
+    skipped: int  #: already finished before this call
+    ran: int  #: executed by this call (finished or failed)
+    failed: tuple[dict[str, Any], ...]  #: failure records of this call's runs
+    tables: SweepResults
+    wall_time_s: float
+
+
+def pending_tasks(plan: Plan, store: SweepStore) -> list[RunTask]:
+    """The plan's runs that have not finished, as tasks (plan order)."""
+    scenarios = {c.config_id: c.scenario for c in plan.configurations}
+    return [
+        RunTask(run.run_id, run.config_id, run.seed, scenarios[run.config_id], str(path))
+        for run in plan.runs
+        if store.finished(run.run_id) is None
+        for path in [store.run_dir(run.run_id)]
+    ]
+
+
+def progress_enabled() -> bool:
+    """Show a progress bar only on a terminal, and never under CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def run_sweep(
+    plan: Plan,
+    out_dir: str | Path,
+    executor: Executor,
+    *,
+    progress: bool | None = None,
+) -> SweepOutcome:
+    """Run every unfinished run of ``plan`` into ``out_dir`` on ``executor``.
+
+    ``progress``: a tqdm bar with ETA on stderr (default: :func:`progress_enabled`).
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    store = SweepStore(Path(out_dir))
+    store.write_plan(plan.to_json())
+    tasks = pending_tasks(plan, store)
+    failed: list[dict[str, Any]] = []
+    show = progress_enabled() if progress is None else progress
+    if tasks:
+        with (
+            tqdm(
+                total=len(tasks),
+                desc=plan.name,
+                unit="run",
+                file=sys.stderr,
+                disable=not show,
+                dynamic_ncols=True,
+            ) as bar,
+            executor,
+        ):
+            for record in executor.map_unordered(execute_run, tasks, failure_record):
+                if record["status"] != "ok":
+                    store.write_error(record)
+                    failed.append(record)
+                    bar.set_postfix_str(f"{len(failed)} failed")
+                bar.update(1)
+    tables = collect(store)
+    write_tables(store, tables)
+    return SweepOutcome(
+        store=store,
+        planned=len(plan.runs),
+        skipped=len(plan.runs) - len(tasks),
+        ran=len(tasks),
+        failed=tuple(failed),
+        tables=tables,
+        wall_time_s=time.perf_counter() - started,
+    )
