@@ -22,10 +22,12 @@ from policies.baselines import (
 )
 from policies.fixed import FixedPolicy
 from policies.joint import JointPolicy, QueueAwarePolicy
+from policies.joint_sca import JointScaPolicy
 
 #: Every built-in policy class, in the order ``coinfer policies`` lists them.
 BUILTIN_POLICY_CLASSES: tuple[type[Policy], ...] = (
     JointPolicy,
+    JointScaPolicy,
     QueueAwarePolicy,
     FixedPowerPolicy,
     FixedFrequencyPolicy,

@@ -1,0 +1,156 @@
+"""Decisions per second of the optimising policies and their solvers, measured in one process.
+
+On random requests around the paper's setting (BERT on the paper's device and server; gain,
+band, budgets and work all vary), it times:
+
+* ``joint`` through the policy interface with its decision cache off (``channel_step_db=0``,
+  and ``cache_size=0`` so that the repeated passes do not hit exact repeats): every request is
+  solved;
+* :class:`~policies.joint_solver.JointSolver` alone (``solve`` on prepared problems), and the
+  former grid search it replaced (``solve_grid``) on fewer requests;
+* the paper's SCA (``policies.sca``) and the brute-force dense grid (``policies.dense_grid``) on
+  fewer requests still, when those modules import;
+* two references in the same run, so that figures compare across machines and across runs on a
+  shared machine as ratios: the ``fixed`` policy (no optimisation) and a fixed numpy workload.
+
+Each rate is the best of ``--repeat`` passes (the least disturbed by other load). Prints
+microseconds per decision, decisions per second and each figure as a multiple of the numpy
+reference's time.
+
+Run:  python benchmarks/policy_decisions.py [--requests 300] [--slow-requests 40]
+      [--reference-requests 8] [--repeat 3] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from emulator.hardware import HardwareCatalog
+from emulator.model_catalog import ModelCatalog
+from policies.base import PolicyContext
+from policies.joint_solver import JointSolver
+from policies.problem import Problem
+from policies.registry import make_policy
+
+
+def random_contexts(count: int, seed: int) -> list[PolicyContext]:
+    """Requests around the paper's point (the same law as the joint policy's tests)."""
+    hardware, models = HardwareCatalog.builtin(), ModelCatalog.builtin()
+    device, server = hardware.get("paper-device"), hardware.get("paper-server")
+    model = models.get("bert-paper")
+    rng = np.random.default_rng(seed)
+    return [
+        PolicyContext(
+            request_id=i,
+            time_s=0.0,
+            work_scale=rng.uniform(0.5, 2.0),
+            gain=2.77e-11 * 10 ** rng.uniform(-1.0, 1.0),
+            bandwidth_hz=rng.uniform(1e6, 20e6),
+            uplink_active=0,
+            device_queue_length=0,
+            device_backlog_s=0.0,
+            server_queue_length=0,
+            server_in_service=0,
+            server_backlog_s=0.0,
+            device_id="d-0",
+            scale_payload=True,
+            deadline_s=rng.uniform(0.12, 0.5),
+            energy_budget_j=rng.uniform(0.004, 0.04),
+            model=model,
+            device=device,
+            server=server,
+            mean_gain=2.77e-11,
+            cell_bandwidth_hz=20e6,
+            noise_psd_w_per_hz=2e-19,
+            server_workers=1,
+        )
+        for i in range(count)
+    ]
+
+
+def seconds_per_call(call: Callable[[object], object], items: Sequence, repeat: int) -> float:
+    """Best over ``repeat`` passes of the mean time of ``call(item)`` over ``items``, s."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for item in items:
+            call(item)
+        best = min(best, (time.perf_counter() - start) / len(items))
+    return best
+
+
+def numpy_reference(_: object, arrays: tuple[np.ndarray, np.ndarray] = (np.ones((13, 26)),) * 2):
+    """A fixed workload of small-array numpy calls, the kind the solver is made of."""
+    a, b = arrays
+    for _ in range(20):
+        np.minimum(np.maximum(a * b + a, 0.5), 2.0)
+
+
+def optional(module: str, name: str) -> Callable | None:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=300, help="requests for joint/solver")
+    parser.add_argument(
+        "--slow-requests", type=int, default=40, help="requests for the former grid search"
+    )
+    parser.add_argument(
+        "--reference-requests", type=int, default=8, help="requests for SCA and the dense grid"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="passes; the best one counts")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    contexts = random_contexts(args.requests, args.seed)
+    problems = [Problem.from_context(context) for context in contexts]
+    rng = np.random.default_rng(args.seed)
+    joint = make_policy("joint", {"channel_step_db": 0.0, "cache_size": 0}, rng)
+    fixed = make_policy("fixed", {"split": 4}, rng)
+    solver = JointSolver()
+
+    rows: list[tuple[str, int, float]] = []
+
+    def measure(label: str, call: Callable, items: Sequence, repeat: int = args.repeat) -> None:
+        call(items[0])  # warm-up (imports, caches)
+        rows.append((label, len(items), seconds_per_call(call, items, repeat)))
+
+    measure("numpy reference (20 x 4 small-array ops)", numpy_reference, range(2000))
+    measure("fixed policy", fixed.decide, contexts)
+    measure("joint policy, cache off", joint.decide, contexts)
+    measure("JointSolver.solve", solver.solve, problems)
+    slow = problems[: args.slow_requests]
+    measure("JointSolver.solve_grid (former search)", solver.solve_grid, slow, 1)
+    few = problems[: args.reference_requests]
+    sca = optional("policies.sca", "solve_sca_all")
+    if sca is not None:
+        measure("SCA (policies.sca)", sca, few, 1)
+    dense = optional("policies.dense_grid", "solve_dense_grid")
+    if dense is not None:
+        measure("dense grid (policies.dense_grid)", dense, few, 1)
+
+    reference = rows[0][2]
+    print(
+        f"{'':42s} {'requests':>8s} {'us/decision':>12s} {'decisions/s':>12s} {'x numpy ref':>11s}"
+    )
+    for label, count, seconds in rows:
+        print(
+            f"{label:42s} {count:8d} {seconds * 1e6:12.1f} {1.0 / seconds:12.0f}"
+            f" {seconds / reference:11.1f}"
+        )
+    by_label = {label: seconds for label, _, seconds in rows}
+    speedup = by_label["JointSolver.solve_grid (former search)"] / by_label["JointSolver.solve"]
+    print(f"\nsolve is {speedup:.0f}x faster than the former grid search in this run")
+
+
+if __name__ == "__main__":
+    main()
