@@ -12,7 +12,15 @@ import json
 import sys
 from collections.abc import Sequence
 
-from emulator import __version__, cli_policies, cli_run, cli_solve, cli_sweep, cli_traces
+from emulator import (
+    __version__,
+    cli_policies,
+    cli_run,
+    cli_solve,
+    cli_sweep,
+    cli_topology,
+    cli_traces,
+)
 from emulator.errors import InputError
 from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from emulator.model_catalog import ModelCatalog
@@ -30,6 +38,7 @@ SCENARIO_COMMANDS = {
     "summarize": cli_sweep.summarize_command,
     "plot": cli_sweep.plot_command,
     "traces": cli_traces.traces_command,
+    "topology": cli_topology.topology_command,
 }
 
 
@@ -104,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
     cli_sweep.add_commands(commands, json_flag)
     cli_traces.add_commands(commands, json_flag)
+    cli_topology.add_commands(commands, json_flag)
     return parser
 
 

@@ -119,7 +119,8 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     while stack:
         item = stack.pop()
         if isinstance(item, type) and issubclass(item, BaseModel):
-            found.append(item)
+            if item not in found:  # Annotated[Model, ...] is met through args and origin
+                found.append(item)
             continue
         stack.extend(reversed(getattr(item, "__args__", ()) or ()))
         if hasattr(item, "__origin__") and hasattr(item, "__metadata__"):
@@ -128,7 +129,7 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _discriminator(model: type[BaseModel]) -> str:
-    for key in ("process", "distribution", "model"):
+    for key in ("process", "distribution", "model", "generator"):
         field = model.model_fields.get(key)
         if field is not None and isinstance(field.default, str):
             return f"{key}={field.default}"

@@ -3,12 +3,16 @@
 This is the seam between describing a deployment and emulating it. :func:`build_deployment`
 turns a :class:`~emulator.scenario.Scenario` (device groups attached to cells, cells attached to
 servers) into plain per-device, per-cell and per-server specs with every name looked up and every
-random placement drawn. A networkx topology produces the same :class:`Deployment`, so the engine
-never changes when the way deployments are described does.
+random placement drawn. A scenario with a ``topology`` section is resolved by
+:mod:`topologies.build` from a networkx graph into the same :class:`Deployment` (plus the wired
+links and the routes from each cell to the servers it may use), so the engine never changes when
+the way deployments are described does.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +64,26 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """One direction of a wired link; its bandwidth is shared fairly by the transfers on it."""
+
+    index: int
+    id: str  #: "SOURCE->TARGET"
+    bandwidth_bps: float  #: bit/s; inf: no transfer time and no contention
+    latency_s: float  #: one-way propagation latency, s
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """The wired path from a cell's access point to one server."""
+
+    server: int  #: index into :attr:`Deployment.servers`
+    links: tuple[int, ...] = ()  #: indices into :attr:`Deployment.links`, in order
+    latency_s: float = 0.0  #: one-way propagation latency along the path, s
+    s_per_bit: float = 0.0  #: sum of 1/bandwidth along the path (store and forward), s/bit
+
+
+@dataclass(frozen=True, slots=True)
 class CellSpec:
     """One access point."""
 
@@ -68,13 +92,16 @@ class CellSpec:
     bandwidth_hz: float
     noise_psd_w_per_hz: float
     sharing: str  #: "fdma", "ps" or "fifo"
-    server: int
+    server: int  #: the cell's own server
     num_devices: int
+    #: Routes to the servers its requests may use, the own server's first. Empty (scenarios
+    #: without a topology): always the own server, directly, and policies see no candidates.
+    routes: tuple[RouteSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSpec:
-    """One edge server."""
+    """One edge (or cloud) server."""
 
     index: int
     id: str
@@ -82,6 +109,11 @@ class ServerSpec:
     workers: int
     discipline: str  #: "fcfs" or "ps"
     queue_capacity: int | None
+    tier: str = "edge"  #: "edge" or "cloud"
+
+
+#: How a request's server is chosen among its cell's routes.
+ROUTING_RULES = ("own", "least-loaded", "policy")
 
 
 @dataclass(frozen=True)
@@ -94,6 +126,17 @@ class Deployment:
     channel: Channel
     downlink: Downlink | None
     policy: PolicySpec
+    links: tuple[LinkSpec, ...] = ()  #: wired link directions used by some route
+    routing: str = "own"  #: one of :data:`ROUTING_RULES`
+
+    def __post_init__(self) -> None:
+        if self.routing not in ROUTING_RULES:
+            raise ValueError(f"routing: got {self.routing!r}, expected one of {ROUTING_RULES}")
+        for link in self.links:
+            if not (link.bandwidth_bps > 0 and math.isfinite(link.latency_s)):
+                raise ValueError(
+                    f"link {link.id!r}: expected a positive bandwidth and a finite latency"
+                )
 
 
 def catalogs_for(scenario: Scenario) -> tuple[HardwareCatalog, ModelCatalog]:
@@ -110,13 +153,17 @@ def build_deployment(scenario: Scenario, seed: int | None = None) -> Deployment:
     model option that does not apply.
     """
     seed = scenario.seed if seed is None else seed
+    if scenario.topology is not None:
+        from topologies.build import resolve_topology  # networkx only when it is needed
+
+        return resolve_topology(scenario, seed).deployment
     hardware, models = catalogs_for(scenario)
     server_index = {s.id: i for i, s in enumerate(scenario.servers)}
     servers = tuple(
         ServerSpec(
             index=i,
             id=s.id,
-            hardware=_lookup(lambda s=s: hardware.get(s.hardware, "server"), f"servers[{i}]"),
+            hardware=lookup(lambda s=s: hardware.get(s.hardware, "server"), f"servers[{i}]"),
             workers=s.workers,
             discipline=s.discipline,
             queue_capacity=s.queue_capacity,
@@ -142,8 +189,8 @@ def build_deployment(scenario: Scenario, seed: int | None = None) -> Deployment:
     devices: list[DeviceSpec] = []
     for g, group in enumerate(scenario.devices):
         where = f"devices[{g}]"
-        spec = _lookup(lambda group=group: hardware.get(group.hardware, "device"), where)
-        model = _lookup(lambda group=group: _model(models, group), where)
+        spec = lookup(lambda group=group: hardware.get(group.hardware, "device"), where)
+        model = lookup(lambda group=group: group_model(models, group), where)
         cell = cells[cell_index[group.cell or scenario.cells[0].id]]
         distances = _distances(group, seed, g)
         gains = _mean_gains(scenario.channel, distances, seed, g)
@@ -176,14 +223,16 @@ def build_deployment(scenario: Scenario, seed: int | None = None) -> Deployment:
     )
 
 
-def _lookup(get, where: str):
+def lookup(get, where: str):
+    """``get()``, with an :class:`InputError` from it prefixed by ``where``."""
     try:
         return get()
     except InputError as err:
         raise InputError(f"{where}: {err}") from None
 
 
-def _model(models: ModelCatalog, group: DeviceGroup) -> ModelProfile:
+def group_model(models: ModelCatalog, group: DeviceGroup) -> ModelProfile:
+    """The model profile a device group runs (a catalog name or a profile file)."""
     name = group.model
     if name.lower().endswith((".yaml", ".yml", ".csv")) and Path(name).exists():
         models = models.with_files([name])
@@ -202,6 +251,25 @@ def _distances(group: DeviceGroup, seed: int, group_index: int) -> np.ndarray:
 
 def _mean_gains(channel: Channel, distances: np.ndarray, seed: int, group_index: int) -> np.ndarray:
     """Path loss × log-normal shadowing per device (linear power gain)."""
+    return mean_gains(
+        channel,
+        distances,
+        lambda: stream(seed, "los", group_index),
+        lambda: stream(seed, "shadowing", group_index),
+    )
+
+
+def mean_gains(
+    channel: Channel,
+    distances: np.ndarray,
+    los_rng: Callable[[], np.random.Generator],
+    shadowing_rng: Callable[[], np.random.Generator],
+) -> np.ndarray:
+    """Path loss at ``distances`` (m) × log-normal shadowing, linear power gains.
+
+    ``los_rng`` and ``shadowing_rng`` make the random streams, asked for only when the channel
+    draws line of sight (38.901, ``los: random``) or shadowing (``shadowing_std_db > 0``).
+    """
     pathloss = channel.pathloss
     if isinstance(pathloss, LogDistancePathLoss):
         gains = log_distance_gain(
@@ -212,15 +280,13 @@ def _mean_gains(channel: Channel, distances: np.ndarray, seed: int, group_index:
     else:
         if pathloss.los == "random":
             p_los = los_probability_38901(pathloss.scenario, distances)
-            los = stream(seed, "los", group_index).random(len(distances)) < p_los
+            los = los_rng().random(len(distances)) < p_los
         else:
             los = np.full(len(distances), pathloss.los == "los")
         gains = gain_from_pathloss_db(
             pathloss_38901_db(pathloss.scenario, los, distances, pathloss.carrier_hz)
         )
     if channel.shadowing_std_db > 0:
-        shadow_db = channel.shadowing_std_db * stream(
-            seed, "shadowing", group_index
-        ).standard_normal(len(distances))
+        shadow_db = channel.shadowing_std_db * shadowing_rng().standard_normal(len(distances))
         gains = gains * 10.0 ** (shadow_db / 10.0)
     return np.asarray(gains, dtype=float)

@@ -9,13 +9,20 @@ requests. A request then goes through:
 2. **device**: FCFS on the device, at the chosen clock and pruning (start and finish computed on
    arrival; one timeout fires when the device is done);
 3. **uplink**: ``θ(l)`` bits over the cell's shared, fading band (:mod:`emulator.uplink`);
+   then, with a topology whose server is not at the access point, the **backhaul**: the wired
+   path to the server, hop by hop on shared links (:mod:`emulator.backhaul`);
 4. **server**: FCFS on parallel workers (computed) or processor sharing (:mod:`emulator.server`);
    a full server drops the request;
 5. **downlink**: the result at a fixed rate, if the scenario has a downlink.
 
 Per request the engine costs one arrival timeout, one device timeout and about one uplink
-wake-up: queue waits are computed, not simulated, wherever first-come-first-served order makes
-them known in advance. Every formula comes from :mod:`emulator.reference`.
+wake-up (plus about two per wired hop with a topology): queue waits are computed, not simulated,
+wherever first-come-first-served order makes them known in advance. Every formula comes from
+:mod:`emulator.reference`.
+
+The server of a request is chosen on arrival, before the policy decides: the cell's own server,
+or with a topology the least loaded reachable one or the policy's choice
+(:mod:`emulator.candidates`).
 """
 
 from __future__ import annotations
@@ -23,12 +30,20 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
-from emulator.deployment import Deployment, DeviceSpec
+from emulator.backhaul import WiredLinkResource
+from emulator.candidates import (
+    CandidateServer,
+    ServerChooser,
+    least_loaded,
+    policy_cannot_route,
+)
+from emulator.deployment import CellSpec, Deployment, DeviceSpec, RouteSpec, ServerSpec
+from emulator.errors import InputError
 from emulator.fading import BlockFading
 from emulator.randomness import seed_sequence, stream
 from emulator.reference import compute_cost_float, distortion_bound
@@ -43,7 +58,7 @@ from emulator.server import FcfsServer, PsServer
 from emulator.sharing import SharedJob
 from emulator.trace import TraceWriter
 from emulator.uplink import Uplink, make_uplink
-from policies.base import Decision, Policy, PolicyContext, check_decision
+from policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
 _DRAW_BLOCK = 256  # random numbers drawn per numpy call
 _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
@@ -59,6 +74,7 @@ class Request(SharedJob):
     """One request in flight (a job of the uplink and, under processor sharing, the server)."""
 
     __slots__ = (
+        "backhaul_done_s",
         "band_seen",
         "decision",
         "device",
@@ -69,10 +85,15 @@ class Request(SharedJob):
         "f_server_hz",
         "fading",
         "gain_seen",
+        "hop",
         "id",
         "mean_gain",
         "payload_bits",
+        "route",
+        "server",
         "server_energy_j",
+        "server_flops",
+        "server_index",
         "server_start_s",
         "t_arrival",
         "tx_power_w",
@@ -83,6 +104,40 @@ class Request(SharedJob):
     )
 
 
+class _Route:
+    """A wired path compiled for the run: an initial delay, then (link, latency after) steps."""
+
+    __slots__ = ("initial_s", "return_s", "steps")
+
+    def __init__(
+        self, initial_s: float, steps: tuple[tuple[WiredLinkResource, float], ...], return_s: float
+    ) -> None:
+        self.initial_s = initial_s  #: latency of ideal links before the first shared link, s
+        self.steps = steps  #: each shared link and the latency to wait after it, s
+        self.return_s = return_s  #: time to return the result over the path, s
+
+
+class _Option:
+    """A server a cell's requests may use, with the compiled route to it."""
+
+    __slots__ = ("index", "resources", "route", "server", "spec", "static")
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        server: FcfsServer | PsServer,
+        route: _Route | None,
+        resources: tuple[WiredLinkResource, ...],
+        static: tuple[float, float, float],
+    ) -> None:
+        self.index = spec.index
+        self.spec = spec
+        self.server = server  #: the run-time server
+        self.route = route  #: None: at the access point (no backhaul)
+        self.resources = resources  #: the shared links of the path (for their transfer counts)
+        self.static = static  #: (latency, s/bit, return time) of the path
+
+
 class _Device:
     """A device's run-time state: its FCFS compute queue, fading link and random draws."""
 
@@ -90,8 +145,10 @@ class _Device:
         "codes",
         "fading",
         "free_at",
+        "options",
         "pending",
         "server",
+        "server_index",
         "spec",
         "static_context",
         "uplink",
@@ -115,6 +172,8 @@ class EngineStats:
     arrivals_end_s: float  #: time arrivals stopped (duration) or the last arrival, s
     server_busy_s: dict[str, float]  #: time integral of each server's busy fraction, s
     cell_busy_s: dict[str, float]  #: time integral of each cell's busy band fraction, s
+    #: time integral of each shared wired link direction's busy fraction, s
+    link_busy_s: dict[str, float] = field(default_factory=dict)
 
 
 class Engine:
@@ -147,7 +206,9 @@ class Engine:
         downlink = deployment.downlink
         self._downlink_s = 0.0 if downlink is None else downlink.result_bits / downlink.rate_bps
         self._uplinks: list[Uplink] = [
-            make_uplink(self.env, cell, self._uplink_done) for cell in deployment.cells
+            # without a topology a cell's server is at its access point: straight to the server
+            make_uplink(self.env, cell, self._uplink_done if cell.routes else self._serve)
+            for cell in deployment.cells
         ]
         self._servers: list[FcfsServer | PsServer] = [
             PsServer(self.env, spec, self._server_done)
@@ -155,6 +216,20 @@ class Engine:
             else FcfsServer(self.env, spec)
             for spec in deployment.servers
         ]
+        self._en_route = [0] * len(deployment.servers)  # routed, not yet at the server
+        self._links = [
+            WiredLinkResource(self.env, link, self._hop_done)
+            if math.isfinite(link.bandwidth_bps)
+            else None
+            for link in deployment.links
+        ]
+        self._choose_server = None
+        if deployment.routing == "policy":
+            if not isinstance(policy, ServerChooser):
+                raise InputError(policy_cannot_route(policy.name))
+            self._choose_server = policy.choose_server
+        self._least_loaded = deployment.routing == "least-loaded"
+        self._cell_options = [self._options(cell) for cell in deployment.cells]
         self._model_codes: dict[str, int] = {}
         self._devices = [self._make_device(spec) for spec in deployment.devices]
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
@@ -175,6 +250,50 @@ class Engine:
             "status": STATUS_LABELS,
         }
 
+    def _options(self, cell: CellSpec) -> tuple[_Option, ...] | None:
+        """The servers the cell's requests may use with their compiled routes (None: the own
+        server, directly: a scenario without a topology)."""
+        if not cell.routes:
+            return None
+        return tuple(
+            _Option(
+                self.deployment.servers[route.server],
+                self._servers[route.server],
+                self._compile(route),
+                tuple(
+                    resource
+                    for resource in (self._links[i] for i in route.links)
+                    if resource is not None
+                ),
+                (route.latency_s, route.s_per_bit, self._return_s(route)),
+            )
+            for route in cell.routes
+        )
+
+    def _return_s(self, route: RouteSpec) -> float:
+        """The result's way back over the path (no contention); none without a downlink."""
+        downlink = self.deployment.downlink
+        if downlink is None or not route.links:
+            return 0.0
+        return route.latency_s + downlink.result_bits * route.s_per_bit
+
+    def _compile(self, route: RouteSpec) -> _Route | None:
+        """The path as shared-link steps; ideal links only add their latency."""
+        initial = 0.0
+        steps: list[list] = []
+        for index in route.links:
+            link, resource = self.deployment.links[index], self._links[index]
+            if resource is None:
+                if steps:
+                    steps[-1][1] += link.latency_s
+                else:
+                    initial += link.latency_s
+            else:
+                steps.append([resource, link.latency_s])
+        if initial == 0.0 and not steps:
+            return None
+        return _Route(initial, tuple((r, d) for r, d in steps), self._return_s(route))
+
     def _make_device(self, spec: DeviceSpec) -> _Device:
         fading_spec = self.deployment.channel.fading
         fading = None
@@ -189,8 +308,10 @@ class Engine:
         device = _Device(spec, fading, _work_draws(spec, self.seed))
         device.uplink = self._uplinks[spec.cell]
         device.server = self._servers[spec.server]
+        device.options = self._cell_options[spec.cell]
         model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
-        device.codes = (spec.index, spec.cell, spec.server, model_code)
+        device.codes = (spec.index, spec.cell, model_code)
+        device.server_index = spec.server
         device.static_context = (
             spec.id,
             spec.scale_payload,
@@ -205,6 +326,7 @@ class Engine:
             device.server.spec.workers,
             device.server.spec.discipline,
             device.uplink.cell.sharing,
+            (),  # candidate servers: none without a topology (see _routed_context)
         )
         return device
 
@@ -228,6 +350,11 @@ class Engine:
             cell_busy_s={
                 spec.id: uplink.busy_s
                 for spec, uplink in zip(self.deployment.cells, self._uplinks, strict=True)
+            },
+            link_busy_s={
+                resource.spec.id: resource.busy_s
+                for resource in self._links
+                if resource is not None
             },
         )
 
@@ -257,27 +384,48 @@ class Engine:
         pending = device.pending
         while pending and pending[0] <= now:
             pending.popleft()
-        uplink, server = device.uplink, device.server
-        waiting, in_service, server_backlog = server.status()
+        uplink = device.uplink
         band = uplink.share_for_new_hz()
         free_at = device.free_at
-        context = _new_context(  # PolicyContext(...) without keyword binding: hot path
-            PolicyContext,
-            (
-                request_id,
-                now,
-                work_scale,
-                gain,
-                band,
-                uplink.active,
-                len(pending),
-                free_at - now if free_at > now else 0.0,
-                waiting,
-                in_service,
-                server_backlog,
-                *device.static_context,
-            ),
-        )
+        options = device.options
+        if options is None:
+            server = device.server
+            route = None
+            server_index = device.server_index
+            waiting, in_service, server_backlog = server.status()
+            context = _new_context(  # PolicyContext(...) without keyword binding: hot path
+                PolicyContext,
+                (
+                    request_id,
+                    now,
+                    work_scale,
+                    gain,
+                    band,
+                    uplink.active,
+                    len(pending),
+                    free_at - now if free_at > now else 0.0,
+                    waiting,
+                    in_service,
+                    server_backlog,
+                    *device.static_context,
+                ),
+            )
+        else:
+            option, context = self._routed_context(
+                device,
+                options,
+                (
+                    request_id,
+                    now,
+                    work_scale,
+                    gain,
+                    band,
+                    uplink.active,
+                    len(pending),
+                    free_at - now if free_at > now else 0.0,
+                ),
+            )
+            server, route, server_index = option.server, option.route, option.index
         decision = self.policy.decide(context)
         check_decision(self.policy_name, decision, context)
 
@@ -289,9 +437,12 @@ class Engine:
         request.work_scale = work_scale
         request.gain_seen = gain
         request.band_seen = band
+        request.server = server
+        request.server_index = server_index
+        request.route = route
         if not decision.admit:
             request.device_start_s = request.device_done_s = request.uplink_done_s = now
-            request.server_start_s = now
+            request.backhaul_done_s = request.server_start_s = now
             request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
             self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
             return
@@ -319,6 +470,9 @@ class Engine:
         request.tx_power_w = decision.tx_power_w
         request.mean_gain = spec.mean_gain
         request.fading = fading
+        request.server_flops = table.server_flops[split] * work_scale
+        if options is not None:
+            self._en_route[server_index] += 1
         if done > now:
             self.env.timeout(done - now, request).callbacks.append(self._device_timer)
         else:
@@ -333,20 +487,148 @@ class Engine:
             request.device.uplink.start(request)
         else:
             request.tx_start_s = self.env.now
-            self._uplink_done(request)
+            request.device.uplink.on_done(request)
+
+    def _routed_context(
+        self, device: _Device, options: tuple[_Option, ...], head: tuple
+    ) -> tuple[_Option, PolicyContext]:
+        """The server for a request of a topology scenario, and the policy's context for it.
+
+        ``head`` holds the context's per-request fields up to the device backlog. The candidate
+        servers are listed with their load now; the routing rule picks one, which goes first.
+        """
+        en_route = self._en_route
+        candidates = []
+        for option in options:
+            spec = option.spec
+            waiting, in_service, backlog = option.server.status()
+            latency, s_per_bit, return_s = option.static
+            candidates.append(
+                CandidateServer(
+                    spec.id,
+                    spec.tier,
+                    spec.hardware,
+                    spec.workers,
+                    spec.discipline,
+                    waiting,
+                    in_service,
+                    backlog,
+                    en_route[option.index],
+                    latency,
+                    s_per_bit,
+                    sum(resource.active for resource in option.resources),
+                    return_s,
+                )
+            )
+        chosen = 0
+        if self._least_loaded:
+            chosen = least_loaded(candidates)
+        elif self._choose_server is not None:
+            own_context = self._context_for(device, head, tuple(candidates))
+            chosen = self._checked_choice(self._choose_server(own_context), own_context)
+        if chosen:
+            candidates.insert(0, candidates.pop(chosen))
+        return options[chosen], self._context_for(device, head, tuple(candidates))
+
+    def _context_for(
+        self, device: _Device, head: tuple, candidates: tuple[CandidateServer, ...]
+    ) -> PolicyContext:
+        """The context of a request served by ``candidates[0]``; ``head`` holds its per-request
+        fields up to the device backlog."""
+        first = candidates[0]
+        spec = device.spec
+        cell = device.uplink.cell
+        return _new_context(
+            PolicyContext,
+            (
+                *head,
+                first.queue_length,
+                first.in_service,
+                first.backlog_s,
+                spec.id,
+                spec.scale_payload,
+                spec.deadline_s,
+                spec.energy_budget_j,
+                spec.model,
+                spec.hardware,
+                first.hardware,
+                spec.mean_gain,
+                cell.bandwidth_hz,
+                device.uplink.noise,
+                first.workers,
+                first.discipline,
+                cell.sharing,
+                candidates,
+            ),
+        )
+
+    def _checked_choice(self, chosen: object, context: PolicyContext) -> int:
+        """``chosen`` if it indexes ``context.candidate_servers``, else a PolicyError."""
+        count = len(context.candidate_servers)
+        if (chosen.__class__ is int or isinstance(chosen, np.integer)) and 0 <= chosen < count:
+            return int(chosen)
+        raise PolicyError(
+            f"policy {self.policy_name!r} returned server choice {chosen!r} for request "
+            f"{context.request_id}, expected an index in 0..{count - 1} into "
+            "context.candidate_servers"
+        )
 
     def _uplink_done(self, request: Request) -> None:
+        """The upload of a topology cell's request is done: cross the wired path, if any."""
+        route = request.route
+        if route is None or request.server_flops * request.decision.rho_server <= 0.0:
+            request.route = None  # nothing crosses the wires
+            self._serve(request)
+            return
+        request.uplink_done_s = self.env.now
+        request.hop = 0
+        if route.initial_s > 0.0:
+            self.env.timeout(route.initial_s, request).callbacks.append(self._backhaul_timer)
+        else:
+            self._next_hop(request)
+
+    # ---- backhaul: the wired path, hop by hop ---------------------------------------------
+
+    def _backhaul_timer(self, event: simpy.Event) -> None:
+        self._next_hop(event._value)
+
+    def _next_hop(self, request: Request) -> None:
+        steps = request.route.steps
+        if request.hop == len(steps):
+            request.backhaul_done_s = self.env.now
+            self._serve(request)
+            return
+        request.left = request.payload_bits
+        steps[request.hop][0].join(request)
+
+    def _hop_done(self, request: Request) -> None:
+        delay = request.route.steps[request.hop][1]
+        request.hop += 1
+        if delay > 0.0:
+            self.env.timeout(delay, request).callbacks.append(self._backhaul_timer)
+        else:
+            self._next_hop(request)
+
+    # ---- server --------------------------------------------------------------------------
+
+    def _serve(self, request: Request) -> None:
+        """The request reaches its server (straight from the uplink when it has no wired path,
+        else from the backhaul): fully on the device it is done; else it queues (fcfs), shares
+        (ps) or is dropped."""
         now = self.env.now
-        request.uplink_done_s = now
+        if request.route is None:
+            request.uplink_done_s = request.backhaul_done_s = now
         decision = request.decision
-        spec = request.device.spec
-        hardware = request.device.server.spec.hardware
-        flops = spec.model.split_table.server_flops[decision.split] * request.work_scale
-        uplink_j = decision.tx_power_w * (now - request.tx_start_s)
+        uplink_j = decision.tx_power_w * (request.uplink_done_s - request.tx_start_s)
+        flops = request.server_flops
+        if request.device.options is not None:
+            self._en_route[request.server_index] -= 1
         if flops * decision.rho_server <= 0.0:  # fully on the device: nothing for the server
             request.server_start_s = now
             self._record(request, now, _COMPLETED, uplink_j, 0.0, 0.0)
             return
+        server = request.server
+        hardware = server.spec.hardware
         service_s, server_j = compute_cost_float(
             flops,
             decision.rho_server,
@@ -355,7 +637,6 @@ class Engine:
             hardware.power_coeff_w_per_hz3,
             hardware.pue,
         )
-        server = request.device.server
         if isinstance(server, FcfsServer):
             slot = server.admit(service_s)
             if slot is None:
@@ -364,7 +645,8 @@ class Engine:
                 return
             start, finish = slot
             request.server_start_s = start
-            done = finish + self._downlink_s
+            route = request.route
+            done = finish + self._downlink_s + (0.0 if route is None else route.return_s)
             self._record(request, done, _COMPLETED, uplink_j, server_j, service_s)
             return
         if server.full():
@@ -380,9 +662,10 @@ class Engine:
 
     def _server_done(self, request: Request) -> None:
         now = self.env.now
+        route = request.route
         self._record(
             request,
-            now + self._downlink_s,
+            now + self._downlink_s + (0.0 if route is None else route.return_s),
             _COMPLETED,
             request.uplink_energy_j,
             request.server_energy_j,
@@ -406,12 +689,19 @@ class Engine:
         split = decision.split
         t_arrival = request.t_arrival
         completed = status == _COMPLETED
-        downlink_s = self._downlink_s if completed and server_compute_s > 0.0 else 0.0
+        backhaul_s = request.backhaul_done_s - request.uplink_done_s
+        if completed and server_compute_s > 0.0:  # the result came back
+            downlink_s = self._downlink_s
+            route = request.route
+            if route is not None:
+                backhaul_s += route.return_s
+        else:
+            downlink_s = 0.0
         latency = t_done - t_arrival
         if t_done > self._last_done_s:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
-        device_index, cell, server, model_code = device.codes
+        device_index, cell, model_code = device.codes
         cache = self._distortions[model_code]
         key = (split, decision.rho_device, decision.rho_server)
         distortion = cache.get(key)
@@ -435,7 +725,7 @@ class Engine:
                 request.id,
                 device_index,
                 cell,
-                server,
+                request.server_index,
                 0,
                 model_code,
                 split,
@@ -452,7 +742,7 @@ class Engine:
                 request.device_start_s - t_arrival,
                 request.device_compute_s,
                 request.uplink_done_s - request.device_done_s,
-                request.server_start_s - request.uplink_done_s if server_compute_s else 0.0,
+                request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0,
                 server_compute_s,
                 downlink_s,
                 request.device_compute_j,
@@ -471,6 +761,7 @@ class Engine:
                 request.band_seen,
                 bool(decision.feasible),
                 t_arrival < self.warmup_s,
+                backhaul_s,
             )
         )
         self.writer.maybe_flush()

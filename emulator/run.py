@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from emulator.candidates import ServerChooser, policy_cannot_route
 from emulator.deployment import Deployment, build_deployment
 from emulator.engine import Engine, EngineStats
+from emulator.errors import InputError
 from emulator.randomness import stream
 from emulator.scenario import Scenario
 from emulator.summary import SUMMARY_COLUMNS, Summary, summarize
@@ -85,11 +87,14 @@ def prepare(scenario: Scenario, seed: int | None = None) -> tuple[Deployment, in
     """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
 
     Raises :class:`~emulator.errors.InputError` for anything the run would trip over: unknown
-    hardware, models or policy, bad policy parameters.
+    hardware, models or policy, bad policy parameters, a topology that does not hold together,
+    ``routing: policy`` with a policy that does not choose servers.
     """
     seed = scenario.seed if seed is None else seed
     deployment = build_deployment(scenario, seed)
-    make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
+        raise InputError(policy_cannot_route(policy.name))
     return deployment, seed
 
 

@@ -15,6 +15,8 @@ The shape (see ``docs/scenarios.md`` for a commented example)::
     channel:   path loss, shadowing, small-scale fading, what the policy knows of the gain
     downlink:  result size and rate, or none (the paper's setting)
     policy:    name and parameters
+    topology:  optional: a networkx topology (a generator or a graph file, see
+               ``docs/topologies.md``); devices and servers then become classes it places
 
 The engine never reads this object directly: :mod:`emulator.deployment` resolves it into flat
 per-device, per-cell and per-server specs, the seam where a networkx topology plugs in.
@@ -36,6 +38,7 @@ from pydantic import (
 
 from emulator.errors import InputError, input_error_from_validation
 from emulator.yaml_files import read_yaml
+from topologies.config import FileTopology, HierarchyTopology, TopologySpec
 
 #: Thermal noise PSD at 290 K, dBm/Hz (used with a noise figure).
 THERMAL_NOISE_DBM_PER_HZ = -174.0
@@ -318,6 +321,11 @@ class Scenario(_Spec):
     model_files: tuple[str, ...] = Field(
         default=(), description="extra model profile files, relative to the scenario file"
     )
+    topology: TopologySpec | None = Field(
+        default=None,
+        description="a networkx topology (generator or graph file) instead of cells; devices "
+        "and servers are then the classes it places",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -327,6 +335,9 @@ class Scenario(_Spec):
             ids = [getattr(item, "name", None) or item.id for item in items]
             _unique(kind, ids)
         _unique("server", [s.id for s in self.servers])
+        if self.topology is not None:
+            self._check_topology()
+            return self
         cell_ids = {c.id for c in self.cells}
         server_ids = {s.id for s in self.servers}
         for index, group in enumerate(self.devices):
@@ -341,6 +352,48 @@ class Scenario(_Spec):
                     f"{sorted(server_ids)}"
                 )
         return self
+
+    def _check_topology(self) -> None:
+        """With a topology, cells and placements come from it; mixes name existing classes."""
+        topology = self.topology
+        assert topology is not None
+        if "cells" in self.model_fields_set:
+            raise ValueError(
+                "cells: not used with a topology (its access points are the cells); remove "
+                "cells, or set the radio fields in topology.access_point"
+            )
+        for index, group in enumerate(self.devices):
+            for field in ("cell", "distance_m"):
+                if field in group.model_fields_set:
+                    raise ValueError(
+                        f"devices[{index}].{field}: not used with a topology (it places the "
+                        "devices and associates them with access points); remove it"
+                    )
+        if isinstance(topology, FileTopology):
+            if "servers" in self.model_fields_set:
+                raise ValueError(
+                    "servers: not used with a topology file (its server and cloud nodes are the "
+                    "servers); remove servers"
+                )
+            return
+        groups = [g.name for g in self.devices]
+        classes = [s.id for s in self.servers]
+        for name in topology.device_mix or {}:
+            if name not in groups:
+                raise ValueError(
+                    f"topology.device_mix: got device group {name!r}, expected one of {groups}"
+                )
+        for name in topology.server_mix or {}:
+            if name not in classes:
+                raise ValueError(
+                    f"topology.server_mix: got server class {name!r}, expected one of {classes} "
+                    "(the servers ids)"
+                )
+        if isinstance(topology, HierarchyTopology) and topology.cloud not in classes:
+            raise ValueError(
+                f"topology.cloud: got server class {topology.cloud!r}, expected one of {classes} "
+                "(the servers ids)"
+            )
 
 
 def _unique(kind: str, ids: list[str]) -> None:
@@ -380,6 +433,9 @@ def load_scenario_data(path: str | Path) -> dict[str, Any]:
         files = data.get(key)
         if isinstance(files, list):
             data[key] = [str((base / f).resolve()) if isinstance(f, str) else f for f in files]
+    topology = data.get("topology")
+    if isinstance(topology, dict) and isinstance(topology.get("file"), str):
+        topology["file"] = str((base / topology["file"]).resolve())
     for group in data.get("devices") or []:
         model = group.get("model") if isinstance(group, dict) else None
         if isinstance(model, str) and model.lower().endswith((".yaml", ".yml", ".csv")):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +24,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "distortion_bound",
     "deadline_met",
 )
+
+_LINKS_SHOWN = 5  # the table shows the busiest wired links; to_dict() has them all
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Summary:
     sim_end_s: float  #: time the last request left, s
     server_utilisation: dict[str, float]
     cell_utilisation: dict[str, float]
+    #: each shared wired link direction's busy fraction (empty without backhaul)
+    link_utilisation: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready dictionary."""
@@ -80,6 +84,8 @@ class Summary:
             (f"server {k} utilisation", f"{v:.1%}") for k, v in self.server_utilisation.items()
         ]
         rows += [(f"cell {k} utilisation", f"{v:.1%}") for k, v in self.cell_utilisation.items()]
+        busiest = sorted(self.link_utilisation.items(), key=lambda kv: -kv[1])[:_LINKS_SHOWN]
+        rows += [(f"link {k} utilisation", f"{v:.1%}") for k, v in busiest]
         return format_table(("metric", "value"), rows)
 
 
@@ -120,4 +126,5 @@ def summarize(trace: pd.DataFrame, stats: EngineStats, warmup_s: float) -> Summa
         sim_end_s=stats.sim_end_s,
         server_utilisation={k: v / span for k, v in stats.server_busy_s.items()},
         cell_utilisation={k: v / span for k, v in stats.cell_busy_s.items()},
+        link_utilisation={k: v / span for k, v in stats.link_busy_s.items()},
     )

@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-#: Every column: name, Arrow type, unit and meaning. The first 34 are the required schema.
+#: Every column: name, Arrow type, unit and meaning. The first 34 are the required schema of
+#: the engine issue; later columns are appended (never inserted) so positions stay stable.
 COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("request_id", pa.int64(), "request number, in arrival order from 0"),
     ("device_id", pa.string(), "device that issued the request"),
@@ -59,6 +60,11 @@ COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("bandwidth_hz", pa.float64(), "bandwidth share the policy saw, Hz"),
     ("policy_feasible", pa.bool_(), "the policy found a point meeting both budgets"),
     ("warmup", pa.bool_(), "arrived during the warm-up (left out of summaries)"),
+    (
+        "latency_backhaul_s",
+        pa.float64(),
+        "wired path to the server (transfer, contention, latency) and the result's way back, s",
+    ),
 )
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in COLUMNS[:34])
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _, _ in COLUMNS)

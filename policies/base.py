@@ -13,7 +13,7 @@ Both types are ``NamedTuple``: immutable, and cheap enough to build once per req
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from emulator.errors import InputError, input_error_from_validation
 from emulator.hardware import HardwareSpec
 from emulator.profiles import ModelProfile
+
+if TYPE_CHECKING:
+    from emulator.candidates import CandidateServer
 
 
 class PolicyContext(NamedTuple):
@@ -52,6 +55,9 @@ class PolicyContext(NamedTuple):
     server_workers: int  #: parallel workers of the server
     server_discipline: str = "fcfs"  #: the server's discipline: "fcfs" or "ps"
     uplink_sharing: str = "fdma"  #: how the cell shares its band: "fdma", "ps" or "fifo"
+    #: With a topology: the servers this request may use (the one described above first), with
+    #: their load and wired path (see :mod:`emulator.candidates`); empty without a topology.
+    candidate_servers: tuple[CandidateServer, ...] = ()
 
     @property
     def device_flops(self) -> np.ndarray:

@@ -4,8 +4,8 @@ From ``docs/architecture.md`` ("Properties that the design must keep"):
 
 * **conservation**: every arrival has exactly one trace row and one terminal status;
 * **causality**: nothing finishes before it arrives, no stage takes negative time;
-* **decomposition**: the six latency components add up to the end-to-end latency, the energy
-  components to the device's and the total energy;
+* **decomposition**: the seven latency components (the backhaul's is zero without a topology)
+  add up to the end-to-end latency, the energy components to the device's and the total energy;
 * **determinism**: a run is a pure function of (scenario, seed), down to the bytes of the trace;
 * **paired comparisons**: two policies on the same scenario and seed see the same arrivals, the
   same work and the same channel (common random numbers).
@@ -32,6 +32,7 @@ LATENCY_COMPONENTS = [
     "latency_device_queue_s",
     "latency_device_compute_s",
     "latency_uplink_s",
+    "latency_backhaul_s",
     "latency_server_queue_s",
     "latency_server_compute_s",
     "latency_downlink_s",
@@ -184,7 +185,7 @@ def test_causality_nothing_ends_before_it_starts(run):
 
 
 def test_decomposition_latency_and_energy_add_up(run):
-    """``latency_s`` = sum of the six components = ``t_done − t_arrival``; device energy =
+    """``latency_s`` = sum of the seven components = ``t_done − t_arrival``; device energy =
     compute + upload; total energy = device + server (relative 1e-9)."""
     _, result = run
     trace = result.trace

@@ -1,0 +1,143 @@
+"""What every generator shares: the classes it mixes and a builder of typed graphs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from emulator.errors import InputError
+from emulator.randomness import stream
+from topologies.config import _Generated
+from topologies.geometry import distances
+from topologies.mix import assign
+from topologies.specs import (
+    AccessPointNode,
+    AccessPointTemplate,
+    CloudNode,
+    DeviceNode,
+    ServerNode,
+    WiredLink,
+    WirelessLink,
+    attributes,
+)
+
+#: Index of the placement stream used for positions, device classes and server classes.
+POSITIONS, DEVICE_CLASSES, SERVER_CLASSES = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ServerClass:
+    """A scenario server entry used as a template for generated server nodes."""
+
+    hardware: str
+    workers: int
+    discipline: str
+    queue_capacity: int | None
+
+
+@dataclass(frozen=True)
+class Population:
+    """What the generators place: device groups (default weights) and server classes."""
+
+    device_weights: dict[str, float]  #: group name -> default weight (its count)
+    server_classes: dict[str, ServerClass]  #: class name (scenario server id) -> template
+
+
+def rng(seed: int, purpose: int) -> np.random.Generator:
+    """The layout's random stream for ``purpose`` (positions, device or server classes)."""
+    return stream(seed, "placement", purpose)
+
+
+def device_groups(config: _Generated, population: Population, seed: int, total: int) -> list[str]:
+    """A device group for each of ``total`` devices, mixed by proportion and shuffled."""
+    weights = config.device_mix or population.device_weights
+    return assign(rng(seed, DEVICE_CLASSES), total, weights)
+
+
+def server_classes(
+    config: _Generated, population: Population, seed: int, total: int, exclude: str | None = None
+) -> list[str]:
+    """A server class for each of ``total`` sites (default: equal shares of every class but
+    ``exclude``, the cloud's)."""
+    weights = config.server_mix
+    if weights is None:
+        names = [name for name in population.server_classes if name != exclude]
+        weights = {name: 1.0 for name in names or population.server_classes}
+    return assign(rng(seed, SERVER_CLASSES), total, weights)
+
+
+class GraphBuilder:
+    """Adds typed nodes and links to a :class:`networkx.Graph`, refusing duplicate ids."""
+
+    def __init__(self, generator: str) -> None:
+        self.graph = nx.Graph(generator=generator)
+        self._per_group: dict[str, int] = {}
+
+    def node(self, node_id: str, spec: object) -> str:
+        """Add a node with the attributes of ``spec``."""
+        if node_id in self.graph:
+            raise InputError(
+                f"topology: duplicate node id {node_id!r} (rename the device group or server "
+                "class whose generated ids collide)"
+            )
+        self.graph.add_node(node_id, **attributes(spec))  # type: ignore[arg-type]
+        return node_id
+
+    def link(self, u: str, v: str, spec: WiredLink | WirelessLink) -> None:
+        """Add a link with the attributes of ``spec``."""
+        self.graph.add_edge(u, v, **attributes(spec))
+
+    def access_point(self, node_id: str, template: AccessPointTemplate, xy) -> str:
+        """An access point with the template's radio fields at ``xy``."""
+        spec = AccessPointNode(**template.model_dump(), x_m=float(xy[0]), y_m=float(xy[1]))
+        return self.node(node_id, spec)
+
+    def server(
+        self, node_id: str, name: str, server_class: ServerClass, xy, *, cloud: bool = False
+    ) -> str:
+        """An edge server (or the cloud) of class ``name`` at ``xy``."""
+        kind = CloudNode if cloud else ServerNode
+        spec = kind(
+            hardware=server_class.hardware,
+            workers=server_class.workers,
+            discipline=server_class.discipline,  # type: ignore[arg-type]
+            queue_capacity=server_class.queue_capacity,
+            server_class=name,
+            x_m=float(xy[0]),
+            y_m=float(xy[1]),
+        )
+        return self.node(node_id, spec)
+
+    def devices(self, groups: list[str], positions: np.ndarray) -> list[str]:
+        """Devices of the given groups at ``positions`` (n, 2); ids are GROUP-0, GROUP-1, ..."""
+        ids = []
+        for group, (x, y) in zip(groups, positions, strict=True):
+            k = self._per_group.get(group, 0)
+            self._per_group[group] = k + 1
+            ids.append(
+                self.node(f"{group}-{k}", DeviceNode(group=group, x_m=float(x), y_m=float(y)))
+            )
+        return ids
+
+    def radio_links(
+        self,
+        device_ids: list[str],
+        positions: np.ndarray,
+        ap_ids: list[str],
+        ap_positions: np.ndarray,
+        own: list[int],
+        range_m: float | None,
+    ) -> None:
+        """A radio link from each device to its own AP (index into ``ap_ids``) and to every AP
+        within ``range_m``."""
+        near = (
+            distances(positions, ap_positions) if range_m is not None and len(positions) else None
+        )
+        for i, device in enumerate(device_ids):
+            targets = {own[i]}
+            if near is not None:
+                targets.update(np.flatnonzero(near[i] <= range_m).tolist())
+            for j in sorted(targets):
+                self.link(device, ap_ids[j], WirelessLink())
