@@ -34,9 +34,7 @@ class JointScaPolicy(OptimisingPolicy):
     """``joint-sca``: the paper's SCA per split, the best split kept."""
 
     name = "joint-sca"
-    summary = (
-        "the paper's successive convex approximation for the joint design (reference; slow)"
-    )
+    summary = "the paper's successive convex approximation for the joint design (reference; slow)"
     Params = JointScaParams
 
     def solve(self, problem: Problem) -> Solution:
