@@ -17,17 +17,25 @@ as a constraint (it is concave in p). The paper's algorithm, implemented here:
    negative for every x > 0 (it is 0 at x = 0 and its derivative is ``x/(1+x) − ln(1+x) < 0``).
    So the paper's claim holds: the step is conservative. (The upload delay ``θ/r(p)`` is
    convex in p and kept exact.)
-3. Solve the convex step (:class:`_Step`: SLSQP with analytic gradients, in scaled variables);
-   its feasible set lies inside the true one, so every iterate is feasible and the kept
-   parameters never decrease. Repeat until the step stops improving (:class:`ScaSettings`).
+3. Solve the convex step (:class:`_Step`: SLSQP with analytic gradients; ρ' is eliminated,
+   since the budgets only shrink as it grows it sits where the tangent allows, which leaves
+   the same step in fewer, better scaled variables); its feasible set lies inside the true
+   one, so every iterate is feasible and the kept parameters never decrease. SLSQP sometimes
+   stops short or a hair outside the step's budgets: the move is then halved until the true
+   budgets hold (:func:`_advance`). Repeat until the step stops improving (:class:`ScaSettings`).
 
-The paper gives no starting point. Here it is found by a phase 1 (:class:`_Split.phase_one`):
+The paper gives no starting point. Here it is found by a phase 1 (:meth:`_Split.phase_one`):
 at fixed kept fractions the least energy that meets the deadline is a convex problem in the
 upload time ``t_U`` (with ``t_U`` as variable, ``e_U = t_U·(2^(θ/(B·t_U)) − 1)·B·N0/g`` is
 convex) once the clocks take the closed-form energy-optimal split of the time left; that decides
 feasibility exactly (at the least kept fractions) and, by bisection on a common fraction ``x`` of
 the ratio ranges, gives the start: the largest ``ρ = ρ_lo + x·(ρ_hi − ρ_lo)`` on both sides that
 is feasible, with its energy-optimal power and clocks.
+
+Two limits of the method, and what is done about them: ρ' = 1/ρ cannot reach ρ = 0, so a free
+ratio is kept above ``rho_floor`` and a side the SCA leaves there is finally tried switched
+off (:func:`_switch_off`); and the SCA converges only linearly, sometimes creeping for hundreds
+of steps (hence the large ``max_iterations``).
 
 Every budget is shrunk by ``BUDGET_MARGIN`` so that the returned point, re-evaluated by
 :meth:`Problem.evaluate`, meets the real budgets.
@@ -36,7 +44,7 @@ Every budget is shrunk by ``BUDGET_MARGIN`` so that the returned point, re-evalu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
@@ -58,7 +66,7 @@ class ScaSettings:
 
     tolerance: float = 1e-7  #: relative improvement of the kept parameters
     ratio_tolerance: float = 1e-4  #: relative change of ρ and ρ̃ in a step
-    max_iterations: int = 1000  #: convex steps at most (the SCA can creep: see the report)
+    max_iterations: int = 1000  #: convex steps at most (the SCA can creep for hundreds)
     #: least ρ (and ρ̃) inside the SCA when ρ_lo = 0: ρ' = 1/ρ must stay finite. Costs at most
     #: this fraction of a side's parameters; feasibility is still decided at ρ_lo itself.
     rho_floor: float = 1e-6
@@ -70,6 +78,10 @@ class ScaSettings:
     start_bisections: int = 40
     #: halvings of a step whose SLSQP answer misses the true budgets (or loses parameters)
     backtracks: int = 10
+    #: :func:`solve_sca_all` skips splits whose upper bound cannot beat the best found so far
+    prune_splits: bool = True
+    #: after the SCA, try ρ = 0 for a side left at ``rho_floor`` (see :func:`_switch_off`)
+    switch_off: bool = True
 
 
 #: The default settings.
@@ -100,20 +112,23 @@ class _Side:
     @classmethod
     def of(cls, params, cycles, k, rho, clock, clock_floor) -> _Side | None:
         """The side, or None when its bounds cannot be met (it must compute but has no clock)."""
-        rho_lo, rho_hi = float(rho[0]), float(rho[1])
+        rho_lo, rho_hi = max(float(rho[0]), 0.0), float(rho[1])
         f_lo, f_hi = float(clock[0]), float(clock[1])
         params, cycles = float(params), float(cycles)
+        if not rho_hi >= rho_lo:
+            return None
         if cycles <= 0.0:  # nothing to run: keep everything for free
             return cls(params, 0.0, k, rho_hi, rho_hi, f_hi, f_hi, False)
         if params <= 0.0 or rho_hi <= rho_lo or not f_hi > 0.0:
             if rho_lo > 0.0 and not f_hi > 0.0:
                 return None
-            rho_hi = rho_lo  # nothing to gain (or nothing to vary): least work
+            # nothing to gain (or nothing to vary): the least work
             return cls(
                 params, cycles, k, rho_lo, rho_lo, _clock_lo(f_lo, f_hi, clock_floor), f_hi, False
             )
-        f_lo = _clock_lo(f_lo, f_hi, clock_floor)
-        return cls(params, cycles, k, max(rho_lo, 0.0), rho_hi, f_lo, f_hi, True)
+        return cls(
+            params, cycles, k, rho_lo, rho_hi, _clock_lo(f_lo, f_hi, clock_floor), f_hi, True
+        )
 
     def ratio_at(self, fraction: float) -> float:
         """ρ at a fraction of the ratio range (pinned sides: their fixed ρ)."""
@@ -222,18 +237,19 @@ class _Split:
             energy += srv.k * f_s**2 * c_s
         return energy, f_d, f_s
 
-    def phase_one(self, rho_d: float, rho_s: float, deadline: float) -> _Point | None:
-        """Least-energy point meeting ``deadline`` at fixed ρ, ρ̃ (None: deadline unreachable).
+    def phase_one(self, rho_d: float, rho_s: float, deadline: float) -> tuple[_Point, float] | None:
+        """Least-energy point meeting ``deadline`` at fixed ρ, ρ̃, and its energy, J (None: the
+        deadline is out of reach).
 
         Minimises ``e_U(t_U) + E_compute(T0 − t_U)`` over the upload time ``t_U`` (convex: both
         terms are convex in t_U) with a bounded Brent search, after the powers bound t_U to
-        ``[θ/r(p_hi), θ/r(p_lo)]``. Its ``kept`` field holds the energy, J.
+        ``[θ/r(p_hi), θ/r(p_lo)]``.
         """
         if self.theta <= 0.0:
             energy, f_d, f_s = self.compute_energy(rho_d, rho_s, deadline)
             if not math.isfinite(energy):
                 return None
-            return _Point(rho_d, rho_s, self.p_hi, f_d, f_s, energy)
+            return _Point(rho_d, rho_s, self.p_hi, f_d, f_s), energy
         if not (self.p_hi > 0.0 and self.snr_per_w > 0.0):
             return None
         t_fast, t_slow = self.upload_time(self.p_hi), self.upload_time(self.p_lo)
@@ -260,16 +276,19 @@ class _Split:
         else:
             candidates = [t_fast]
         t_upload = min(candidates, key=total)
-        # a hair above the power of that upload time, so that rounding cannot lengthen it
         if t_upload <= t_fast * (1 + 1e-12):
             p = self.p_hi
         else:
-            p = self.power_for_time(t_upload) * (1 + 1e-12)
+            # the inverse rate is exact, the rate (as Problem.evaluate computes it) rounds: nudge
+            # the power up until the upload really fits in t_upload
+            p, nudge = self.power_for_time(t_upload), 1e-12
+            while self.upload_time(p) > t_upload and p < self.p_hi:
+                p, nudge = p * (1 + nudge), nudge * 4
         p = min(max(p, self.p_lo), self.p_hi)
         energy, f_d, f_s = self.compute_energy(rho_d, rho_s, deadline - self.upload_time(p))
         if not math.isfinite(energy):
             return None
-        return _Point(rho_d, rho_s, p, f_d, f_s, energy + self.upload_energy(p))
+        return _Point(rho_d, rho_s, p, f_d, f_s), energy + self.upload_energy(p)
 
     # ---- the true model at a point -------------------------------------------------------
 
@@ -360,16 +379,16 @@ class _Step:
         self.lower = np.array(
             [
                 *z_lo,
-                dev.f_lo / point.f_d,
-                srv.f_lo / point.f_s,
+                dev.f_lo / point.f_d if dev.clock_free else 1.0,
+                srv.f_lo / point.f_s if srv.clock_free else 1.0,
                 split.p_lo / point.p if point.p > 0 else 1.0,
             ]
         )
         self.upper = np.array(
             [
                 *z_hi,
-                dev.f_hi / point.f_d,
-                srv.f_hi / point.f_s,
+                dev.f_hi / point.f_d if dev.clock_free else 1.0,
+                srv.f_hi / point.f_s if srv.clock_free else 1.0,
                 split.p_hi / point.p if point.p > 0 else 1.0,
             ]
         )
@@ -447,7 +466,7 @@ class _Step:
                 bounds=list(zip(lower, upper, strict=True)),
                 constraints=constraints,
                 method="SLSQP",
-                options={"maxiter": 200, "ftol": 1e-12},
+                options={"maxiter": 200, "ftol": 1e-15},
             )
         x = self.full(np.clip(np.asarray(found.x, dtype=float), lower, upper))
         return x if np.all(np.isfinite(x)) else None
@@ -527,20 +546,20 @@ def _start(split: _Split) -> tuple[_Point | None, bool]:
     dev, srv = split.device, split.server
     problem = split.problem
     least = split.phase_one(dev.rho_lo, srv.rho_lo, float(problem.deadline_s))
-    if least is None or not least.kept <= problem.energy_budget_j:
+    if least is None or not least[1] <= problem.energy_budget_j:
         return None, False
 
     def at(fraction: float) -> _Point | None:
         # a hair inside the deadline, so that rounding cannot push the latency over it
         deadline = split.deadline * (1 - 1e-12)
-        point = split.phase_one(dev.ratio_at(fraction), srv.ratio_at(fraction), deadline)
-        if point is None or point.kept > split.budget:
+        found = split.phase_one(dev.ratio_at(fraction), srv.ratio_at(fraction), deadline)
+        if found is None or found[1] > split.budget or not split.meets(found[0]):
             return None
-        return point if split.meets(point) else None
+        return found[0]
 
     best = at(0.0)
     if best is None:  # feasible only inside the safety margin: the least point itself
-        return least, True
+        return least[0], True
     top = at(1.0)
     if top is not None:
         return top, True
@@ -561,6 +580,8 @@ def _solution(split: _Split, point: _Point) -> Solution:
         float(x) for x in (point.rho_d, point.rho_s, point.p, point.f_d, point.f_s)
     )
     latency, energy, kept = problem.evaluate(index, rho_d, rho_s, p, f_d, f_s)
+    if not problem.meets_budgets(latency, energy):  # never expected: a last safety net
+        return Solution.infeasible()
     return Solution(
         feasible=True,
         index=index,
@@ -619,16 +640,29 @@ def _solve_sca(problem: Problem, index: int, settings: ScaSettings) -> Solution:
     point, feasible = _start(split)
     if not feasible:
         return Solution.infeasible()
-    point.kept = split.kept(point)
-    free = [
-        (side, attribute)
-        for side, attribute in ((device, "rho_d"), (server, "rho_s"))
+    point = _iterate(split, point, settings)
+    if settings.switch_off:
+        point = _switch_off(split, point, settings)
+    return _solution(split, point)
+
+
+def _free_ratios(split: _Split) -> list[tuple[_Side, str]]:
+    return [
+        (side, name)
+        for side, name in ((split.device, "rho_d"), (split.server, "rho_s"))
         if side.ratio_free
     ]
+
+
+def _iterate(split: _Split, point: _Point, settings: ScaSettings) -> _Point:
+    """The SCA iterations from a feasible ``point`` (returned as is when there is nothing to
+    vary, or when a free kept fraction is below the floor the SCA's ρ' = 1/ρ needs)."""
+    point.kept = split.kept(point)
+    free = _free_ratios(split)
     if not free:  # nothing to gain: the least-energy point is as good as any
-        return _solution(split, point)
+        return point
     if any(getattr(point, name) < max(side.rho_lo, settings.rho_floor) for side, name in free):
-        return _solution(split, point)  # no room for the SCA's ρ' = 1/ρ: the start it is
+        return point
     for _ in range(settings.max_iterations):
         found = _advance(split, point, settings.backtracks)
         if found is None:
@@ -638,15 +672,106 @@ def _solve_sca(problem: Problem, index: int, settings: ScaSettings) -> Solution:
         point = found
         if improvement < settings.tolerance and moved < settings.ratio_tolerance:
             break
-    return _solution(split, point)
+    return point
+
+
+def _switch_off(split: _Split, point: _Point, settings: ScaSettings) -> _Point:
+    """Try ρ = 0 for a side the SCA left at ``rho_floor`` (allowed when ρ_lo = 0).
+
+    The substitution ρ' = 1/ρ cannot reach ρ = 0, and a side kept at the floor still costs
+    time and energy (much of it at a high clock floor). This switches such a side off, runs the
+    SCA again on the other side from there, and keeps whichever is better.
+    """
+    best = point
+    for side, name in _free_ratios(split):
+        if side.rho_lo > 0 or getattr(point, name) > 2 * settings.rho_floor:
+            continue
+        off = replace(side, rho_lo=0.0, rho_hi=0.0, ratio_free=False)
+        is_device = name == "rho_d"
+        trial_split = _Split(
+            split.problem,
+            split.index,
+            off if is_device else split.device,
+            split.server if is_device else off,
+            settings,
+        )
+        trial = replace(point, **{name: 0.0})
+        if not trial_split.meets(trial):
+            continue
+        trial = _iterate(trial_split, trial, settings)
+        if trial.kept > best.kept:
+            best = trial
+    return best
+
+
+def upper_bound(problem: Problem, index: int, settings: ScaSettings = DEFAULTS) -> float:
+    """Kept parameters no point at split ``index`` can exceed (-inf: surely infeasible).
+
+    Each side alone, given all the time the fastest upload leaves and all the energy the
+    thriftiest upload meeting the deadline leaves, keeps at most
+    ``max over f of min(ρ_hi, T·f/a, E/(k·f²·a))`` (the two meet at ``f³ = E/(k·T)``).
+    """
+    try:
+        device = _side(problem, index, True, settings)
+        server = _side(problem, index, False, settings)
+        if device is None or server is None:
+            return -math.inf
+        split = _Split(problem, index, device, server, settings)
+        time_left, energy_left = split.deadline, split.budget
+        if split.theta > 0:
+            if not (split.p_hi > 0 and split.snr_per_w > 0):
+                return -math.inf
+            thrifty = split.p_lo
+            if math.isfinite(split.deadline):
+                thrifty = max(thrifty, split.power_for_time(split.deadline))
+            time_left -= split.upload_time(split.p_hi)
+            energy_left -= split.upload_energy(min(thrifty, split.p_hi))
+        if not (time_left >= 0 and energy_left >= 0):
+            return -math.inf
+        bound = 0.0
+        for side in (device, server):
+            rho = side.rho_hi
+            if side.cycles > 0 and side.ratio_free:
+                if time_left == 0 or energy_left == 0:
+                    rho = 0.0
+                elif math.isfinite(time_left) or math.isfinite(energy_left):
+                    f = (energy_left / (side.k * time_left)) ** (1 / 3) if side.k > 0 else math.inf
+                    f = min(max(f, side.f_lo), side.f_hi)
+                    rho = min(
+                        rho,
+                        time_left * f / side.cycles,
+                        energy_left / (side.k * f**2 * side.cycles),
+                    )
+            if rho < side.rho_lo:
+                return -math.inf
+            bound += side.params * rho
+        return bound
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return math.inf  # no bound: the split is solved
 
 
 def solve_sca_all(problem: Problem, settings: ScaSettings = DEFAULTS) -> Solution:
     """:func:`solve_sca` at every split of ``problem``; the feasible one keeping the most
-    parameters (ties: the first), or :meth:`Solution.infeasible` if none is feasible."""
+    parameters (ties: the first), or :meth:`Solution.infeasible` if none is feasible.
+
+    With ``settings.prune_splits`` the splits are solved in decreasing order of
+    :func:`upper_bound` and a split whose bound cannot beat the best found so far is skipped:
+    it could not have won, so the answer is the same, only faster.
+    """
+    order = range(len(problem.splits))
+    bounds = [math.inf] * len(order)
+    if settings.prune_splits:
+        bounds = [upper_bound(problem, index, settings) for index in order]
+        order = sorted(order, key=lambda index: (-bounds[index], index))
     best = Solution.infeasible()
-    for index in range(len(problem.splits)):
+    for index in order:
+        bound = bounds[index]
+        if bound * (1 + 1e-9) < best.kept_params:  # (a hair of slack for rounding)
+            continue
         found = solve_sca(problem, index, settings)
-        if found.feasible and found.kept_params > best.kept_params:
+        if found.feasible and (
+            found.kept_params > best.kept_params
+            or (found.kept_params == best.kept_params and index < best.index)
+        ):
             best = found
     return best
