@@ -548,6 +548,7 @@ def even_profile(
     num_blocks: int,
     device_side_params: float,
     payload_bits: float,
+    input_bits: float | None = None,
     server_tail_blocks: int = 0,
     family: Literal["encoder", "encoder-decoder"] = "encoder",
     weight_bits: int = 32,
@@ -560,7 +561,8 @@ def even_profile(
     ``device_side_params`` (the embeddings, with negligible FLOPs) are added to the first block,
     so they sit on the device for every split ``l ≥ 1``. ``server_tail_blocks`` more blocks of
     the same size (e.g. BART's decoder layers) are merged into one final block that always runs
-    on the server. Every split uploads ``payload_bits``, the raw input included.
+    on the server. Every split ``0 < l < L`` uploads ``payload_bits``; split 0 uploads the raw
+    input, ``input_bits`` (default: ``payload_bits`` too).
     """
     layers = num_blocks + server_tail_blocks
     params_per_layer = (total_params - device_side_params) / layers
@@ -588,7 +590,7 @@ def even_profile(
         family=family,
         description=description,
         source=source,
-        input_bits=payload_bits,
+        input_bits=payload_bits if input_bits is None else input_bits,
         blocks=tuple(blocks),
         max_split=num_blocks if server_tail_blocks else None,
         weight_bits=weight_bits,

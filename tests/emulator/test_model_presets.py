@@ -62,7 +62,10 @@ class TestPaperPresets:
         assert bert.device_params[1] == pytest.approx(23_837_184 + per_block)
         assert bert.device_params[4] == pytest.approx(23_837_184 + 4 * per_block)
         assert bert.device_flops[4] == pytest.approx(4 * 21.77e9 / 12)
-        np.testing.assert_array_equal(bert.payload_bits[:-1], 24_576)
+        # split 0 uploads the raw input, 128 token ids of 32 bits (the server runs the embedding
+        # lookup); every cut between blocks one 768-wide fp32 vector (project choices, issue 8)
+        assert bert.payload_bits[0] == 128 * 32
+        np.testing.assert_array_equal(bert.payload_bits[1:-1], 24_576)
         assert bert.payload_bits[-1] == 0
 
     def test_bart_paper_splits_only_the_encoder(self):
@@ -73,6 +76,7 @@ class TestPaperPresets:
         # even when the whole encoder runs on the device, the decoder's half stays on the server
         assert bart.server_flops[6] == pytest.approx(6.44e9 / 2)
         assert bart.payload_bits[6] == 24_576
+        assert bart.payload_bits[0] == 128 * 32  # token ids, as for BERT
 
 
 class TestDecoders:
