@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from emulator import (
     __version__,
+    cli_compare,
     cli_policies,
     cli_run,
     cli_solve,
@@ -39,6 +40,7 @@ SCENARIO_COMMANDS = {
     "plot": cli_sweep.plot_command,
     "traces": cli_traces.traces_command,
     "topology": cli_topology.topology_command,
+    "compare": cli_compare.compare_command,
 }
 
 
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sweep.add_commands(commands, json_flag)
     cli_traces.add_commands(commands, json_flag)
     cli_topology.add_commands(commands, json_flag)
+    cli_compare.add_commands(commands, json_flag)
     return parser
 
 

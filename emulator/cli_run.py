@@ -30,6 +30,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         dest="overrides",
         help="override a scenario field, e.g. --set devices.0.count=20 (repeatable)",
     )
+    add_trace_dir(scenario_args)
     run = commands.add_parser(
         "run",
         parents=[scenario_args, json_flag],
@@ -48,6 +49,16 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     )
 
 
+def add_trace_dir(parser: argparse.ArgumentParser) -> None:
+    """The ``--trace-dir`` option: where registered input traces are read from."""
+    parser.add_argument(
+        "--trace-dir",
+        metavar="DIR",
+        help="directory holding the input traces the scenario replays, e.g. ../shared/traces "
+        "(default: $COINFER_TRACE_DIR, then the download cache)",
+    )
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -60,13 +71,15 @@ def _seed(text: str) -> int:
 
 def run_command(args: argparse.Namespace) -> str:
     """``coinfer run``: the summary (table or JSON); the trace goes to ``--out``."""
-    from emulator.run import prepare, simulate  # the engine's imports are heavy
+    from emulator.replay import load_scenario_traces  # the engine's imports are heavy
+    from emulator.run import prepare, simulate
 
     scenario = load_scenario(args.scenario, args.overrides)
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
-    prepare(scenario, seed)  # refuse bad names before creating any file
-    result = simulate(scenario, seed, out)
+    traces = load_scenario_traces(scenario, args.trace_dir)
+    prepare(scenario, seed, traces=traces)  # refuse bad names before creating any file
+    result = simulate(scenario, seed, out, traces=traces)
     if getattr(args, "json", False):
         payload = {"out_dir": str(out), "seed": seed, **result.summary.to_dict()}
         return json.dumps(_finite(payload), indent=2)
@@ -82,7 +95,7 @@ def validate_command(args: argparse.Namespace) -> str:
     from emulator.run import prepare
 
     scenario = load_scenario(args.scenario, args.overrides)
-    deployment, seed = prepare(scenario, args.seed)
+    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir)
     length = (
         f"{scenario.requests} requests"
         if scenario.requests is not None
@@ -129,7 +142,7 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _discriminator(model: type[BaseModel]) -> str:
-    for key in ("process", "distribution", "model", "generator"):
+    for key in ("process", "distribution", "model", "generator", "kind"):
         field = model.model_fields.get(key)
         if field is not None and isinstance(field.default, str):
             return f"{key}={field.default}"

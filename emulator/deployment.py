@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,11 @@ from emulator.scenario import (
     Work,
 )
 
+if TYPE_CHECKING:
+    from emulator.replay import ScenarioTraces
+    from emulator.replay_arrivals import ArrivalReplay
+    from emulator.replay_links import CapacityLink, SnrLink
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
@@ -60,7 +66,11 @@ class DeviceSpec:
     deadline_s: float
     energy_budget_j: float
     distance_m: float
-    mean_gain: float  #: path loss × shadowing, linear power gain
+    mean_gain: float  #: path loss × shadowing (or the link replay's mean), linear power gain
+    #: A capacity or SNR trace replayed on the uplink instead of the channel model, or None.
+    link: CapacityLink | SnrLink | None = None
+    #: Arrivals (and work scales) replayed from an arrival trace, or None.
+    arrival_replay: ArrivalReplay | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +156,27 @@ def catalogs_for(scenario: Scenario) -> tuple[HardwareCatalog, ModelCatalog]:
     return hardware, models
 
 
-def build_deployment(scenario: Scenario, seed: int | None = None) -> Deployment:
+def build_deployment(
+    scenario: Scenario, seed: int | None = None, traces: ScenarioTraces | None = None
+) -> Deployment:
     """Resolve ``scenario`` (hardware and model names, cells, placements) for one seed.
 
-    Raises :class:`InputError` naming the field for an unknown hardware class or model, or a
-    model option that does not apply.
+    ``traces``: the input traces the device groups replay, as read by
+    :func:`emulator.replay.load_scenario_traces` (read here from the default trace directories
+    when None and the scenario replays any). Raises :class:`InputError` naming the field for an
+    unknown hardware class, model or trace, or a model option that does not apply.
     """
     seed = scenario.seed if seed is None else seed
+    deployment = _resolve(scenario, seed)
+    from emulator.replay import attach_replays, load_scenario_traces  # imports deployment
+
+    if traces is None:
+        traces = load_scenario_traces(scenario)
+    return attach_replays(deployment, scenario, seed, traces)
+
+
+def _resolve(scenario: Scenario, seed: int) -> Deployment:
+    """The deployment of ``scenario`` on ``seed`` before any trace is attached."""
     if scenario.topology is not None:
         from topologies.build import resolve_topology  # networkx only when it is needed
 

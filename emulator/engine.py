@@ -8,7 +8,8 @@ requests. A request then goes through:
    admit leaves as ``infeasible``;
 2. **device**: FCFS on the device, at the chosen clock and pruning (start and finish computed on
    arrival; one timeout fires when the device is done);
-3. **uplink**: ``θ(l)`` bits over the cell's shared, fading band (:mod:`emulator.uplink`);
+3. **uplink**: ``θ(l)`` bits over the cell's shared, fading band (:mod:`emulator.uplink`), or
+   over a replayed capacity or SNR trace (:mod:`emulator.replay_links`);
    then, with a topology whose server is not at the access point, the **backhaul**: the wired
    path to the server, hop by hop on shared links (:mod:`emulator.backhaul`);
 4. **server**: FCFS on parallel workers (computed) or processor sharing (:mod:`emulator.server`);
@@ -87,6 +88,7 @@ class Request(SharedJob):
         "gain_seen",
         "hop",
         "id",
+        "link",
         "mean_gain",
         "payload_bits",
         "route",
@@ -145,6 +147,7 @@ class _Device:
         "codes",
         "fading",
         "free_at",
+        "link",
         "options",
         "pending",
         "server",
@@ -158,6 +161,7 @@ class _Device:
     def __init__(self, spec: DeviceSpec, fading: BlockFading | None, work: Iterator[float]):
         self.spec = spec
         self.fading = fading
+        self.link = spec.link  #: a replayed capacity or SNR trace (then no fading), or None
         self.work = work
         self.free_at = 0.0
         self.pending: deque[float] = deque()  # finish times of requests not yet computed
@@ -297,7 +301,7 @@ class Engine:
     def _make_device(self, spec: DeviceSpec) -> _Device:
         fading_spec = self.deployment.channel.fading
         fading = None
-        if fading_spec.law != "none":
+        if fading_spec.law != "none" and spec.link is None:  # a replayed trace replaces fading
             fading = BlockFading(
                 fading_spec.law,
                 fading_spec.coherence_time_s,
@@ -378,14 +382,17 @@ class Engine:
         self._last_arrival_s = now
         work_scale = next(device.work)
         fading = device.fading
+        uplink = device.uplink
+        band = uplink.share_for_new_hz()
         gain = spec.mean_gain
-        if fading is not None and self._instantaneous_csi:
-            gain = gain * fading.gain(fading.block_at(now))
+        if fading is not None:
+            if self._instantaneous_csi:
+                gain = gain * fading.gain(fading.block_at(now))
+        elif device.link is not None:
+            gain = device.link.gain_seen(now, band, self._instantaneous_csi)
         pending = device.pending
         while pending and pending[0] <= now:
             pending.popleft()
-        uplink = device.uplink
-        band = uplink.share_for_new_hz()
         free_at = device.free_at
         options = device.options
         if options is None:
@@ -470,6 +477,7 @@ class Engine:
         request.tx_power_w = decision.tx_power_w
         request.mean_gain = spec.mean_gain
         request.fading = fading
+        request.link = device.link
         request.server_flops = table.server_flops[split] * work_scale
         if options is not None:
             self._en_route[server_index] += 1
@@ -772,6 +780,9 @@ class Engine:
 
 def _arrival_gaps(spec: DeviceSpec, seed: int) -> Iterator[float]:
     """Inter-arrival times of one device, s (the first is the time of its first arrival)."""
+    if spec.arrival_replay is not None:
+        yield from spec.arrival_replay.gaps()
+        return
     arrivals = spec.arrivals
     rng = stream(seed, "arrivals", spec.index)
     if isinstance(arrivals, DeterministicArrivals):
@@ -785,7 +796,12 @@ def _arrival_gaps(spec: DeviceSpec, seed: int) -> Iterator[float]:
 
 
 def _work_draws(spec: DeviceSpec, seed: int) -> Iterator[float]:
-    """Work scales of one device's requests, in order."""
+    """Work scales of one device's requests, in order (from an arrival trace's tokens, or
+    drawn from the group's law)."""
+    replay = spec.arrival_replay
+    if replay is not None and replay.has_work:
+        yield from replay.work_scales()
+        return
     work = spec.work
     if isinstance(work, ConstantWork):
         value = work.value

@@ -1,8 +1,9 @@
 """Named random streams from one root seed (common random numbers across policies).
 
-Every source of randomness (arrivals, work, fading, placement, shadowing, policy) gets its own
-child of ``numpy.random.SeedSequence(root)``, keyed by the source's name and an index (a device
-number, say) rather than by the order in which streams are asked for. So adding a new random
+Every source of randomness (arrivals, work, fading, placement, shadowing, policy, the offsets at
+which replayed input traces start) gets its own child of ``numpy.random.SeedSequence(root)``,
+keyed by the source's name and an index (a device number, say) rather than by the order in which
+streams are asked for. So adding a new random
 consumer never shifts the others, and two runs that differ only in their policy see exactly the
 same arrivals, work and channel.
 """
@@ -14,7 +15,16 @@ import zlib
 import numpy as np
 
 #: The sources the engine draws from; a stream name must be one of these.
-SOURCES = ("arrivals", "work", "fading", "placement", "shadowing", "los", "policy")
+SOURCES = (
+    "arrivals",
+    "work",
+    "fading",
+    "placement",
+    "shadowing",
+    "los",
+    "policy",
+    "trace-offsets",
+)
 
 
 def seed_sequence(root_seed: int, source: str, index: int = 0) -> np.random.SeedSequence:

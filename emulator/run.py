@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,6 +35,7 @@ from emulator.deployment import Deployment, build_deployment
 from emulator.engine import Engine, EngineStats
 from emulator.errors import InputError
 from emulator.randomness import stream
+from emulator.replay import ScenarioTraces, load_scenario_traces
 from emulator.scenario import Scenario
 from emulator.summary import SUMMARY_COLUMNS, Summary, summarize
 from emulator.trace import TraceWriter
@@ -83,15 +84,26 @@ class RunResult:
         return summarize(trace, self.stats, self.scenario.warmup_s)
 
 
-def prepare(scenario: Scenario, seed: int | None = None) -> tuple[Deployment, int]:
+def prepare(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    trace_dir: str | Path | None = None,
+    traces: ScenarioTraces | None = None,
+) -> tuple[Deployment, int]:
     """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
 
-    Raises :class:`~emulator.errors.InputError` for anything the run would trip over: unknown
-    hardware, models or policy, bad policy parameters, a topology that does not hold together,
-    ``routing: policy`` with a policy that does not choose servers.
+    ``traces``: the input traces its device groups replay, already read (see
+    :func:`emulator.replay.load_scenario_traces`); else they are read now, registered ones from
+    ``trace_dir``, ``$COINFER_TRACE_DIR`` or the download cache. Raises
+    :class:`~emulator.errors.InputError` for anything the run would trip over: unknown
+    hardware, models, traces or policy, a missing trace file, bad policy parameters, a topology
+    that does not hold together, ``routing: policy`` with a policy that does not choose servers.
     """
     seed = scenario.seed if seed is None else seed
-    deployment = build_deployment(scenario, seed)
+    if traces is None:
+        traces = load_scenario_traces(scenario, trace_dir)
+    deployment = build_deployment(scenario, seed, traces)
     policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
     if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
         raise InputError(policy_cannot_route(policy.name))
@@ -99,11 +111,22 @@ def prepare(scenario: Scenario, seed: int | None = None) -> tuple[Deployment, in
 
 
 def simulate(
-    scenario: Scenario, seed: int | None = None, out_dir: str | Path | None = None
+    scenario: Scenario,
+    seed: int | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    trace_dir: str | Path | None = None,
+    traces: ScenarioTraces | None = None,
 ) -> RunResult:
-    """Run ``scenario`` on ``seed`` (default: the scenario's own seed)."""
+    """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
+
+    ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
+    the traces already read (to share them between runs), as for :func:`prepare`.
+    """
     started = time.perf_counter()
-    deployment, seed = prepare(scenario, seed)
+    if traces is None:
+        traces = load_scenario_traces(scenario, trace_dir)
+    deployment, seed = prepare(scenario, seed, traces=traces)
     policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
     out = None if out_dir is None else Path(out_dir)
     engine_writer_labels: dict[str, list[str]] = {}
@@ -123,7 +146,7 @@ def simulate(
     table = writer.table() if out is None else None  # a written trace is read on demand
     result = RunResult(scenario, seed, stats, wall, out, table)
     if out is not None:
-        write_sidecar(result)
+        write_sidecar(result, traces.describe(scenario))
     return result
 
 
@@ -138,13 +161,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_sidecar(result: RunResult) -> Path:
-    """Write ``run.json`` next to the trace: scenario, seed, versions, wall time, summary."""
+def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``run.json`` next to the trace: scenario, seed, versions, wall time, summary, and
+    the input traces replayed (``inputs``: field, group, reference and provenance of each)."""
     assert result.out_dir is not None
     path = result.out_dir / SIDECAR_FILE
     payload = {
         "scenario": result.scenario.model_dump(mode="json"),
         "seed": result.seed,
+        "input_traces": inputs or [],
         "versions": package_versions(),
         "wall_time_s": result.wall_time_s,
         "requests": result.stats.requests,

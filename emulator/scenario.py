@@ -9,7 +9,8 @@ The shape (see ``docs/scenarios.md`` for a commented example)::
 
     name, seed, duration_s | requests, warmup_s
     devices:   groups of identical devices (count, hardware, model, arrivals, work, budgets,
-               distance to their cell's access point, the cell they attach to)
+               distance to their cell's access point, the cell they attach to, optionally a
+               link-capacity or SNR trace replayed on their uplink)
     cells:     access points (uplink bandwidth, noise, how uploads share the band, their server)
     servers:   edge servers (hardware class, workers, FCFS or processor sharing, queue capacity)
     channel:   path loss, shadowing, small-scale fading, what the policy knows of the gain
@@ -68,7 +69,62 @@ class DeterministicArrivals(_Spec):
     )
 
 
-Arrivals = Annotated[PoissonArrivals | DeterministicArrivals, Field(discriminator="process")]
+class _TraceRef(_Spec):
+    """A replayed input trace: a registered name or a file, and where each device starts in it."""
+
+    trace: str | None = Field(
+        default=None,
+        min_length=1,
+        description="registered trace name (coinfer traces list), read from --trace-dir, "
+        "$COINFER_TRACE_DIR or the download cache",
+    )
+    file: str | None = Field(
+        default=None, min_length=1, description="or: a trace file, relative to the scenario file"
+    )
+    time_scale: float = Field(
+        default=1.0, gt=0, description="stretch the trace's time axis by this factor"
+    )
+    random_offset: bool = Field(
+        default=True,
+        description="each device starts at its own uniform random point of the trace's loop "
+        "(false: every device at the start)",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.trace is None) == (self.file is None):
+            raise ValueError("give exactly one of trace (a registered name) and file (a path)")
+        return self
+
+    @property
+    def reference(self) -> str:
+        """The registered name or the file path."""
+        return self.trace if self.trace is not None else str(self.file)
+
+
+class TraceArrivals(_TraceRef):
+    """Arrivals replayed from an arrival trace, per device, looping at its end.
+
+    Each device replays the whole trace from its own random offset. The trace loops with period
+    ``last arrival + mean gap``; its times are multiplied by ``time_scale / rate_scale``. With
+    token counts, a request's work scale is ``max(tokens, 1) / the profile's sequence length``.
+    A ``file`` is a CSV ``time[,input_tokens,output_tokens]`` (s).
+    """
+
+    process: Literal["trace"] = "trace"
+    rate_scale: float = Field(
+        default=1.0, gt=0, description="multiply the arrival rate (divides the trace's times)"
+    )
+    tokens: Literal["input", "total", "none"] = Field(
+        default="input",
+        description="work scale = tokens / the profile's sequence length, with input (context) "
+        "tokens, or total (input + generated) tokens; none: the group's work law",
+    )
+
+
+Arrivals = Annotated[
+    PoissonArrivals | DeterministicArrivals | TraceArrivals, Field(discriminator="process")
+]
 
 
 class ConstantWork(_Spec):
@@ -113,6 +169,49 @@ Work = Annotated[
 ]
 
 
+class CapacityReplay(_TraceRef):
+    """A link-capacity trace replaces the Shannon rate of each device's uplink.
+
+    The trace is the capacity the device would get alone on its cell's whole band; an upload on a
+    share ``B_k`` of the band ``B`` gets ``C(t)·B_k/B``. Transmit power sets only the upload
+    energy. Path loss, shadowing and fading do not apply. A ``file`` is a CSV ``time,rate``
+    (s, bit/s) or, with ``format: mahimahi``, a Mahimahi packet-delivery file.
+    """
+
+    kind: Literal["capacity"] = "capacity"
+    format: Literal["csv", "mahimahi"] = Field(
+        default="csv", description="format of a file: csv (time,rate) or mahimahi"
+    )
+    rate_scale: float = Field(default=1.0, gt=0, description="multiply the capacity")
+    csi_window_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="policies see the mean capacity over the last csi_window_s seconds, s",
+    )
+
+
+class SnrReplay(_TraceRef):
+    """An SNR trace replaces the channel gain of each device's uplink.
+
+    The SNR is taken as measured at ``reference_power_w`` over the cell's whole band ``B``:
+    the gain is ``g(t) = SNR(t)·B·N0/P_ref``, and an upload at power ``p`` on a share ``B_k``
+    gets ``B_k·log2(1 + p·g(t)/(B_k·N0))``. Path loss, shadowing and fading do not apply. A
+    ``file`` is a CSV ``time,snr_db`` (s, dB).
+    """
+
+    kind: Literal["snr"] = "snr"
+    snr_offset_db: float = Field(default=0.0, description="add this to every SNR, dB")
+    reference_power_w: float | None = Field(
+        default=None,
+        gt=0,
+        description="transmit power at which the SNR was measured, W (default: the device's "
+        "maximum)",
+    )
+
+
+LinkTrace = Annotated[CapacityReplay | SnrReplay, Field(discriminator="kind")]
+
+
 class DistanceRange(_Spec):
     """Devices dropped uniformly over the annulus ``min_m ≤ d ≤ max_m`` around the access point."""
 
@@ -154,6 +253,25 @@ class DeviceGroup(_Spec):
         default=500.0, description="distance to the access point, m, or a range to drop in"
     )
     cell: str | None = Field(default=None, description="cell id (default: the first cell)")
+    link_trace: LinkTrace | None = Field(
+        default=None,
+        description="replay a capacity or SNR trace on each device's uplink instead of the "
+        "channel model",
+    )
+
+    @model_validator(mode="after")
+    def _work_from_one_place(self) -> Self:
+        arrivals = self.arrivals
+        if (
+            isinstance(arrivals, TraceArrivals)
+            and arrivals.tokens != "none"
+            and "work" in self.model_fields_set
+        ):
+            raise ValueError(
+                f"work: the work scale comes from the trace's tokens (arrivals.tokens: "
+                f"{arrivals.tokens}); remove work, or set arrivals.tokens: none"
+            )
+        return self
 
 
 # ---- cells, servers, channel, downlink -------------------------------------------------------
@@ -437,9 +555,15 @@ def load_scenario_data(path: str | Path) -> dict[str, Any]:
     if isinstance(topology, dict) and isinstance(topology.get("file"), str):
         topology["file"] = str((base / topology["file"]).resolve())
     for group in data.get("devices") or []:
-        model = group.get("model") if isinstance(group, dict) else None
+        if not isinstance(group, dict):
+            continue
+        model = group.get("model")
         if isinstance(model, str) and model.lower().endswith((".yaml", ".yml", ".csv")):
             group["model"] = str((base / model).resolve())
+        for key in ("arrivals", "link_trace"):
+            replay = group.get(key)
+            if isinstance(replay, dict) and isinstance(replay.get("file"), str):
+                replay["file"] = str((base / replay["file"]).resolve())
     return data
 
 

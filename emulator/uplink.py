@@ -11,7 +11,9 @@ sharing discipline:
   whenever one starts or ends (see :mod:`emulator.sharing`).
 * ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
 
-Fading changes inside a transfer are integrated block by block without simulation events.
+Fading changes inside a transfer are integrated block by block without simulation events. A
+device replaying a capacity or SNR trace (:mod:`emulator.replay_links`) has no fading: its link
+object integrates the trace, again without an event per trace step.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> f
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
     if fading is None:
+        link = job.link
+        if link is not None:  # a replayed capacity or SNR trace
+            return link.bits_sent(p, t0, t1, band_hz, noise)
         return shannon_rate_bps(p, g, band_hz, noise) * (t1 - t0)
     sent = 0.0
     t = t0
@@ -79,6 +84,9 @@ def transfer_end(
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
     if fading is None:
+        link = job.link
+        if link is not None:  # a replayed capacity or SNR trace
+            return link.transfer_end(left, p, t0, band_hz, noise, horizon_s)
         rate = shannon_rate_bps(p, g, band_hz, noise)
         return t0 + left / rate if rate > 0.0 else math.inf
     t = t0
@@ -114,8 +122,9 @@ class Uplink:
     """Common interface of the three disciplines.
 
     A job (the engine's request record) provides ``left`` (bits still to send), ``tx_power_w``,
-    ``mean_gain``, ``fading`` (a :class:`~emulator.fading.BlockFading` or ``None``), ``device``
-    (its sender), ``updated_s`` and ``finish_s``; the uplink sets ``tx_start_s`` when
+    ``mean_gain``, ``fading`` (a :class:`~emulator.fading.BlockFading` or ``None``), ``link``
+    (a replayed trace, :mod:`emulator.replay_links`, or ``None``; only without fading),
+    ``device`` (its sender), ``updated_s`` and ``finish_s``; the uplink sets ``tx_start_s`` when
     transmission begins.
     Every discipline exposes ``active`` (uploads in progress or waiting) and ``busy_s`` (time
     integral of the fraction of the band in use, s).

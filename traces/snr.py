@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -140,3 +141,18 @@ class SnrTrace:
         period = edges[-1]
         k, _, i = locate(edges, period, t)
         return k * period + edges[i + 1]
+
+    def scaled(self, offset_db: float = 0.0, time: float = 1.0) -> SnrTrace:
+        """A copy with every SNR shifted by ``offset_db`` dB (the linear ratio × 10^(dB/10)) and
+        the time axis stretched × ``time``."""
+        if not math.isfinite(offset_db):
+            raise InputError(f"SNR offset: got {offset_db!r} dB, expected a finite number")
+        if not (time > 0.0 and math.isfinite(time)):
+            raise InputError(f"time scale: got {time!r}, expected a finite positive number")
+        notes = f"scaled: SNR {offset_db:+g} dB, time x{time:g}"
+        return replace(
+            self,
+            edges_s=self.edges_s * time,
+            snr_db=self.snr_db + offset_db,
+            provenance=self.provenance.with_notes(notes),
+        )

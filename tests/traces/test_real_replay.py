@@ -1,0 +1,116 @@
+"""Replaying the real traces of ``../shared/traces`` in the engine (skipped when absent).
+
+* Every upload over the Mahimahi Verizon LTE uplink (per-millisecond packet opportunities, idle
+  68 % of the time) carries exactly the bits the trace delivers between its start and its end.
+* The Azure conversation trace replayed from its start gives its own arrival times and the work
+  scale of its context tokens.
+* The example ``lte-azure`` (shortened) keeps conservation and decomposition and offers the
+  load its rate scale says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emulator.run import simulate
+from emulator.scenario import load_scenario, scenario_from_dict
+from tests.emulator.replay_fixtures import upload_profile
+from tests.traces.conftest import ROOT, shared_file
+from traces.readers.azure import read_azure_llm
+from traces.readers.mahimahi import read_mahimahi
+
+VERIZON_UP = "mahimahi/Verizon-LTE-short.up"
+AZURE_CONV = "azure-llm-2023/AzureLLMInferenceTrace_conv.csv"
+
+
+def test_uploads_over_a_mahimahi_link_carry_what_the_trace_delivers(shared_dir, tmp_path):
+    """300 uploads of 200 kbit, one every 0.47 s, from the start of the recording (no offset),
+    alone on the link: for each, the trace's bits between the upload's start and end equal the
+    payload (relative 1e-9), and the end is the earliest such time (a hair earlier carries
+    less)."""
+    link = read_mahimahi(shared_file(VERIZON_UP))
+    payload = 200e3
+    scenario = scenario_from_dict(
+        {
+            "name": "verizon",
+            "requests": 300,
+            "devices": [
+                {
+                    "name": "d",
+                    "model": upload_profile(tmp_path / "upload.yaml", payload),
+                    "arrivals": {
+                        "process": "deterministic",
+                        "interval_s": 0.47,
+                        "random_phase": False,
+                    },
+                    "link_trace": {
+                        "kind": "capacity",
+                        "trace": "mahimahi/Verizon-LTE-short.up",
+                        "random_offset": False,
+                    },
+                }
+            ],
+            "cells": [{"id": "c0", "sharing": "fifo"}],
+            "policy": {"name": "fixed", "params": {"split": 0}},
+        }
+    )
+    trace = simulate(scenario, seed=1, trace_dir=shared_dir).trace.sort_values("request_id")
+    start = trace["t_arrival"].to_numpy()
+    end = start + trace["latency_uplink_s"].to_numpy()
+    assert (end[:-1] <= start[1:]).mean() > 0.9  # mostly alone on the link
+    alone = np.r_[True, end[:-1] <= start[1:]]
+    carried = np.array([link.bits_between(a, b) for a, b in zip(start, end, strict=True)])
+    np.testing.assert_allclose(carried[alone], payload, rtol=1e-9)
+    earlier = np.array([link.bits_between(a, b - 1e-6) for a, b in zip(start, end, strict=True)])
+    assert (earlier[alone] < payload).all()
+    assert trace["latency_uplink_s"].max() > 10 * trace["latency_uplink_s"].min()
+
+
+def test_azure_arrivals_replayed_from_the_start_are_the_trace(shared_dir):
+    """One device, no offset, the trace's own rate: the first minute of arrivals are the
+    trace's first arrival times, each with the work scale of its context tokens / 512."""
+    azure = read_azure_llm(shared_file(AZURE_CONV))
+    scenario = scenario_from_dict(
+        {
+            "name": "azure",
+            "duration_s": 60.0,
+            "devices": [
+                {
+                    "name": "d",
+                    "model": "gpt2",
+                    "arrivals": {
+                        "process": "trace",
+                        "trace": "azure-2023/conv",
+                        "random_offset": False,
+                    },
+                }
+            ],
+            "policy": {"name": "fixed", "params": {}},
+        }
+    )
+    trace = simulate(scenario, seed=1, trace_dir=shared_dir).trace.sort_values("request_id")
+    n = int((azure.times_s <= 60.0).sum())
+    assert len(trace) == n > 150
+    np.testing.assert_allclose(trace["t_arrival"], azure.times_s[:n], rtol=1e-12, atol=1e-12)
+    expected = np.maximum(azure.input_tokens[:n], 1) / 512
+    np.testing.assert_allclose(trace["work_scale"], expected, rtol=1e-12)
+
+
+def test_the_lte_azure_example_keeps_the_invariants(shared_dir):
+    """The example, shortened to 60 s: one row per arrival, every latency part non-negative and
+    adding up; about 200 × 0.005 × 5.53 requests/s arrive (within 20 %); work scales are
+    context tokens / 512."""
+    scenario = load_scenario(
+        ROOT / "examples" / "scenarios" / "lte-azure.yaml",
+        ["duration_s=60", "warmup_s=0"],
+    )
+    result = simulate(scenario, seed=2, trace_dir=shared_dir)
+    trace = result.trace
+    assert len(trace) == result.stats.requests
+    assert len(trace) == pytest.approx(200 * 0.005 * 19366 / 3501.7 * 60, rel=0.2)
+    parts = [c for c in trace.columns if c.startswith("latency_") and c != "latency_s"]
+    assert (trace[parts] >= 0).all().all()
+    np.testing.assert_allclose(trace[parts].sum(axis=1), trace["latency_s"], rtol=1e-9)
+    tokens = trace["work_scale"].to_numpy() * 512
+    np.testing.assert_allclose(tokens, np.round(tokens), atol=1e-9)

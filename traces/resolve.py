@@ -1,0 +1,78 @@
+"""Opening the trace a scenario refers to: a registered name or a file of a given kind.
+
+A registered name (``mahimahi/Verizon-LTE-short.up``, ``azure-2023/conv``, ...) is looked up in
+the registry and its file found in a trace directory (``--trace-dir``, ``$COINFER_TRACE_DIR``,
+then the download cache: :mod:`traces.locate`); a file is read with the generic reader of its
+kind (or the Mahimahi reader for a capacity file in that format). Anything wrong (an unknown
+name, a trace of another kind, a missing file, a malformed line) is an
+:class:`~emulator.errors.InputError` saying what was expected and, for a missing file, where it
+looked and how to fetch it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from emulator.errors import InputError
+from traces.arrivals import ArrivalTrace
+from traces.capacity import LinkCapacityTrace
+from traces.locate import find_trace_file
+from traces.registry import Kind, TraceRegistry
+from traces.snr import SnrTrace
+
+Trace = ArrivalTrace | LinkCapacityTrace | SnrTrace
+FileFormat = Literal["csv", "mahimahi"]
+_TYPES: dict[str, type] = {
+    "arrivals": ArrivalTrace,
+    "capacity": LinkCapacityTrace,
+    "snr": SnrTrace,
+}
+
+
+def open_trace(
+    kind: Kind,
+    *,
+    name: str | None = None,
+    file: str | Path | None = None,
+    file_format: FileFormat = "csv",
+    trace_dir: str | Path | None = None,
+    registry: TraceRegistry | None = None,
+) -> Trace:
+    """The ``kind`` trace registered as ``name``, or read from ``file`` (exactly one of them).
+
+    ``trace_dir``: the directory searched first for a registered trace's file (then
+    ``$COINFER_TRACE_DIR`` and the download cache); ``file_format``: how a capacity ``file`` is
+    written (``csv``: ``time,rate``; ``mahimahi``: packet-delivery milliseconds).
+    """
+    if (name is None) == (file is None):
+        raise ValueError("open_trace: give exactly one of name and file")
+    if name is not None:
+        registry = registry or TraceRegistry.builtin()
+        entry = registry.get(name)
+        if entry.kind != kind:
+            raise InputError(
+                f"trace {name!r} is of kind {entry.kind!r}, expected kind {kind!r} "
+                "(`coinfer traces list` shows each trace's kind)"
+            )
+        trace = entry.load(find_trace_file(entry, trace_dir))
+    else:
+        trace = _read_file(kind, Path(file), file_format)
+    expected = _TYPES[kind]
+    if not isinstance(trace, expected):  # a catalog entry whose reader disagrees with its kind
+        raise InputError(f"trace {name or file}: read a {type(trace).__name__}, expected {kind}")
+    return trace
+
+
+def _read_file(kind: Kind, path: Path, file_format: FileFormat) -> Trace:
+    from traces.readers import generic
+
+    if kind == "arrivals":
+        return generic.read_arrivals_csv(path)
+    if kind == "snr":
+        return generic.read_snr_csv(path)
+    if file_format == "mahimahi":
+        from traces.readers.mahimahi import read_mahimahi
+
+        return read_mahimahi(path)
+    return generic.read_capacity_csv(path)
