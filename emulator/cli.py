@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -297,7 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"coinfer: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(output)
+    try:
+        print(output)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `coinfer ... | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
     return 0
 
 

@@ -125,3 +125,19 @@ def test_console_script_is_installed_and_exits_2_on_bad_input():
     result = subprocess.run([script, "models", "show", "nope"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "unknown model 'nope'" in result.stderr
+
+
+def test_a_reader_leaving_early_is_not_an_error():
+    """`coinfer models | head -1`: the pipe closes early; no traceback, exit status 0."""
+    import subprocess
+    import sys
+
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "models"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    listing.stdout.close()  # the reader leaves before the listing is written
+    _, err = listing.communicate()
+    assert listing.returncode == 0
+    assert b"Traceback" not in err
