@@ -50,7 +50,8 @@ def test_a_serial_sweep_runs_everything_and_writes_its_files(serial, plan):
 
 
 def test_processes_and_a_dask_cluster_give_identical_tables(serial, plan, tmp_path):
-    from distributed import LocalCluster
+    distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
+    LocalCluster = distributed.LocalCluster
 
     processes = run_sweep(plan, tmp_path / "processes", ProcessExecutor(2), progress=False)
     with LocalCluster(
