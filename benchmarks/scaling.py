@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import tempfile
 import time
 import tracemalloc
 from typing import Any
+
+from engine_throughput import simpy_mm1_jobs_per_s  # the same reference rate, one copy
 
 TOTAL_RATE_PER_S = 200.0
 CELLS = 10
@@ -118,30 +119,6 @@ def case_in_subprocess(
     if done.returncode != 0:
         raise RuntimeError(f"case {spec} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def simpy_mm1_jobs_per_s(jobs: int, load: float = 0.9, seed: int = 1) -> float:
-    """Jobs per second of SimPy's M/M/1 with a Resource (the reference rate)."""
-    import simpy
-
-    env = simpy.Environment()
-    server = simpy.Resource(env, capacity=1)
-    rng = random.Random(seed)
-
-    def job(env: simpy.Environment):
-        with server.request() as slot:
-            yield slot
-            yield env.timeout(rng.expovariate(1.0))
-
-    def source(env: simpy.Environment):
-        for _ in range(jobs):
-            yield env.timeout(rng.expovariate(load))
-            env.process(job(env))
-
-    env.process(source(env))
-    started = time.perf_counter()
-    env.run()
-    return jobs / (time.perf_counter() - started)
 
 
 def burn(iterations: int) -> int:

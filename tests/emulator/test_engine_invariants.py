@@ -27,17 +27,8 @@ from scipy import stats
 from emulator.run import TRACE_FILE, simulate
 from emulator.scenario import scenario_from_dict
 from emulator.trace import COLUMN_NAMES
+from tests.decomposition import ENERGY_COMPONENTS, LATENCY_COMPONENTS
 
-LATENCY_COMPONENTS = [
-    "latency_device_queue_s",
-    "latency_device_compute_s",
-    "latency_uplink_s",
-    "latency_backhaul_s",
-    "latency_server_queue_s",
-    "latency_server_compute_s",
-    "latency_downlink_s",
-]
-ENERGY_COMPONENTS = ["energy_device_compute_j", "energy_uplink_j", "energy_server_j"]
 DOWNLINK_S = 8000 / 1e6  # result_bits / rate_bps of the scenarios with a downlink
 
 

@@ -6,18 +6,9 @@ import pytest
 
 from emulator.run import TRACE_FILE, simulate
 from emulator.trace import COLUMN_NAMES
+from tests.decomposition import ENERGY_COMPONENTS, LATENCY_COMPONENTS
 from tests.topologies.helpers import scenario
 
-LATENCY_COMPONENTS = [
-    "latency_device_queue_s",
-    "latency_device_compute_s",
-    "latency_uplink_s",
-    "latency_backhaul_s",
-    "latency_server_queue_s",
-    "latency_server_compute_s",
-    "latency_downlink_s",
-]
-ENERGY_COMPONENTS = ["energy_device_compute_j", "energy_uplink_j", "energy_server_j"]
 WIRED = {"bandwidth_bps": 2e6, "latency_s": 0.002}  # slow enough to be shared
 
 TOPOLOGIES = {
