@@ -365,14 +365,15 @@ class Engine:
     def _source(self, device: _Device):
         """SimPy process: the device's arrivals until the duration or request count is reached."""
         env = self.env
+        timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
         for gap in _arrival_gaps(device.spec, self.seed):
-            if env.now + gap > self.duration_s:
+            if env.now + gap > duration_s:
                 return
-            yield env.timeout(gap)
+            yield timeout(gap)
             if self.remaining <= 0:
                 return
             self.remaining -= 1
-            self._arrive(device)
+            arrive(device)
 
     def _arrive(self, device: _Device) -> None:
         now = self.env.now

@@ -30,6 +30,9 @@ class FixedParams(BaseModel):
     )
 
 
+_new_decision = tuple.__new__
+
+
 class FixedPolicy(Policy):
     """Runs every request with the same split, pruning, power and clocks.
 
@@ -55,17 +58,12 @@ class FixedPolicy(Policy):
         if static is None:  # split out of range: the engine's bound check names it
             return decision
         latency, energy = static.predict(context, decision.tx_power_w)
-        return Decision(
-            decision.split,
-            decision.rho_device,
-            decision.rho_server,
-            decision.tx_power_w,
-            decision.f_device_hz,
-            decision.f_server_hz,
-            latency,
-            energy,
-            decision.predicted_distortion,
-            latency <= context.deadline_s and energy <= context.energy_budget_j,
+        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
+        # Decision(...) without keyword binding (once per request): the fixed part, then the
+        # prediction, the feasibility flag and admit.
+        return _new_decision(
+            Decision,
+            (*decision[:6], latency, energy, decision.predicted_distortion, feasible, True),
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
