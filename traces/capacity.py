@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 
 from emulator.errors import InputError
 from traces.piecewise import (
+    PeriodicGrid,
     as_sequence,
     check_edges,
     edges_from_starts,
@@ -43,7 +44,7 @@ _ROUNDING = 64 * 2.0**-52  # relative rounding noise tolerated by time_to_send (
 
 
 @dataclass(frozen=True, eq=False)
-class LinkCapacityTrace:
+class LinkCapacityTrace(PeriodicGrid):
     """Capacity in bit/s, piecewise constant on a time grid in seconds, looping at its end.
 
     ``edges_s``: ``n + 1`` grid edges in s (``0`` first, the period ``duration_s`` last);
@@ -110,21 +111,6 @@ class LinkCapacityTrace:
         return cls.from_rates([0.0], [rate_bps], duration_s, provenance)
 
     # ---- shape ------------------------------------------------------------------------------
-
-    @property
-    def duration_s(self) -> float:
-        """The period in seconds: the trace repeats after it."""
-        return float(self.edges_s[-1])
-
-    @property
-    def num_intervals(self) -> int:
-        """Number of constant-capacity intervals in one period."""
-        return int(self.interval_bits.size)
-
-    @property
-    def times_s(self) -> np.ndarray:
-        """Start time of each interval, in s."""
-        return self.edges_s[:-1]
 
     @property
     def widths_s(self) -> np.ndarray:

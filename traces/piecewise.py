@@ -109,3 +109,30 @@ def weighted_quantiles(values: ArrayLike, weights: ArrayLike, qs: ArrayLike) -> 
     targets = np.asarray(qs, dtype=float) * total
     index = np.searchsorted(cumulative, targets * (1.0 - 1e-12), side="left")
     return values[order][np.clip(index, 0, values.size - 1)]
+
+
+class PeriodicGrid:
+    """Shape of a trace on a looping grid of edges (a mixin: the class provides ``edges_s``)."""
+
+    __slots__ = ()
+    edges_s: np.ndarray
+
+    @property
+    def duration_s(self) -> float:
+        """The period in seconds: the trace repeats after it."""
+        return float(self.edges_s[-1])
+
+    @property
+    def num_intervals(self) -> int:
+        """Number of constant intervals in one period."""
+        return int(self.edges_s.size - 1)
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Start time of each interval, in s."""
+        return self.edges_s[:-1]
+
+    @property
+    def widths_s(self) -> np.ndarray:
+        """Length of each interval, in s."""
+        return np.diff(self.edges_s)

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from emulator.errors import InputError
 from emulator.units import db_to_linear
 from traces.piecewise import (
+    PeriodicGrid,
     as_sequence,
     check_edges,
     edges_from_starts,
@@ -26,7 +27,7 @@ _ANONYMOUS = Provenance(source="(in memory)")
 
 
 @dataclass(frozen=True, eq=False)
-class SnrTrace:
+class SnrTrace(PeriodicGrid):
     """SNR in dB, piecewise constant on a time grid in seconds, looping at its end.
 
     ``edges_s``: ``n + 1`` grid edges in s (``0`` first, the period ``duration_s`` last);
@@ -84,26 +85,6 @@ class SnrTrace:
         in dB and the period in s."""
         edges = edges_from_starts(times_s, duration_s, f"SNR trace {provenance.source}")
         return cls(edges, np.asarray(snr_db, dtype=float), provenance, cqi)
-
-    @property
-    def duration_s(self) -> float:
-        """The period in seconds: the trace repeats after it."""
-        return float(self.edges_s[-1])
-
-    @property
-    def num_intervals(self) -> int:
-        """Number of constant-SNR intervals in one period."""
-        return int(self.snr_db.size)
-
-    @property
-    def times_s(self) -> np.ndarray:
-        """Start time of each interval, in s."""
-        return self.edges_s[:-1]
-
-    @property
-    def widths_s(self) -> np.ndarray:
-        """Length of each interval, in s."""
-        return np.diff(self.edges_s)
 
     @property
     def snr_linear(self) -> np.ndarray:
