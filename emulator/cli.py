@@ -23,6 +23,7 @@ from emulator import (
     cli_topology,
     cli_traces,
 )
+from emulator.cli_types import positive_int
 from emulator.errors import InputError
 from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from emulator.model_catalog import ModelCatalog
@@ -43,16 +44,6 @@ SCENARIO_COMMANDS = {
     "topology": cli_topology.topology_command,
     "compare": cli_compare.compare_command,
 }
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected a positive integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"got {value}, expected a positive integer")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,10 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show_model.add_argument("name", help="profile name, or a path to a YAML/CSV profile")
     show_model.add_argument(
-        "--seq-len", type=_positive_int, metavar="TOKENS", help="tokens per pass (text models)"
+        "--seq-len", type=positive_int, metavar="TOKENS", help="tokens per pass (text models)"
     )
     show_model.add_argument(
-        "--image-size", type=_positive_int, metavar="PIXELS", help="image side (vision models)"
+        "--image-size", type=positive_int, metavar="PIXELS", help="image side (vision models)"
     )
 
     hardware = commands.add_parser(

@@ -18,6 +18,7 @@ import math
 from typing import TYPE_CHECKING
 
 from emulator.cli_run import add_trace_dir
+from emulator.cli_types import non_negative_int, positive_int
 from emulator.tables import format_table
 
 if TYPE_CHECKING:
@@ -42,14 +43,14 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     )
     compare.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         default=5,
         metavar="N",
         help="number of seeds (default: 5)",
     )
     compare.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=non_negative_int,
         metavar="S",
         help="first seed (default: the scenario's own); the seeds are S .. S+N-1",
     )
@@ -71,26 +72,6 @@ def _policy_list(text: str) -> list[str]:
             f"got {text!r}, expected at least two comma-separated policy names"
         )
     return names
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected a positive integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"got {value}, expected a positive integer")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected an integer >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"got {value}, expected an integer >= 0")
-    return value
 
 
 def compare_command(args: argparse.Namespace) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from emulator.cli_types import non_negative_int
 from emulator.scenario import Scenario, load_scenario
 from emulator.tables import format_table
 
@@ -21,7 +22,9 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     """Register the scenario subcommands on the top-level parser."""
     scenario_args = argparse.ArgumentParser(add_help=False)
     scenario_args.add_argument("scenario", help="scenario YAML file")
-    scenario_args.add_argument("--seed", type=_seed, help="root seed (default: the scenario's own)")
+    scenario_args.add_argument(
+        "--seed", type=non_negative_int, help="root seed (default: the scenario's own)"
+    )
     scenario_args.add_argument(
         "--set",
         action="append",
@@ -57,16 +60,6 @@ def add_trace_dir(parser: argparse.ArgumentParser) -> None:
         help="directory holding the input traces the scenario replays, e.g. ../shared/traces "
         "(default: $COINFER_TRACE_DIR, then the download cache)",
     )
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected an integer >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"got {value}, expected an integer >= 0")
-    return value
 
 
 def run_command(args: argparse.Namespace) -> str:

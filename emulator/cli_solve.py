@@ -13,6 +13,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from emulator.cli_types import non_negative_int
 from emulator.errors import InputError
 from emulator.tables import format_table, si
 
@@ -94,7 +95,10 @@ def add_commands(
         help="lower bound on both kept fractions (policies with a rho_min parameter)",
     )
     solve.add_argument(
-        "--seed", type=_seed, default=0, help="seed of the policy's random stream (default 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the policy's random stream (default 0)",
     )
 
 
@@ -130,16 +134,6 @@ def _fraction(text: str) -> float:
         value = math.nan
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"got {text!r}, expected a kept fraction in [0, 1]")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected an integer >= 0")
     return value
 
 

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emulator.cli_types import positive_int
 from emulator.errors import InputError
 from emulator.tables import format_table
 
@@ -36,16 +37,6 @@ DEFAULT_METRICS = (
     ("distortion_mean", 1.0, ""),
 )
 _SHOWN_FAILURES = 5
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected a positive integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"got {value}, expected a positive integer")
-    return value
 
 
 def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
@@ -74,7 +65,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     where.add_argument("--serial", action="store_true", help="run in this process, one by one")
     where.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="local worker processes (default: one per core)",
     )
@@ -83,7 +74,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     )
     where.add_argument(
         "--dask-local",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="start a local Dask cluster of N worker processes",
     )

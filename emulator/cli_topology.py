@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from emulator.cli_run import _seed
+from emulator.cli_types import non_negative_int
 from emulator.errors import InputError
 from emulator.scenario import load_scenario
 
@@ -17,7 +17,9 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     """Register ``coinfer topology`` and its actions on the top-level parser."""
     scenario_args = argparse.ArgumentParser(add_help=False)
     scenario_args.add_argument("scenario", help="scenario YAML file with a topology section")
-    scenario_args.add_argument("--seed", type=_seed, help="root seed (default: the scenario's own)")
+    scenario_args.add_argument(
+        "--seed", type=non_negative_int, help="root seed (default: the scenario's own)"
+    )
     scenario_args.add_argument(
         "--set",
         action="append",
