@@ -18,10 +18,10 @@ from emulator.tables import format_table
 DEFAULT_RUNS_DIR = Path("runs")
 
 
-def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
-    """Register the scenario subcommands on the top-level parser."""
+def scenario_arguments(scenario_help: str, set_example: str) -> argparse.ArgumentParser:
+    """Parent parser of the commands that read a scenario: the file, ``--seed`` and ``--set``."""
     scenario_args = argparse.ArgumentParser(add_help=False)
-    scenario_args.add_argument("scenario", help="scenario YAML file")
+    scenario_args.add_argument("scenario", help=scenario_help)
     scenario_args.add_argument(
         "--seed", type=non_negative_int, help="root seed (default: the scenario's own)"
     )
@@ -31,8 +31,14 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         default=[],
         metavar="PATH=VALUE",
         dest="overrides",
-        help="override a scenario field, e.g. --set devices.0.count=20 (repeatable)",
+        help=f"override a scenario field, e.g. --set {set_example} (repeatable)",
     )
+    return scenario_args
+
+
+def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
+    """Register the scenario subcommands on the top-level parser."""
+    scenario_args = scenario_arguments("scenario YAML file", "devices.0.count=20")
     add_trace_dir(scenario_args)
     run = commands.add_parser(
         "run",

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from emulator.cli_types import non_negative_int
+from emulator.cli_run import scenario_arguments
 from emulator.errors import InputError
 from emulator.scenario import load_scenario
 
@@ -15,18 +15,8 @@ DRAW_FORMATS = (".png", ".svg", ".pdf")
 
 def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
     """Register ``coinfer topology`` and its actions on the top-level parser."""
-    scenario_args = argparse.ArgumentParser(add_help=False)
-    scenario_args.add_argument("scenario", help="scenario YAML file with a topology section")
-    scenario_args.add_argument(
-        "--seed", type=non_negative_int, help="root seed (default: the scenario's own)"
-    )
-    scenario_args.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="override a scenario field, e.g. --set topology.rings=2 (repeatable)",
+    scenario_args = scenario_arguments(
+        "scenario YAML file with a topology section", "topology.rings=2"
     )
     topology = commands.add_parser("topology", help="draw, summarise or save a scenario's topology")
     actions = topology.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -364,20 +364,8 @@ class _Family:
             time_left, energy_left, dtime, denergy = self.time_budget, self.energy_budget, 0.0, 0.0
         # clocks at the common level P = Λ/2, clipped
         level = 0.5 * lam
-        f_d = math.cbrt(level / self.k_d)
-        if f_d <= self.f_d_lo:
-            f_d, df_d = self.f_d_lo, 0.0
-        elif f_d >= self.f_d_hi:
-            f_d, df_d = self.f_d_hi, 0.0
-        else:
-            df_d = f_d * dlam / (3.0 * lam)
-        f_s = math.cbrt(level / self.k_s)
-        if f_s <= self.f_s_lo:
-            f_s, df_s = self.f_s_lo, 0.0
-        elif f_s >= self.f_s_hi:
-            f_s, df_s = self.f_s_hi, 0.0
-        else:
-            df_s = f_s * dlam / (3.0 * lam)
+        f_d, df_d = _clipped_clock(level, self.k_d, self.f_d_lo, self.f_d_hi, dlam, lam)
+        f_s, df_s = _clipped_clock(level, self.k_s, self.f_s_lo, self.f_s_hi, dlam, lam)
         # the LP in (ρ, ρ̃): coefficients per unit ρ and their derivatives along s
         a_d, a_s = split.a_d, split.a_s
         t_d, t_s = a_d / f_d, a_s / f_s
@@ -1235,3 +1223,16 @@ def _around(grid: np.ndarray, best: np.ndarray, points: int) -> np.ndarray:
     low = grid[rows, np.maximum(best - 1, 0)]
     high = grid[rows, np.minimum(best + 1, size - 1)]
     return _log_grid(low, high, points)
+
+
+def _clipped_clock(
+    level_w: float, k: float, lo_hz: float, hi_hz: float, dlam: float, lam: float
+) -> tuple[float, float]:
+    """Clock at power level P (``k·f³ = P``) clipped to [lo, hi], and its derivative along the
+    search (``f ∝ Λ^(1/3)`` inside the range, constant when clipped)."""
+    f_hz = math.cbrt(level_w / k)
+    if f_hz <= lo_hz:
+        return lo_hz, 0.0
+    if f_hz >= hi_hz:
+        return hi_hz, 0.0
+    return f_hz, f_hz * dlam / (3.0 * lam)
