@@ -21,8 +21,8 @@ import tracemalloc
 
 import simpy
 
-from emulator.run import simulate
-from emulator.scenario import Scenario, scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.scenario.schema import Scenario, scenario_from_dict
 
 TARGET_RATIO = 0.35
 

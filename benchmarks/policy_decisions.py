@@ -6,8 +6,8 @@ band, budgets and work all vary), it times:
 * ``joint`` through the policy interface with its decision cache off (``channel_step_db=0``,
   and ``cache_size=0`` so that the repeated passes do not hit exact repeats): every request is
   solved;
-* :class:`~policies.joint_solver.JointSolver` alone (``solve`` on prepared problems), and the
-  former grid search it replaced (``solve_grid``) on fewer requests;
+* :class:`~coinfer.policies.joint_solver.JointSolver` alone (``solve`` on prepared problems), and
+  the former grid search it replaced (``solve_grid``) on fewer requests;
 * the paper's SCA (``policies.sca``) and the brute-force dense grid (``policies.dense_grid``) on
   fewer requests still, when those modules import;
 * two references in the same run, so that figures compare across machines and across runs on a
@@ -30,12 +30,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from emulator.hardware import HardwareCatalog
-from emulator.model_catalog import ModelCatalog
-from policies.base import PolicyContext
-from policies.joint_solver import JointSolver
-from policies.problem import Problem
-from policies.registry import make_policy
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog
+from coinfer.policies.base import PolicyContext
+from coinfer.policies.joint_solver import JointSolver
+from coinfer.policies.problem import Problem
+from coinfer.policies.registry import make_policy
 
 
 def random_contexts(count: int, seed: int) -> list[PolicyContext]:
@@ -131,12 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     slow = problems[: args.slow_requests]
     measure("JointSolver.solve_grid (former search)", solver.solve_grid, slow, 1)
     few = problems[: args.reference_requests]
-    sca = optional("policies.sca", "solve_sca_all")
+    sca = optional("coinfer.policies.sca", "solve_sca_all")
     if sca is not None:
-        measure("SCA (policies.sca)", sca, few, 1)
-    dense = optional("policies.dense_grid", "solve_dense_grid")
+        measure("SCA (coinfer.policies.sca)", sca, few, 1)
+    dense = optional("coinfer.policies.dense_grid", "solve_dense_grid")
     if dense is not None:
-        measure("dense grid (policies.dense_grid)", dense, few, 1)
+        measure("dense grid (coinfer.policies.dense_grid)", dense, few, 1)
 
     reference = rows[0][2]
     print(

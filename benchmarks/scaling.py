@@ -79,8 +79,8 @@ def _rss_mb() -> float:
 def run_case(devices: int, requests: int, trace_python: bool, mm1_jobs: int) -> dict[str, Any]:
     """One emulation, in this process, after SimPy's M/M/1 as the reference rate: both rates,
     peak RSS, and (optionally) peak traced Python memory."""
-    from emulator.run import simulate
-    from emulator.scenario import scenario_from_dict
+    from coinfer.emulator.api.run import simulate
+    from coinfer.emulator.scenario.schema import scenario_from_dict
 
     mm1 = simpy_mm1_jobs_per_s(mm1_jobs)
     scenario = scenario_from_dict(scenario_data(devices, requests))
@@ -136,7 +136,7 @@ def _raise(task: Any, err: BaseException) -> Any:
 def control_seconds(tasks: int, seconds_each: float, workers: int) -> float:
     """Wall time of ``tasks`` pure-CPU tasks of about ``seconds_each`` on ``workers`` processes
     (what this machine gives two processes right now, whatever else it runs)."""
-    from emulator.sweeps.executors import ProcessExecutor
+    from coinfer.emulator.sweeps.executors import ProcessExecutor
 
     started = time.perf_counter()
     burn(1_000_000)
@@ -150,10 +150,10 @@ def control_seconds(tasks: int, seconds_each: float, workers: int) -> float:
 def sweep_seconds(runs: int, requests: int, workers: int) -> tuple[float, float]:
     """Wall time of a sweep of ``runs`` seeds on ``workers`` processes (start to tables), and
     the mean wall time of one run."""
-    from emulator.sweeps.executors import ProcessExecutor
-    from emulator.sweeps.plan import build_plan
-    from emulator.sweeps.runner import run_sweep
-    from emulator.sweeps.spec import sweep_from_dict
+    from coinfer.emulator.sweeps.executors import ProcessExecutor
+    from coinfer.emulator.sweeps.plan import build_plan
+    from coinfer.emulator.sweeps.runner import run_sweep
+    from coinfer.emulator.sweeps.spec import sweep_from_dict
 
     spec = sweep_from_dict(
         {

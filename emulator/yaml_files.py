@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
 
 
 def read_yaml(path: str | Path, what: str) -> Any:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from emulator.hardware import HardwareCatalog
-from emulator.model_catalog import ModelCatalog
-from emulator.reference import co_inference_cost, distortion_bound, log_distance_gain
-from emulator.tables import format_table
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog
+from coinfer.emulator.model.reference import co_inference_cost, distortion_bound, log_distance_gain
+from coinfer.emulator.tables import format_table
 
 PAPER_BANDWIDTH_HZ = 5e6
 PAPER_NOISE_PSD_W_PER_HZ = 2e-19

@@ -15,9 +15,9 @@ import argparse
 
 import numpy as np
 
-from emulator.model_catalog import ModelCatalog
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.scenario.schema import scenario_from_dict
 
 POLICIES = ("joint", "joint-queue-aware")
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from emulator.errors import InputError, input_error_from_validation
-from emulator.hardware import HardwareSpec
-from emulator.profiles import ModelProfile
+from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.model.hardware import HardwareSpec
+from coinfer.emulator.model.profiles import ModelProfile
 
 if TYPE_CHECKING:
-    from emulator.candidates import CandidateServer
+    from coinfer.emulator.engine.routing import CandidateServer
 
 
 class PolicyContext(NamedTuple):

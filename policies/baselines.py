@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.base import Decision, Policy, PolicyContext
-from policies.joint import JointParams, OptimisingPolicy
-from policies.prediction import predict
-from policies.problem import Problem, Solution
+from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.joint import JointParams, OptimisingPolicy
+from coinfer.policies.prediction import predict
+from coinfer.policies.problem import Problem, Solution
 
 
 class FixedPowerPolicy(OptimisingPolicy):

@@ -1,6 +1,6 @@
 """The policies that ship with coinfer, found by name through :mod:`policies.registry`.
 
-A built-in policy is a :class:`~policies.base.Policy` subclass listed in
+A built-in policy is a :class:`~coinfer.policies.base.Policy` subclass listed in
 :data:`BUILTIN_POLICY_CLASSES`; its ``name`` attribute is the name scenarios and the command line
 use. Third-party policies do not go here: they register through the ``coinfer.policies`` entry
 point group or are named ``module:Class`` (see ``docs/writing-a-policy.md``).
@@ -8,8 +8,8 @@ point group or are named ``module:Class`` (see ``docs/writing-a-policy.md``).
 
 from __future__ import annotations
 
-from policies.base import Policy
-from policies.baselines import (
+from coinfer.policies.base import Policy
+from coinfer.policies.baselines import (
     FixedFrequencyPolicy,
     FixedPowerPolicy,
     MinLatencyPolicy,
@@ -20,9 +20,9 @@ from policies.baselines import (
     PruneServerOnlyPolicy,
     RandomPolicy,
 )
-from policies.fixed import FixedPolicy
-from policies.joint import JointPolicy, QueueAwarePolicy
-from policies.joint_sca import JointScaPolicy
+from coinfer.policies.fixed import FixedPolicy
+from coinfer.policies.joint import JointPolicy, QueueAwarePolicy
+from coinfer.policies.joint_sca import JointScaPolicy
 
 #: Every built-in policy class, in the order ``coinfer policies`` lists them.
 BUILTIN_POLICY_CLASSES: tuple[type[Policy], ...] = (

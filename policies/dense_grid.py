@@ -39,7 +39,7 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-from policies.problem import BUDGET_MARGIN, Problem, Solution
+from coinfer.policies.problem import BUDGET_MARGIN, Problem, Solution
 
 #: Lowest clock searched, as a fraction of the top clock (when the hardware's floor is lower).
 GRID_FLOOR = 1e-4

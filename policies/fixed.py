@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.base import Decision, Policy, PolicyContext
-from policies.prediction import StaticCost
+from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.prediction import StaticCost
 
 
 class FixedParams(BaseModel):

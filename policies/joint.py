@@ -1,8 +1,10 @@
 """The paper's joint design (``joint``) and the policies built on the same solver.
 
-Every policy here states (P1) for the request (:class:`~policies.problem.Problem`), pins what it
+Every policy here states (P1) for the request (:class:`~coinfer.policies.problem.Problem`), pins
+what it
 does not optimise (a baseline's fixed power, fixed clocks, unpruned side or fixed split), solves
-it with :class:`~policies.joint_solver.JointSolver` and reports the reference model's prediction
+it with :class:`~coinfer.policies.joint_solver.JointSolver` and reports the reference model's
+prediction
 for the request as it is. Requests with no feasible point are dropped or run best-effort, as the
 ``on_infeasible`` parameter says.
 
@@ -27,10 +29,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from policies.base import Decision, Policy, PolicyContext
-from policies.joint_solver import JointSolver
-from policies.prediction import predict
-from policies.problem import Problem, Solution
+from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.joint_solver import JointSolver
+from coinfer.policies.prediction import predict
+from coinfer.policies.problem import Problem, Solution
 
 
 class JointParams(BaseModel):

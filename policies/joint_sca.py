@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from policies.joint import JointParams, OptimisingPolicy
-from policies.problem import Problem, Solution
+from coinfer.policies.joint import JointParams, OptimisingPolicy
+from coinfer.policies.problem import Problem, Solution
 
 
 class JointScaParams(JointParams):
@@ -38,7 +38,7 @@ class JointScaPolicy(OptimisingPolicy):
     Params = JointScaParams
 
     def solve(self, problem: Problem) -> Solution:
-        from policies.sca import DEFAULTS, solve_sca_all  # scipy: imported on first use
+        from coinfer.policies.sca import DEFAULTS, solve_sca_all  # scipy: imported on first use
 
         params: Any = self.params
         settings = DEFAULTS.__class__(

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies.problem import BUDGET_MARGIN, Problem, Solution
+from coinfer.policies.problem import BUDGET_MARGIN, Problem, Solution
 
 #: Lowest clock, as a fraction of the top, searched when a chip's lowest clock is 0.
 _LOWEST_CLOCK_FRACTION = 1e-3
@@ -680,8 +680,8 @@ def _lp_one_side(
 
 
 class JointSolver:
-    """Solves :class:`~policies.problem.Problem` instances. Apart from its sizes it keeps only
-    what depends on the static fields of the problems it has seen (a bounded cache)."""
+    """Solves :class:`~coinfer.policies.problem.Problem` instances. Apart from its sizes it keeps
+    only what depends on the static fields of the problems it has seen (a bounded cache)."""
 
     def __init__(self, sizes: GridSizes | None = None) -> None:
         self.sizes = sizes or GridSizes()

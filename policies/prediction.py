@@ -10,12 +10,12 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from emulator.reference import (
+from coinfer.emulator.model.reference import (
     co_inference_cost,
     distortion_bound,
     shannon_rate_bps,
 )
-from policies.base import PolicyContext
+from coinfer.policies.base import PolicyContext
 
 
 class Prediction(NamedTuple):

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emulator.reference import shannon_rate_bps
-from policies.base import PolicyContext
+from coinfer.emulator.model.reference import shannon_rate_bps
+from coinfer.policies.base import PolicyContext
 
 #: Relative slack kept inside each budget by the solvers, so that a decision rounded to floats
 #: and re-evaluated with the reference formulas still meets the budget.

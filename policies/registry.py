@@ -6,11 +6,11 @@ A policy name resolves, in this order, to
 2. a policy another distribution registers in the entry point group ``coinfer.policies``
    (``name = "package.module:Class"``), imported only when that name is asked for;
 3. ``module:Class``: the module is imported (from ``sys.path``, then from the current directory,
-   as ``python -m`` would) and the class must be a concrete :class:`~policies.base.Policy`.
+   as ``python -m`` would) and the class must be a concrete :class:`~coinfer.policies.base.Policy`.
 
 A built-in name cannot be taken over by a plug-in. Every failure (an unknown name, a plug-in that
-does not import, a class that is not a policy) is an :class:`~emulator.errors.InputError` naming
-what was asked for, so ``coinfer validate`` refuses it with exit status 2 before any run.
+does not import, a class that is not a policy) is an :class:`~coinfer.emulator.errors.InputError`
+naming what was asked for, so ``coinfer validate`` refuses it with exit status 2 before any run.
 Nothing is cached: each call reads the installed entry points afresh.
 """
 
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from emulator.errors import InputError, unknown_name_error
-from policies.base import Policy
-from policies.builtin import BUILTIN_POLICY_CLASSES
+from coinfer.emulator.errors import InputError, unknown_name_error
+from coinfer.policies.base import Policy
+from coinfer.policies.builtin import BUILTIN_POLICY_CLASSES
 
 #: The entry point group third-party distributions register policies in.
 ENTRY_POINT_GROUP = "coinfer.policies"
@@ -77,7 +77,9 @@ def _load_entry_point(point: EntryPoint) -> type[Policy]:
 def _checked_policy_class(obj: Any, where: str) -> type[Policy]:
     """``obj`` if it is a concrete Policy subclass with a name, else an InputError."""
     if not (isinstance(obj, type) and issubclass(obj, Policy)):
-        raise InputError(f"{where}: got {obj!r}, expected a subclass of policies.base.Policy")
+        raise InputError(
+            f"{where}: got {obj!r}, expected a subclass of coinfer.policies.base.Policy"
+        )
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(obj.__abstractmethods__))
         raise InputError(

@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from policies.problem import BUDGET_MARGIN, Problem, Solution
+from coinfer.policies.problem import BUDGET_MARGIN, Problem, Solution
 
 
 @dataclass(frozen=True)

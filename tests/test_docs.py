@@ -57,7 +57,11 @@ def argv_for(command: str) -> list[str]:
     argv = shlex.split(command)
     if argv[0] == "coinfer":
         script = shutil.which("coinfer")
-        return [script, *argv[1:]] if script else [sys.executable, "-m", "emulator.cli", *argv[1:]]
+        return (
+            [script, *argv[1:]]
+            if script
+            else [sys.executable, "-m", "coinfer.emulator.cli.main", *argv[1:]]
+        )
     if argv[0] == "python":
         return [sys.executable, *argv[1:]]
     raise AssertionError(f"docs show a command this test does not know how to run: {command}")
@@ -84,7 +88,7 @@ def test_shown_python_runs(doc, code, capsys):
 
 
 def test_engine_doc_lists_every_trace_column():
-    from emulator.trace import COLUMN_NAMES
+    from coinfer.emulator.trace.columns import COLUMN_NAMES
 
     text = (ROOT / "docs" / "engine.md").read_text(encoding="utf-8")
     missing = [name for name in COLUMN_NAMES if f"`{name}`" not in text]

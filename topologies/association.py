@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from topologies.validate import Topology
+from coinfer.topologies.validate import Topology
 
 RULES = ("nearest", "strongest")
 

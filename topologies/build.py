@@ -1,4 +1,4 @@
-"""From a scenario's topology to the engine's :class:`~emulator.deployment.Deployment`.
+"""From a scenario's topology to the engine's :class:`~coinfer.emulator.deployment.spec.Deployment`.
 
 :func:`resolve_topology` runs every step, each in its own module:
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from emulator.deployment import (
+from coinfer.emulator.deployment.spec import (
     CellSpec,
     Deployment,
     DeviceSpec,
@@ -36,19 +36,19 @@ from emulator.deployment import (
     lookup,
     mean_gains,
 )
-from emulator.errors import InputError
-from emulator.hardware import HardwareCatalog, HardwareSpec
-from emulator.model_catalog import ModelCatalog
-from emulator.profiles import ModelProfile
-from emulator.randomness import stream
-from emulator.scenario import Cell, DeviceGroup, Scenario
-from topologies.association import associate
-from topologies.config import FileTopology
-from topologies.generators import Population, ServerClass, generate
-from topologies.io import load_topology
-from topologies.routing import Route, candidate_routes, wired_graph
-from topologies.specs import AccessPointNode
-from topologies.validate import Topology, validate_graph
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec
+from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.randomness import stream
+from coinfer.emulator.scenario.schema import Cell, DeviceGroup, Scenario
+from coinfer.topologies.association import associate
+from coinfer.topologies.config import FileTopology
+from coinfer.topologies.generators import Population, ServerClass, generate
+from coinfer.topologies.io import load_topology
+from coinfer.topologies.routing import Route, candidate_routes, wired_graph
+from coinfer.topologies.specs import AccessPointNode
+from coinfer.topologies.validate import Topology, validate_graph
 
 
 @dataclass(frozen=True)

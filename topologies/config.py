@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from topologies.specs import AccessPointTemplate, WiredLink
+from coinfer.topologies.specs import AccessPointTemplate, WiredLink
 
 Association = Literal["nearest", "strongest"]
 Routing = Literal["own", "least-loaded", "policy"]

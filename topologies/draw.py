@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from topologies.build import ResolvedTopology
+from coinfer.topologies.build import ResolvedTopology
 
 WIRED_COLOURS = {"access": "tab:blue", "inter-server": "tab:green", "wan": "tab:red"}
 _GROUP_MARKERS = "o^sDvP*X<>"

@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
 
 FORMATS = (".graphml", ".json")
 _GRAPHML_NS = "{http://graphml.graphdrawing.org/xmlns}"

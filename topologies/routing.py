@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from emulator.errors import InputError
-from topologies.validate import Topology
+from coinfer.emulator.errors import InputError
+from coinfer.topologies.validate import Topology
 
 #: Added to each link's latency when searching paths, so that ties go to fewer hops, s.
 HOP_TIE_BREAK_S = 1e-12

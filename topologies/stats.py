@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from emulator.tables import format_table
-from topologies.build import ResolvedTopology
+from coinfer.emulator.tables import format_table
+from coinfer.topologies.build import ResolvedTopology
 
 
 def _spread(values: list[float], scale: float = 1.0) -> dict[str, float]:

@@ -2,8 +2,8 @@
 
 Every node's attributes are validated against its kind's spec (:mod:`topologies.specs`) and
 every edge's against its link kind; the first problem is refused with an
-:class:`~emulator.errors.InputError` that names the node or edge, the attribute, the value and
-what was expected. Names that need the scenario (device groups, hardware classes) and
+:class:`~coinfer.emulator.errors.InputError` that names the node or edge, the attribute, the value
+and what was expected. Names that need the scenario (device groups, hardware classes) and
 reachability are checked by :mod:`topologies.build`.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import networkx as nx
 from pydantic import ValidationError
 
-from emulator.errors import InputError, input_error_from_validation
-from topologies.specs import (
+from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.topologies.specs import (
     EDGE_SPECS,
     NODE_KINDS,
     NODE_SPECS,

@@ -16,9 +16,9 @@ registry of known public traces (name, download address, sha256, license, citati
 :mod:`traces.registry`. Per-request *output* traces are written by :mod:`emulator.trace`.
 """
 
-from traces.arrivals import ArrivalTrace
-from traces.capacity import LinkCapacityTrace
-from traces.provenance import Provenance
-from traces.snr import SnrTrace
+from coinfer.traces.arrivals import ArrivalTrace
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.snr import SnrTrace
 
 __all__ = ["ArrivalTrace", "LinkCapacityTrace", "Provenance", "SnrTrace"]

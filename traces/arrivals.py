@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from emulator.errors import InputError
-from traces.piecewise import frozen_array
-from traces.provenance import Provenance
+from coinfer.emulator.errors import InputError
+from coinfer.traces.piecewise import frozen_array
+from coinfer.traces.provenance import Provenance
 
 _ANONYMOUS = Provenance(source="(in memory)")
 

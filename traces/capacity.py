@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike
 
-from emulator.errors import InputError
-from traces.piecewise import (
+from coinfer.emulator.errors import InputError
+from coinfer.traces.piecewise import (
     PeriodicGrid,
     as_sequence,
     check_edges,
@@ -37,7 +37,7 @@ from traces.piecewise import (
     locate,
     wrap_array,
 )
-from traces.provenance import Provenance
+from coinfer.traces.provenance import Provenance
 
 _ANONYMOUS = Provenance(source="(in memory)")
 _ROUNDING = 64 * 2.0**-52  # relative rounding noise tolerated by time_to_send (about 1.4e-14)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.errors import InputError
-from traces.checksum import BLOCK_BYTES, file_sha256
-from traces.registry import TraceFile
+from coinfer.emulator.errors import InputError
+from coinfer.traces.checksum import BLOCK_BYTES, file_sha256
+from coinfer.traces.registry import TraceFile
 
 TIMEOUT_S = 60.0
 

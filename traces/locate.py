@@ -12,8 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from emulator.errors import InputError
-from traces.registry import TraceEntry
+from coinfer.emulator.errors import InputError
+from coinfer.traces.registry import TraceEntry
 
 TRACE_DIR_ENV = "COINFER_TRACE_DIR"
 CACHE_DIR_ENV = "COINFER_CACHE_DIR"

@@ -14,7 +14,7 @@ from array import array
 import numpy as np
 from numpy.typing import ArrayLike
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
 
 
 def frozen_array(values: ArrayLike, dtype: type = np.float64) -> np.ndarray:

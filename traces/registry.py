@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import yaml
 
-from emulator.errors import unknown_name_error
-from traces.provenance import Provenance
+from coinfer.emulator.errors import unknown_name_error
+from coinfer.traces.provenance import Provenance
 
 Kind = Literal["capacity", "snr", "arrivals"]
 KINDS: tuple[str, ...] = ("capacity", "snr", "arrivals")
@@ -30,11 +30,11 @@ RAW_GITHUB = "https://raw.githubusercontent.com"
 #: Catalog reader names and the functions they stand for (``module:function``).
 READERS: Mapping[str, str] = MappingProxyType(
     {
-        "mahimahi": "traces.readers.mahimahi:read_mahimahi",
-        "5gophers": "traces.readers.fivegophers:read_5gophers",
-        "ucc-5g": "traces.readers.ucc5g:read_ucc5g",
-        "azure-llm": "traces.readers.azure:read_azure_llm",
-        "mooncake": "traces.readers.mooncake:read_mooncake",
+        "mahimahi": "coinfer.traces.readers.mahimahi:read_mahimahi",
+        "5gophers": "coinfer.traces.readers.fivegophers:read_5gophers",
+        "ucc-5g": "coinfer.traces.readers.ucc5g:read_ucc5g",
+        "azure-llm": "coinfer.traces.readers.azure:read_azure_llm",
+        "mooncake": "coinfer.traces.readers.mooncake:read_mooncake",
     }
 )
 
@@ -125,7 +125,9 @@ class TraceRegistry:
     @classmethod
     def builtin(cls) -> TraceRegistry:
         """The traces listed in the packaged ``catalog.yaml``."""
-        text = resources.files("traces").joinpath("catalog.yaml").read_text(encoding="utf-8")
+        text = (
+            resources.files("coinfer.traces").joinpath("catalog.yaml").read_text(encoding="utf-8")
+        )
         return cls.from_catalog(yaml.safe_load(text))
 
     @classmethod

@@ -5,8 +5,8 @@ the registry and its file found in a trace directory (``--trace-dir``, ``$COINFE
 then the download cache: :mod:`traces.locate`); a file is read with the generic reader of its
 kind (or the Mahimahi reader for a capacity file in that format). Anything wrong (an unknown
 name, a trace of another kind, a missing file, a malformed line) is an
-:class:`~emulator.errors.InputError` saying what was expected and, for a missing file, where it
-looked and how to fetch it.
+:class:`~coinfer.emulator.errors.InputError` saying what was expected and, for a missing file,
+where it looked and how to fetch it.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from emulator.errors import InputError
-from traces.arrivals import ArrivalTrace
-from traces.capacity import LinkCapacityTrace
-from traces.locate import find_trace_file
-from traces.registry import Kind, TraceRegistry
-from traces.snr import SnrTrace
+from coinfer.emulator.errors import InputError
+from coinfer.traces.arrivals import ArrivalTrace
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.locate import find_trace_file
+from coinfer.traces.registry import Kind, TraceRegistry
+from coinfer.traces.snr import SnrTrace
 
 Trace = ArrivalTrace | LinkCapacityTrace | SnrTrace
 FileFormat = Literal["csv", "mahimahi"]
@@ -65,14 +65,14 @@ def open_trace(
 
 
 def _read_file(kind: Kind, path: Path, file_format: FileFormat) -> Trace:
-    from traces.readers import generic
+    from coinfer.traces.readers import generic
 
     if kind == "arrivals":
         return generic.read_arrivals_csv(path)
     if kind == "snr":
         return generic.read_snr_csv(path)
     if file_format == "mahimahi":
-        from traces.readers.mahimahi import read_mahimahi
+        from coinfer.traces.readers.mahimahi import read_mahimahi
 
         return read_mahimahi(path)
     return generic.read_capacity_csv(path)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike
 
-from emulator.errors import InputError
-from emulator.units import db_to_linear
-from traces.piecewise import (
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.units import db_to_linear
+from coinfer.traces.piecewise import (
     PeriodicGrid,
     as_sequence,
     check_edges,
@@ -21,7 +21,7 @@ from traces.piecewise import (
     locate,
     wrap_array,
 )
-from traces.provenance import Provenance
+from coinfer.traces.provenance import Provenance
 
 _ANONYMOUS = Provenance(source="(in memory)")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from traces.arrivals import ArrivalTrace
-from traces.capacity import LinkCapacityTrace
-from traces.piecewise import weighted_quantiles
-from traces.snr import SnrTrace
+from coinfer.traces.arrivals import ArrivalTrace
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.piecewise import weighted_quantiles
+from coinfer.traces.snr import SnrTrace
 
 QUANTILES = (0.05, 0.5, 0.95)
 TOKEN_QUANTILES = (0.5, 0.99)

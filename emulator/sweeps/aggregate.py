@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emulator.sweeps.plan import format_value
-from emulator.sweeps.store import (
+from coinfer.emulator.sweeps.plan import format_value
+from coinfer.emulator.sweeps.store import (
     AGGREGATE_CSV,
     AGGREGATE_PARQUET,
     RESULTS_FILE,

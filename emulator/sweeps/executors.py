@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -1,6 +1,6 @@
 """The small summary of one run that a sweep keeps: flat metrics and a latency quantile sketch.
 
-Metrics are the run's :class:`~emulator.summary.Summary` fields (per-server and per-cell
+Metrics are the run's :class:`~coinfer.emulator.api.summary.Summary` fields (per-server and per-cell
 utilisations flattened to ``server_utilisation.ID`` and ``cell_utilisation.ID``), plus
 
 * ``offered_rate_per_s``: measured requests per second of the arrival window (all devices),
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from emulator.run import TRACE_FILE
-from emulator.trace import COLUMN_NAMES
+from coinfer.emulator.api.run import TRACE_FILE
+from coinfer.emulator.trace.columns import COLUMN_NAMES
 
 if TYPE_CHECKING:
-    from emulator.run import RunResult
+    from coinfer.emulator.api.run import RunResult
 
 #: Probability levels of the latency sketch: every percent, then the tail.
 QUANTILE_LEVELS: tuple[float, ...] = (

@@ -1,7 +1,8 @@
 """Expanding a sweep into configurations × seeds, each resolved, validated and identified.
 
 A configuration is the base scenario with the sweep's ``set`` values, one policy, one point and
-one combination of the grid applied, validated into a :class:`~emulator.scenario.Scenario`. Its
+one combination of the grid applied, validated into a
+:class:`~coinfer.emulator.scenario.schema.Scenario`. Its
 id is the hash of that scenario without its seed (with the policy's parameters validated, so
 defaults and number spellings do not matter); a run's id adds the seed. Two configurations that
 resolve to the same scenario are refused: they would count the same runs twice.
@@ -19,10 +20,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from emulator.errors import InputError, input_error_from_validation
-from emulator.scenario import Scenario, apply_overrides, load_scenario_data, scenario_from_dict
-from emulator.sweeps.ids import canonical_json, config_id, jsonable, run_id
-from emulator.sweeps.spec import PolicyEntry, SweepSpec, load_sweep
+from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.scenario.schema import (
+    Scenario,
+    apply_overrides,
+    load_scenario_data,
+    scenario_from_dict,
+)
+from coinfer.emulator.sweeps.ids import canonical_json, config_id, jsonable, run_id
+from coinfer.emulator.sweeps.spec import PolicyEntry, SweepSpec, load_sweep
 
 #: The column holding each configuration's policy label.
 POLICY_COLUMN = "policy"
@@ -172,7 +178,7 @@ def build_plan(
 
 def canonical_configuration(scenario: Scenario, where: str) -> dict[str, Any]:
     """The scenario as the mapping its ids hash: no seed, the policy's parameters validated."""
-    from policies.registry import policy_class
+    from coinfer.policies.registry import policy_class
 
     data = scenario.model_dump(mode="python")
     data.pop("seed", None)
@@ -277,7 +283,7 @@ def _absolute_files(data: dict[str, Any], base_dir: Path) -> None:
 
 
 def _prepare(scenario: Scenario, seed: int, where: str) -> None:
-    from emulator.run import prepare
+    from coinfer.emulator.api.run import prepare
 
     try:
         prepare(scenario, seed)

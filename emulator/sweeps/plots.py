@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from emulator.errors import InputError
-from emulator.sweeps.aggregate import QUANTILES_COLUMN, SweepResults, t_interval
-from emulator.sweeps.metrics import QUANTILE_LEVELS
-from emulator.sweeps.plan import POLICY_COLUMN, format_value
-from emulator.sweeps.store import SweepStore
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.sweeps.aggregate import QUANTILES_COLUMN, SweepResults, t_interval
+from coinfer.emulator.sweeps.metrics import QUANTILE_LEVELS
+from coinfer.emulator.sweeps.plan import POLICY_COLUMN, format_value
+from coinfer.emulator.sweeps.store import SweepStore
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

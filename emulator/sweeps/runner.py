@@ -2,9 +2,9 @@
 
 ::
 
-    from emulator.sweeps.executors import SerialExecutor
-    from emulator.sweeps.plan import load_plan
-    from emulator.sweeps.runner import run_sweep
+    from coinfer.emulator.sweeps.executors import SerialExecutor
+    from coinfer.emulator.sweeps.plan import load_plan
+    from coinfer.emulator.sweeps.runner import run_sweep
 
     plan = load_plan("examples/sweeps/budgets.yaml")
     outcome = run_sweep(plan, "sweeps/budgets", SerialExecutor())
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.sweeps.aggregate import SweepResults, collect, write_tables
-from emulator.sweeps.executors import Executor
-from emulator.sweeps.plan import Plan
-from emulator.sweeps.store import SweepStore
-from emulator.sweeps.worker import RunTask, execute_run, failure_record
+from coinfer.emulator.sweeps.aggregate import SweepResults, collect, write_tables
+from coinfer.emulator.sweeps.executors import Executor
+from coinfer.emulator.sweeps.plan import Plan
+from coinfer.emulator.sweeps.store import SweepStore
+from coinfer.emulator.sweeps.worker import RunTask, execute_run, failure_record
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from emulator.errors import InputError, input_error_from_validation
-from emulator.yaml_files import read_yaml
+from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.yaml_files import read_yaml
 
 
 class _Spec(BaseModel):

@@ -3,7 +3,8 @@
 ::
 
     DIR/sweep.json               the plan: configurations (resolved scenarios), seeds, run ids
-    DIR/runs/RUN_ID/trace.parquet, run.json    the run's trace and sidecar (emulator.run)
+    DIR/runs/RUN_ID/trace.parquet, run.json    the run's trace and sidecar
+    (coinfer.emulator.api.run)
     DIR/runs/RUN_ID/summary.json               its small summary, written last: "finished"
     DIR/runs/RUN_ID/error.json                 or the error that stopped it
     DIR/results.parquet          one row per run
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
 
 PLAN_FILE = "sweep.json"
 RUNS_DIR = "runs"

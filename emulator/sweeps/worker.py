@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.scenario import Scenario
-from emulator.sweeps.store import ERROR_FILE, SUMMARY_FILE, write_json
+from coinfer.emulator.scenario.schema import Scenario
+from coinfer.emulator.sweeps.store import ERROR_FILE, SUMMARY_FILE, write_json
 
 _LEFTOVERS = (SUMMARY_FILE, ERROR_FILE, "trace.parquet", "run.json")
 
@@ -34,8 +34,8 @@ class RunTask:
 
 def execute_run(task: RunTask) -> dict[str, Any]:
     """Run ``task``; return its summary record, or its failure record if the run raised."""
-    from emulator.run import simulate
-    from emulator.sweeps.metrics import run_metrics
+    from coinfer.emulator.api.run import simulate
+    from coinfer.emulator.sweeps.metrics import run_metrics
 
     run_dir = Path(task.run_dir)
     _clear(run_dir)

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from emulator.model_catalog import ModelCatalog
-from emulator.profiles import ModelProfile
-from emulator.solve import Instance, solve
+from coinfer.emulator.api.solve import Instance, solve
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.profiles import ModelProfile
 from examples.paper.setting import BUDGET_SPLIT, EXACT, POLICIES, Study
 
 #: Raw-input sizes tried, bits: token ids, one activation, ..., the full embedded sequence.

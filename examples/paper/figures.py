@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from emulator.sweeps.plots import OKABE_ITO
+from coinfer.emulator.sweeps.plots import OKABE_ITO
 from examples.paper.setting import LABELS, POLICIES, Study
 from examples.paper.studies import series
 

@@ -31,12 +31,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np
 import pandas as pd
 
-from emulator.model_catalog import ModelCatalog
-from emulator.sweeps.executors import ProcessExecutor
-from emulator.sweeps.plan import load_plan
-from emulator.sweeps.plots import OKABE_ITO
-from emulator.sweeps.runner import run_sweep
-from emulator.sweeps.store import RESULTS_FILE, RUNS_DIR, SweepStore
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.sweeps.executors import ProcessExecutor
+from coinfer.emulator.sweeps.plan import load_plan
+from coinfer.emulator.sweeps.plots import OKABE_ITO
+from coinfer.emulator.sweeps.runner import run_sweep
+from coinfer.emulator.sweeps.store import RESULTS_FILE, RUNS_DIR, SweepStore
 from examples.paper.figures import new_figure, save
 
 if TYPE_CHECKING:

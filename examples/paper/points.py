@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from emulator.model_catalog import ModelCatalog
-from emulator.run import simulate
-from emulator.scenario import Scenario, scenario_from_dict
-from emulator.solve import Instance, solve
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.api.solve import Instance, solve
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.scenario.schema import Scenario, scenario_from_dict
 
 #: Requests per engine run, 1 s apart (every T0 here is below 0.4 s: nothing queues).
 REQUESTS = 2

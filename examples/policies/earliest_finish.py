@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
-from emulator.candidates import CandidateServer
-from policies.base import PolicyContext
-from policies.fixed import FixedPolicy
+from coinfer.emulator.engine.routing import CandidateServer
+from coinfer.policies.base import PolicyContext
+from coinfer.policies.fixed import FixedPolicy
 
 
 class EarliestFinishPolicy(FixedPolicy):

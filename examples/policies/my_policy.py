@@ -3,8 +3,8 @@
 import numpy as np
 from pydantic import Field
 
-from policies.base import Decision, Policy, PolicyContext
-from policies.prediction import predict
+from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.prediction import predict
 
 
 class GreedyPowerPolicy(Policy):

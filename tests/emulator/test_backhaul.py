@@ -8,7 +8,7 @@ transfers on it) plus its latency; the result's way back costs the latency plus 
 import pandas as pd
 import pytest
 
-from emulator.run import simulate
+from coinfer.emulator.api.run import simulate
 from tests.topologies.helpers import file_scenario, line_nodes, write_graph
 
 THETA = 24_576.0  # bits uploaded at split 4

@@ -1,8 +1,8 @@
 """The candidate servers a policy sees, and the least-loaded rule."""
 
-from emulator.candidates import CandidateServer, ServerChooser, least_loaded
-from emulator.hardware import HardwareCatalog
-from policies.fixed import FixedPolicy
+from coinfer.emulator.engine.routing import CandidateServer, ServerChooser, least_loaded
+from coinfer.emulator.model.hardware import HardwareCatalog
+from coinfer.policies.fixed import FixedPolicy
 from tests.topologies.routing_policies import LastServer
 
 L4 = HardwareCatalog.builtin().get("l4")

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from emulator import __version__
-from emulator.cli import main
+from coinfer.emulator import __version__
+from coinfer.emulator.cli.main import main
 
 
 def run_cli(capsys, *argv):
@@ -133,7 +133,7 @@ def test_a_reader_leaving_early_is_not_an_error():
     import sys
 
     listing = subprocess.Popen(
-        [sys.executable, "-m", "emulator.cli", "models"],
+        [sys.executable, "-m", "coinfer.emulator.cli.main", "models"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

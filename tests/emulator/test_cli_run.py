@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from emulator.cli import main
-from emulator.trace import REQUIRED_COLUMNS
+from coinfer.emulator.cli.main import main
+from coinfer.emulator.trace.columns import REQUIRED_COLUMNS
 
 PAPER = "examples/scenarios/paper-single.yaml"
 

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from emulator.cli import main
+from coinfer.emulator.cli.main import main
 from tests.emulator.sweeps.helpers import sweep_data, write_sweep
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from emulator.cli import main
-from topologies.io import load_topology
+from coinfer.emulator.cli.main import main
+from coinfer.topologies.io import load_topology
 
 HEX = "examples/scenarios/hex-city.yaml"
 EDGE_CLOUD = "examples/scenarios/edge-cloud.yaml"

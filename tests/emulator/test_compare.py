@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from emulator.cli import main
-from emulator.compare import METRICS, compare_policies
-from emulator.errors import InputError
-from emulator.run import simulate
-from emulator.scenario import PolicySpec, load_scenario
+from coinfer.emulator.api.compare import METRICS, compare_policies
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.cli.main import main
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.scenario.schema import PolicySpec, load_scenario
 from tests.emulator.replay_fixtures import write_arrivals, write_capacity
 
 

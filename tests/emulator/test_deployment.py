@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from emulator.deployment import build_deployment
-from emulator.errors import InputError
-from emulator.reference import log_distance_gain
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.deployment.spec import build_deployment
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.reference import log_distance_gain
+from coinfer.emulator.scenario.schema import scenario_from_dict
 
 
 def scenario(**group_changes):

@@ -18,17 +18,17 @@ import math
 import numpy as np
 import pytest
 
-from emulator.hardware import HardwareCatalog
-from emulator.model_catalog import ModelCatalog
-from emulator.reference import (
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog
+from coinfer.emulator.model.reference import (
     co_inference_cost,
     distortion_bound,
     kept_parameters,
     log_distance_gain,
     uplink_rate_bps,
 )
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.scenario.schema import scenario_from_dict
 
 BANDWIDTH_HZ = 5e6
 NOISE_W_PER_HZ = 2e-19

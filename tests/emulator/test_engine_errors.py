@@ -1,7 +1,8 @@
 """Clear failure: bad input is refused with one message naming the field, the value and what was
-expected, as an :class:`~emulator.errors.InputError` (a ``ValueError``); a decision outside the
-bounds is refused by the engine as a :class:`~policies.base.PolicyError` naming the policy and
-the field; an infeasible request is a recorded outcome, not an exception."""
+expected, as an :class:`~coinfer.emulator.errors.InputError` (a ``ValueError``); a decision outside
+the
+bounds is refused by the engine as a :class:`~coinfer.policies.base.PolicyError` naming the policy
+and the field; an infeasible request is a recorded outcome, not an exception."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import re
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.run import prepare, simulate
-from emulator.scenario import scenario_from_dict
-from policies.base import PolicyError
+from coinfer.emulator.api.run import prepare, simulate
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.scenario.schema import scenario_from_dict
+from coinfer.policies.base import PolicyError
 
 
 def scenario(device=None, **changes):

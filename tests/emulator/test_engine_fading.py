@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from emulator.fading import BlockFading, ergodic_capacity_bps
-from emulator.randomness import seed_sequence
-from emulator.reference import log_distance_gain, shannon_rate_bps, uplink_rate_bps
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.engine.fading import BlockFading, ergodic_capacity_bps
+from coinfer.emulator.model.reference import log_distance_gain, shannon_rate_bps, uplink_rate_bps
+from coinfer.emulator.randomness import seed_sequence
+from coinfer.emulator.scenario.schema import scenario_from_dict
 
 BANDWIDTH_HZ = 5e6
 NOISE_W_PER_HZ = 2e-19

@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emulator.run import TRACE_FILE, simulate
-from emulator.scenario import scenario_from_dict
-from emulator.trace import COLUMN_NAMES
+from coinfer.emulator.api.run import TRACE_FILE, simulate
+from coinfer.emulator.scenario.schema import scenario_from_dict
+from coinfer.emulator.trace.columns import COLUMN_NAMES
 from tests.decomposition import ENERGY_COMPONENTS, LATENCY_COMPONENTS
 
 DOWNLINK_S = 8000 / 1e6  # result_bits / rate_bps of the scenarios with a downlink

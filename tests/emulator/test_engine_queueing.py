@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.scenario.schema import scenario_from_dict
 
 SERVICE_S = 0.1  #: mean service time, s
 SERVER_FLOPS = SERVICE_S * 4e9 * 128  #: FLOPs giving SERVICE_S on the paper's server

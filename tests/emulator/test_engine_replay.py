@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emulator.errors import InputError
-from emulator.reference import log_distance_gain, shannon_rate_bps
-from emulator.run import TRACE_FILE, prepare, simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.api.run import TRACE_FILE, prepare, simulate
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.reference import log_distance_gain, shannon_rate_bps
+from coinfer.emulator.scenario.schema import scenario_from_dict
 from tests.emulator.replay_fixtures import (
     upload_profile,
     write_arrivals,
@@ -430,8 +430,8 @@ def test_replay_works_with_a_topology(tmp_path):
     whichever cell they joined: each gets a link on its own cell's band, and the gain each phone
     request saw is the effective gain of that capacity on its share (Shannon at full power on the
     share gives the share of the capacity); the other devices keep their channel model."""
-    from emulator.replay_links import CapacityLink
-    from emulator.scenario import load_scenario
+    from coinfer.emulator.deployment.replay_links import CapacityLink
+    from coinfer.emulator.scenario.schema import load_scenario
 
     capacity = 3e6
     link = write_capacity(tmp_path / "flat.csv", [0.0, 1.0], [capacity, capacity])

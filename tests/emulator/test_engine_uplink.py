@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from emulator.reference import log_distance_gain, uplink_rate_bps
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.model.reference import log_distance_gain, uplink_rate_bps
+from coinfer.emulator.scenario.schema import scenario_from_dict
 
 BANDWIDTH_HZ = 5e6
 NOISE_W_PER_HZ = 2e-19

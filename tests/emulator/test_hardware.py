@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 
 
 @pytest.fixture(scope="module")

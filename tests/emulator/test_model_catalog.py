@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.model_catalog import ModelCatalog
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.catalog import ModelCatalog
 
 CATALOG = ModelCatalog.builtin()
 

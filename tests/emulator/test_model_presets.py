@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emulator.model_catalog import ModelCatalog
+from coinfer.emulator.model.catalog import ModelCatalog
 
 CATALOG = ModelCatalog.builtin()
 

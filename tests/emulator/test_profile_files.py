@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.model_catalog import ModelCatalog
-from emulator.profile_files import load_profile_file
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.profile_files import load_profile_file
 
 BLOCKS_YAML = """\
 name: my-cnn

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from emulator.profiles import Block, ModelProfile
+from coinfer.emulator.model.profiles import Block, ModelProfile
 
 
 def three_blocks(**overrides) -> ModelProfile:

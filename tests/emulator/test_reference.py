@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from emulator import reference as ref
-from emulator.units import linear_to_db
+from coinfer.emulator.model import reference as ref
+from coinfer.emulator.units import linear_to_db
 
 PAPER_N0_W_PER_HZ = 2e-19
 PAPER_BANDWIDTH_HZ = 5e6

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.scenario.schema import scenario_from_dict
 from tests.emulator.replay_fixtures import write_arrivals, write_capacity, write_snr
 from tests.emulator.test_engine_invariants import (  # noqa: F401 (collected here on `run`)
     test_causality_nothing_ends_before_it_starts,

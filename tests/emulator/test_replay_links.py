@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from emulator.reference import shannon_rate_bps
-from emulator.replay_links import CapacityLink, SnrLink, effective_gain
-from traces import LinkCapacityTrace, SnrTrace
+from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink, effective_gain
+from coinfer.emulator.model.reference import shannon_rate_bps
+from coinfer.traces import LinkCapacityTrace, SnrTrace
 
 BAND_HZ = 20e6
 NOISE = 2e-19

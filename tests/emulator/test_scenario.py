@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.scenario import apply_overrides, load_scenario, scenario_from_dict
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.scenario.schema import apply_overrides, load_scenario, scenario_from_dict
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[2].glob("examples/scenarios/*.yaml"))
 

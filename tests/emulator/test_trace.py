@@ -2,9 +2,9 @@
 
 import pyarrow.parquet as pq
 
-from emulator.run import simulate
-from emulator.scenario import scenario_from_dict
-from emulator.trace import COLUMN_NAMES, REQUIRED_COLUMNS, SCHEMA
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.scenario.schema import scenario_from_dict
+from coinfer.emulator.trace.columns import COLUMN_NAMES, REQUIRED_COLUMNS, SCHEMA
 
 REQUIRED = [
     "request_id",
@@ -50,7 +50,7 @@ def test_required_columns_have_exactly_the_specified_names():
 
 
 def test_long_runs_are_written_in_row_groups(tmp_path, monkeypatch):
-    import emulator.run as run_module
+    import coinfer.emulator.api.run as run_module
 
     original = run_module.TraceWriter
 

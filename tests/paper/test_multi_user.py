@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emulator.sweeps.executors import SerialExecutor
-from emulator.sweeps.plan import load_plan
-from emulator.sweeps.runner import run_sweep
+from coinfer.emulator.sweeps.executors import SerialExecutor
+from coinfer.emulator.sweeps.plan import load_plan
+from coinfer.emulator.sweeps.runner import run_sweep
 from examples.paper.figures import save
 from examples.paper.multi_user import markdown, plot_channel, study_table
 
@@ -87,7 +87,7 @@ def test_figures_and_markdown(table, tmp_path):
 def test_the_lte_variant_is_a_valid_scenario_where_trace_replay_exists():
     """multi-user-lte.yaml needs ``devices.N.link_trace`` (trace replay, landed separately); its
     runs also need the Mahimahi trace file (the slow docs command reads ../shared/traces)."""
-    from emulator.scenario import DeviceGroup, scenario_from_dict
+    from coinfer.emulator.scenario.schema import DeviceGroup, scenario_from_dict
 
     if "link_trace" not in DeviceGroup.model_fields:
         pytest.skip("this checkout's scenario schema has no trace replay (devices.N.link_trace)")

@@ -13,7 +13,7 @@ import math
 import pandas as pd
 import pytest
 
-from emulator.hardware import HardwareCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog
 from examples.paper.diagnostics import (
     feasibility_thresholds,
     raw_input_threshold,

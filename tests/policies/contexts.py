@@ -1,8 +1,8 @@
 """A policy context for unit tests: the paper's device, server and BERT, idle queues."""
 
-from emulator.hardware import HardwareCatalog
-from emulator.model_catalog import ModelCatalog
-from policies.base import PolicyContext
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog
+from coinfer.policies.base import PolicyContext
 
 HARDWARE = HardwareCatalog.builtin()
 BERT = ModelCatalog.builtin().get("bert-paper")

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from emulator.model_catalog import ModelCatalog
-from policies.dense_grid import solve_dense_grid
-from policies.problem import Problem
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.policies.dense_grid import solve_dense_grid
+from coinfer.policies.problem import Problem
 from tests.policies.contexts import context
 
 MODELS = ("bert-paper", "bart-paper")

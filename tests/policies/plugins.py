@@ -16,7 +16,7 @@ import pytest
 POLICY_SOURCE = '''
 from pydantic import Field
 
-from policies.base import Decision, Policy
+from coinfer.policies.base import Decision, Policy
 
 
 class Plugged(Policy):

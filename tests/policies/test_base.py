@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from policies.base import Decision, PolicyError, check_decision
+from coinfer.policies.base import Decision, PolicyError, check_decision
 from tests.policies.contexts import context
 
 

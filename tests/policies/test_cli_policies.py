@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cli import main
-from policies.builtin import BUILTIN_POLICY_CLASSES
-from policies.registry import known_policies
+from coinfer.emulator.cli.main import main
+from coinfer.policies.builtin import BUILTIN_POLICY_CLASSES
+from coinfer.policies.registry import known_policies
 from tests.policies.plugins import install_distribution, policy_source, write_module
 
 ROOT = Path(__file__).resolve().parents[2]

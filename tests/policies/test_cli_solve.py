@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from emulator.cli import build_parser, main
-from emulator.model_catalog import ModelCatalog
-from emulator.reference import log_distance_gain, uplink_rate_bps
-from emulator.solve import Instance, solve
-from policies.registry import builtin_policies
+from coinfer.emulator.api.solve import Instance, solve
+from coinfer.emulator.cli.main import build_parser, main
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.reference import log_distance_gain, uplink_rate_bps
+from coinfer.policies.registry import builtin_policies
 from tests.policies.plugins import write_module
 
 BERT = ModelCatalog.builtin().get("bert-paper")
@@ -31,7 +31,7 @@ DECISION_FIELDS = {
 SEARCHING_POLICY = """
 from pydantic import Field
 
-from policies.base import Decision, Policy
+from coinfer.policies.base import Decision, Policy
 
 
 class Searching(Policy):
@@ -50,7 +50,7 @@ class Searching(Policy):
 """
 
 PLAIN_POLICY = """
-from policies.base import Decision, Policy
+from coinfer.policies.base import Decision, Policy
 
 
 class Plain(Policy):
@@ -257,7 +257,7 @@ def test_solve_from_python_uses_the_same_setting():
 def test_docs_list_every_set_key_outside_the_hardware_fields():
     from pathlib import Path
 
-    from emulator.solve import SET_KEYS
+    from coinfer.emulator.api.solve import SET_KEYS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "policies.md").read_text("utf-8")
     missing = [

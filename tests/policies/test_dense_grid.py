@@ -15,8 +15,13 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from policies.dense_grid import best_ratios, maximise, server_clock_candidates, solve_dense_grid
-from policies.problem import Problem
+from coinfer.policies.dense_grid import (
+    best_ratios,
+    maximise,
+    server_clock_candidates,
+    solve_dense_grid,
+)
+from coinfer.policies.problem import Problem
 from tests.policies.contexts import context
 from tests.policies.instances import random_instances
 

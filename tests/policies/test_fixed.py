@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from emulator.reference import co_inference_cost, distortion_bound
-from policies.registry import make_policy
+from coinfer.emulator.model.reference import co_inference_cost, distortion_bound
+from coinfer.policies.registry import make_policy
 from tests.policies.contexts import BERT, context
 
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from emulator.reference import co_inference_cost
-from policies.problem import Problem
-from policies.registry import make_policy
+from coinfer.emulator.model.reference import co_inference_cost
+from coinfer.policies.problem import Problem
+from coinfer.policies.registry import make_policy
 from tests.policies.contexts import BERT, HARDWARE, context
 
 PAPER_POINT = dict(deadline_s=0.24, energy_budget_j=0.015)  # Fig. 4(c): T0 = 0.24 s, E0 = 15 mJ

@@ -17,9 +17,9 @@ import math
 import numpy as np
 import pytest
 
-from emulator.model_catalog import ModelCatalog
-from policies.joint_solver import GridSizes, JointSolver
-from policies.problem import Problem
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.policies.joint_solver import GridSizes, JointSolver
+from coinfer.policies.problem import Problem
 from tests.policies.contexts import HARDWARE, context
 from tests.policies.test_joint import random_contexts
 

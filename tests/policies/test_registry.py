@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel
 
-from emulator.cli import main
-from emulator.errors import InputError
-from policies.base import Policy
-from policies.builtin import BUILTIN_POLICY_CLASSES
-from policies.fixed import FixedPolicy
-from policies.registry import (
+from coinfer.emulator.cli.main import main
+from coinfer.emulator.errors import InputError
+from coinfer.policies.base import Policy
+from coinfer.policies.builtin import BUILTIN_POLICY_CLASSES
+from coinfer.policies.fixed import FixedPolicy
+from coinfer.policies.registry import (
     builtin_policies,
     known_policies,
     make_policy,
@@ -110,7 +110,7 @@ def test_a_builtin_name_cannot_be_taken_over(monkeypatch, tmp_path):
     [
         ("broken", "{module}_missing:Plugged", "does not load: ModuleNotFoundError"),
         ("absent", "{module}:Nope", "does not load: AttributeError"),
-        ("notapolicy", "{module}:helper", "expected a subclass of policies.base.Policy"),
+        ("notapolicy", "{module}:helper", "expected a subclass of coinfer.policies.base.Policy"),
         ("misnamed", "{module}:Plugged", "loads a policy named 'acme'; expected its name"),
     ],
 )
@@ -150,9 +150,11 @@ def test_module_class_falls_back_to_the_current_directory(monkeypatch, tmp_path)
 
 
 BAD_MODULES = {
-    "abstract": "from policies.base import Policy\nclass Half(Policy):\n    name = 'half'\n",
+    "abstract": (
+        "from coinfer.policies.base import Policy\nclass Half(Policy):\n    name = 'half'\n"
+    ),
     "nameless": (
-        "from policies.base import Policy\nclass Anon(Policy):\n"
+        "from coinfer.policies.base import Policy\nclass Anon(Policy):\n"
         "    def decide(self, context):\n        return None\n"
     ),
     "raises": "raise RuntimeError('boom at import')\n",
@@ -165,7 +167,7 @@ BAD_MODULES = {
     [
         (None, "Plugged", "no module named"),
         ("", "Plugged", "has no attribute 'Plugged'"),
-        ("helper = 1\n", "helper", "got 1, expected a subclass of policies.base.Policy"),
+        ("helper = 1\n", "helper", "got 1, expected a subclass of coinfer.policies.base.Policy"),
         (BAD_MODULES["abstract"], "Half", "class Half is abstract (does not implement decide)"),
         (BAD_MODULES["nameless"], "Anon", "class Anon has no name"),
         (BAD_MODULES["raises"], "X", "RuntimeError: boom at import"),

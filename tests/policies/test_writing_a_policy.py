@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from emulator.cli import main
-from emulator.scenario import load_scenario
-from policies.registry import make_policy, policy_class
+from coinfer.emulator.cli.main import main
+from coinfer.emulator.scenario.schema import load_scenario
+from coinfer.policies.registry import make_policy, policy_class
 from tests.policies.contexts import context
 from tests.policies.plugins import install_distribution
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emulator.scenario import Scenario, scenario_from_dict
+from coinfer.emulator.scenario.schema import Scenario, scenario_from_dict
 
 #: Two device classes (BERT as in the paper: a 24.6 kbit payload at split 4, quick runs).
 GROUPS = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.base import Decision, PolicyContext
-from policies.fixed import FixedPolicy
+from coinfer.policies.base import Decision, PolicyContext
+from coinfer.policies.fixed import FixedPolicy
 
 #: Contexts seen by :class:`Recorder` (decide) and :class:`LastServer` (choose_server).
 SEEN: list[PolicyContext] = []

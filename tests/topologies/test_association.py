@@ -2,8 +2,8 @@
 
 import pytest
 
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import file_scenario, write_graph
-from topologies.build import resolve_topology
 
 
 def graph(tmp_path, shadowing_near_db):

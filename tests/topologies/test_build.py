@@ -1,7 +1,7 @@
 """From a topology to the engine's deployment: groups, hardware per node, cells and routes."""
 
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import file_scenario, scenario, write_graph
-from topologies.build import resolve_topology
 
 
 def test_a_device_node_may_override_its_groups_hardware(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.scenario import load_scenario, scenario_from_dict
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.scenario.schema import load_scenario, scenario_from_dict
 from tests.topologies.helpers import GROUPS, SERVERS, scenario
 
 

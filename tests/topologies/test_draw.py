@@ -2,9 +2,9 @@
 
 import pytest
 
+from coinfer.topologies.build import resolve_topology
+from coinfer.topologies.draw import draw_topology, positions
 from tests.topologies.helpers import file_scenario, line_nodes, scenario, write_graph
-from topologies.build import resolve_topology
-from topologies.draw import draw_topology, positions
 
 
 @pytest.mark.parametrize(

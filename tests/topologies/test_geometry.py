@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from topologies.geometry import (
+from coinfer.topologies.geometry import (
     distances,
     grid_positions,
     hexagon_centres,

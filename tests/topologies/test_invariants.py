@@ -4,8 +4,8 @@ causality, decomposition of latency (backhaul included) and energy, determinism.
 import numpy as np
 import pytest
 
-from emulator.run import TRACE_FILE, simulate
-from emulator.trace import COLUMN_NAMES
+from coinfer.emulator.api.run import TRACE_FILE, simulate
+from coinfer.emulator.trace.columns import COLUMN_NAMES
 from tests.decomposition import ENERGY_COMPONENTS, LATENCY_COMPONENTS
 from tests.topologies.helpers import scenario
 

@@ -5,10 +5,10 @@ import json
 import networkx as nx
 import pytest
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
+from coinfer.topologies.build import resolve_topology, topology_graph
+from coinfer.topologies.io import load_topology, save_topology
 from tests.topologies.helpers import file_scenario, line_nodes, scenario, write_graph
-from topologies.build import resolve_topology, topology_graph
-from topologies.io import load_topology, save_topology
 
 GENERATED = {
     "paper": {"generator": "paper"},

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from topologies.mix import assign, split_counts
+from coinfer.topologies.mix import assign, split_counts
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,12 @@ policy's choice), with the candidate servers policies see."""
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.run import prepare, simulate
-from policies.base import PolicyError
+from coinfer.emulator.api.run import prepare, simulate
+from coinfer.emulator.errors import InputError
+from coinfer.policies.base import PolicyError
+from coinfer.topologies.build import resolve_topology
 from tests.topologies import routing_policies
 from tests.topologies.helpers import file_scenario, line_nodes, write_graph
-from topologies.build import resolve_topology
 
 RADIO = ("ap", "d-0", {})
 

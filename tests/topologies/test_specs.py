@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from topologies.config import GENERATORS
-from topologies.specs import (
+from coinfer.topologies.config import GENERATORS
+from coinfer.topologies.specs import (
     EDGE_SPECS,
     NODE_SPECS,
     AccessPointNode,

@@ -2,9 +2,9 @@
 
 import pytest
 
+from coinfer.topologies.build import resolve_topology
+from coinfer.topologies.stats import stats_tables, topology_stats
 from tests.topologies.helpers import scenario
-from topologies.build import resolve_topology
-from topologies.stats import stats_tables, topology_stats
 
 
 def test_stats_of_a_hierarchy():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.run import prepare
+from coinfer.emulator.api.run import prepare
+from coinfer.emulator.errors import InputError
 from tests.topologies.helpers import file_scenario, line_nodes, write_graph
 
 RADIO = ("d-0", "ap", {})

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from emulator.errors import InputError
-from traces import ArrivalTrace
+from coinfer.emulator.errors import InputError
+from coinfer.traces import ArrivalTrace
 
 
 def test_from_times_shifts_to_zero_and_keeps_order_and_tokens():

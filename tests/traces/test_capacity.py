@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.errors import InputError
-from traces import LinkCapacityTrace, Provenance
+from coinfer.emulator.errors import InputError
+from coinfer.traces import LinkCapacityTrace, Provenance
 
 
 def steps() -> LinkCapacityTrace:

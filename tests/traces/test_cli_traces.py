@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from emulator.cli import main
+from coinfer.emulator.cli.main import main
+from coinfer.traces import registry as registry_module
+from coinfer.traces.registry import TraceRegistry
 from tests.traces.conftest import ROOT
-from traces import registry as registry_module
-from traces.registry import TraceRegistry
 
 SYNTHETIC = b"".join(f"{ms}\n".encode() for ms in (1, 1, 2, 4, 4, 4, 5, 8, 10))
 
@@ -223,7 +223,7 @@ def test_fetch_without_network_exits_2_without_a_traceback(capsys, tmp_path, mon
 def test_the_command_line_never_prints_a_traceback(tmp_path):
     env_free = {"COINFER_CACHE_DIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "traces", "show", "azure-2023/code"],
+        [sys.executable, "-m", "coinfer.emulator.cli.main", "traces", "show", "azure-2023/code"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-from emulator.errors import InputError
-from traces.fetch import fetch_file
-from traces.registry import TraceFile, TraceSource
+from coinfer.emulator.errors import InputError
+from coinfer.traces.fetch import fetch_file
+from coinfer.traces.registry import TraceFile, TraceSource
 
 SOURCE = TraceSource("synthetic", "a synthetic file", "example/repo", "0" * 40, "CC0-1.0", "none")
 CONTENT = b"1\n1\n2\n"

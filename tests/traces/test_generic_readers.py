@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.errors import InputError
-from traces.readers.generic import read_arrivals_csv, read_capacity_csv, read_snr_csv
+from coinfer.emulator.errors import InputError
+from coinfer.traces.readers.generic import read_arrivals_csv, read_capacity_csv, read_snr_csv
 
 
 def write(tmp_path, name: str, text: str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.errors import InputError
-from traces.readers.mahimahi import PACKET_BITS, read_mahimahi
+from coinfer.emulator.errors import InputError
+from coinfer.traces.readers.mahimahi import PACKET_BITS, read_mahimahi
 
 
 def write(tmp_path, lines: list[object], name: str = "link.down"):

@@ -7,12 +7,12 @@ import zipfile
 
 import pytest
 
-from emulator.errors import InputError
-from traces import LinkCapacityTrace, SnrTrace
-from traces.readers.azure import read_azure_llm
-from traces.readers.fivegophers import read_5gophers
-from traces.readers.mooncake import read_mooncake
-from traces.readers.ucc5g import list_members, read_ucc5g, read_ucc5g_seconds
+from coinfer.emulator.errors import InputError
+from coinfer.traces import LinkCapacityTrace, SnrTrace
+from coinfer.traces.readers.azure import read_azure_llm
+from coinfer.traces.readers.fivegophers import read_5gophers
+from coinfer.traces.readers.mooncake import read_mooncake
+from coinfer.traces.readers.ucc5g import list_members, read_ucc5g, read_ucc5g_seconds
 
 # ---- 5Gophers ---------------------------------------------------------------------------------
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emulator.run import simulate
-from emulator.scenario import load_scenario, scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.scenario.schema import load_scenario, scenario_from_dict
+from coinfer.traces.readers.azure import read_azure_llm
+from coinfer.traces.readers.mahimahi import read_mahimahi
 from tests.emulator.replay_fixtures import upload_profile
 from tests.traces.conftest import ROOT, shared_file
-from traces.readers.azure import read_azure_llm
-from traces.readers.mahimahi import read_mahimahi
 
 VERIZON_UP = "mahimahi/Verizon-LTE-short.up"
 AZURE_CONV = "azure-llm-2023/AzureLLMInferenceTrace_conv.csv"

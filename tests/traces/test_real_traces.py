@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from coinfer.traces.readers.azure import read_azure_llm
+from coinfer.traces.readers.fivegophers import read_5gophers
+from coinfer.traces.readers.mahimahi import read_mahimahi
+from coinfer.traces.readers.mooncake import read_mooncake
+from coinfer.traces.readers.ucc5g import list_members, read_ucc5g
 from tests.traces.conftest import shared_file
-from traces.readers.azure import read_azure_llm
-from traces.readers.fivegophers import read_5gophers
-from traces.readers.mahimahi import read_mahimahi
-from traces.readers.mooncake import read_mooncake
-from traces.readers.ucc5g import list_members, read_ucc5g
 
 
 @pytest.mark.parametrize(

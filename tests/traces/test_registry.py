@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from emulator.errors import InputError
-from traces import ArrivalTrace, LinkCapacityTrace, SnrTrace
-from traces.checksum import file_sha256
-from traces.locate import cache_dir, find_trace_file, search_dirs
-from traces.registry import KINDS, READERS, TraceRegistry, reader_function
+from coinfer.emulator.errors import InputError
+from coinfer.traces import ArrivalTrace, LinkCapacityTrace, SnrTrace
+from coinfer.traces.checksum import file_sha256
+from coinfer.traces.locate import cache_dir, find_trace_file, search_dirs
+from coinfer.traces.registry import KINDS, READERS, TraceRegistry, reader_function
 
 TYPES = {"capacity": LinkCapacityTrace, "snr": SnrTrace, "arrivals": ArrivalTrace}
 ORIGINS = {  # from ../shared/traces/README.md

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from emulator.errors import InputError
-from traces import SnrTrace
+from coinfer.emulator.errors import InputError
+from coinfer.traces import SnrTrace
 
 
 def trace() -> SnrTrace:

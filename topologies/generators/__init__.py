@@ -13,9 +13,9 @@ from typing import Any
 
 import networkx as nx
 
-from topologies.config import GeneratedTopology
-from topologies.generators import disc, geometric, hexagonal, hierarchy, paper
-from topologies.generators.common import Population, ServerClass
+from coinfer.topologies.config import GeneratedTopology
+from coinfer.topologies.generators import disc, geometric, hexagonal, hierarchy, paper
+from coinfer.topologies.generators.common import Population, ServerClass
 
 GENERATORS: dict[str, Callable[[Any, Population, int], nx.Graph]] = {
     "paper": paper.generate,

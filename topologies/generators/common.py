@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from emulator.errors import InputError
-from emulator.randomness import stream
-from topologies.config import _Generated
-from topologies.geometry import distances
-from topologies.mix import assign
-from topologies.specs import (
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.randomness import stream
+from coinfer.topologies.config import _Generated
+from coinfer.topologies.geometry import distances
+from coinfer.topologies.mix import assign
+from coinfer.topologies.specs import (
     AccessPointNode,
     AccessPointTemplate,
     CloudNode,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from topologies.config import DiscTopology
-from topologies.generators.common import (
+from coinfer.topologies.config import DiscTopology
+from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
     Population,
@@ -14,7 +14,7 @@ from topologies.generators.common import (
     rng,
     server_classes,
 )
-from topologies.geometry import uniform_annulus
+from coinfer.topologies.geometry import uniform_annulus
 
 #: Where a site's server is drawn, as a fraction of the site's size south of its access point.
 SERVER_OFFSET = 0.15

@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from topologies.config import GeometricTopology
-from topologies.generators.common import (
+from coinfer.topologies.config import GeometricTopology
+from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
     Population,
@@ -14,8 +14,8 @@ from topologies.generators.common import (
     rng,
     server_classes,
 )
-from topologies.geometry import distances
-from topologies.specs import WiredLink
+from coinfer.topologies.geometry import distances
+from coinfer.topologies.specs import WiredLink
 
 
 def generate(config: GeometricTopology, population: Population, seed: int) -> nx.Graph:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from topologies.config import HexagonalTopology
-from topologies.generators.common import (
+from coinfer.topologies.config import HexagonalTopology
+from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
     Population,
@@ -14,8 +14,8 @@ from topologies.generators.common import (
     rng,
     server_classes,
 )
-from topologies.generators.disc import SERVER_OFFSET
-from topologies.geometry import distances, hexagon_centres, uniform_hexagon
+from coinfer.topologies.generators.disc import SERVER_OFFSET
+from coinfer.topologies.geometry import distances, hexagon_centres, uniform_hexagon
 
 
 def generate(config: HexagonalTopology, population: Population, seed: int) -> nx.Graph:

@@ -7,8 +7,8 @@ import math
 import networkx as nx
 import numpy as np
 
-from topologies.config import HierarchyTopology
-from topologies.generators.common import (
+from coinfer.topologies.config import HierarchyTopology
+from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
     Population,
@@ -16,8 +16,8 @@ from topologies.generators.common import (
     rng,
     server_classes,
 )
-from topologies.generators.disc import SERVER_OFFSET
-from topologies.geometry import grid_positions, uniform_annulus
+from coinfer.topologies.generators.disc import SERVER_OFFSET
+from coinfer.topologies.geometry import grid_positions, uniform_annulus
 
 
 def generate(config: HierarchyTopology, population: Population, seed: int) -> nx.Graph:

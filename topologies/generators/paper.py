@@ -5,8 +5,13 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from topologies.config import PaperTopology
-from topologies.generators.common import GraphBuilder, Population, device_groups, server_classes
+from coinfer.topologies.config import PaperTopology
+from coinfer.topologies.generators.common import (
+    GraphBuilder,
+    Population,
+    device_groups,
+    server_classes,
+)
 
 
 def generate(config: PaperTopology, population: Population, seed: int) -> nx.Graph:

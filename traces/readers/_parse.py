@@ -1,6 +1,6 @@
 """Helpers shared by the trace readers: opening files and refusing bad values by line.
 
-Every refusal is an :class:`~emulator.errors.InputError` whose message names the file, the
+Every refusal is an :class:`~coinfer.emulator.errors.InputError` whose message names the file, the
 line (1-based, counting the header) and the value, and says what was expected.
 """
 
@@ -13,7 +13,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
 
 
 def file_error(source: object, line: int, value: object, expected: str) -> InputError:

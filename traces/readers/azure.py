@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emulator.errors import InputError
-from traces.arrivals import ArrivalTrace
-from traces.provenance import Provenance
-from traces.readers._parse import (
+from coinfer.emulator.errors import InputError
+from coinfer.traces.arrivals import ArrivalTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.readers._parse import (
     check_at_least,
     check_integers,
     existing_file,

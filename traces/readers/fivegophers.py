@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.errors import InputError
-from traces.capacity import LinkCapacityTrace
-from traces.provenance import Provenance
-from traces.readers._parse import (
+from coinfer.emulator.errors import InputError
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.readers._parse import (
     check_at_least,
     check_increasing,
     check_integers,

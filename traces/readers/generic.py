@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emulator.errors import InputError
-from traces.arrivals import ArrivalTrace
-from traces.capacity import LinkCapacityTrace
-from traces.provenance import Provenance
-from traces.readers._parse import (
+from coinfer.emulator.errors import InputError
+from coinfer.traces.arrivals import ArrivalTrace
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.readers._parse import (
     check_at_least,
     check_increasing,
     check_integers,
@@ -31,7 +31,7 @@ from traces.readers._parse import (
     numeric_column,
     read_csv_strings,
 )
-from traces.snr import SnrTrace
+from coinfer.traces.snr import SnrTrace
 
 TIME_NAMES = ("time", "time_s")
 RATE_NAMES = ("rate", "rate_bps", "capacity_bps")

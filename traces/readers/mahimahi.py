@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.errors import InputError
-from traces.capacity import LinkCapacityTrace
-from traces.provenance import Provenance
-from traces.readers._parse import decode_ascii_lines, existing_file, file_error
+from coinfer.emulator.errors import InputError
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.readers._parse import decode_ascii_lines, existing_file, file_error
 
 PACKET_BITS = 1500 * 8  # one MTU-sized packet
 

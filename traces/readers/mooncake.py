@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.errors import InputError
-from traces.arrivals import ArrivalTrace
-from traces.provenance import Provenance
-from traces.readers._parse import existing_file, file_error
+from coinfer.emulator.errors import InputError
+from coinfer.traces.arrivals import ArrivalTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.readers._parse import existing_file, file_error
 
 FIELDS = ("timestamp", "input_length", "output_length")
 

@@ -23,10 +23,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from emulator.errors import InputError
-from traces.capacity import LinkCapacityTrace
-from traces.provenance import Provenance
-from traces.readers._parse import (
+from coinfer.emulator.errors import InputError
+from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.provenance import Provenance
+from coinfer.traces.readers._parse import (
     check_at_least,
     existing_file,
     file_error,
@@ -34,7 +34,7 @@ from traces.readers._parse import (
     read_csv_strings,
     require_columns,
 )
-from traces.snr import SnrTrace
+from coinfer.traces.snr import SnrTrace
 
 ROOT = "5G-production-dataset/"
 TIMESTAMP_FORMAT = "%Y.%m.%d_%H.%M.%S"

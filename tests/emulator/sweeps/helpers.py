@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from emulator.sweeps.plan import Plan, build_plan
-from emulator.sweeps.spec import sweep_from_dict
+from coinfer.emulator.sweeps.plan import Plan, build_plan
+from coinfer.emulator.sweeps.spec import sweep_from_dict
 
 SCENARIO: dict[str, Any] = {
     "name": "tiny",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from policies.base import Decision, PolicyContext
-from policies.fixed import FixedParams, FixedPolicy
+from coinfer.policies.base import Decision, PolicyContext
+from coinfer.policies.fixed import FixedParams, FixedPolicy
 
 MODULE = "tests.emulator.sweeps.plugins"
 

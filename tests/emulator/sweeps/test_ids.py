@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.sweeps.ids import ID_LENGTH, canonical_json, config_id, digest, run_id
+from coinfer.emulator.sweeps.ids import ID_LENGTH, canonical_json, config_id, digest, run_id
 from tests.emulator.sweeps.helpers import plan_of, sweep_data
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from emulator.errors import InputError
-from emulator.sweeps.plan import load_plan
-from emulator.sweeps.spec import load_sweep, sweep_from_dict
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.sweeps.plan import load_plan
+from coinfer.emulator.sweeps.spec import load_sweep, sweep_from_dict
 from tests.emulator.sweeps.helpers import SCENARIO, plan_of, sweep_data, write_sweep
 
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from emulator.errors import InputError
-from emulator.sweeps.aggregate import collect
-from emulator.sweeps.executors import SerialExecutor
-from emulator.sweeps.plots import OKABE_ITO, PlotOptions, pareto_front, plot, save_figure
-from emulator.sweeps.runner import run_sweep
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.sweeps.aggregate import collect
+from coinfer.emulator.sweeps.executors import SerialExecutor
+from coinfer.emulator.sweeps.plots import OKABE_ITO, PlotOptions, pareto_front, plot, save_figure
+from coinfer.emulator.sweeps.runner import run_sweep
 from tests.emulator.sweeps.helpers import plan_of, sweep_data
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emulator.sweeps.executors import DaskExecutor, ProcessExecutor, SerialExecutor
-from emulator.sweeps.runner import run_sweep
-from emulator.sweeps.store import SweepStore
+from coinfer.emulator.sweeps.executors import DaskExecutor, ProcessExecutor, SerialExecutor
+from coinfer.emulator.sweeps.runner import run_sweep
+from coinfer.emulator.sweeps.store import SweepStore
 from tests.emulator.sweeps.helpers import plan_of, sweep_data, write_sweep
 from tests.emulator.sweeps.plugins import MODULE
 
@@ -140,7 +140,7 @@ def test_resume_after_the_sweep_process_is_killed(tmp_path):
     out = tmp_path / "out"
     plan = plan_of(data, tmp_path)
     store = SweepStore(out)
-    command = [sys.executable, "-m", "emulator.cli", "sweep", str(path), "--serial"]
+    command = [sys.executable, "-m", "coinfer.emulator.cli.main", "sweep", str(path), "--serial"]
     process = subprocess.Popen([*command, "--out", str(out)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
@@ -173,7 +173,7 @@ def test_a_run_that_kills_its_worker_process_fails_alone(tmp_path):
 
 
 def test_the_progress_bar_shows_on_a_terminal_only_and_never_under_ci(monkeypatch, capsys):
-    from emulator.sweeps import runner
+    from coinfer.emulator.sweeps import runner
 
     class Terminal:
         def isatty(self):

@@ -5,9 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from emulator.reference import log_distance_gain
+from coinfer.emulator.model.reference import log_distance_gain
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import scenario
-from topologies.build import resolve_topology
 
 
 def test_devices_fill_the_disc_uniformly_by_area():

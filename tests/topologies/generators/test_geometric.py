@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import scenario
-from topologies.build import resolve_topology
 
 TOPOLOGY = {
     "generator": "random-geometric",

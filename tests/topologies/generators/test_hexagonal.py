@@ -5,8 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import scenario
-from topologies.build import resolve_topology
 
 
 @pytest.mark.parametrize("rings", [0, 1, 2])

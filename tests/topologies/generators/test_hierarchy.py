@@ -2,9 +2,9 @@
 
 import pytest
 
-from emulator.errors import InputError
+from coinfer.emulator.errors import InputError
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import scenario
-from topologies.build import resolve_topology
 
 TOPOLOGY = {
     "generator": "hierarchy",

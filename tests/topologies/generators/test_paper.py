@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
-from emulator.reference import log_distance_gain
-from emulator.run import simulate
-from emulator.scenario import load_scenario_data, scenario_from_dict
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.model.reference import log_distance_gain
+from coinfer.emulator.scenario.schema import load_scenario_data, scenario_from_dict
+from coinfer.topologies.build import resolve_topology
 from tests.topologies.helpers import scenario
-from topologies.build import resolve_topology
 
 
 def test_one_device_at_the_distance_one_ap_one_server():

@@ -1,0 +1,180 @@
+"""Running a scenario from Python: ``simulate(scenario, seed)`` → trace and summary.
+
+::
+
+    from coinfer.emulator.api.run import simulate
+    from coinfer.emulator.scenario.schema import load_scenario
+
+    result = simulate(load_scenario("examples/scenarios/busy-cell.yaml"), seed=1)
+    result.trace          # pandas DataFrame, one row per request
+    result.summary        # headline figures (coinfer.emulator.api.summary.Summary)
+
+With ``out_dir`` the trace is streamed to ``out_dir/trace.parquet`` (bounded memory) and a JSON
+sidecar ``out_dir/run.json`` records the resolved scenario, seed, package versions and wall time.
+The trace is then read back only when asked for (``result.trace``); the summary reads just the
+columns it needs, so a run of millions of requests stays within bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from coinfer.emulator.api.summary import SUMMARY_COLUMNS, Summary, summarize
+from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_traces
+from coinfer.emulator.deployment.spec import Deployment, build_deployment
+from coinfer.emulator.engine.core import Engine, EngineStats
+from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.randomness import stream
+from coinfer.emulator.scenario.schema import Scenario
+from coinfer.emulator.trace.columns import TraceWriter
+from coinfer.policies.registry import make_policy
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TRACE_FILE = "trace.parquet"
+SIDECAR_FILE = "run.json"
+_VERSIONED = ("coinfer", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "networkx")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run."""
+
+    scenario: Scenario
+    seed: int
+    stats: EngineStats
+    wall_time_s: float
+    out_dir: Path | None
+    _table: pa.Table | None  #: the trace in memory; None: read from ``out_dir`` when asked for
+
+    def read_trace(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there)."""
+        if self._table is not None:
+            table = self._table if columns is None else self._table.select(list(columns))
+        else:
+            assert self.out_dir is not None
+            names = None if columns is None else list(columns)
+            table = pq.read_table(self.out_dir / TRACE_FILE, columns=names)
+        return table.to_pandas()
+
+    @cached_property
+    def trace(self) -> pd.DataFrame:
+        """One row per request (see :data:`emulator.trace.COLUMNS`)."""
+        return self.read_trace()
+
+    @cached_property
+    def summary(self) -> Summary:
+        """Headline figures (warm-up excluded)."""
+        trace = self.__dict__.get("trace")  # already in memory: reuse it
+        if trace is None:
+            trace = self.read_trace(SUMMARY_COLUMNS)
+        return summarize(trace, self.stats, self.scenario.warmup_s)
+
+
+def prepare(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    trace_dir: str | Path | None = None,
+    traces: ScenarioTraces | None = None,
+) -> tuple[Deployment, int]:
+    """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
+
+    ``traces``: the input traces its device groups replay, already read (see
+    :func:`emulator.replay.load_scenario_traces`); else they are read now, registered ones from
+    ``trace_dir``, ``$COINFER_TRACE_DIR`` or the download cache. Raises
+    :class:`~coinfer.emulator.errors.InputError` for anything the run would trip over: unknown
+    hardware, models, traces or policy, a missing trace file, bad policy parameters, a topology
+    that does not hold together, ``routing: policy`` with a policy that does not choose servers.
+    """
+    seed = scenario.seed if seed is None else seed
+    if traces is None:
+        traces = load_scenario_traces(scenario, trace_dir)
+    deployment = build_deployment(scenario, seed, traces)
+    policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
+        raise InputError(policy_cannot_route(policy.name))
+    return deployment, seed
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    trace_dir: str | Path | None = None,
+    traces: ScenarioTraces | None = None,
+) -> RunResult:
+    """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
+
+    ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
+    the traces already read (to share them between runs), as for :func:`prepare`.
+    """
+    started = time.perf_counter()
+    if traces is None:
+        traces = load_scenario_traces(scenario, trace_dir)
+    deployment, seed = prepare(scenario, seed, traces=traces)
+    policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    out = None if out_dir is None else Path(out_dir)
+    engine_writer_labels: dict[str, list[str]] = {}
+    writer = TraceWriter(engine_writer_labels, None if out is None else out / TRACE_FILE)
+    engine = Engine(
+        deployment,
+        policy,
+        seed,
+        writer,
+        duration_s=scenario.duration_s,
+        max_requests=scenario.requests,
+        warmup_s=scenario.warmup_s,
+    )
+    writer.set_labels(engine.labels())
+    stats = engine.run()
+    wall = time.perf_counter() - started
+    table = writer.table() if out is None else None  # a written trace is read on demand
+    result = RunResult(scenario, seed, stats, wall, out, table)
+    if out is not None:
+        write_sidecar(result, traces.describe(scenario))
+    return result
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a run depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``run.json`` next to the trace: scenario, seed, versions, wall time, summary, and
+    the input traces replayed (``inputs``: field, group, reference and provenance of each)."""
+    assert result.out_dir is not None
+    path = result.out_dir / SIDECAR_FILE
+    payload = {
+        "scenario": result.scenario.model_dump(mode="json"),
+        "seed": result.seed,
+        "input_traces": inputs or [],
+        "versions": package_versions(),
+        "wall_time_s": result.wall_time_s,
+        "requests": result.stats.requests,
+        "summary": result.summary.to_dict(),
+        "trace": TRACE_FILE,
+    }
+    path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,326 @@
+"""Solving one request in isolation: the policy's decision and what it costs (``coinfer solve``).
+
+Every value defaults to the paper's setting (Lyu et al. 2025, Sec. VI, and the scenario
+defaults): BERT (``bert-paper``) on ``paper-device`` and ``paper-server``, 500 m with the
+log-distance path loss ``K0 = −30 dB`` at 1 m and ``α = 2.8`` (``g ≈ 2.77e-11``), ``B = 5 MHz``,
+``N0 = 2e-19 W/Hz``, work scale 1, idle queues and no budgets. ::
+
+    from coinfer.emulator.api.solve import Instance, solve
+
+    result = solve(Instance(deadline_s=0.26, energy_budget_j=0.015), "fixed", {"split": 4})
+    result.decision.predicted_latency_s, result.cost.upload_s, result.kept_fraction
+
+The cost is recomputed with :func:`emulator.reference.co_inference_cost`, independently of what
+the policy predicted, so a policy's prediction can be checked against the reference model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec
+from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.reference import (
+    CoInferenceCost,
+    co_inference_cost,
+    distortion_bound,
+    kept_parameters,
+    log_distance_gain,
+)
+from coinfer.emulator.randomness import stream
+from coinfer.emulator.scenario.schema import Cell, DeviceGroup, LogDistancePathLoss
+from coinfer.policies.base import Decision, PolicyContext, check_decision
+from coinfer.policies.registry import make_policy
+
+_PATHLOSS = LogDistancePathLoss()
+_CELL = Cell(id="solve")
+
+#: Hardware fields ``--set device.FIELD=…`` / ``server.FIELD=…`` may change (numbers only).
+HARDWARE_KEYS: tuple[str, ...] = tuple(
+    name
+    for name, info in HardwareSpec.model_fields.items()
+    if name not in ("name", "kind", "description")
+)
+
+
+class Link(BaseModel):
+    """The uplink of the solved request; defaults are the paper's (and the scenario's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    distance_m: float = Field(
+        default=DeviceGroup.model_fields["distance_m"].default,
+        gt=0,
+        description="device to access point distance, m",
+    )
+    k0_db: float = Field(default=_PATHLOSS.k0_db, description="path gain K0 at d0, dB")
+    reference_distance_m: float = Field(
+        default=_PATHLOSS.reference_distance_m, gt=0, description="reference distance d0, m"
+    )
+    exponent: float = Field(
+        default=_PATHLOSS.exponent, gt=0, le=10, description="path-loss exponent α"
+    )
+    gain: float | None = Field(
+        default=None,
+        gt=0,
+        description="uplink power gain g (linear); default: the path loss at distance_m",
+    )
+    bandwidth_hz: float = Field(default=_CELL.bandwidth_hz, gt=0, description="uplink band B, Hz")
+    noise_psd_w_per_hz: float = Field(
+        default=_CELL.noise_w_per_hz, gt=0, description="noise PSD N0, W/Hz"
+    )
+
+    @property
+    def resolved_gain(self) -> float:
+        """``gain`` if given, else ``K0·(d/d0)^(−α)`` (linear)."""
+        if self.gain is not None:
+            return self.gain
+        return float(
+            log_distance_gain(self.distance_m, self.k0_db, self.reference_distance_m, self.exponent)
+        )
+
+
+class Request(BaseModel):
+    """The solved request itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    work_scale: float = Field(
+        default=1.0, gt=0, description="work relative to the profile (FLOPs and payload)"
+    )
+
+
+#: Every key ``--set`` accepts, by section.
+SET_KEYS: dict[str, tuple[str, ...]] = {
+    "device": HARDWARE_KEYS,
+    "server": HARDWARE_KEYS,
+    "channel": tuple(Link.model_fields),
+    "request": tuple(Request.model_fields),
+}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One request to solve: model, hardware, link and budgets (SI units)."""
+
+    model: ModelProfile = field(default_factory=lambda: ModelCatalog.builtin().get("bert-paper"))
+    device: HardwareSpec = field(
+        default_factory=lambda: HardwareCatalog.builtin().get("paper-device", kind="device")
+    )
+    server: HardwareSpec = field(
+        default_factory=lambda: HardwareCatalog.builtin().get("paper-server", kind="server")
+    )
+    link: Link = field(default_factory=Link)
+    request: Request = field(default_factory=Request)
+    deadline_s: float = math.inf  #: latency budget T0, s (inf: none)
+    energy_budget_j: float = math.inf  #: energy budget E0, J (inf: none)
+
+    def with_settings(self, assignments: list[str]) -> Instance:
+        """This instance with ``section.field=value`` assignments applied in order.
+
+        ``section`` is ``device``, ``server``, ``channel`` or ``request`` (see :data:`SET_KEYS`);
+        values are numbers. Raises :class:`InputError` naming the key, the value and what was
+        expected.
+        """
+        instance = self
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise InputError(
+                    f"--set: got {assignment!r}, expected KEY=VALUE, e.g. device.f_max_hz=2e9"
+                )
+            instance = instance._with(key, text.strip())
+        return instance
+
+    def _with(self, key: str, text: str) -> Instance:
+        section, _, name = key.partition(".")
+        if section not in SET_KEYS:
+            raise InputError(
+                f"--set: got key {key!r}, expected device.FIELD, server.FIELD, channel.FIELD or "
+                "request.FIELD"
+            )
+        if name not in SET_KEYS[section]:
+            keys = ", ".join(f"{section}.{k}" for k in SET_KEYS[section])
+            raise InputError(f"--set: got key {key!r}, expected one of: {keys}")
+        value = _number(key, text)
+        current: BaseModel = {
+            "device": self.device,
+            "server": self.server,
+            "channel": self.link,
+            "request": self.request,
+        }[section]
+        try:
+            changed = type(current).model_validate({**current.model_dump(), name: value})
+        except ValidationError as err:
+            message = str(input_error_from_validation(err, f"--set {key}={text}"))
+            raise InputError(message.replace("<root>: ", "")) from None
+        attribute = {"channel": "link"}.get(section, section)
+        return replace(self, **{attribute: changed})
+
+
+def _number(key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--set {key}: got {text!r}, expected a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"--set {key}: got {text!r}, expected a finite number")
+    return value
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A policy's decision for one :class:`Instance` and its cost under the reference model."""
+
+    instance: Instance
+    policy: str  #: the policy's name
+    context: PolicyContext  #: what the policy saw
+    decision: Decision  #: what it returned
+    cost: CoInferenceCost  #: recomputed latency and energy, by stage
+    kept_params: float  #: ρ·q(l) + ρ̃·s(l)
+    distortion: float  #: distortion bound of the decision, recomputed
+
+    @property
+    def kept_fraction(self) -> float:
+        """``(ρ·q(l) + ρ̃·s(l)) / n``: the fraction of the model's parameters kept."""
+        return self.kept_params / self.instance.model.total_params
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision, its predicted and recomputed costs and the setting (inf as None)."""
+        d, cost, inst = self.decision, self.cost, self.instance
+        latency, energy = float(cost.latency_s), float(cost.energy_j)
+        payload = {
+            "policy": self.policy,
+            "split": int(d.split),
+            "rho_device": float(d.rho_device),
+            "rho_server": float(d.rho_server),
+            "tx_power_w": float(d.tx_power_w),
+            "f_device_hz": float(d.f_device_hz),
+            "f_server_hz": float(d.f_server_hz),
+            "feasible": bool(d.feasible),
+            "admit": bool(d.admit),
+            "predicted_latency_s": float(d.predicted_latency_s),
+            "predicted_energy_j": float(d.predicted_energy_j),
+            "distortion_bound": float(d.predicted_distortion),
+            "kept_fraction": self.kept_fraction,
+            "kept_params": self.kept_params,
+            "device_energy_j": float(cost.device_energy_j),
+            "breakdown": {
+                "device_compute_s": float(cost.device_compute_s),
+                "upload_s": float(cost.upload_s),
+                "server_compute_s": float(cost.server_compute_s),
+                "latency_s": latency,
+                "device_compute_j": float(cost.device_compute_j),
+                "upload_j": float(cost.upload_j),
+                "server_compute_j": float(cost.server_compute_j),
+                "energy_j": energy,
+                "rate_bps": float(cost.rate_bps),
+                "distortion_bound": self.distortion,
+                "meets_deadline": latency <= inst.deadline_s,
+                "meets_energy_budget": energy <= inst.energy_budget_j,
+            },
+            "setting": {
+                "model": inst.model.name,
+                "device": inst.device.name,
+                "server": inst.server.name,
+                "deadline_s": inst.deadline_s,
+                "energy_budget_j": inst.energy_budget_j,
+                "work_scale": inst.request.work_scale,
+                **inst.link.model_dump(),
+                "gain": inst.link.resolved_gain,
+                "gain_given": inst.link.gain is not None,
+            },
+        }
+        return _finite(payload)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no inf or NaN: write them as None (recursively)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
+
+
+def context_for(instance: Instance) -> PolicyContext:
+    """The :class:`~coinfer.policies.base.PolicyContext` of request 0 at time 0, all queues idle."""
+    gain = instance.link.resolved_gain
+    return PolicyContext(
+        request_id=0,
+        time_s=0.0,
+        work_scale=instance.request.work_scale,
+        gain=gain,
+        bandwidth_hz=instance.link.bandwidth_hz,
+        uplink_active=0,
+        device_queue_length=0,
+        device_backlog_s=0.0,
+        server_queue_length=0,
+        server_in_service=0,
+        server_backlog_s=0.0,
+        device_id="device-0",
+        scale_payload=True,
+        deadline_s=instance.deadline_s,
+        energy_budget_j=instance.energy_budget_j,
+        model=instance.model,
+        device=instance.device,
+        server=instance.server,
+        mean_gain=gain,
+        cell_bandwidth_hz=instance.link.bandwidth_hz,
+        noise_psd_w_per_hz=instance.link.noise_psd_w_per_hz,
+        server_workers=1,
+    )
+
+
+def solve(instance: Instance, policy: str, params: dict[str, Any], seed: int = 0) -> Solution:
+    """Ask policy ``policy`` (with ``params``) for a decision on ``instance`` and cost it.
+
+    The policy gets the random stream a run on ``seed`` would give it. Raises
+    :class:`InputError` for an unknown policy, bad parameters or a decision out of bounds.
+    """
+    built = make_policy(policy, params, stream(seed, "policy"))
+    context = context_for(instance)
+    decision = built.decide(context)
+    check_decision(built.name, decision, context)
+    model, device, server, link = instance.model, instance.device, instance.server, instance.link
+    split, scale = int(decision.split), instance.request.work_scale
+    cost = co_inference_cost(
+        device_flops=float(model.device_flops[split]) * scale,
+        server_flops=float(model.server_flops[split]) * scale,
+        payload_bits=float(model.payload_bits[split]) * scale,
+        rho_device=float(decision.rho_device),
+        rho_server=float(decision.rho_server),
+        tx_power_w=float(decision.tx_power_w),
+        f_device_hz=float(decision.f_device_hz),
+        f_server_hz=float(decision.f_server_hz),
+        gain=context.gain,
+        bandwidth_hz=link.bandwidth_hz,
+        noise_psd_w_per_hz=link.noise_psd_w_per_hz,
+        device_flops_per_cycle=device.flops_per_cycle,
+        device_power_coeff=device.power_coeff_w_per_hz3,
+        device_pue=device.pue,
+        server_flops_per_cycle=server.flops_per_cycle,
+        server_power_coeff=server.power_coeff_w_per_hz3,
+        server_pue=server.pue,
+    )
+    kept = float(
+        kept_parameters(
+            float(decision.rho_device),
+            float(decision.rho_server),
+            float(model.device_params[split]),
+            float(model.server_params[split]),
+        )
+    )
+    distortion = float(
+        distortion_bound(
+            kept, model.total_params, float(model.weight_bits), model.entropy_bits_per_param
+        )
+    )
+    return Solution(instance, built.name, context, decision, cost, kept, distortion)

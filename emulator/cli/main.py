@@ -1,0 +1,300 @@
+"""The ``coinfer`` command line.
+
+Subcommands print a human-readable table by default and JSON with ``--json``. Bad input (an
+unknown name, a bad file, a bad value) ends with one message on stderr and exit status 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from coinfer.emulator import __version__
+from coinfer.emulator.cli import compare as cli_compare
+from coinfer.emulator.cli import policies as cli_policies
+from coinfer.emulator.cli import run as cli_run
+from coinfer.emulator.cli import solve as cli_solve
+from coinfer.emulator.cli import sweep as cli_sweep
+from coinfer.emulator.cli import topology as cli_topology
+from coinfer.emulator.cli import traces as cli_traces
+from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
+from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.tables import format_table, si
+
+EXIT_BAD_INPUT = 2
+SCENARIO_COMMANDS = {
+    "run": cli_run.run_command,
+    "validate": cli_run.validate_command,
+    "schema": cli_run.schema_command,
+    "policies": cli_policies.policies_command,
+    "solve": cli_solve.solve_command,
+    "sweep": cli_sweep.sweep_command,
+    "summarize": cli_sweep.summarize_command,
+    "plot": cli_sweep.plot_command,
+    "traces": cli_traces.traces_command,
+    "topology": cli_topology.topology_command,
+    "compare": cli_compare.compare_command,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed so the docs and tests can introspect it)."""
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print JSON instead of a table",
+    )
+    model_files = argparse.ArgumentParser(add_help=False)
+    model_files.add_argument(
+        "--model-file",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="add a model profile from a YAML or CSV file (repeatable)",
+    )
+    hardware_files = argparse.ArgumentParser(add_help=False)
+    hardware_files.add_argument(
+        "--hardware-file",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="add hardware classes from a YAML file (repeatable)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="coinfer",
+        description="Emulator of split large-AI-model inference at the wireless edge.",
+    )
+    parser.add_argument("--version", action="version", version=f"coinfer {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    models = commands.add_parser(
+        "models", parents=[json_flag, model_files], help="list model profiles"
+    )
+    models_sub = models.add_subparsers(dest="action", metavar="ACTION")
+    show_model = models_sub.add_parser(
+        "show", parents=[json_flag, model_files], help="per-block table of one model profile"
+    )
+    show_model.add_argument("name", help="profile name, or a path to a YAML/CSV profile")
+    show_model.add_argument(
+        "--seq-len", type=positive_int, metavar="TOKENS", help="tokens per pass (text models)"
+    )
+    show_model.add_argument(
+        "--image-size", type=positive_int, metavar="PIXELS", help="image side (vision models)"
+    )
+
+    hardware = commands.add_parser(
+        "hardware", parents=[json_flag, hardware_files], help="list device and server classes"
+    )
+    hardware_sub = hardware.add_subparsers(dest="action", metavar="ACTION")
+    show_hw = hardware_sub.add_parser(
+        "show", parents=[json_flag, hardware_files], help="every field of one hardware class"
+    )
+    show_hw.add_argument("name", help="hardware class name")
+    cli_run.add_commands(commands, json_flag)
+    cli_policies.add_commands(commands, json_flag)
+    cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
+    cli_sweep.add_commands(commands, json_flag)
+    cli_traces.add_commands(commands, json_flag)
+    cli_topology.add_commands(commands, json_flag)
+    cli_compare.add_commands(commands, json_flag)
+    return parser
+
+
+# ---- models --------------------------------------------------------------------------------
+
+
+def _model_catalog(args: argparse.Namespace) -> ModelCatalog:
+    return ModelCatalog.builtin().with_files(getattr(args, "model_file", []))
+
+
+def _model_row(profile: ModelProfile) -> dict[str, object]:
+    return {
+        "name": profile.name,
+        "family": profile.family,
+        "params": profile.total_params,
+        "flops": profile.total_flops,
+        "blocks": profile.num_blocks,
+        "max_split": profile.last_split,
+        "sequence_length": profile.sequence_length,
+        "image_size": profile.image_size,
+        "decode_flops": profile.decode.total_flops if profile.decode else None,
+        "kv_cache_bytes_per_token": profile.kv_cache_bytes_per_token,
+        "description": profile.description,
+    }
+
+
+def _list_models(args: argparse.Namespace) -> str:
+    catalog = _model_catalog(args)
+    rows = [_model_row(catalog.get(name)) for name in catalog.names()]
+    if getattr(args, "json", False):
+        return json.dumps(rows, indent=2)
+    table = [
+        (
+            r["name"],
+            r["family"],
+            si(r["params"]),
+            si(r["flops"], "FLOPs"),
+            r["blocks"],
+            r["sequence_length"] or r["image_size"] or "-",
+            si(r["decode_flops"], "FLOPs"),
+        )
+        for r in rows
+    ]
+    headers = ("name", "family", "parameters", "FLOPs/pass", "blocks", "tokens/px", "decode step")
+    return format_table(headers, table)
+
+
+def _resolve_model(args: argparse.Namespace) -> ModelProfile:
+    catalog = _model_catalog(args)
+    name = args.name
+    if name not in catalog and name.lower().endswith((".yaml", ".yml", ".csv")):
+        catalog = catalog.with_files([name])
+        name = catalog.names()[-1]
+    return catalog.get(name, sequence_length=args.seq_len, image_size=args.image_size)
+
+
+def _show_model(args: argparse.Namespace) -> str:
+    profile = _resolve_model(args)
+    if getattr(args, "json", False):
+        data = profile.model_dump(mode="json")
+        data["splits"] = [profile.split_summary(int(split)) for split in profile.split_points]
+        return json.dumps(data, indent=2)
+    rows = []
+    for index, block in enumerate(profile.blocks, start=1):
+        rows.append(
+            (
+                index,
+                block.name,
+                si(block.params),
+                si(block.flops, "FLOPs"),
+                si(block.activation_bits, "bit"),
+                si(profile.device_params[index]),
+                si(profile.device_flops[index], "FLOPs"),
+                si(profile.payload_bits[index], "bit")
+                if index <= profile.last_split
+                else "(server)",
+            )
+        )
+    headers = ("l", "block", "params", "FLOPs", "output", "q(l)", "N(l)", "θ(l)")
+    size = (
+        f"{profile.sequence_length} tokens"
+        if profile.sequence_length
+        else f"{profile.image_size}x{profile.image_size} px"
+        if profile.image_size
+        else "fixed"
+    )
+    head = [
+        f"{profile.name}: {profile.description}",
+        f"parameters {si(profile.total_params)}, {si(profile.total_flops, 'FLOPs')} per pass "
+        f"({size}), {profile.num_blocks} blocks, splits 0..{profile.last_split}, "
+        f"θ(0) = {si(profile.input_bits, 'bit')}",
+    ]
+    if profile.decode is not None:
+        head.append(
+            f"decode step: {si(profile.decode.total_flops, 'FLOPs')}, KV cache "
+            f"{si(profile.kv_cache_bytes_per_token, 'B')} per token"
+        )
+    if profile.source:
+        head.append(f"source: {profile.source}")
+    return "\n".join(head) + "\n\n" + format_table(headers, rows)
+
+
+# ---- hardware ------------------------------------------------------------------------------
+
+
+def _hardware_catalog(args: argparse.Namespace) -> HardwareCatalog:
+    catalog = HardwareCatalog.builtin()
+    for path in getattr(args, "hardware_file", []):
+        catalog = catalog.with_specs(load_hardware_file(path))
+    return catalog
+
+
+def _list_hardware(args: argparse.Namespace) -> str:
+    specs = [spec for spec in _hardware_catalog(args)]
+    if getattr(args, "json", False):
+        return json.dumps([s.model_dump(mode="json") for s in specs], indent=2)
+    rows = [_hardware_row(s) for s in specs]
+    headers = (
+        "name",
+        "kind",
+        "clock range",
+        "FLOPs/cycle",
+        "peak",
+        "φ (W/Hz³)",
+        "PUE",
+        "memory",
+        "mem BW",
+        "P_max",
+    )
+    return format_table(headers, rows)
+
+
+def _hardware_row(spec: HardwareSpec) -> tuple[object, ...]:
+    return (
+        spec.name,
+        spec.kind,
+        f"{si(spec.f_min_hz, 'Hz')} - {si(spec.f_max_hz, 'Hz')}",
+        f"{spec.flops_per_cycle:g}",
+        si(spec.peak_flops_per_s, "FLOP/s"),
+        f"{spec.power_coeff_w_per_hz3:.3g}",
+        f"{spec.pue:g}",
+        si(spec.memory_bytes, "B"),
+        si(spec.memory_bandwidth_bytes_per_s, "B/s"),
+        "-" if spec.max_tx_power_w is None else f"{spec.max_tx_power_w:g} W",
+    )
+
+
+def _show_hardware(args: argparse.Namespace) -> str:
+    spec = _hardware_catalog(args).get(args.name)
+    if getattr(args, "json", False):
+        return json.dumps(spec.model_dump(mode="json"), indent=2)
+    rows = [(field, getattr(spec, field)) for field in type(spec).model_fields]
+    return format_table(("field", "value"), rows)
+
+
+# ---- entry point ---------------------------------------------------------------------------
+
+
+def run(argv: Sequence[str] | None = None) -> str:
+    """Parse ``argv`` and return what the command prints; raises :class:`InputError`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    action = getattr(args, "action", None)
+    if args.command == "models":
+        return _show_model(args) if action == "show" else _list_models(args)
+    if args.command == "hardware":
+        return _show_hardware(args) if action == "show" else _list_hardware(args)
+    handler = SCENARIO_COMMANDS.get(args.command)
+    if handler is not None:
+        return handler(args)
+    return parser.format_help()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: print the output, or one error line and exit status 2."""
+    try:
+        output = run(argv)
+    except InputError as err:
+        print(f"coinfer: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        print(output)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `coinfer ... | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""``coinfer run``, ``coinfer validate`` and ``coinfer schema``: scenarios on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from coinfer.emulator.cli.argtypes import non_negative_int
+from coinfer.emulator.scenario.schema import Scenario, load_scenario
+from coinfer.emulator.tables import format_table
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def scenario_arguments(scenario_help: str, set_example: str) -> argparse.ArgumentParser:
+    """Parent parser of the commands that read a scenario: the file, ``--seed`` and ``--set``."""
+    scenario_args = argparse.ArgumentParser(add_help=False)
+    scenario_args.add_argument("scenario", help=scenario_help)
+    scenario_args.add_argument(
+        "--seed", type=non_negative_int, help="root seed (default: the scenario's own)"
+    )
+    scenario_args.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        dest="overrides",
+        help=f"override a scenario field, e.g. --set {set_example} (repeatable)",
+    )
+    return scenario_args
+
+
+def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
+    """Register the scenario subcommands on the top-level parser."""
+    scenario_args = scenario_arguments("scenario YAML file", "devices.0.count=20")
+    add_trace_dir(scenario_args)
+    run = commands.add_parser(
+        "run",
+        parents=[scenario_args, json_flag],
+        help="run a scenario: print its summary and write its trace",
+    )
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"directory for trace.parquet and run.json (default: {DEFAULT_RUNS_DIR}/NAME-sSEED)",
+    )
+    commands.add_parser(
+        "validate", parents=[scenario_args], help="check a scenario without running it"
+    )
+    commands.add_parser(
+        "schema", parents=[json_flag], help="every scenario field: type, default, meaning"
+    )
+
+
+def add_trace_dir(parser: argparse.ArgumentParser) -> None:
+    """The ``--trace-dir`` option: where registered input traces are read from."""
+    parser.add_argument(
+        "--trace-dir",
+        metavar="DIR",
+        help="directory holding the input traces the scenario replays, e.g. ../shared/traces "
+        "(default: $COINFER_TRACE_DIR, then the download cache)",
+    )
+
+
+def run_command(args: argparse.Namespace) -> str:
+    """``coinfer run``: the summary (table or JSON); the trace goes to ``--out``."""
+    from coinfer.emulator.api.run import prepare, simulate
+    from coinfer.emulator.deployment.replay import (
+        load_scenario_traces,  # the engine's imports are heavy
+    )
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    seed = scenario.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
+    traces = load_scenario_traces(scenario, args.trace_dir)
+    prepare(scenario, seed, traces=traces)  # refuse bad names before creating any file
+    result = simulate(scenario, seed, out, traces=traces)
+    if getattr(args, "json", False):
+        payload = {"out_dir": str(out), "seed": seed, **result.summary.to_dict()}
+        return json.dumps(_finite(payload), indent=2)
+    head = (
+        f"{scenario.name}: seed {seed}, {result.stats.requests} requests, "
+        f"{result.wall_time_s:.2f} s wall time; trace in {out}/"
+    )
+    return head + "\n\n" + result.summary.format()
+
+
+def validate_command(args: argparse.Namespace) -> str:
+    """``coinfer validate``: resolve everything a run needs, run nothing."""
+    from coinfer.emulator.api.run import prepare
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir)
+    length = (
+        f"{scenario.requests} requests"
+        if scenario.requests is not None
+        else f"{scenario.duration_s:g} s of arrivals"
+    )
+    return (
+        f"{args.scenario}: valid. {len(deployment.devices)} devices, {len(deployment.cells)} "
+        f"cells, {len(deployment.servers)} servers, policy {scenario.policy.name!r}, {length}, "
+        f"seed {seed}"
+    )
+
+
+def schema_command(args: argparse.Namespace) -> str:
+    """``coinfer schema``: the scenario fields, flattened to dotted paths."""
+    rows = list(_schema_rows(Scenario, ""))
+    if getattr(args, "json", False):
+        return json.dumps(Scenario.model_json_schema(), indent=2)
+    return format_table(("field", "type", "default", "meaning"), rows)
+
+
+def _schema_rows(model: type[BaseModel], prefix: str):
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        yield path, _type_name(field), _default(field), _meaning(field)
+        nested_models = _nested_models(field.annotation)
+        for nested in nested_models:
+            tag = _discriminator(nested) if len(nested_models) > 1 else ""
+            yield from _schema_rows(nested, f"{path}[{tag}]." if tag else f"{path}.")
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            if item not in found:  # Annotated[Model, ...] is met through args and origin
+                found.append(item)
+            continue
+        stack.extend(reversed(getattr(item, "__args__", ()) or ()))
+        if hasattr(item, "__origin__") and hasattr(item, "__metadata__"):
+            stack.append(item.__origin__)
+    return found
+
+
+def _discriminator(model: type[BaseModel]) -> str:
+    for key in ("process", "distribution", "model", "generator", "kind"):
+        field = model.model_fields.get(key)
+        if field is not None and isinstance(field.default, str):
+            return f"{key}={field.default}"
+    return ""
+
+
+def _type_name(field: FieldInfo) -> str:
+    text = (
+        str(field.annotation)
+        .replace("typing.", "")
+        .replace("coinfer.emulator.scenario.schema.", "")
+    )
+    text = text.replace("<class '", "").replace("'>", "")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        return "(see fields)"
+    value = field.default
+    return "none" if value is None else str(value)
+
+
+def _meaning(field: FieldInfo) -> str:
+    text = field.description or ""
+    bounds = [
+        f"{symbol} {getattr(item, attr)}"
+        for item in field.metadata
+        for attr, symbol in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))
+        if getattr(item, attr, None) is not None
+    ]
+    return text + (f" [{', '.join(bounds)}]" if bounds else "")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no inf or NaN: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value

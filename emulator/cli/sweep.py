@@ -1,0 +1,317 @@
+"""``coinfer sweep``, ``coinfer summarize`` and ``coinfer plot``: what-if studies at scale.
+
+``coinfer sweep SWEEP.yaml`` runs every configuration × seed of a sweep file that has not
+finished yet (local processes on every core by default; ``--serial``, ``--workers N``,
+``--scheduler ADDRESS`` or ``--dask-local N`` choose otherwise), then writes the per-run and
+aggregated tables and prints the aggregate. ``coinfer summarize DIR`` rebuilds and prints the
+tables of a sweep directory (also one whose sweep was interrupted); ``coinfer plot DIR --kind
+KIND`` draws one figure as PNG and PDF. The sweep modules are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.tables import format_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from coinfer.emulator.sweeps.plan import Plan
+    from coinfer.emulator.sweeps.runner import SweepOutcome
+
+DEFAULT_SWEEPS_DIR = Path("sweeps")
+PLOT_KINDS = ("cdf", "load", "pareto", "breakdown", "distortion")
+#: Metrics printed by default: (metric, scale, unit).
+DEFAULT_METRICS = (
+    ("latency_p50_s", 1e3, "ms"),
+    ("latency_p99_s", 1e3, "ms"),
+    ("deadline_met_ratio", 100.0, "%"),
+    ("energy_per_request_j", 1e3, "mJ"),
+    ("distortion_mean", 1.0, ""),
+)
+_SHOWN_FAILURES = 5
+
+
+def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
+    """Register ``sweep``, ``summarize`` and ``plot`` on the top-level parser."""
+    sweep = commands.add_parser(
+        "sweep",
+        parents=[json_flag],
+        help="run a sweep: configurations x policies x seeds, resumable, on all cores or Dask",
+    )
+    sweep.add_argument("sweep", help="sweep YAML file (see docs/sweeps.md)")
+    sweep.add_argument(
+        "--out", metavar="DIR", help=f"output directory (default: {DEFAULT_SWEEPS_DIR}/NAME)"
+    )
+    sweep.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        dest="overrides",
+        help="override a field of the base scenario for every run (repeatable)",
+    )
+    sweep.add_argument(
+        "--dry-run", action="store_true", help="list the configurations and runs, run nothing"
+    )
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--serial", action="store_true", help="run in this process, one by one")
+    where.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="local worker processes (default: one per core)",
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786"
+    )
+    where.add_argument(
+        "--dask-local",
+        type=positive_int,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes",
+    )
+
+    summarize = commands.add_parser(
+        "summarize",
+        parents=[json_flag],
+        help="aggregate a sweep directory: mean and 95%% CI over seeds per configuration",
+    )
+    summarize.add_argument("directory", help="a sweep's output directory")
+    summarize.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="metric to print (repeatable; default: latency p50/p99, deadline met, energy, "
+        "distortion)",
+    )
+
+    plot = commands.add_parser("plot", help="draw a figure of a sweep (PNG and PDF)")
+    plot.add_argument("directory", help="a sweep's output directory")
+    plot.add_argument("--kind", required=True, choices=PLOT_KINDS, help="which figure")
+    plot.add_argument(
+        "--out", metavar="STEM", help="output path without suffix (default: DIR/plots/KIND)"
+    )
+    plot.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="keep only configurations with this varied value (repeatable), e.g. "
+        "--where policy=min-latency",
+    )
+    plot.add_argument("--x", metavar="PATH", help="the axis of a load or distortion plot")
+    plot.add_argument(
+        "--by",
+        choices=("policy", "split"),
+        default="policy",
+        help="breakdown bars per configuration (policy) or per split point (reads traces)",
+    )
+    plot.add_argument(
+        "--latency",
+        choices=("mean", "p50", "p95", "p99"),
+        default="mean",
+        help="latency statistic of the Pareto plot",
+    )
+
+
+# ---- coinfer sweep ------------------------------------------------------------------------------
+
+
+def sweep_command(args: argparse.Namespace) -> str:
+    """``coinfer sweep``: run what is left, print the outcome and the aggregate."""
+    from coinfer.emulator.sweeps.executors import make_executor
+    from coinfer.emulator.sweeps.plan import load_plan
+    from coinfer.emulator.sweeps.runner import run_sweep
+
+    plan = load_plan(args.sweep, args.overrides)
+    out = Path(args.out) if args.out else DEFAULT_SWEEPS_DIR / plan.name
+    if args.dry_run:
+        return _listing(plan, out)
+    executor = make_executor(
+        serial=args.serial,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        dask_local=args.dask_local,
+    )
+    outcome = run_sweep(plan, out, executor)
+    if getattr(args, "json", False):
+        return json.dumps(_outcome_json(outcome, out), indent=2)
+    where = executor.description if outcome.ran else "nothing left to run"
+    head = (
+        f"sweep {plan.name}: {outcome.planned} runs ({len(plan.configurations)} configurations "
+        f"x {len(plan.seeds)} seeds); {outcome.ran} run now on {where}, {outcome.skipped} "
+        f"already finished, {len(outcome.failed)} failed; {outcome.wall_time_s:.1f} s."
+        if outcome.ran
+        else f"sweep {plan.name}: all {outcome.planned} runs already finished."
+    )
+    lines = [head, f"results: {out}/aggregate.csv (and .parquet), per-run traces in {out}/runs/"]
+    lines += _failures(outcome.failed, out)
+    return (
+        "\n".join(lines) + "\n\n" + format_aggregate(outcome.tables.aggregate, list(plan.columns))
+    )
+
+
+def _listing(plan: Plan, out: Path) -> str:
+    from coinfer.emulator.sweeps.plan import format_value
+    from coinfer.emulator.sweeps.store import SweepStore
+
+    store = SweepStore(out)
+    finished = {run.run_id for run in plan.runs if store.finished(run.run_id) is not None}
+    columns = list(plan.columns)
+    rows = []
+    per_config: dict[str, list[str]] = {}
+    for run in plan.runs:
+        per_config.setdefault(run.config_id, []).append(run.run_id)
+    for config in plan.configurations:
+        runs = per_config[config.config_id]
+        done = sum(run_id in finished for run_id in runs)
+        values = [config.policy] + [
+            format_value(config.point[c]) if c in config.point else "-" for c in columns[1:]
+        ]
+        rows.append((config.index, config.config_id, *values, f"{done}/{len(runs)}"))
+    head = (
+        f"sweep {plan.name}: {len(plan.configurations)} configurations x {len(plan.seeds)} "
+        f"seeds ({', '.join(map(str, plan.seeds))}) = {len(plan.runs)} runs; "
+        f"{len(finished)} finished in {out}/"
+    )
+    headers = ("#", "config id", *columns, "finished")
+    return head + "\n\n" + format_table(headers, rows)
+
+
+def _outcome_json(outcome: SweepOutcome, out: Path) -> dict[str, Any]:
+    from coinfer.emulator.sweeps.metrics import finite_or_none
+
+    return {
+        "out_dir": str(out),
+        "planned": outcome.planned,
+        "skipped": outcome.skipped,
+        "ran": outcome.ran,
+        "failed": [
+            {k: r[k] for k in ("run_id", "config_id", "seed", "error")} for r in outcome.failed
+        ],
+        "wall_time_s": outcome.wall_time_s,
+        "aggregate": finite_or_none(outcome.tables.aggregate.to_dict(orient="records")),
+    }
+
+
+def _failures(failed: tuple[dict[str, Any], ...], out: Path) -> list[str]:
+    if not failed:
+        return []
+    lines = [f"{len(failed)} runs failed (each error is in {out}/runs/RUN_ID/error.json):"]
+    for record in failed[:_SHOWN_FAILURES]:
+        lines.append(f"  {record['run_id']} (seed {record['seed']}): {record['error']}")
+    if len(failed) > _SHOWN_FAILURES:
+        lines.append(f"  ... and {len(failed) - _SHOWN_FAILURES} more")
+    lines.append("re-run the same command to retry them (finished runs are kept)")
+    return lines
+
+
+# ---- tables -------------------------------------------------------------------------------------
+
+
+def format_aggregate(
+    aggregate: pd.DataFrame, columns: list[str], metrics: list[str] | None = None
+) -> str:
+    """The aggregate as text: varied values, runs, and ``mean ± CI`` of each metric."""
+    chosen = (
+        [(m, scale, unit) for m, scale, unit in DEFAULT_METRICS]
+        if not metrics
+        else [(m, 1.0, "") for m in metrics]
+    )
+    headers = [*columns, "runs"] + [
+        f"{m} ({unit})" if unit else m for m, _, unit in chosen if f"{m}_mean" in aggregate
+    ]
+    rows = []
+    for _, row in aggregate.iterrows():
+        cells = [_cell(row[c]) for c in columns] + [_runs(row)]
+        for metric, scale, _ in chosen:
+            if f"{metric}_mean" in aggregate:
+                cells.append(_mean_ci(row[f"{metric}_mean"], row[f"{metric}_ci95"], scale))
+        rows.append(cells)
+    return format_table(headers, rows)
+
+
+def _runs(row: pd.Series) -> str:
+    return f"{row['runs']}" + (f" ({row['failed']} failed)" if row["failed"] else "")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:g}"
+    return "-" if value is None else str(value)
+
+
+def _mean_ci(mean: float, half: float, scale: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    text = f"{mean * scale:.4g}"
+    return text if math.isnan(half) else f"{text} ± {half * scale:.2g}"
+
+
+# ---- coinfer summarize --------------------------------------------------------------------------
+
+
+def summarize_command(args: argparse.Namespace) -> str:
+    """``coinfer summarize DIR``: rebuild, save and print the sweep's tables."""
+    from coinfer.emulator.sweeps.aggregate import collect, write_tables
+    from coinfer.emulator.sweeps.metrics import finite_or_none
+    from coinfer.emulator.sweeps.store import SweepStore
+
+    store = SweepStore(Path(args.directory))
+    tables = collect(store)
+    written = write_tables(store, tables)
+    aggregate = tables.aggregate
+    unknown = [m for m in args.metric if f"{m}_mean" not in aggregate]
+    if unknown:
+        known = sorted(c.removesuffix("_mean") for c in aggregate if c.endswith("_mean"))
+        raise InputError(f"--metric {unknown[0]}: no such metric; expected one of: {known}")
+    if getattr(args, "json", False):
+        return json.dumps(finite_or_none(aggregate.to_dict(orient="records")), indent=2)
+    status = tables.results["status"].value_counts().to_dict()
+    head = (
+        f"sweep {tables.plan['name']} in {store.root}/: {status.get('ok', 0)} of "
+        f"{len(tables.results)} runs finished, {status.get('failed', 0)} failed, "
+        f"{status.get('missing', 0)} not run yet. Tables: "
+        f"{', '.join(p.name for p in written)}"
+    )
+    body = format_aggregate(aggregate, list(tables.plan["columns"]), args.metric or None)
+    return head + "\n\n" + body
+
+
+# ---- coinfer plot -------------------------------------------------------------------------------
+
+
+def plot_command(args: argparse.Namespace) -> str:
+    """``coinfer plot DIR --kind KIND``: write KIND.png and KIND.pdf."""
+    import yaml
+
+    from coinfer.emulator.sweeps.aggregate import collect
+    from coinfer.emulator.sweeps.plots import PlotOptions, plot, save_figure
+    from coinfer.emulator.sweeps.store import PLOTS_DIR, SweepStore
+
+    where = []
+    for item in args.where:
+        path, sep, text = item.partition("=")
+        if not sep or not path:
+            raise InputError(f"--where: got {item!r}, expected PATH=VALUE")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        where.append((path, value))
+    store = SweepStore(Path(args.directory))
+    tables = collect(store)
+    options = PlotOptions(where=tuple(where), x=args.x, by=args.by, latency=args.latency)
+    figure = plot(args.kind, tables, store, options)
+    stem = Path(args.out) if args.out else store.root / PLOTS_DIR / args.kind
+    paths = save_figure(figure, stem)
+    return "wrote " + " and ".join(str(p) for p in paths)

@@ -1,0 +1,822 @@
+"""The SimPy engine: the life of every request, from arrival to result.
+
+One :class:`simpy.Environment` per run. Every device is a SimPy process that generates its
+requests. A request then goes through:
+
+1. **decision**: the policy gets a :class:`~coinfer.policies.base.PolicyContext` and returns a
+   :class:`~coinfer.policies.base.Decision`, checked against the bounds; a request the policy does
+   not admit leaves as ``infeasible``;
+2. **device**: FCFS on the device, at the chosen clock and pruning (start and finish computed on
+   arrival; one timeout fires when the device is done);
+3. **uplink**: ``θ(l)`` bits over the cell's shared, fading band (:mod:`emulator.uplink`), or
+   over a replayed capacity or SNR trace (:mod:`emulator.replay_links`);
+   then, with a topology whose server is not at the access point, the **backhaul**: the wired
+   path to the server, hop by hop on shared links (:mod:`emulator.backhaul`);
+4. **server**: FCFS on parallel workers (computed) or processor sharing (:mod:`emulator.server`);
+   a full server drops the request;
+5. **downlink**: the result at a fixed rate, if the scenario has a downlink.
+
+Per request the engine costs one arrival timeout, one device timeout and about one uplink
+wake-up (plus about two per wired hop with a topology): queue waits are computed, not simulated,
+wherever first-come-first-served order makes them known in advance. Every formula comes from
+:mod:`emulator.reference`.
+
+The server of a request is chosen on arrival, before the policy decides: the cell's own server,
+or with a topology the least loaded reachable one or the policy's choice
+(:mod:`emulator.candidates`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, RouteSpec, ServerSpec
+from coinfer.emulator.engine.backhaul import WiredLinkResource
+from coinfer.emulator.engine.fading import BlockFading
+from coinfer.emulator.engine.routing import (
+    CandidateServer,
+    ServerChooser,
+    least_loaded,
+    policy_cannot_route,
+)
+from coinfer.emulator.engine.servers import FcfsServer, PsServer
+from coinfer.emulator.engine.sharing import SharedJob
+from coinfer.emulator.engine.uplink import Uplink, make_uplink
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
+from coinfer.emulator.randomness import seed_sequence, stream
+from coinfer.emulator.scenario.schema import (
+    ConstantWork,
+    DeterministicArrivals,
+    ExponentialWork,
+    LognormalWork,
+    UniformWork,
+)
+from coinfer.emulator.trace.columns import TraceWriter
+from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
+
+_DRAW_BLOCK = 256  # random numbers drawn per numpy call
+_DISTORTION_CACHE = 4096  # distortion bounds remembered per model
+
+STATUS_LABELS = ["completed", "dropped", "infeasible"]
+_COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
+
+
+_new_context = tuple.__new__
+
+
+class Request(SharedJob):
+    """One request in flight (a job of the uplink and, under processor sharing, the server)."""
+
+    __slots__ = (
+        "backhaul_done_s",
+        "band_seen",
+        "decision",
+        "device",
+        "device_compute_j",
+        "device_compute_s",
+        "device_done_s",
+        "device_start_s",
+        "f_server_hz",
+        "fading",
+        "gain_seen",
+        "hop",
+        "id",
+        "link",
+        "mean_gain",
+        "payload_bits",
+        "route",
+        "server",
+        "server_energy_j",
+        "server_flops",
+        "server_index",
+        "server_start_s",
+        "t_arrival",
+        "tx_power_w",
+        "tx_start_s",
+        "uplink_done_s",
+        "uplink_energy_j",
+        "work_scale",
+    )
+
+
+class _Route:
+    """A wired path compiled for the run: an initial delay, then (link, latency after) steps."""
+
+    __slots__ = ("initial_s", "return_s", "steps")
+
+    def __init__(
+        self, initial_s: float, steps: tuple[tuple[WiredLinkResource, float], ...], return_s: float
+    ) -> None:
+        self.initial_s = initial_s  #: latency of ideal links before the first shared link, s
+        self.steps = steps  #: each shared link and the latency to wait after it, s
+        self.return_s = return_s  #: time to return the result over the path, s
+
+
+class _Option:
+    """A server a cell's requests may use, with the compiled route to it."""
+
+    __slots__ = ("index", "resources", "route", "server", "spec", "static")
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        server: FcfsServer | PsServer,
+        route: _Route | None,
+        resources: tuple[WiredLinkResource, ...],
+        static: tuple[float, float, float],
+    ) -> None:
+        self.index = spec.index
+        self.spec = spec
+        self.server = server  #: the run-time server
+        self.route = route  #: None: at the access point (no backhaul)
+        self.resources = resources  #: the shared links of the path (for their transfer counts)
+        self.static = static  #: (latency, s/bit, return time) of the path
+
+
+class _Device:
+    """A device's run-time state: its FCFS compute queue, fading link and random draws."""
+
+    __slots__ = (
+        "codes",
+        "fading",
+        "free_at",
+        "link",
+        "options",
+        "pending",
+        "server",
+        "server_index",
+        "spec",
+        "static_context",
+        "uplink",
+        "work",
+    )
+
+    def __init__(self, spec: DeviceSpec, fading: BlockFading | None, work: Iterator[float]):
+        self.spec = spec
+        self.fading = fading
+        self.link = spec.link  #: a replayed capacity or SNR trace (then no fading), or None
+        self.work = work
+        self.free_at = 0.0
+        self.pending: deque[float] = deque()  # finish times of requests not yet computed
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """What the engine measured besides the trace."""
+
+    requests: int  #: arrivals (= trace rows)
+    sim_end_s: float  #: time the last request left the system, s
+    arrivals_end_s: float  #: time arrivals stopped (duration) or the last arrival, s
+    server_busy_s: dict[str, float]  #: time integral of each server's busy fraction, s
+    cell_busy_s: dict[str, float]  #: time integral of each cell's busy band fraction, s
+    #: time integral of each shared wired link direction's busy fraction, s
+    link_busy_s: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs one deployment with one policy on one seed, writing rows to ``writer``."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        policy: Policy,
+        seed: int,
+        writer: TraceWriter,
+        *,
+        duration_s: float | None,
+        max_requests: int | None,
+        warmup_s: float = 0.0,
+    ) -> None:
+        self.env = simpy.Environment()
+        self.deployment = deployment
+        self.policy = policy
+        self.policy_name = policy.name
+        self.seed = seed
+        self.writer = writer
+        self.duration_s = math.inf if duration_s is None else duration_s
+        self.remaining = math.inf if max_requests is None else max_requests
+        self.warmup_s = warmup_s
+        self._next_id = 0
+        self._last_arrival_s = 0.0
+        self._last_done_s = 0.0
+        self._instantaneous_csi = deployment.channel.csi == "instantaneous"
+        downlink = deployment.downlink
+        self._downlink_s = 0.0 if downlink is None else downlink.result_bits / downlink.rate_bps
+        self._uplinks: list[Uplink] = [
+            # without a topology a cell's server is at its access point: straight to the server
+            make_uplink(self.env, cell, self._uplink_done if cell.routes else self._serve)
+            for cell in deployment.cells
+        ]
+        self._servers: list[FcfsServer | PsServer] = [
+            PsServer(self.env, spec, self._server_done)
+            if spec.discipline == "ps"
+            else FcfsServer(self.env, spec)
+            for spec in deployment.servers
+        ]
+        self._en_route = [0] * len(deployment.servers)  # routed, not yet at the server
+        self._links = [
+            WiredLinkResource(self.env, link, self._hop_done)
+            if math.isfinite(link.bandwidth_bps)
+            else None
+            for link in deployment.links
+        ]
+        self._choose_server = None
+        if deployment.routing == "policy":
+            if not isinstance(policy, ServerChooser):
+                raise InputError(policy_cannot_route(policy.name))
+            self._choose_server = policy.choose_server
+        self._least_loaded = deployment.routing == "least-loaded"
+        self._cell_options = [self._options(cell) for cell in deployment.cells]
+        self._model_codes: dict[str, int] = {}
+        self._devices = [self._make_device(spec) for spec in deployment.devices]
+        # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
+        self._distortions: list[dict[tuple[int, float, float], float]] = [
+            {} for _ in self._model_codes
+        ]
+
+    # ---- set-up ------------------------------------------------------------------------------
+
+    def labels(self) -> dict[str, list[str]]:
+        """Labels of the trace's categorical columns, indexed by the codes in the rows."""
+        return {
+            "device_id": [d.id for d in self.deployment.devices],
+            "cell_id": [c.id for c in self.deployment.cells],
+            "server_id": [s.id for s in self.deployment.servers],
+            "policy": [self.policy_name],
+            "model": list(self._model_codes),
+            "status": STATUS_LABELS,
+        }
+
+    def _options(self, cell: CellSpec) -> tuple[_Option, ...] | None:
+        """The servers the cell's requests may use with their compiled routes (None: the own
+        server, directly: a scenario without a topology)."""
+        if not cell.routes:
+            return None
+        return tuple(
+            _Option(
+                self.deployment.servers[route.server],
+                self._servers[route.server],
+                self._compile(route),
+                tuple(
+                    resource
+                    for resource in (self._links[i] for i in route.links)
+                    if resource is not None
+                ),
+                (route.latency_s, route.s_per_bit, self._return_s(route)),
+            )
+            for route in cell.routes
+        )
+
+    def _return_s(self, route: RouteSpec) -> float:
+        """The result's way back over the path (no contention); none without a downlink."""
+        downlink = self.deployment.downlink
+        if downlink is None or not route.links:
+            return 0.0
+        return route.latency_s + downlink.result_bits * route.s_per_bit
+
+    def _compile(self, route: RouteSpec) -> _Route | None:
+        """The path as shared-link steps; ideal links only add their latency."""
+        initial = 0.0
+        steps: list[list] = []
+        for index in route.links:
+            link, resource = self.deployment.links[index], self._links[index]
+            if resource is None:
+                if steps:
+                    steps[-1][1] += link.latency_s
+                else:
+                    initial += link.latency_s
+            else:
+                steps.append([resource, link.latency_s])
+        if initial == 0.0 and not steps:
+            return None
+        return _Route(initial, tuple((r, d) for r, d in steps), self._return_s(route))
+
+    def _make_device(self, spec: DeviceSpec) -> _Device:
+        fading_spec = self.deployment.channel.fading
+        fading = None
+        if fading_spec.law != "none" and spec.link is None:  # a replayed trace replaces fading
+            fading = BlockFading(
+                fading_spec.law,
+                fading_spec.coherence_time_s,
+                seed_sequence(self.seed, "fading", spec.index),
+                k_factor=fading_spec.k_factor,
+                m=fading_spec.m,
+            )
+        device = _Device(spec, fading, _work_draws(spec, self.seed))
+        device.uplink = self._uplinks[spec.cell]
+        device.server = self._servers[spec.server]
+        device.options = self._cell_options[spec.cell]
+        model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
+        device.codes = (spec.index, spec.cell, model_code)
+        device.server_index = spec.server
+        device.static_context = (
+            spec.id,
+            spec.scale_payload,
+            spec.deadline_s,
+            spec.energy_budget_j,
+            spec.model,
+            spec.hardware,
+            device.server.spec.hardware,
+            spec.mean_gain,
+            device.uplink.cell.bandwidth_hz,
+            device.uplink.noise,
+            device.server.spec.workers,
+            device.server.spec.discipline,
+            device.uplink.cell.sharing,
+            (),  # candidate servers: none without a topology (see _routed_context)
+        )
+        return device
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def run(self) -> EngineStats:
+        """Emulate until every generated request has left the system."""
+        for device in self._devices:
+            self.env.process(self._source(device))
+        self.env.run()
+        self.writer.close()
+        arrivals_end = self.duration_s if math.isfinite(self.duration_s) else self._last_arrival_s
+        return EngineStats(
+            requests=self._next_id,
+            sim_end_s=self._last_done_s,
+            arrivals_end_s=arrivals_end,
+            server_busy_s={
+                spec.id: server.busy_s
+                for spec, server in zip(self.deployment.servers, self._servers, strict=True)
+            },
+            cell_busy_s={
+                spec.id: uplink.busy_s
+                for spec, uplink in zip(self.deployment.cells, self._uplinks, strict=True)
+            },
+            link_busy_s={
+                resource.spec.id: resource.busy_s
+                for resource in self._links
+                if resource is not None
+            },
+        )
+
+    def _source(self, device: _Device):
+        """SimPy process: the device's arrivals until the duration or request count is reached."""
+        env = self.env
+        timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
+        for gap in _arrival_gaps(device.spec, self.seed):
+            if env.now + gap > duration_s:
+                return
+            yield timeout(gap)
+            if self.remaining <= 0:
+                return
+            self.remaining -= 1
+            arrive(device)
+
+    def _arrive(self, device: _Device) -> None:
+        now = self.env.now
+        spec = device.spec
+        request_id = self._next_id
+        self._next_id += 1
+        self._last_arrival_s = now
+        work_scale = next(device.work)
+        fading = device.fading
+        uplink = device.uplink
+        band = uplink.share_for_new_hz()
+        gain = spec.mean_gain
+        if fading is not None:
+            if self._instantaneous_csi:
+                gain = gain * fading.gain(fading.block_at(now))
+        elif device.link is not None:
+            gain = device.link.gain_seen(now, band, self._instantaneous_csi)
+        pending = device.pending
+        while pending and pending[0] <= now:
+            pending.popleft()
+        free_at = device.free_at
+        options = device.options
+        if options is None:
+            server = device.server
+            route = None
+            server_index = device.server_index
+            waiting, in_service, server_backlog = server.status()
+            context = _new_context(  # PolicyContext(...) without keyword binding: hot path
+                PolicyContext,
+                (
+                    request_id,
+                    now,
+                    work_scale,
+                    gain,
+                    band,
+                    uplink.active,
+                    len(pending),
+                    free_at - now if free_at > now else 0.0,
+                    waiting,
+                    in_service,
+                    server_backlog,
+                    *device.static_context,
+                ),
+            )
+        else:
+            option, context = self._routed_context(
+                device,
+                options,
+                (
+                    request_id,
+                    now,
+                    work_scale,
+                    gain,
+                    band,
+                    uplink.active,
+                    len(pending),
+                    free_at - now if free_at > now else 0.0,
+                ),
+            )
+            server, route, server_index = option.server, option.route, option.index
+        decision = self.policy.decide(context)
+        check_decision(self.policy_name, decision, context)
+
+        request = Request()
+        request.id = request_id
+        request.device = device
+        request.decision = decision
+        request.t_arrival = now
+        request.work_scale = work_scale
+        request.gain_seen = gain
+        request.band_seen = band
+        request.server = server
+        request.server_index = server_index
+        request.route = route
+        if not decision.admit:
+            request.device_start_s = request.device_done_s = request.uplink_done_s = now
+            request.backhaul_done_s = request.server_start_s = now
+            request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
+            self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
+            return
+
+        table = spec.model.split_table
+        split = decision.split
+        hardware = spec.hardware
+        t_compute, request.device_compute_j = compute_cost_float(
+            table.device_flops[split] * work_scale,
+            decision.rho_device,
+            decision.f_device_hz,
+            hardware.flops_per_cycle,
+            hardware.power_coeff_w_per_hz3,
+            hardware.pue,
+        )
+        start = max(now, device.free_at)
+        done = start + t_compute
+        device.free_at = done
+        pending.append(done)
+        request.device_start_s = start
+        request.device_done_s = done
+        request.device_compute_s = t_compute
+        payload = table.payload_bits[split]
+        request.payload_bits = payload * work_scale if spec.scale_payload else payload
+        request.tx_power_w = decision.tx_power_w
+        request.mean_gain = spec.mean_gain
+        request.fading = fading
+        request.link = device.link
+        request.server_flops = table.server_flops[split] * work_scale
+        if options is not None:
+            self._en_route[server_index] += 1
+        if done > now:
+            self.env.timeout(done - now, request).callbacks.append(self._device_timer)
+        else:
+            self._device_done(request)
+
+    def _device_timer(self, event: simpy.Event) -> None:
+        self._device_done(event._value)
+
+    def _device_done(self, request: Request) -> None:
+        if request.payload_bits > 0.0:
+            request.left = request.payload_bits
+            request.device.uplink.start(request)
+        else:
+            request.tx_start_s = self.env.now
+            request.device.uplink.on_done(request)
+
+    def _routed_context(
+        self, device: _Device, options: tuple[_Option, ...], head: tuple
+    ) -> tuple[_Option, PolicyContext]:
+        """The server for a request of a topology scenario, and the policy's context for it.
+
+        ``head`` holds the context's per-request fields up to the device backlog. The candidate
+        servers are listed with their load now; the routing rule picks one, which goes first.
+        """
+        en_route = self._en_route
+        candidates = []
+        for option in options:
+            spec = option.spec
+            waiting, in_service, backlog = option.server.status()
+            latency, s_per_bit, return_s = option.static
+            candidates.append(
+                CandidateServer(
+                    spec.id,
+                    spec.tier,
+                    spec.hardware,
+                    spec.workers,
+                    spec.discipline,
+                    waiting,
+                    in_service,
+                    backlog,
+                    en_route[option.index],
+                    latency,
+                    s_per_bit,
+                    sum(resource.active for resource in option.resources),
+                    return_s,
+                )
+            )
+        chosen = 0
+        if self._least_loaded:
+            chosen = least_loaded(candidates)
+        elif self._choose_server is not None:
+            own_context = self._context_for(device, head, tuple(candidates))
+            chosen = self._checked_choice(self._choose_server(own_context), own_context)
+        if chosen:
+            candidates.insert(0, candidates.pop(chosen))
+        return options[chosen], self._context_for(device, head, tuple(candidates))
+
+    def _context_for(
+        self, device: _Device, head: tuple, candidates: tuple[CandidateServer, ...]
+    ) -> PolicyContext:
+        """The context of a request served by ``candidates[0]``; ``head`` holds its per-request
+        fields up to the device backlog."""
+        first = candidates[0]
+        spec = device.spec
+        cell = device.uplink.cell
+        return _new_context(
+            PolicyContext,
+            (
+                *head,
+                first.queue_length,
+                first.in_service,
+                first.backlog_s,
+                spec.id,
+                spec.scale_payload,
+                spec.deadline_s,
+                spec.energy_budget_j,
+                spec.model,
+                spec.hardware,
+                first.hardware,
+                spec.mean_gain,
+                cell.bandwidth_hz,
+                device.uplink.noise,
+                first.workers,
+                first.discipline,
+                cell.sharing,
+                candidates,
+            ),
+        )
+
+    def _checked_choice(self, chosen: object, context: PolicyContext) -> int:
+        """``chosen`` if it indexes ``context.candidate_servers``, else a PolicyError."""
+        count = len(context.candidate_servers)
+        if (chosen.__class__ is int or isinstance(chosen, np.integer)) and 0 <= chosen < count:
+            return int(chosen)
+        raise PolicyError(
+            f"policy {self.policy_name!r} returned server choice {chosen!r} for request "
+            f"{context.request_id}, expected an index in 0..{count - 1} into "
+            "context.candidate_servers"
+        )
+
+    def _uplink_done(self, request: Request) -> None:
+        """The upload of a topology cell's request is done: cross the wired path, if any."""
+        route = request.route
+        if route is None or request.server_flops * request.decision.rho_server <= 0.0:
+            request.route = None  # nothing crosses the wires
+            self._serve(request)
+            return
+        request.uplink_done_s = self.env.now
+        request.hop = 0
+        if route.initial_s > 0.0:
+            self.env.timeout(route.initial_s, request).callbacks.append(self._backhaul_timer)
+        else:
+            self._next_hop(request)
+
+    # ---- backhaul: the wired path, hop by hop ---------------------------------------------
+
+    def _backhaul_timer(self, event: simpy.Event) -> None:
+        self._next_hop(event._value)
+
+    def _next_hop(self, request: Request) -> None:
+        steps = request.route.steps
+        if request.hop == len(steps):
+            request.backhaul_done_s = self.env.now
+            self._serve(request)
+            return
+        request.left = request.payload_bits
+        steps[request.hop][0].join(request)
+
+    def _hop_done(self, request: Request) -> None:
+        delay = request.route.steps[request.hop][1]
+        request.hop += 1
+        if delay > 0.0:
+            self.env.timeout(delay, request).callbacks.append(self._backhaul_timer)
+        else:
+            self._next_hop(request)
+
+    # ---- server --------------------------------------------------------------------------
+
+    def _serve(self, request: Request) -> None:
+        """The request reaches its server (straight from the uplink when it has no wired path,
+        else from the backhaul): fully on the device it is done; else it queues (fcfs), shares
+        (ps) or is dropped."""
+        now = self.env.now
+        if request.route is None:
+            request.uplink_done_s = request.backhaul_done_s = now
+        decision = request.decision
+        uplink_j = decision.tx_power_w * (request.uplink_done_s - request.tx_start_s)
+        flops = request.server_flops
+        if request.device.options is not None:
+            self._en_route[request.server_index] -= 1
+        if flops * decision.rho_server <= 0.0:  # fully on the device: nothing for the server
+            request.server_start_s = now
+            self._record(request, now, _COMPLETED, uplink_j, 0.0, 0.0)
+            return
+        server = request.server
+        hardware = server.spec.hardware
+        service_s, server_j = compute_cost_float(
+            flops,
+            decision.rho_server,
+            decision.f_server_hz,
+            hardware.flops_per_cycle,
+            hardware.power_coeff_w_per_hz3,
+            hardware.pue,
+        )
+        if isinstance(server, FcfsServer):
+            slot = server.admit(service_s)
+            if slot is None:
+                request.server_start_s = now
+                self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
+                return
+            start, finish = slot
+            request.server_start_s = start
+            route = request.route
+            done = finish + self._downlink_s + (0.0 if route is None else route.return_s)
+            self._record(request, done, _COMPLETED, uplink_j, server_j, service_s)
+            return
+        if server.full():
+            request.server_start_s = now
+            self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
+            return
+        request.server_start_s = now
+        request.f_server_hz = decision.f_server_hz
+        request.left = decision.rho_server * flops / hardware.flops_per_cycle  # cycles
+        request.uplink_energy_j = uplink_j
+        request.server_energy_j = server_j
+        server.join(request)
+
+    def _server_done(self, request: Request) -> None:
+        now = self.env.now
+        route = request.route
+        self._record(
+            request,
+            now + self._downlink_s + (0.0 if route is None else route.return_s),
+            _COMPLETED,
+            request.uplink_energy_j,
+            request.server_energy_j,
+            now - request.server_start_s,
+        )
+
+    def _record(
+        self,
+        request: Request,
+        t_done: float,
+        status: int,
+        uplink_j: float,
+        server_j: float,
+        server_compute_s: float,
+    ) -> None:
+        """Write the request's trace row; stages it never reached count as zero."""
+        decision: Decision = request.decision
+        device = request.device
+        spec = device.spec
+        table = spec.model.split_table
+        split = decision.split
+        t_arrival = request.t_arrival
+        completed = status == _COMPLETED
+        backhaul_s = request.backhaul_done_s - request.uplink_done_s
+        if completed and server_compute_s > 0.0:  # the result came back
+            downlink_s = self._downlink_s
+            route = request.route
+            if route is not None:
+                backhaul_s += route.return_s
+        else:
+            downlink_s = 0.0
+        latency = t_done - t_arrival
+        if t_done > self._last_done_s:
+            self._last_done_s = t_done
+        device_j = request.device_compute_j + uplink_j
+        device_index, cell, model_code = device.codes
+        cache = self._distortions[model_code]
+        key = (split, decision.rho_device, decision.rho_server)
+        distortion = cache.get(key)
+        if distortion is None:
+            kept = (
+                decision.rho_device * table.device_params[split]
+                + decision.rho_server * table.server_params[split]
+            )
+            model = spec.model
+            distortion = distortion_bound(
+                float(kept),
+                model.total_params,
+                float(model.weight_bits),
+                model.entropy_bits_per_param,
+            )
+            if len(cache) >= _DISTORTION_CACHE:
+                cache.clear()
+            cache[key] = distortion
+        self.writer.append(
+            (
+                request.id,
+                device_index,
+                cell,
+                request.server_index,
+                0,
+                model_code,
+                split,
+                decision.rho_device,
+                decision.rho_server,
+                decision.tx_power_w,
+                decision.f_device_hz,
+                decision.f_server_hz,
+                request.payload_bits,
+                t_arrival,
+                t_done,
+                status,
+                latency,
+                request.device_start_s - t_arrival,
+                request.device_compute_s,
+                request.uplink_done_s - request.device_done_s,
+                request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0,
+                server_compute_s,
+                downlink_s,
+                request.device_compute_j,
+                uplink_j,
+                server_j,
+                device_j,
+                device_j + server_j,
+                distortion,
+                decision.predicted_latency_s,
+                decision.predicted_energy_j,
+                spec.deadline_s,
+                completed and latency <= spec.deadline_s,
+                spec.energy_budget_j,
+                request.work_scale,
+                request.gain_seen,
+                request.band_seen,
+                bool(decision.feasible),
+                t_arrival < self.warmup_s,
+                backhaul_s,
+            )
+        )
+        self.writer.maybe_flush()
+
+
+# ---- random draws ----------------------------------------------------------------------------
+
+
+def _arrival_gaps(spec: DeviceSpec, seed: int) -> Iterator[float]:
+    """Inter-arrival times of one device, s (the first is the time of its first arrival)."""
+    if spec.arrival_replay is not None:
+        yield from spec.arrival_replay.gaps()
+        return
+    arrivals = spec.arrivals
+    rng = stream(seed, "arrivals", spec.index)
+    if isinstance(arrivals, DeterministicArrivals):
+        interval = arrivals.interval_s
+        yield float(rng.random()) * interval if arrivals.random_phase else 0.0
+        while True:
+            yield interval
+    mean_gap = 1.0 / arrivals.rate_per_s
+    while True:
+        yield from rng.exponential(mean_gap, _DRAW_BLOCK).tolist()
+
+
+def _work_draws(spec: DeviceSpec, seed: int) -> Iterator[float]:
+    """Work scales of one device's requests, in order (from an arrival trace's tokens, or
+    drawn from the group's law)."""
+    replay = spec.arrival_replay
+    if replay is not None and replay.has_work:
+        yield from replay.work_scales()
+        return
+    work = spec.work
+    if isinstance(work, ConstantWork):
+        value = work.value
+        while True:
+            yield value
+    rng = stream(seed, "work", spec.index)
+    while True:
+        if isinstance(work, ExponentialWork):
+            block = rng.exponential(work.mean, _DRAW_BLOCK)
+        elif isinstance(work, UniformWork):
+            block = rng.uniform(work.low, work.high, _DRAW_BLOCK)
+        elif isinstance(work, LognormalWork):
+            mu = math.log(work.mean) - 0.5 * work.sigma**2
+            block = rng.lognormal(mu, work.sigma, _DRAW_BLOCK)
+        else:  # pragma: no cover - the schema admits no other law
+            raise TypeError(f"unknown work law {work!r}")
+        yield from np.asarray(block, dtype=float).tolist()

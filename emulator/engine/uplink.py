@@ -1,0 +1,267 @@
+"""A cell's uplink: how concurrent uploads share the band, and how fast each one goes.
+
+Each upload's rate is ``B_k·log2(1 + p·g(t)/(B_k·N0))`` with its own power ``p``, its own gain
+``g(t)`` (mean gain × the block-fading factor at ``t``) and its band ``B_k``, which depends on the
+sharing discipline:
+
+* ``fdma``: a static equal share ``B / (devices in the cell)``; uploads of different devices
+  never interact, and one device's own uploads take turns on its share (a device cannot
+  use its share twice over).
+* ``ps``: an equal share ``B / n`` among the ``n`` active uploads; in-flight uploads are re-rated
+  whenever one starts or ends (see :mod:`emulator.sharing`).
+* ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
+
+Fading changes inside a transfer are integrated block by block without simulation events. A
+device replaying a capacity or SNR trace (:mod:`emulator.replay_links`) has no fading: its link
+object integrates the trace, again without an event per trace step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from coinfer.emulator.deployment.spec import CellSpec
+from coinfer.emulator.engine.sharing import ProcessorSharing
+from coinfer.emulator.model.reference import shannon_rate_bps, uplink_rate_bps
+
+_SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
+_CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
+
+
+def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> float:
+    """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block)."""
+    fading = job.fading
+    p, g = job.tx_power_w, job.mean_gain
+    if fading is None:
+        link = job.link
+        if link is not None:  # a replayed capacity or SNR trace
+            return link.bits_sent(p, t0, t1, band_hz, noise)
+        return shannon_rate_bps(p, g, band_hz, noise) * (t1 - t0)
+    sent = 0.0
+    t = t0
+    block = fading.block_at(t0)
+    end = fading.block_end_s(block)
+    coherence = fading.coherence_s
+    for _ in range(_SCALAR_BLOCKS):
+        rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
+        if end >= t1:
+            return sent + rate * (t1 - t)
+        sent += rate * (end - t)
+        t = end
+        end += coherence
+        block += 1
+    # Long interval: whole blocks in numpy chunks, then the partial last block.
+    whole = int((t1 - t) // coherence)
+    while whole > 0:
+        count = min(whole, _CHUNK_BLOCKS)
+        rates = uplink_rate_bps(p, g * fading.gains(block, count), band_hz, noise)
+        sent += float(rates.sum()) * coherence
+        t += count * coherence
+        block += count
+        whole -= count
+    if t1 > t:
+        sent += shannon_rate_bps(p, g * fading.gain(block), band_hz, noise) * (t1 - t)
+    return sent
+
+
+def transfer_end(
+    job: Any, t0: float, band_hz: float, noise: float, horizon_s: float = math.inf
+) -> float:
+    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``.
+
+    Returns ``inf`` as soon as the transfer is known to end after ``horizon_s`` (the caller only
+    needs the earliest finish among several transfers).
+    """
+    left = job.left
+    if left <= 0.0:
+        return t0
+    fading = job.fading
+    p, g = job.tx_power_w, job.mean_gain
+    if fading is None:
+        link = job.link
+        if link is not None:  # a replayed capacity or SNR trace
+            return link.transfer_end(left, p, t0, band_hz, noise, horizon_s)
+        rate = shannon_rate_bps(p, g, band_hz, noise)
+        return t0 + left / rate if rate > 0.0 else math.inf
+    t = t0
+    block = fading.block_at(t0)
+    end = fading.block_end_s(block)
+    coherence = fading.coherence_s
+    for _ in range(_SCALAR_BLOCKS):
+        rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
+        capacity = rate * (end - t)
+        if capacity >= left:
+            return t + left / rate
+        left -= capacity
+        t = end
+        end += coherence
+        block += 1
+        if t > horizon_s:
+            return math.inf
+    # Long transfer: whole blocks in numpy chunks.
+    while t <= horizon_s:
+        rates = uplink_rate_bps(p, g * fading.gains(block, _CHUNK_BLOCKS), band_hz, noise)
+        sent = np.cumsum(rates) * coherence
+        k = int(np.searchsorted(sent, left))
+        if k < _CHUNK_BLOCKS:
+            before = float(sent[k - 1]) if k > 0 else 0.0
+            return t + k * coherence + (left - before) / float(rates[k])
+        left -= float(sent[-1])
+        t += _CHUNK_BLOCKS * coherence
+        block += _CHUNK_BLOCKS
+    return math.inf
+
+
+class Uplink:
+    """Common interface of the three disciplines.
+
+    A job (the engine's request record) provides ``left`` (bits still to send), ``tx_power_w``,
+    ``mean_gain``, ``fading`` (a :class:`~coinfer.emulator.engine.fading.BlockFading` or ``None``),
+    ``link`` (a replayed trace, :mod:`emulator.replay_links`, or ``None``; only without fading),
+    ``device`` (its sender), ``updated_s`` and ``finish_s``; the uplink sets ``tx_start_s`` when
+    transmission begins.
+    Every discipline exposes ``active`` (uploads in progress or waiting) and ``busy_s`` (time
+    integral of the fraction of the band in use, s).
+    """
+
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
+        self.env = env
+        self.cell = cell
+        self.on_done = on_done
+        self.noise = cell.noise_psd_w_per_hz
+
+    def share_for_new_hz(self) -> float:
+        """Band an upload starting now would get, Hz."""
+        raise NotImplementedError
+
+    def start(self, job: Any) -> None:
+        """Begin uploading ``job.left`` bits now; ``on_done(job)`` is called when they are sent."""
+        raise NotImplementedError
+
+
+class FdmaUplink(Uplink):
+    """Static equal shares: every device of the cell owns ``B / devices`` of the band.
+
+    A device sends its own uploads one at a time on its share, in the order they become ready
+    (the job's ``device`` identifies it); uploads of different devices never interact.
+    """
+
+    def __init__(self, env, cell, on_done) -> None:
+        super().__init__(env, cell, on_done)
+        self.band_hz = cell.bandwidth_hz / max(cell.num_devices, 1)
+        self._queues: dict[int, deque[Any]] = {}  # per device: uploads on air or waiting
+        self._active = 0
+        self._tx_s = 0.0
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def busy_s(self) -> float:
+        return self._tx_s / max(self.cell.num_devices, 1)
+
+    def share_for_new_hz(self) -> float:
+        return self.band_hz
+
+    def start(self, job: Any) -> None:
+        self._active += 1
+        queue = self._queues.setdefault(id(job.device), deque())
+        queue.append(job)
+        if len(queue) == 1:
+            self._transmit(job, queue)
+
+    def _transmit(self, job: Any, queue: deque[Any]) -> None:
+        now = self.env.now
+        job.tx_start_s = job.updated_s = now
+        end = transfer_end(job, now, self.band_hz, self.noise)
+        job.finish_s = end
+        self._tx_s += end - now
+        timer = self.env.timeout(end - now)
+        timer.callbacks.append(lambda _event: self._done(job, queue))
+
+    def _done(self, job: Any, queue: deque[Any]) -> None:
+        self._active -= 1
+        queue.popleft()
+        job.left = 0.0
+        if queue:
+            self._transmit(queue[0], queue)
+        self.on_done(job)
+
+
+class FifoUplink(Uplink):
+    """One upload at a time on the whole band, in the order they become ready."""
+
+    def __init__(self, env, cell, on_done) -> None:
+        super().__init__(env, cell, on_done)
+        self._queue: deque[Any] = deque()
+        self._tx_s = 0.0
+
+    @property
+    def active(self) -> int:
+        return len(self._queue)
+
+    @property
+    def busy_s(self) -> float:
+        return self._tx_s
+
+    def share_for_new_hz(self) -> float:
+        return self.cell.bandwidth_hz
+
+    def start(self, job: Any) -> None:
+        self._queue.append(job)
+        if len(self._queue) == 1:
+            self._transmit(job)
+
+    def _transmit(self, job: Any) -> None:
+        now = self.env.now
+        job.tx_start_s = job.updated_s = now
+        end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise)
+        job.finish_s = end
+        self._tx_s += end - now
+        timer = self.env.timeout(end - now)
+        timer.callbacks.append(lambda _event: self._done(job))
+
+    def _done(self, job: Any) -> None:
+        self._queue.popleft()
+        job.left = 0.0
+        if self._queue:
+            self._transmit(self._queue[0])
+        self.on_done(job)
+
+
+class PsUplink(Uplink, ProcessorSharing):
+    """Equal shares among active uploads, re-rated as uploads start and end."""
+
+    def __init__(self, env, cell, on_done) -> None:
+        Uplink.__init__(self, env, cell, on_done)
+        ProcessorSharing.__init__(self, env, on_done)
+
+    def share_for_new_hz(self) -> float:
+        return self.cell.bandwidth_hz / (len(self._active) + 1)
+
+    def start(self, job: Any) -> None:
+        job.tx_start_s = self.env.now
+        self.join(job)
+
+    def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
+        return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)
+
+    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+        return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise, horizon_s)
+
+
+UPLINKS: dict[str, type[Uplink]] = {"fdma": FdmaUplink, "fifo": FifoUplink, "ps": PsUplink}
+
+
+def make_uplink(env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]) -> Uplink:
+    """The uplink of ``cell`` with its sharing discipline."""
+    return UPLINKS[cell.sharing](env, cell, on_done)

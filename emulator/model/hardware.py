@@ -1,0 +1,153 @@
+"""Hardware classes: the compute and radio capabilities of a device or an edge server.
+
+The reference model (``docs/reference-model.md``) needs, per side, the clock range ``f`` (Hz),
+the FLOPs per cycle ``c``, the chip power coefficient ``φ`` (W per (cycle/s)³, so that the chip
+draws ``φ·f³`` watts at clock ``f``) and the power-usage effectiveness ``η`` (facility power over
+chip power). Devices also carry their maximum transmit power. Memory size and bandwidth are
+recorded for policies and checks that need them (a model must fit; decode steps are often
+bandwidth-bound). Built-in classes live in :mod:`emulator.hardware_catalog`; users add their own
+from YAML with :func:`load_hardware_file`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from coinfer.emulator.errors import InputError, input_error_from_validation, unknown_name_error
+from coinfer.emulator.yaml_files import read_yaml
+
+
+class HardwareSpec(BaseModel):
+    """One device or server class, in SI units."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="unique class name, e.g. 'jetson-orin-nano'")
+    kind: Literal["device", "server"] = Field(description="which side of the split it runs")
+    description: str = Field(default="", description="what the class stands for, one line")
+    f_min_hz: float = Field(ge=0, description="lowest selectable clock, Hz")
+    f_max_hz: float = Field(gt=0, description="highest selectable clock, Hz")
+    flops_per_cycle: float = Field(gt=0, description="FLOPs per clock cycle at full occupancy")
+    power_coeff_w_per_hz3: float = Field(
+        gt=0, description="chip power coefficient φ: power φ·f³ W at clock f Hz"
+    )
+    pue: float = Field(default=1.0, ge=1.0, description="power-usage effectiveness η, ≥ 1")
+    memory_bandwidth_bytes_per_s: float = Field(gt=0, description="memory bandwidth, bytes/s")
+    memory_bytes: float = Field(gt=0, description="memory that can hold weights, bytes")
+    max_tx_power_w: float | None = Field(
+        default=None, gt=0, description="devices only: maximum uplink transmit power, W"
+    )
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        if self.f_min_hz > self.f_max_hz:
+            raise ValueError(f"f_min_hz ({self.f_min_hz:g}) not above f_max_hz ({self.f_max_hz:g})")
+        if self.kind == "device" and self.max_tx_power_w is None:
+            raise ValueError("max_tx_power_w is required for a device")
+        if self.kind == "server" and self.max_tx_power_w is not None:
+            raise ValueError("max_tx_power_w is for devices only; leave it out for a server")
+        return self
+
+    @property
+    def peak_flops_per_s(self) -> float:
+        """Throughput at the top clock, FLOP/s."""
+        return self.f_max_hz * self.flops_per_cycle
+
+    def power_w(self, f_hz: float) -> float:
+        """Facility power at clock ``f_hz``: ``η·φ·f³`` W."""
+        return self.pue * self.power_coeff_w_per_hz3 * f_hz**3
+
+    def energy_per_flop_j(self, f_hz: float) -> float:
+        """Energy per FLOP at clock ``f_hz``: ``η·φ·f²/c`` J."""
+        return self.pue * self.power_coeff_w_per_hz3 * f_hz**2 / self.flops_per_cycle
+
+
+class HardwareCatalog:
+    """An immutable, ordered set of hardware classes looked up by name."""
+
+    def __init__(self, specs: Iterable[HardwareSpec] = ()) -> None:
+        self._specs: dict[str, HardwareSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise InputError(
+                    f"hardware class name: got {spec.name!r}, expected a name not already "
+                    "in the catalog"
+                )
+            self._specs[spec.name] = spec
+
+    @classmethod
+    def builtin(cls) -> HardwareCatalog:
+        """The catalog of every built-in class (see :mod:`emulator.hardware_catalog`)."""
+        from coinfer.emulator.model.hardware_catalog import BUILTIN_HARDWARE
+
+        return cls(BUILTIN_HARDWARE)
+
+    def with_specs(self, specs: Iterable[HardwareSpec]) -> HardwareCatalog:
+        """A new catalog with ``specs`` added; a name already present is refused."""
+        return HardwareCatalog([*self._specs.values(), *specs])
+
+    def with_files(self, paths: Iterable[str | Path]) -> HardwareCatalog:
+        """A new catalog with the classes of YAML files added."""
+        catalog = self
+        for path in paths:
+            catalog = catalog.with_specs(load_hardware_file(path))
+        return catalog
+
+    def get(self, name: str, kind: Literal["device", "server"] | None = None) -> HardwareSpec:
+        """The named class; with ``kind``, refuse a class of the other kind."""
+        if name not in self._specs:
+            known = self.names() if kind is None else [s.name for s in self if s.kind == kind]
+            raise unknown_name_error(f"{kind or 'hardware'} class", name, known)
+        spec = self._specs[name]
+        if kind is not None and spec.kind != kind:
+            raise InputError(f"hardware class {name!r} is a {spec.kind}, expected a {kind}")
+        return spec
+
+    def names(self) -> list[str]:
+        """Names in catalog order."""
+        return list(self._specs)
+
+    def devices(self) -> list[HardwareSpec]:
+        """Every device class."""
+        return [s for s in self if s.kind == "device"]
+
+    def servers(self) -> list[HardwareSpec]:
+        """Every server class."""
+        return [s for s in self if s.kind == "server"]
+
+    def __iter__(self) -> Iterator[HardwareSpec]:
+        return iter(self._specs.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def load_hardware_file(path: str | Path) -> list[HardwareSpec]:
+    """Hardware classes from a YAML file: a list of specs, or a mapping ``{hardware: [...]}``.
+
+    Every problem raises :class:`InputError` naming the file, the field and the value.
+    """
+    data = read_yaml(path, "hardware file")
+    if isinstance(data, dict) and set(data) == {"hardware"}:
+        data = data["hardware"]
+    if not isinstance(data, list):
+        raise InputError(
+            f"hardware file {str(path)!r}: got a {type(data).__name__} at the top level, "
+            "expected a list of hardware classes (or a mapping with the key 'hardware')"
+        )
+    specs = []
+    for index, entry in enumerate(data):
+        try:
+            specs.append(HardwareSpec.model_validate(entry))
+        except ValidationError as err:
+            raise input_error_from_validation(
+                err, f"hardware class [{index}] in {str(path)!r}"
+            ) from None
+    return specs

@@ -1,0 +1,619 @@
+"""The scenario: everything one emulation run needs, validated before any work starts.
+
+A scenario is loaded from YAML (:func:`load_scenario`) or built in Python (``Scenario(...)``).
+Every field carries its unit in its name or description, its default and its allowed range;
+``coinfer validate`` and :func:`load_scenario` refuse a bad value with one message naming the
+field. Units are SI throughout (s, Hz, W, J, bits, m).
+
+The shape (see ``docs/scenarios.md`` for a commented example)::
+
+    name, seed, duration_s | requests, warmup_s
+    devices:   groups of identical devices (count, hardware, model, arrivals, work, budgets,
+               distance to their cell's access point, the cell they attach to, optionally a
+               link-capacity or SNR trace replayed on their uplink)
+    cells:     access points (uplink bandwidth, noise, how uploads share the band, their server)
+    servers:   edge servers (hardware class, workers, FCFS or processor sharing, queue capacity)
+    channel:   path loss, shadowing, small-scale fading, what the policy knows of the gain
+    downlink:  result size and rate, or none (the paper's setting)
+    policy:    name and parameters
+    topology:  optional: a networkx topology (a generator or a graph file, see
+               ``docs/topologies.md``); devices and servers then become classes it places
+
+The engine never reads this object directly: :mod:`emulator.deployment` resolves it into flat
+per-device, per-cell and per-server specs, the seam where a networkx topology plugs in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.yaml_files import read_yaml
+from coinfer.topologies.config import FileTopology, HierarchyTopology, TopologySpec
+
+#: Thermal noise PSD at 290 K, dBm/Hz (used with a noise figure).
+THERMAL_NOISE_DBM_PER_HZ = -174.0
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---- arrivals and work ----------------------------------------------------------------------
+
+
+class PoissonArrivals(_Spec):
+    """Poisson arrivals: exponential inter-arrival times, per device."""
+
+    process: Literal["poisson"] = "poisson"
+    rate_per_s: float = Field(gt=0, description="mean arrivals per second per device")
+
+
+class DeterministicArrivals(_Spec):
+    """Periodic arrivals, one every ``interval_s``; each device starts at a random phase."""
+
+    process: Literal["deterministic"] = "deterministic"
+    interval_s: float = Field(gt=0, description="time between arrivals of one device, s")
+    random_phase: bool = Field(
+        default=True, description="start each device at a uniform random phase in [0, interval)"
+    )
+
+
+class _TraceRef(_Spec):
+    """A replayed input trace: a registered name or a file, and where each device starts in it."""
+
+    trace: str | None = Field(
+        default=None,
+        min_length=1,
+        description="registered trace name (coinfer traces list), read from --trace-dir, "
+        "$COINFER_TRACE_DIR or the download cache",
+    )
+    file: str | None = Field(
+        default=None, min_length=1, description="or: a trace file, relative to the scenario file"
+    )
+    time_scale: float = Field(
+        default=1.0, gt=0, description="stretch the trace's time axis by this factor"
+    )
+    random_offset: bool = Field(
+        default=True,
+        description="each device starts at its own uniform random point of the trace's loop "
+        "(false: every device at the start)",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.trace is None) == (self.file is None):
+            raise ValueError("give exactly one of trace (a registered name) and file (a path)")
+        return self
+
+    @property
+    def reference(self) -> str:
+        """The registered name or the file path."""
+        return self.trace if self.trace is not None else str(self.file)
+
+
+class TraceArrivals(_TraceRef):
+    """Arrivals replayed from an arrival trace, per device, looping at its end.
+
+    Each device replays the whole trace from its own random offset. The trace loops with period
+    ``last arrival + mean gap``; its times are multiplied by ``time_scale / rate_scale``. With
+    token counts, a request's work scale is ``max(tokens, 1) / the profile's sequence length``.
+    A ``file`` is a CSV ``time[,input_tokens,output_tokens]`` (s).
+    """
+
+    process: Literal["trace"] = "trace"
+    rate_scale: float = Field(
+        default=1.0, gt=0, description="multiply the arrival rate (divides the trace's times)"
+    )
+    tokens: Literal["input", "total", "none"] = Field(
+        default="input",
+        description="work scale = tokens / the profile's sequence length, with input (context) "
+        "tokens, or total (input + generated) tokens; none: the group's work law",
+    )
+
+
+Arrivals = Annotated[
+    PoissonArrivals | DeterministicArrivals | TraceArrivals, Field(discriminator="process")
+]
+
+
+class ConstantWork(_Spec):
+    """Every request does the profile's work exactly (scale 1 unless ``value`` says otherwise)."""
+
+    distribution: Literal["constant"] = "constant"
+    value: float = Field(default=1.0, gt=0, description="work scale of every request")
+
+
+class ExponentialWork(_Spec):
+    """Exponentially distributed work scale (gives M/M/· service times)."""
+
+    distribution: Literal["exponential"] = "exponential"
+    mean: float = Field(default=1.0, gt=0, description="mean work scale")
+
+
+class UniformWork(_Spec):
+    """Work scale uniform in ``[low, high]``."""
+
+    distribution: Literal["uniform"] = "uniform"
+    low: float = Field(gt=0, description="smallest work scale")
+    high: float = Field(gt=0, description="largest work scale")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high:g}) below low ({self.low:g})")
+        return self
+
+
+class LognormalWork(_Spec):
+    """Log-normal work scale with the given mean and log-space standard deviation."""
+
+    distribution: Literal["lognormal"] = "lognormal"
+    mean: float = Field(default=1.0, gt=0, description="mean work scale")
+    sigma: float = Field(gt=0, description="standard deviation of log(scale)")
+
+
+Work = Annotated[
+    ConstantWork | ExponentialWork | UniformWork | LognormalWork,
+    Field(discriminator="distribution"),
+]
+
+
+class CapacityReplay(_TraceRef):
+    """A link-capacity trace replaces the Shannon rate of each device's uplink.
+
+    The trace is the capacity the device would get alone on its cell's whole band; an upload on a
+    share ``B_k`` of the band ``B`` gets ``C(t)·B_k/B``. Transmit power sets only the upload
+    energy. Path loss, shadowing and fading do not apply. A ``file`` is a CSV ``time,rate``
+    (s, bit/s) or, with ``format: mahimahi``, a Mahimahi packet-delivery file.
+    """
+
+    kind: Literal["capacity"] = "capacity"
+    format: Literal["csv", "mahimahi"] = Field(
+        default="csv", description="format of a file: csv (time,rate) or mahimahi"
+    )
+    rate_scale: float = Field(default=1.0, gt=0, description="multiply the capacity")
+    csi_window_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="policies see the mean capacity over the last csi_window_s seconds, s",
+    )
+
+
+class SnrReplay(_TraceRef):
+    """An SNR trace replaces the channel gain of each device's uplink.
+
+    The SNR is taken as measured at ``reference_power_w`` over the cell's whole band ``B``:
+    the gain is ``g(t) = SNR(t)·B·N0/P_ref``, and an upload at power ``p`` on a share ``B_k``
+    gets ``B_k·log2(1 + p·g(t)/(B_k·N0))``. Path loss, shadowing and fading do not apply. A
+    ``file`` is a CSV ``time,snr_db`` (s, dB).
+    """
+
+    kind: Literal["snr"] = "snr"
+    snr_offset_db: float = Field(default=0.0, description="add this to every SNR, dB")
+    reference_power_w: float | None = Field(
+        default=None,
+        gt=0,
+        description="transmit power at which the SNR was measured, W (default: the device's "
+        "maximum)",
+    )
+
+
+LinkTrace = Annotated[CapacityReplay | SnrReplay, Field(discriminator="kind")]
+
+
+class DistanceRange(_Spec):
+    """Devices dropped uniformly over the annulus ``min_m ≤ d ≤ max_m`` around the access point."""
+
+    min_m: float = Field(default=10.0, gt=0, description="inner radius, m")
+    max_m: float = Field(gt=0, description="outer radius, m")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_m < self.min_m:
+            raise ValueError(f"max_m ({self.max_m:g}) below min_m ({self.min_m:g})")
+        return self
+
+
+class DeviceGroup(_Spec):
+    """``count`` identical devices: same hardware, model, traffic, budgets and cell."""
+
+    name: str = Field(min_length=1, description="group name; device ids are NAME-0, NAME-1, ...")
+    count: int = Field(default=1, ge=1, le=10_000_000, description="number of devices")
+    hardware: str = Field(default="paper-device", description="device hardware class name")
+    model: str = Field(default="bert-paper", description="model profile name or file path")
+    sequence_length: int | None = Field(
+        default=None, gt=0, description="tokens per pass for text presets (default: preset's)"
+    )
+    image_size: int | None = Field(
+        default=None, gt=0, description="image side in pixels for vision presets"
+    )
+    arrivals: Arrivals = Field(description="arrival process of each device")
+    work: Work = Field(
+        default_factory=ConstantWork,
+        description="per-request work scale: multiplies FLOPs on both sides and the payload "
+        "(e.g. tokens / profile tokens)",
+    )
+    scale_payload: bool = Field(
+        default=True, description="whether the work scale also scales the uploaded activation"
+    )
+    deadline_s: float = Field(default=float("inf"), gt=0, description="latency budget T0, s")
+    energy_budget_j: float = Field(default=float("inf"), gt=0, description="energy budget E0, J")
+    distance_m: float | DistanceRange = Field(
+        default=500.0, description="distance to the access point, m, or a range to drop in"
+    )
+    cell: str | None = Field(default=None, description="cell id (default: the first cell)")
+    link_trace: LinkTrace | None = Field(
+        default=None,
+        description="replay a capacity or SNR trace on each device's uplink instead of the "
+        "channel model",
+    )
+
+    @model_validator(mode="after")
+    def _work_from_one_place(self) -> Self:
+        arrivals = self.arrivals
+        if (
+            isinstance(arrivals, TraceArrivals)
+            and arrivals.tokens != "none"
+            and "work" in self.model_fields_set
+        ):
+            raise ValueError(
+                f"work: the work scale comes from the trace's tokens (arrivals.tokens: "
+                f"{arrivals.tokens}); remove work, or set arrivals.tokens: none"
+            )
+        return self
+
+
+# ---- cells, servers, channel, downlink -------------------------------------------------------
+
+
+class Cell(_Spec):
+    """One access point and its uplink band."""
+
+    id: str = Field(min_length=1, description="cell id")
+    bandwidth_hz: float = Field(default=5e6, gt=0, description="uplink bandwidth B, Hz")
+    noise_psd_w_per_hz: float | None = Field(
+        default=None, gt=0, description="noise PSD N0, W/Hz (default 2e-19, the paper's)"
+    )
+    noise_figure_db: float | None = Field(
+        default=None,
+        ge=0,
+        le=30,
+        description="receiver noise figure, dB: N0 = -174 dBm/Hz + NF (instead of N0)",
+    )
+    sharing: Literal["fdma", "ps", "fifo"] = Field(
+        default="ps",
+        description="how concurrent uploads share the band: fdma (static equal share among the "
+        "cell's devices), ps (equal share among active uploads, re-rated as they come and go), "
+        "fifo (one upload at a time on the whole band)",
+    )
+    server: str | None = Field(default=None, description="server id (default: the first server)")
+
+    @model_validator(mode="after")
+    def _one_noise(self) -> Self:
+        if self.noise_psd_w_per_hz is not None and self.noise_figure_db is not None:
+            raise ValueError("give noise_psd_w_per_hz or noise_figure_db, not both")
+        return self
+
+    @property
+    def noise_w_per_hz(self) -> float:
+        """Noise PSD N0 in W/Hz."""
+        if self.noise_figure_db is not None:
+            return 10.0 ** ((THERMAL_NOISE_DBM_PER_HZ + self.noise_figure_db - 30.0) / 10.0)
+        return 2e-19 if self.noise_psd_w_per_hz is None else self.noise_psd_w_per_hz
+
+
+class Server(_Spec):
+    """One edge server: a hardware class with parallel workers and a queue."""
+
+    id: str = Field(min_length=1, description="server id")
+    hardware: str = Field(default="paper-server", description="server hardware class name")
+    workers: int = Field(default=1, ge=1, le=100_000, description="requests served in parallel")
+    discipline: Literal["fcfs", "ps"] = Field(
+        default="fcfs",
+        description="fcfs: first come first served on `workers` workers; ps: processor sharing, "
+        "each of n requests runs at min(1, workers/n) of its speed",
+    )
+    queue_capacity: int | None = Field(
+        default=None,
+        ge=0,
+        description="fcfs: most requests waiting (not in service); ps: most requests in the "
+        "server (at least 1). A request arriving to a full server is dropped. Default: unbounded",
+    )
+
+    @model_validator(mode="after")
+    def _ps_has_room(self) -> Self:
+        if self.discipline == "ps" and self.queue_capacity == 0:
+            raise ValueError(
+                "queue_capacity=0 with discipline ps would admit nothing; expected at least 1"
+            )
+        return self
+
+
+class LogDistancePathLoss(_Spec):
+    """The paper's path loss ``g = K0·(d/d0)^(−α)``."""
+
+    model: Literal["log-distance"] = "log-distance"
+    k0_db: float = Field(default=-30.0, description="gain at the reference distance, dB")
+    reference_distance_m: float = Field(default=1.0, gt=0, description="d0, m")
+    exponent: float = Field(default=2.8, gt=0, le=10, description="path-loss exponent α")
+
+
+class PathLoss38901(_Spec):
+    """3GPP TR 38.901 UMi-Street Canyon or UMa path loss."""
+
+    model: Literal["38901"] = "38901"
+    scenario: Literal["umi", "uma"] = Field(default="umi", description="deployment scenario")
+    los: Literal["random", "los", "nlos", "mean"] = Field(
+        default="random",
+        description="random: draw LOS per device with the 38.901 probability; los / nlos: force; "
+        "mean: gain averaged over the LOS probability",
+    )
+    carrier_hz: float = Field(default=3.5e9, gt=0.5e9, le=100e9, description="carrier, Hz")
+
+
+PathLoss = Annotated[LogDistancePathLoss | PathLoss38901, Field(discriminator="model")]
+
+
+class Fading(_Spec):
+    """Small-scale block fading of the power gain (mean 1), redrawn every coherence time."""
+
+    law: Literal["none", "rayleigh", "rician", "nakagami"] = Field(
+        default="none", description="distribution of the amplitude"
+    )
+    coherence_time_s: float = Field(
+        default=0.01, gt=0, description="block length over which the gain is constant, s"
+    )
+    k_factor: float = Field(default=0.0, ge=0, description="Rician K (linear), law = rician")
+    m: float = Field(default=1.0, ge=0.5, description="Nakagami m, law = nakagami")
+
+
+class Channel(_Spec):
+    """The wireless uplink's gain: path loss × shadowing × small-scale fading."""
+
+    pathloss: PathLoss = Field(default_factory=LogDistancePathLoss, description="path-loss model")
+    shadowing_std_db: float = Field(
+        default=0.0, ge=0, le=20, description="log-normal shadowing std, dB (one draw per device)"
+    )
+    fading: Fading = Field(default_factory=Fading, description="small-scale fading")
+    csi: Literal["instantaneous", "mean"] = Field(
+        default="instantaneous",
+        description="what the policy sees: the gain of the current block, or the mean gain",
+    )
+
+
+class Downlink(_Spec):
+    """Returning the result: a fixed rate without contention."""
+
+    result_bits: float = Field(default=0.0, ge=0, description="result size, bits")
+    rate_bps: float = Field(default=100e6, gt=0, description="downlink rate, bit/s")
+
+
+class PolicySpec(_Spec):
+    """Which policy decides each request, and its parameters."""
+
+    name: str = Field(default="fixed", description="registered policy name")
+    params: dict[str, Any] = Field(default_factory=dict, description="the policy's parameters")
+
+
+# ---- the scenario ----------------------------------------------------------------------------
+
+
+class Scenario(_Spec):
+    """One emulation run's full description (see the module docstring)."""
+
+    name: str = Field(default="scenario", min_length=1, description="scenario name")
+    seed: int = Field(default=0, ge=0, description="root seed of every random stream")
+    duration_s: float | None = Field(
+        default=None, gt=0, description="arrivals stop at this time, s; in-flight work drains"
+    )
+    requests: int | None = Field(
+        default=None, gt=0, description="or: stop after this many arrivals in total"
+    )
+    warmup_s: float = Field(
+        default=0.0, ge=0, description="requests arriving before this are left out of summaries"
+    )
+    devices: tuple[DeviceGroup, ...] = Field(min_length=1, description="device groups")
+    cells: tuple[Cell, ...] = Field(
+        default=(Cell(id="cell-0"),), min_length=1, description="access points"
+    )
+    servers: tuple[Server, ...] = Field(
+        default=(Server(id="server-0"),), min_length=1, description="edge servers"
+    )
+    channel: Channel = Field(default_factory=Channel, description="uplink channel model")
+    downlink: Downlink | None = Field(default=None, description="result return; none = paper")
+    policy: PolicySpec = Field(default_factory=PolicySpec, description="decision policy")
+    hardware_files: tuple[str, ...] = Field(
+        default=(), description="extra hardware YAML files, relative to the scenario file"
+    )
+    model_files: tuple[str, ...] = Field(
+        default=(), description="extra model profile files, relative to the scenario file"
+    )
+    topology: TopologySpec | None = Field(
+        default=None,
+        description="a networkx topology (generator or graph file) instead of cells; devices "
+        "and servers are then the classes it places",
+    )
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Self:
+        if (self.duration_s is None) == (self.requests is None):
+            raise ValueError("give exactly one of duration_s and requests")
+        for kind, items in (("device group", self.devices), ("cell", self.cells)):
+            ids = [getattr(item, "name", None) or item.id for item in items]
+            _unique(kind, ids)
+        _unique("server", [s.id for s in self.servers])
+        if self.topology is not None:
+            self._check_topology()
+            return self
+        cell_ids = {c.id for c in self.cells}
+        server_ids = {s.id for s in self.servers}
+        for index, group in enumerate(self.devices):
+            if group.cell is not None and group.cell not in cell_ids:
+                raise ValueError(
+                    f"devices[{index}].cell: got {group.cell!r}, expected one of {sorted(cell_ids)}"
+                )
+        for index, cell in enumerate(self.cells):
+            if cell.server is not None and cell.server not in server_ids:
+                raise ValueError(
+                    f"cells[{index}].server: got {cell.server!r}, expected one of "
+                    f"{sorted(server_ids)}"
+                )
+        return self
+
+    def _check_topology(self) -> None:
+        """With a topology, cells and placements come from it; mixes name existing classes."""
+        topology = self.topology
+        assert topology is not None
+        if "cells" in self.model_fields_set:
+            raise ValueError(
+                "cells: not used with a topology (its access points are the cells); remove "
+                "cells, or set the radio fields in topology.access_point"
+            )
+        for index, group in enumerate(self.devices):
+            for field in ("cell", "distance_m"):
+                if field in group.model_fields_set:
+                    raise ValueError(
+                        f"devices[{index}].{field}: not used with a topology (it places the "
+                        "devices and associates them with access points); remove it"
+                    )
+        if isinstance(topology, FileTopology):
+            if "servers" in self.model_fields_set:
+                raise ValueError(
+                    "servers: not used with a topology file (its server and cloud nodes are the "
+                    "servers); remove servers"
+                )
+            return
+        groups = [g.name for g in self.devices]
+        classes = [s.id for s in self.servers]
+        for name in topology.device_mix or {}:
+            if name not in groups:
+                raise ValueError(
+                    f"topology.device_mix: got device group {name!r}, expected one of {groups}"
+                )
+        for name in topology.server_mix or {}:
+            if name not in classes:
+                raise ValueError(
+                    f"topology.server_mix: got server class {name!r}, expected one of {classes} "
+                    "(the servers ids)"
+                )
+        if isinstance(topology, HierarchyTopology) and topology.cloud not in classes:
+            raise ValueError(
+                f"topology.cloud: got server class {topology.cloud!r}, expected one of {classes} "
+                "(the servers ids)"
+            )
+
+
+def _unique(kind: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"duplicate {kind} id {item!r}")
+        seen.add(item)
+
+
+# ---- loading and overriding -----------------------------------------------------------------
+
+
+def scenario_from_dict(data: Any, source: str = "scenario") -> Scenario:
+    """Validate a plain mapping into a :class:`Scenario`; errors name the field."""
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{source}: got a {type(data).__name__} at the top level, expected a mapping"
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise input_error_from_validation(err, source) from None
+
+
+def load_scenario_data(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a scenario YAML file, with file references made absolute."""
+    path = Path(path)
+    data = read_yaml(path, "scenario file")
+    if not isinstance(data, dict):
+        raise InputError(
+            f"scenario file {str(path)!r}: got a {type(data).__name__} at the top level, "
+            "expected a mapping"
+        )
+    base = path.resolve().parent
+    for key in ("hardware_files", "model_files"):
+        files = data.get(key)
+        if isinstance(files, list):
+            data[key] = [str((base / f).resolve()) if isinstance(f, str) else f for f in files]
+    topology = data.get("topology")
+    if isinstance(topology, dict) and isinstance(topology.get("file"), str):
+        topology["file"] = str((base / topology["file"]).resolve())
+    for group in data.get("devices") or []:
+        if not isinstance(group, dict):
+            continue
+        model = group.get("model")
+        if isinstance(model, str) and model.lower().endswith((".yaml", ".yml", ".csv")):
+            group["model"] = str((base / model).resolve())
+        for key in ("arrivals", "link_trace"):
+            replay = group.get(key)
+            if isinstance(replay, dict) and isinstance(replay.get("file"), str):
+                replay["file"] = str((base / replay["file"]).resolve())
+    return data
+
+
+def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.path=value`` assignments (values parsed as YAML) to a scenario mapping.
+
+    List items are addressed by index (``devices.0.count=10``). Returns the modified mapping.
+    """
+    for assignment in assignments:
+        path, sep, text = assignment.partition("=")
+        if not sep or not path:
+            raise InputError(f"--set: got {assignment!r}, expected dotted.path=value")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        keys = path.split(".")
+        node: Any = data
+        for depth, key in enumerate(keys[:-1]):
+            node = _child(node, key, ".".join(keys[: depth + 1]), create=True)
+        last = keys[-1]
+        if isinstance(node, list):
+            index = _index(node, last, path)
+            node[index] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise InputError(f"--set {path}: {'.'.join(keys[:-1])} is not a mapping or list")
+    return data
+
+
+def _index(node: list[Any], key: str, path: str) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise InputError(f"--set {path}: got index {key!r}, expected 0..{len(node) - 1}")
+    return int(key)
+
+
+def _child(node: Any, key: str, path: str, *, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, key, path)]
+    if isinstance(node, dict):
+        if key not in node or node[key] is None:
+            if not create:
+                raise InputError(f"--set {path}: no such field")
+            node[key] = {}
+        return node[key]
+    raise InputError(f"--set {path}: got a {type(node).__name__}, expected a mapping or list")
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load and validate a scenario YAML file, with optional ``dotted.path=value`` overrides."""
+    data = apply_overrides(load_scenario_data(path), list(overrides or []))
+    return scenario_from_dict(data, f"scenario {str(path)!r}")
