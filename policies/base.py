@@ -13,7 +13,7 @@ Both types are ``NamedTuple``: immutable, and cheap enough to build once per req
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,8 +22,32 @@ from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
 
-if TYPE_CHECKING:
-    from coinfer.emulator.engine.routing import CandidateServer
+
+class CandidateServer(NamedTuple):
+    """One server a request may go to, at the decision time (SI units)."""
+
+    id: str
+    tier: str  #: "edge" or "cloud"
+    hardware: HardwareSpec
+    workers: int
+    discipline: str  #: "fcfs" or "ps"
+    queue_length: int  #: requests waiting (not in service)
+    in_service: int  #: requests in service
+    backlog_s: float  #: FCFS: wait a request arriving now would face, s (PS: 0)
+    en_route: int  #: requests routed to this server and not there yet
+    backhaul_latency_s: float  #: one-way propagation latency of the wired path, s
+    backhaul_s_per_bit: float  #: sum of 1/bandwidth along the path, s/bit (0: ideal links)
+    backhaul_transfers: int  #: transfers now on the path's links
+    return_s: float  #: time to return the result over the path (0 without a downlink), s
+
+    @property
+    def load(self) -> float:
+        """Requests per worker, counting those on their way."""
+        return (self.queue_length + self.in_service + self.en_route) / self.workers
+
+    def backhaul_s(self, bits: float) -> float:
+        """Time to carry ``bits`` to this server if nothing else used the path, s."""
+        return self.backhaul_latency_s + bits * self.backhaul_s_per_bit
 
 
 class PolicyContext(NamedTuple):
@@ -180,3 +204,15 @@ def _first_violation(decision: Decision, context: PolicyContext) -> str:
         if not value >= 0.0:
             return f"{field}={value!r}, expected a non-negative number (inf allowed)"
     return "a decision that failed the bound check"
+
+
+@runtime_checkable
+class ServerChooser(Protocol):
+    """A policy that picks the server (``routing: policy``).
+
+    ``choose_server`` gets the request's context (its ``server`` fields describe the cell's own
+    server, ``candidate_servers[0]``) and returns an index into ``context.candidate_servers``;
+    ``decide`` is then called with the context of the chosen server.
+    """
+
+    def choose_server(self, context: PolicyContext) -> int: ...

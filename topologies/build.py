@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from coinfer.emulator.deployment.placement import catalogs_for, group_model, lookup, mean_gains
 from coinfer.emulator.deployment.spec import (
     CellSpec,
     Deployment,
@@ -31,10 +32,6 @@ from coinfer.emulator.deployment.spec import (
     LinkSpec,
     RouteSpec,
     ServerSpec,
-    catalogs_for,
-    group_model,
-    lookup,
-    mean_gains,
 )
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from coinfer.emulator.api.intervals import t_interval
 from coinfer.emulator.api.run import prepare, simulate
 from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_traces
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.schema import PolicySpec, Scenario
-from coinfer.emulator.sweeps.aggregate import t_interval
 
 #: The compared metrics (fields of :class:`~coinfer.emulator.api.summary.Summary`, SI units), with
 #: a label,

@@ -31,8 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coinfer.emulator.api.summary import SUMMARY_COLUMNS, Summary, summarize
+from coinfer.emulator.deployment.build import build_deployment
 from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_traces
-from coinfer.emulator.deployment.spec import Deployment, build_deployment
+from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.core import Engine, EngineStats
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError

@@ -16,7 +16,7 @@ Conventions used to turn data sheets into the reference model's parameters:
 
 from __future__ import annotations
 
-from coinfer.emulator.model.hardware import HardwareSpec
+from coinfer.emulator.model.hardware_spec import HardwareSpec
 
 GB = 1e9
 GIB = 2**30

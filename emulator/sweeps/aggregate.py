@@ -12,16 +12,14 @@ summaries, so it is the same whichever executor ran them, in whatever order.
 from __future__ import annotations
 
 import io
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
+from coinfer.emulator.api.intervals import t_interval
 from coinfer.emulator.sweeps.plan import format_value
 from coinfer.emulator.sweeps.store import (
     AGGREGATE_CSV,
@@ -31,28 +29,8 @@ from coinfer.emulator.sweeps.store import (
     atomic_write_bytes,
 )
 
-CONFIDENCE = 0.95
 QUANTILES_COLUMN = "latency_quantiles"
 _IDENTITY = ("run_id", "config_id", "seed")
-
-
-def t_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, int]:
-    """``(mean, half-width, n)`` of the 95 % Student-t interval of the finite-or-inf values.
-
-    NaN values are dropped; ``n`` counts the rest. Half-width NaN for ``n < 2``.
-    """
-    array = np.asarray(values, dtype=float)
-    array = array[~np.isnan(array)]
-    n = len(array)
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    mean = float(array.mean())
-    if n < 2:
-        return mean, float("nan"), n
-    with np.errstate(invalid="ignore"):  # an infinite value has no spread: NaN
-        spread = float(array.std(ddof=1))
-    quantile = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
-    return mean, quantile * spread / math.sqrt(n), n
 
 
 def results_table(plan: Mapping[str, Any], records: Mapping[str, Mapping[str, Any] | None]):

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from coinfer.emulator.api.intervals import t_interval
 from coinfer.emulator.errors import InputError
-from coinfer.emulator.sweeps.aggregate import QUANTILES_COLUMN, SweepResults, t_interval
+from coinfer.emulator.sweeps.aggregate import QUANTILES_COLUMN, SweepResults
 from coinfer.emulator.sweeps.metrics import QUANTILE_LEVELS
 from coinfer.emulator.sweeps.plan import POLICY_COLUMN, format_value
 from coinfer.emulator.sweeps.store import SweepStore

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from coinfer.emulator.deployment.spec import build_deployment
+from coinfer.emulator.deployment.build import build_deployment
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import log_distance_gain
 from coinfer.emulator.scenario.schema import scenario_from_dict

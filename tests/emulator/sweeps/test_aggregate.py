@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from coinfer.emulator.sweeps.aggregate import aggregate, results_table, t_interval
+from coinfer.emulator.api.intervals import t_interval
+from coinfer.emulator.sweeps.aggregate import aggregate, results_table
 
 # t(0.975, 3) and t(0.975, 1) from the tables
 T3 = 3.182446305284263

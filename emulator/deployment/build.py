@@ -1,0 +1,110 @@
+"""Resolving a scenario into the flat :class:`~coinfer.emulator.deployment.spec.Deployment`.
+
+:func:`build_deployment` turns a scenario (device groups attached to cells, cells attached to
+servers) into per-device, per-cell and per-server specs with every name looked up and every
+random placement drawn; a scenario with a ``topology`` section is resolved by
+:mod:`coinfer.topologies.build` from a networkx graph into the same deployment.
+"""
+
+from __future__ import annotations
+
+from coinfer.emulator.deployment.placement import (
+    catalogs_for,
+    group_distances,
+    group_mean_gains,
+    group_model,
+    lookup,
+)
+from coinfer.emulator.deployment.replay import ScenarioTraces, attach_replays, load_scenario_traces
+from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, ServerSpec
+from coinfer.emulator.scenario.schema import Scenario
+
+
+def build_deployment(
+    scenario: Scenario, seed: int | None = None, traces: ScenarioTraces | None = None
+) -> Deployment:
+    """Resolve ``scenario`` (hardware and model names, cells, placements) for one seed.
+
+    ``traces``: the input traces the device groups replay, as read by
+    :func:`emulator.replay.load_scenario_traces` (read here from the default trace directories
+    when None and the scenario replays any). Raises :class:`InputError` naming the field for an
+    unknown hardware class, model or trace, or a model option that does not apply.
+    """
+    seed = scenario.seed if seed is None else seed
+    deployment = _resolve(scenario, seed)
+
+    if traces is None:
+        traces = load_scenario_traces(scenario)
+    return attach_replays(deployment, scenario, seed, traces)
+
+
+def _resolve(scenario: Scenario, seed: int) -> Deployment:
+    """The deployment of ``scenario`` on ``seed`` before any trace is attached."""
+    if scenario.topology is not None:
+        from coinfer.topologies.build import resolve_topology  # networkx only when it is needed
+
+        return resolve_topology(scenario, seed).deployment
+    hardware, models = catalogs_for(scenario)
+    server_index = {s.id: i for i, s in enumerate(scenario.servers)}
+    servers = tuple(
+        ServerSpec(
+            index=i,
+            id=s.id,
+            hardware=lookup(lambda s=s: hardware.get(s.hardware, "server"), f"servers[{i}]"),
+            workers=s.workers,
+            discipline=s.discipline,
+            queue_capacity=s.queue_capacity,
+        )
+        for i, s in enumerate(scenario.servers)
+    )
+    cell_index = {c.id: i for i, c in enumerate(scenario.cells)}
+    counts = [0] * len(scenario.cells)
+    for group in scenario.devices:
+        counts[cell_index[group.cell or scenario.cells[0].id]] += group.count
+    cells = tuple(
+        CellSpec(
+            index=i,
+            id=c.id,
+            bandwidth_hz=c.bandwidth_hz,
+            noise_psd_w_per_hz=c.noise_w_per_hz,
+            sharing=c.sharing,
+            server=server_index[c.server or scenario.servers[0].id],
+            num_devices=counts[i],
+        )
+        for i, c in enumerate(scenario.cells)
+    )
+    devices: list[DeviceSpec] = []
+    for g, group in enumerate(scenario.devices):
+        where = f"devices[{g}]"
+        spec = lookup(lambda group=group: hardware.get(group.hardware, "device"), where)
+        model = lookup(lambda group=group: group_model(models, group), where)
+        cell = cells[cell_index[group.cell or scenario.cells[0].id]]
+        distances = group_distances(group, seed, g)
+        gains = group_mean_gains(scenario.channel, distances, seed, g)
+        for k in range(group.count):
+            devices.append(
+                DeviceSpec(
+                    index=len(devices),
+                    id=f"{group.name}-{k}",
+                    group=group.name,
+                    cell=cell.index,
+                    server=cell.server,
+                    hardware=spec,
+                    model=model,
+                    arrivals=group.arrivals,
+                    work=group.work,
+                    scale_payload=group.scale_payload,
+                    deadline_s=group.deadline_s,
+                    energy_budget_j=group.energy_budget_j,
+                    distance_m=float(distances[k]),
+                    mean_gain=float(gains[k]),
+                )
+            )
+    return Deployment(
+        devices=tuple(devices),
+        cells=cells,
+        servers=servers,
+        channel=scenario.channel,
+        downlink=scenario.downlink,
+        policy=scenario.policy,
+    )

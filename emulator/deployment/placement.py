@@ -1,0 +1,110 @@
+"""Placement helpers shared by both ways of describing a deployment (flat cells or a topology).
+
+Looking names up in the catalogs with the field to blame, the model a device group runs, and the
+random distances and long-term mean gains of a group's devices (SI units: metres, linear gain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.hardware import HardwareCatalog
+from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.reference import (
+    gain_from_pathloss_db,
+    log_distance_gain,
+    los_probability_38901,
+    mean_gain_38901,
+    pathloss_38901_db,
+)
+from coinfer.emulator.randomness import stream
+from coinfer.emulator.scenario.schema import (
+    Channel,
+    DeviceGroup,
+    DistanceRange,
+    LogDistancePathLoss,
+    Scenario,
+)
+
+
+def catalogs_for(scenario: Scenario) -> tuple[HardwareCatalog, ModelCatalog]:
+    """The built-in catalogs extended by the scenario's own hardware and model files."""
+    hardware = HardwareCatalog.builtin().with_files(scenario.hardware_files)
+    models = ModelCatalog.builtin().with_files(scenario.model_files)
+    return hardware, models
+
+
+def lookup(get, where: str):
+    """``get()``, with an :class:`InputError` from it prefixed by ``where``."""
+    try:
+        return get()
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
+
+
+def group_model(models: ModelCatalog, group: DeviceGroup) -> ModelProfile:
+    """The model profile a device group runs (a catalog name or a profile file)."""
+    name = group.model
+    if name.lower().endswith((".yaml", ".yml", ".csv")) and Path(name).exists():
+        models = models.with_files([name])
+        name = models.names()[-1]
+    return models.get(name, sequence_length=group.sequence_length, image_size=group.image_size)
+
+
+def group_distances(group: DeviceGroup, seed: int, group_index: int) -> np.ndarray:
+    """Distance of each device of the group to its access point, m (area-uniform in a range)."""
+    if not isinstance(group.distance_m, DistanceRange):
+        return np.full(group.count, float(group.distance_m))
+    low, high = group.distance_m.min_m, group.distance_m.max_m
+    u = stream(seed, "placement", group_index).random(group.count)
+    return np.sqrt(low**2 + u * (high**2 - low**2))
+
+
+def group_mean_gains(
+    channel: Channel, distances: np.ndarray, seed: int, group_index: int
+) -> np.ndarray:
+    """Path loss × log-normal shadowing per device (linear power gain)."""
+    return mean_gains(
+        channel,
+        distances,
+        lambda: stream(seed, "los", group_index),
+        lambda: stream(seed, "shadowing", group_index),
+    )
+
+
+def mean_gains(
+    channel: Channel,
+    distances: np.ndarray,
+    los_rng: Callable[[], np.random.Generator],
+    shadowing_rng: Callable[[], np.random.Generator],
+) -> np.ndarray:
+    """Path loss at ``distances`` (m) × log-normal shadowing, linear power gains.
+
+    ``los_rng`` and ``shadowing_rng`` make the random streams, asked for only when the channel
+    draws line of sight (38.901, ``los: random``) or shadowing (``shadowing_std_db > 0``).
+    """
+    pathloss = channel.pathloss
+    if isinstance(pathloss, LogDistancePathLoss):
+        gains = log_distance_gain(
+            distances, pathloss.k0_db, pathloss.reference_distance_m, pathloss.exponent
+        )
+    elif pathloss.los == "mean":
+        gains = mean_gain_38901(pathloss.scenario, distances, pathloss.carrier_hz)
+    else:
+        if pathloss.los == "random":
+            p_los = los_probability_38901(pathloss.scenario, distances)
+            los = los_rng().random(len(distances)) < p_los
+        else:
+            los = np.full(len(distances), pathloss.los == "los")
+        gains = gain_from_pathloss_db(
+            pathloss_38901_db(pathloss.scenario, los, distances, pathloss.carrier_hz)
+        )
+    if channel.shadowing_std_db > 0:
+        shadow_db = channel.shadowing_std_db * shadowing_rng().standard_normal(len(distances))
+        gains = gains * 10.0 ** (shadow_db / 10.0)
+    return np.asarray(gains, dtype=float)
