@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from coinfer.emulator.model.profiles import Block, ModelProfile
+from coinfer.emulator.model.profiles import Block, ModelProfile, TokenCosts
 
 TOKEN_ID_BITS = 32
 PIXEL_BITS = 8
@@ -149,6 +149,51 @@ class TransformerConfig(BaseModel):
     def has_head_block(self) -> bool:
         return self.lm_head or self.pooler or self.final_norm
 
+    # ---- per serving step (generative decoders) ---------------------------------------------
+
+    def embedding_token_costs(self, activation_bits: int) -> TokenCosts:
+        """Embeddings: no FLOPs; each new token reads its rows (token, position, type) and
+        writes its hidden state."""
+        rows_per_token = 1 + int(self.learned_positions > 0) + int(self.token_types > 0)
+        return TokenCosts(
+            flops_per_token=0.0,
+            flops_per_token_per_position=0.0,
+            flops_per_sequence=0.0,
+            weight_params_per_step=float(self.norm_params if self.embedding_norm else 0),
+            weight_params_per_token=float(rows_per_token * self.hidden_size),
+            activation_bytes_per_token=self._hidden_state_bytes_moved(activation_bits),
+        )
+
+    def layer_token_costs(self, activation_bits: int) -> TokenCosts:
+        """One layer: :meth:`layer_flops` per new token and per attended position; every
+        parameter is read once per step."""
+        return TokenCosts(
+            flops_per_token=2.0 * self.layer_linear_weights(),
+            flops_per_token_per_position=4.0 * self.hidden_size,
+            flops_per_sequence=0.0,
+            weight_params_per_step=float(self.layer_params()),
+            activation_bytes_per_token=self._hidden_state_bytes_moved(activation_bits),
+        )
+
+    def head_token_costs(self, activation_bits: int) -> TokenCosts:
+        """Final norm and LM head: logits for the emitting position of each sequence; a tied
+        head reads the input embedding matrix (counted in the embeddings' parameters)."""
+        tied_matrix = self.vocab_size * self.hidden_size if self.lm_head and self.tied_head else 0
+        return TokenCosts(
+            flops_per_token=0.0,
+            flops_per_token_per_position=0.0,
+            flops_per_sequence=self.head_flops(1),
+            weight_params_per_step=float(self.head_params() + tied_matrix),
+            activation_bytes_per_sequence=2.0
+            * self.head_output_elements(1)
+            * activation_bits
+            / 8.0,
+        )
+
+    def _hidden_state_bytes_moved(self, activation_bits: int) -> float:
+        """One token's hidden state written once and read once: ``2·d·bits/8`` B."""
+        return 2.0 * self.hidden_size * activation_bits / 8.0
+
 
 def transformer_blocks(
     config: TransformerConfig,
@@ -160,13 +205,16 @@ def transformer_blocks(
     """Blocks ``embeddings, layer.0 .. layer.{L-1}, head`` of one pass of a transformer stack."""
     d = config.hidden_size
     hidden_bits = float(query_tokens * d * activation_bits)
-    kv = config.layer_kv_bytes_per_token(activation_bits) if config.kind == "decoder" else 0.0
+    decoder = config.kind == "decoder"
+    kv = config.layer_kv_bytes_per_token(activation_bits) if decoder else 0.0
+    layer_costs = config.layer_token_costs(activation_bits) if decoder else None
     blocks = [
         Block(
             name="embeddings",
             params=config.embedding_params(),
             flops=0.0,
             activation_bits=hidden_bits,
+            token_costs=config.embedding_token_costs(activation_bits) if decoder else None,
         )
     ]
     blocks += [
@@ -176,6 +224,7 @@ def transformer_blocks(
             flops=config.layer_flops(query_tokens, context_tokens),
             activation_bits=hidden_bits,
             kv_cache_bytes_per_token=kv,
+            token_costs=layer_costs,
         )
         for i in range(config.num_layers)
     ]
@@ -188,6 +237,7 @@ def transformer_blocks(
                 activation_bits=float(
                     config.head_output_elements(logit_positions) * activation_bits
                 ),
+                token_costs=config.head_token_costs(activation_bits) if decoder else None,
             )
         )
     return tuple(blocks)

@@ -2,6 +2,13 @@
 
 Kept apart from :mod:`coinfer.emulator.model.hardware` (the catalog) so that the built-in
 classes of :mod:`coinfer.emulator.model.hardware_catalog` can be declared without an import cycle.
+
+The serving fields (model FLOPs utilisation per phase, bandwidth efficiency, overheads, phase
+powers) calibrate the step-time models of generative serving
+(:mod:`coinfer.emulator.model.step_time`, ``docs/step-time.md``). Their defaults are the ideal
+roofline: the chip delivers its peak ``f_max·c`` FLOP/s (the paper's compute model at the top
+clock) and its data-sheet memory bandwidth, with no overhead. Catalog entries override them with
+calibrated values, each with its source.
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ServingPhase = Literal["idle", "prefill", "decode"]
 
 
 class HardwareSpec(BaseModel):
@@ -30,6 +39,55 @@ class HardwareSpec(BaseModel):
     memory_bytes: float = Field(gt=0, description="memory that can hold weights, bytes")
     max_tx_power_w: float | None = Field(
         default=None, gt=0, description="devices only: maximum uplink transmit power, W"
+    )
+    mfu_prefill: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="model FLOPs utilisation of prefill work: achieved / peak FLOP/s, in (0, 1] "
+        "(default 1, the ideal roofline; published serving values 0.3-0.76)",
+    )
+    mfu_decode: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="model FLOPs utilisation of decode work (small-M matrix products), in (0, 1] "
+        "(default 1, the ideal roofline)",
+    )
+    bandwidth_efficiency: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="achieved / data-sheet memory bandwidth when streaming weights and KV cache, "
+        "in (0, 1] (default 1, the ideal roofline; measured 0.7-0.9)",
+    )
+    step_overhead_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="fixed time per serving step (scheduling, sampling, launches), s (default 0)",
+    )
+    layer_overhead_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="fixed time per block run in a step (kernel launches), s (default 0)",
+    )
+    idle_power_w: float | None = Field(
+        default=None,
+        ge=0,
+        description="chip power with nothing to run, W (default: 0, the paper charges no idle "
+        "energy)",
+    )
+    prefill_power_w: float | None = Field(
+        default=None,
+        gt=0,
+        description="chip power during prefill steps, W (default: φ·f_max³, the power at the top "
+        "clock)",
+    )
+    decode_power_w: float | None = Field(
+        default=None,
+        gt=0,
+        description="chip power during decode-only steps, W (default: φ·f_max³, the power at the "
+        "top clock)",
     )
 
     @model_validator(mode="after")
@@ -54,3 +112,20 @@ class HardwareSpec(BaseModel):
     def energy_per_flop_j(self, f_hz: float) -> float:
         """Energy per FLOP at clock ``f_hz``: ``η·φ·f²/c`` J."""
         return self.pue * self.power_coeff_w_per_hz3 * f_hz**2 / self.flops_per_cycle
+
+    def phase_power_w(self, phase: ServingPhase) -> float:
+        """Chip power in a serving phase, W (facility power is ``pue`` times this).
+
+        The phase's field when given; otherwise 0 W when idle and ``φ·f_max³`` (the chip at its
+        top clock, the TDP the catalog fits φ to) when running prefill or decode steps.
+        """
+        value = {
+            "idle": self.idle_power_w,
+            "prefill": self.prefill_power_w,
+            "decode": self.decode_power_w,
+        }[phase]
+        if value is not None:
+            return value
+        if phase == "idle":
+            return 0.0
+        return self.power_coeff_w_per_hz3 * self.f_max_hz**3

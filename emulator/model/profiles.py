@@ -11,7 +11,10 @@ the model is cut right after it. Cutting at split point ``l`` (``0 ≤ l ≤ L``
   ``0 < l < L``, and nothing for ``l = L`` (fully on device; the result's downlink is separate).
 
 Decoder (generative) models carry a second profile, :attr:`ModelProfile.decode`, for one decode
-step at the prompt's context length, and the KV-cache bytes that each token adds per block.
+step at the prompt's context length, and the KV-cache bytes that each token adds per block. Their
+blocks also carry :class:`TokenCosts`: how a block's FLOPs and memory traffic grow with the
+tokens of one serving step (new tokens, attended positions, sequences), which the step-time
+models of :mod:`coinfer.emulator.model.step_time` need for batches of any shape.
 """
 
 from __future__ import annotations
@@ -35,6 +38,69 @@ class SplitTable(NamedTuple):
     payload_bits: list[float]
 
 
+class TokenCosts(BaseModel):
+    """How one block's work grows with the tokens of one serving step (generative models).
+
+    A sequence that processes ``n`` new tokens in a step, with ``c`` tokens already in its KV
+    cache, makes the block do
+
+        ``flops_per_token·n + flops_per_token_per_position·n·(c + n) + flops_per_sequence·s``
+
+    FLOPs, where ``s`` is 1 if the sequence emits a token this step (its logits are computed)
+    and 0 otherwise. Each new token attends to all ``c + n`` positions: causal masking is not
+    discounted, the convention of :mod:`~coinfer.emulator.model.architectures`, so that the
+    block's ``flops`` at pass size ``S`` equal ``S·flops_per_token + S²·flops_per_token_per_position
+    + flops_per_sequence`` exactly.
+
+    Weights are counted in parameters (the step-time model chooses the bits per weight); the
+    bytes of activations are at the profile's activation precision.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flops_per_token: float = Field(
+        ge=0, description="FLOPs per new token that do not depend on the context (matrix products)"
+    )
+    flops_per_token_per_position: float = Field(
+        ge=0, description="FLOPs per new token per attended position (attention scores and values)"
+    )
+    flops_per_sequence: float = Field(
+        ge=0, description="FLOPs per sequence that emits a token (the LM head on its last position)"
+    )
+    weight_params_per_step: float = Field(
+        ge=0,
+        description="parameters read once per step whatever the batch (matrices and norms; a "
+        "tied LM head reads the embedding matrix), count",
+    )
+    weight_params_per_token: float = Field(
+        default=0.0,
+        ge=0,
+        description="parameters read once per new token (the rows of an embedding table), count",
+    )
+    activation_bytes_per_token: float = Field(
+        default=0.0,
+        ge=0,
+        description="activation bytes one new token moves through memory: the block's output "
+        "hidden state written once and read once by the next block, B",
+    )
+    activation_bytes_per_sequence: float = Field(
+        default=0.0,
+        ge=0,
+        description="activation bytes per sequence that emits a token: its logits written once "
+        "and read once by sampling, B",
+    )
+
+    def flops(self, new_tokens: int, cached_tokens: int, emits_token: bool = True) -> float:
+        """FLOPs of this block for one sequence in one step (the formula above)."""
+        n, c = float(new_tokens), float(cached_tokens)
+        per_sequence = self.flops_per_sequence if emits_token else 0.0
+        return (
+            self.flops_per_token * n
+            + self.flops_per_token_per_position * n * (c + n)
+            + (per_sequence)
+        )
+
+
 class Block(BaseModel):
     """One block of a model, in execution order."""
 
@@ -51,6 +117,11 @@ class Block(BaseModel):
     )
     kv_cache_bytes_per_token: float = Field(
         default=0.0, ge=0, description="KV-cache bytes this block stores per token (decoders), B."
+    )
+    token_costs: TokenCosts | None = Field(
+        default=None,
+        description="How the block's work grows with a serving step's tokens (generative "
+        "decoders); needed by the step-time models.",
     )
 
 

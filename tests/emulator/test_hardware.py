@@ -1,5 +1,7 @@
 """The hardware catalog: paper values, data-sheet peaks, and user classes from YAML."""
 
+from types import MappingProxyType
+
 import pytest
 
 from coinfer.emulator.errors import InputError
@@ -118,3 +120,59 @@ def test_bad_hardware_files_are_refused_clearly(tmp_path, text, message):
 def test_missing_hardware_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         load_hardware_file(tmp_path / "nope.yaml")
+
+
+SERVER = MappingProxyType(
+    dict(
+        name="x",
+        kind="server",
+        f_min_hz=0,
+        f_max_hz=2e9,
+        flops_per_cycle=1000,
+        power_coeff_w_per_hz3=100.0 / 2e9**3,  # 100 W at the top clock
+        memory_bandwidth_bytes_per_s=1e12,
+        memory_bytes=80e9,
+    )
+)
+
+
+class TestServingFields:
+    """Calibration of the step-time models: defaults are the ideal roofline, ranges are checked."""
+
+    def test_defaults_are_the_ideal_roofline_without_overhead(self):
+        spec = HardwareSpec(**SERVER)
+        assert (spec.mfu_prefill, spec.mfu_decode, spec.bandwidth_efficiency) == (1.0, 1.0, 1.0)
+        assert (spec.step_overhead_s, spec.layer_overhead_s) == (0.0, 0.0)
+
+    def test_the_paper_classes_keep_the_ideal_defaults(self, catalog):
+        for name in ("paper-device", "paper-server"):
+            spec = catalog.get(name)
+            assert (spec.mfu_prefill, spec.mfu_decode, spec.bandwidth_efficiency) == (1, 1, 1)
+
+    def test_phase_powers_default_to_no_idle_power_and_the_power_at_the_top_clock(self):
+        spec = HardwareSpec(**SERVER)
+        assert spec.phase_power_w("idle") == 0.0
+        assert spec.phase_power_w("prefill") == pytest.approx(100.0)
+        assert spec.phase_power_w("decode") == pytest.approx(100.0)
+
+    def test_given_phase_powers_are_used_as_given(self):
+        spec = HardwareSpec(
+            **SERVER, idle_power_w=50.0, prefill_power_w=400.0, decode_power_w=250.0
+        )
+        assert [spec.phase_power_w(p) for p in ("idle", "prefill", "decode")] == [50, 400, 250]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("mfu_prefill", 0.0),
+            ("mfu_decode", 1.2),
+            ("bandwidth_efficiency", -0.1),
+            ("step_overhead_s", -1e-3),
+            ("layer_overhead_s", -1e-6),
+            ("prefill_power_w", 0.0),
+            ("idle_power_w", -5.0),
+        ],
+    )
+    def test_out_of_range_values_are_refused_with_the_field_named(self, field, value):
+        with pytest.raises(ValueError, match=field):
+            HardwareSpec(**{**SERVER, field: value})
