@@ -1,0 +1,1 @@
+"""Iteration-level (continuous) batching of generative sequences on one server."""
