@@ -42,18 +42,25 @@ class SarathiScheduler(BatchScheduler):
 
     def _form_batch(self) -> Batch:
         params = self.params
+        prefilled = self._prefilled
+        target = self._target
         running = self._running
+        partial: IntArray = _EMPTY  # running sequences part-way through their prefill
         if len(running):
-            decoding = self._prefilled[running] == self._target[running]
-            decode_rows, decode_context, preempted = self._grow_decodes(decoding)
+            decoding = prefilled[running] == target[running]
+            everyone = bool(decoding.all())
+            decode_rows, decode_context, preempted = self._grow_decodes(
+                None if everyone else decoding
+            )
+            if len(preempted):  # the running rows changed
+                running = self._running
+                partial = running[prefilled[running] < target[running]]
+            elif not everyone:
+                partial = running[~decoding]
         else:
             decode_rows, decode_context, preempted = _EMPTY, _EMPTY, _EMPTY
         budget = params.max_batched_tokens - len(decode_rows)
         chunk = params.chunk_size_tokens
-        running = self._running
-        prefilled = self._prefilled
-        target = self._target
-        partial = running[prefilled[running] < target[running]]
         chunk_rows: IntArray = _EMPTY
         chunk_tokens: IntArray = _EMPTY
         if len(partial) and budget > 0:
@@ -73,7 +80,7 @@ class SarathiScheduler(BatchScheduler):
             decode_context,
             chunk_rows,
             chunk_tokens,
-            prefilled[chunk_rows],
+            prefilled[chunk_rows] if len(chunk_rows) else _EMPTY,
             preempted,
         )
 
