@@ -124,11 +124,13 @@ class BatchScheduler(ABC):
 
     def running_ids(self) -> list[int]:
         """Ids of the running sequences, in admission order."""
-        return self._id[self._running].tolist()  # type: ignore[no-any-return]
+        ids: list[int] = self._id[self._running].tolist()
+        return ids
 
     def waiting_ids(self) -> list[int]:
         """Ids of the waiting sequences, front of the queue first."""
-        return self._id[list(self._waiting)].tolist()  # type: ignore[no-any-return]
+        ids: list[int] = self._id[list(self._waiting)].tolist()
+        return ids
 
     def sequence(self, seq_id: int) -> SequenceState:
         """Snapshot of a live (not finished) sequence; ``KeyError`` for any other id."""

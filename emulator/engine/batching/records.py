@@ -31,8 +31,9 @@ class SeqState(IntEnum):
 class Sequence:
     """A generation request as the scheduler sees it.
 
-    ``output_tokens`` is the number of tokens the sequence will generate (the emulator knows it
-    in advance; the schedulers other than ``orca`` do not use it to plan).
+    ``output_tokens`` is the number of tokens the sequence will generate: the emulator knows it
+    in advance, but only ``orca`` plans with it (its reservation); the other schedulers use it
+    only to check that the sequence can ever fit.
     """
 
     id: int  #: caller's identifier (e.g. the request id), unique among live sequences
