@@ -1,4 +1,5 @@
-"""The KV block pool and the batching parameters, on their own.
+"""The KV block pool and the batching parameters, on their own, and the package's independence
+from SimPy.
 
 The pool counts blocks per sequence row and refuses, with :class:`KvPoolError`, any allocation
 that would overdraw it; the parameters refuse values out of range with a message naming the
@@ -7,10 +8,14 @@ field.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from coinfer.emulator.engine import batching
 from coinfer.emulator.engine.batching.kv import KvBlockManager, KvPoolError
 from coinfer.emulator.engine.batching.params import BatchingParams
 from coinfer.emulator.engine.batching.records import Sequence
@@ -88,3 +93,24 @@ def test_a_sequence_needs_a_prompt_and_an_output():
         Sequence(3, prompt_tokens=0, output_tokens=2)
     with pytest.raises(ValueError, match="expected both >= 1"):
         Sequence(3, prompt_tokens=5, output_tokens=0)
+
+
+def test_the_batching_package_is_a_pure_state_machine():
+    """No SimPy and nothing else of the engine: the package imports only the standard library,
+    numpy, pydantic, its own modules and the project's error type."""
+    package = Path(batching.__file__).parent
+    allowed = {"__future__", "abc", "collections", "dataclasses", "enum", "typing"}
+    allowed |= {"numpy", "pydantic", "coinfer.emulator.errors"}
+    imported = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module)
+    own = "coinfer.emulator.engine.batching."
+    outside = {name for name in imported if not name.startswith(own)}
+    assert {name.split(".")[0] for name in outside} >= {"numpy", "pydantic"}  # the scan works
+    assert {
+        name for name in outside if name not in allowed and name.split(".")[0] not in allowed
+    } == set()
