@@ -3,10 +3,11 @@
 For each scheduler, keeps ``--batch`` sequences in the server (prompt 512 tokens, 256 to 1,023
 tokens out, a new sequence admitted whenever one finishes; a pool large enough that nothing is
 preempted) and times ``--steps`` calls of ``next_batch`` + ``complete_step``, after a warm-up
-that fills the batch. Also times pure decode steps (nobody finishes or arrives), the floor of a
-step's cost. The reference, measured in the same run, is SimPy's bare event rate (a process
-yielding timeouts): the later engine spends one such event per server iteration, so the ratio
-says what the scheduler adds to an iteration. Each rate is the best of ``--repeat`` runs.
+that fills the batch; seq-steps/s counts batch entries (a decode or a prefill each) per second.
+Also times pure decode steps (nobody finishes or arrives), the floor of a step's cost. The
+reference, measured in the same run, is SimPy's bare event rate (a process yielding timeouts):
+the later engine spends one such event per server iteration, so the ratio says what the
+scheduler adds to an iteration. Each rate is the best of ``--repeat`` runs.
 
 Run:  python benchmarks/batching_steps.py [--batch 256] [--steps 20000] [--repeat 3]
 """
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SimPy bare timeouts: {reference:,.0f} events/s")
     print(
         f"{'scheduler':10} {'decode steps/s':>15} {'ratio':>7} {'steady steps/s':>15} "
-        f"{'ratio':>7} {'seqs/step':>10} {'tokens/s':>12}"
+        f"{'ratio':>7} {'seqs/step':>10} {'seq-steps/s':>12}"
     )
     for name in SCHEDULERS:
         decode = max(decode_steps_per_s(name, args.batch, args.steps) for _ in range(args.repeat))
