@@ -161,3 +161,36 @@ def test_errors_in_inlined_functions_point_at_their_source_line(tmp_path):
         module.ratio(1.0, 0.0)
     assert failure.traceback[-1].lineno + 1 == 12  # pytest counts lines from 0
 
+
+ENGINE_BUILDERS = ("_arrive", "_routed_context", "_context_for", "_record")
+
+
+def test_the_engine_and_the_fixed_policy_build_their_records_inline():
+    from coinfer.emulator.engine.core import Engine
+    from coinfer.policies.fixed import FixedPolicy
+
+    for method in [getattr(Engine, name) for name in ENGINE_BUILDERS] + [FixedPolicy.decide]:
+        assert "build" not in method.__code__.co_names, method.__qualname__
+        assert "build" in method.__wrapped__.__code__.co_names, method.__qualname__
+
+
+@pytest.mark.parametrize(("example", "duration_s"), [("busy-cell", 10), ("hex-city", 2)])
+def test_inlined_and_checked_builds_give_the_same_trace(example, duration_s, monkeypatch):
+    """The engine's generated positional rows and contexts equal those built and checked by
+    name at run time, with and without a topology (routed contexts, candidate servers)."""
+    from pathlib import Path
+
+    from coinfer.emulator.api.run import simulate
+    from coinfer.emulator.engine.core import Engine
+    from coinfer.emulator.scenario.schema import load_scenario
+    from coinfer.policies.fixed import FixedPolicy
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / f"{example}.yaml"
+    scenario = load_scenario(path, [f"duration_s={duration_s}"])
+    inlined = simulate(scenario, seed=5).trace
+    for name in ENGINE_BUILDERS:
+        monkeypatch.setattr(Engine, name, getattr(Engine, name).__wrapped__)
+    monkeypatch.setattr(FixedPolicy, "decide", FixedPolicy.decide.__wrapped__)
+    checked = simulate(scenario, seed=5).trace
+    assert len(inlined) > 100
+    assert inlined.equals(checked)
