@@ -22,6 +22,7 @@ import pyarrow as pa
 
 #: The Arrow type of a categorical column: strings stored as codes into a dictionary of labels.
 CATEGORY = pa.dictionary(pa.int32(), pa.string())
+_TYPE_NAMES = {"double": "float64", "float": "float32"}  # the names pandas shows
 
 
 class Role(StrEnum):
@@ -157,7 +158,8 @@ class Table:
                 role = str(c.role)
                 if c.part_of:
                     role += " of " + ", ".join(f"`{total}`" for total in c.part_of)
-                kind = "category" if c.categorical else str(c.dtype)
-                out.append(f"| `{c.name}` | {kind} | {c.unit} | {role} | {c.description} |")
+                kind = "category" if c.categorical else _TYPE_NAMES.get(str(c.dtype), str(c.dtype))
+                unit = c.unit or "—"
+                out.append(f"| `{c.name}` | {kind} | {unit} | {role} | {c.description} |")
             out.append("")
         return "\n".join(out).rstrip("\n") + "\n"
