@@ -70,9 +70,13 @@ class Mover:
 
 def test_inlined_builds_give_what_the_checked_builds_give():
     point = Point(1.0, 2.0, "p")
-    assert shifted(point, 3.0) == shifted.__wrapped__(point, 3.0) == (
-        Point(4.0, 2.0, "p'"),
-        (1.0, 2.0, "p"),
+    assert (
+        shifted(point, 3.0)
+        == shifted.__wrapped__(point, 3.0)
+        == (
+            Point(4.0, 2.0, "p'"),
+            (1.0, 2.0, "p"),
+        )
     )
     assert type(shifted(point, 3.0)[0]) is Point
     assert Mover().move(point) == Mover.move.__wrapped__(Mover(), point) == Point(1.5, 2.0, "p")
@@ -111,51 +115,66 @@ HEADER = """
 
 
 def test_a_missing_field_fails_the_import_naming_the_line_and_the_field(tmp_path):
-    source = HEADER + """
+    source = (
+        HEADER
+        + """
     @inline_builds
     def origin():
         return build(Point, x=0.0, y=0.0)
     """
+    )
     with pytest.raises(RecordError, match=r"missing_field\.py:12: build\(Point\).*missing label"):
         import_source(tmp_path, "missing_field", source)
 
 
 def test_an_unknown_field_fails_the_import(tmp_path):
-    source = HEADER + """
+    source = (
+        HEADER
+        + """
     @inline_builds
     def origin():
         return build(Point, x=0.0, y=0.0, label="o", z=0.0)
     """
+    )
     with pytest.raises(RecordError, match=r"unknown z"):
         import_source(tmp_path, "unknown_field", source)
 
 
 def test_an_inlined_build_needs_a_module_level_kind_and_named_fields(tmp_path):
-    source = HEADER + """
+    source = (
+        HEADER
+        + """
     @inline_builds
     def origin(values):
         return build(Point, **values)
     """
+    )
     with pytest.raises(RecordError, match=r"takes a module-level record kind"):
         import_source(tmp_path, "splat", source)
 
 
 def test_inlining_a_function_without_build_is_refused(tmp_path):
-    source = HEADER + """
+    source = (
+        HEADER
+        + """
     @inline_builds
     def origin():
         return Point(0.0, 0.0)
     """
+    )
     with pytest.raises(RecordError, match=r"origin calls no build\(\)"):
         import_source(tmp_path, "no_build", source)
 
 
 def test_errors_in_inlined_functions_point_at_their_source_line(tmp_path):
-    source = HEADER + """
+    source = (
+        HEADER
+        + """
     @inline_builds
     def ratio(a, b):
         return build(Point, x=a / b, y=0.0, label="r")
     """
+    )
     module = import_source(tmp_path, "lines", source)
     with pytest.raises(ZeroDivisionError) as failure:
         module.ratio(1.0, 0.0)
