@@ -199,3 +199,31 @@ def test_the_docs_generator_checks_and_rewrites_blocks(tmp_path):
     assert main(["--check", str(doc)]) == 0
     with pytest.raises(KeyError, match="no declared table 'tokens'"):
         render("<!-- columns of tokens: x -->\n<!-- end of columns -->")
+
+
+def test_a_second_table_is_declared_written_and_documented_the_same_way(tmp_path, monkeypatch):
+    """A table that is not one row per request (tokens, say) is a Table of its own: the same
+    builder, writer and generated docs serve it once it is in TABLES."""
+    from coinfer.emulator.trace.columns import TABLES
+    from coinfer.emulator.trace.docs import render
+    from coinfer.emulator.trace.writer import TableWriter
+
+    token = ColumnGroup(
+        "token",
+        "one row per generated token",
+        (
+            Column("request_id", pa.int64(), "", Role.IDENTITY, "request of the token"),
+            Column("token_index", pa.int32(), "", Role.IDENTITY, "position in the output"),
+            Column("t_emitted", pa.float64(), "s", Role.TIME, "time the token was emitted"),
+        ),
+    )
+    tokens = Table("tokens", "the tokens of generative requests", (token,))
+    writer = TableWriter(tokens, {}, tmp_path / "tokens.parquet")
+    writer.append(build(tokens, t_emitted=0.25, request_id=3, token_index=0))
+    writer.close()
+    assert pq.read_table(tmp_path / "tokens.parquet").to_pylist() == [
+        {"request_id": 3, "token_index": 0, "t_emitted": 0.25}
+    ]
+    monkeypatch.setitem(TABLES, "tokens", tokens)
+    doc = render("<!-- columns of tokens: generated -->\n<!-- end of columns -->")
+    assert "| `t_emitted` | float64 | s | time | time the token was emitted |" in doc
