@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.joint import JointParams, OptimisingPolicy
 from coinfer.policies.prediction import predict
@@ -143,7 +144,20 @@ class MinLatencyPolicy(Policy):
             best = (last, *predict(context, last, 1.0, 1.0, p, f, fs))
         split, latency, energy, distortion = best
         feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
-        return Decision(split, 1.0, 1.0, p, f, fs, latency, energy, distortion, feasible)
+        return build(
+            Decision,
+            split=split,
+            rho_device=1.0,
+            rho_server=1.0,
+            tx_power_w=p,
+            f_device_hz=f,
+            f_server_hz=fs,
+            predicted_latency_s=latency,
+            predicted_energy_j=energy,
+            predicted_distortion=distortion,
+            feasible=feasible,
+            admit=True,
+        )
 
 
 class RandomParams(BaseModel):
@@ -172,7 +186,20 @@ class RandomPolicy(Policy):
         fs = _uniform_clock(rng, server.f_min_hz, server.f_max_hz)
         latency, energy, distortion = predict(context, split, rho, rho_s, p, f, fs)
         feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
-        return Decision(split, rho, rho_s, p, f, fs, latency, energy, distortion, feasible)
+        return build(
+            Decision,
+            split=split,
+            rho_device=rho,
+            rho_server=rho_s,
+            tx_power_w=p,
+            f_device_hz=f,
+            f_server_hz=fs,
+            predicted_latency_s=latency,
+            predicted_energy_j=energy,
+            predicted_distortion=distortion,
+            feasible=feasible,
+            admit=True,
+        )
 
 
 def _uniform_clock(rng: np.random.Generator, low: float, high: float) -> float:

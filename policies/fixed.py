@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.prediction import StaticCost
 
@@ -30,9 +31,6 @@ class FixedParams(BaseModel):
     )
 
 
-_new_decision = tuple.__new__
-
-
 class FixedPolicy(Policy):
     """Runs every request with the same split, pruning, power and clocks.
 
@@ -49,6 +47,7 @@ class FixedPolicy(Policy):
         super().__init__(params, rng)
         self._static: dict[tuple[int, int, int], tuple[Decision, StaticCost | None]] = {}
 
+    @inline_builds  # the decision, built by name, compiled to a tuple (once per request)
     def decide(self, context: PolicyContext) -> Decision:
         key = (id(context.model), id(context.device), id(context.server))
         cached = self._static.get(key)
@@ -59,11 +58,19 @@ class FixedPolicy(Policy):
             return decision
         latency, energy = static.predict(context, decision.tx_power_w)
         feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
-        # Decision(...) without keyword binding (once per request): the fixed part, then the
-        # prediction, the feasibility flag and admit.
-        return _new_decision(
+        return build(
             Decision,
-            (*decision[:6], latency, energy, decision.predicted_distortion, feasible, True),
+            split=decision.split,
+            rho_device=decision.rho_device,
+            rho_server=decision.rho_server,
+            tx_power_w=decision.tx_power_w,
+            f_device_hz=decision.f_device_hz,
+            f_server_hz=decision.f_server_hz,
+            predicted_latency_s=latency,
+            predicted_energy_j=energy,
+            predicted_distortion=decision.predicted_distortion,
+            feasible=feasible,
+            admit=True,
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
@@ -73,7 +80,20 @@ class FixedPolicy(Policy):
         f = params.f_device_hz if params.f_device_hz is not None else context.device.f_max_hz
         fs = params.f_server_hz if params.f_server_hz is not None else context.server.f_max_hz
         rho, rho_s = params.rho_device, params.rho_server
-        decision = Decision(split, rho, rho_s, p, f, fs, 0.0, 0.0, 0.0)
+        decision = build(
+            Decision,
+            split=split,
+            rho_device=rho,
+            rho_server=rho_s,
+            tx_power_w=p,
+            f_device_hz=f,
+            f_server_hz=fs,
+            predicted_latency_s=0.0,  # the prediction is made per request (decide)
+            predicted_energy_j=0.0,
+            predicted_distortion=0.0,
+            feasible=True,
+            admit=True,
+        )
         if split > context.model.last_split:
             return decision, None
         static = StaticCost.of(context, split, rho, rho_s, f, fs)

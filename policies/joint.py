@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
@@ -252,18 +253,19 @@ class OptimisingPolicy(Policy):
                 / context.server.flops_per_cycle
             )
             latency += (slowdown - 1.0) * server_cycles / f_server
-        return Decision(
-            template.split,
-            template.rho,
-            template.rho_s,
-            template.p,
-            template.f_device_hz,
-            f_server,
-            latency,
-            energy,
-            distortion,
-            template.feasible,
-            template.admit,
+        return build(
+            Decision,
+            split=template.split,
+            rho_device=template.rho,
+            rho_server=template.rho_s,
+            tx_power_w=template.p,
+            f_device_hz=template.f_device_hz,
+            f_server_hz=f_server,
+            predicted_latency_s=latency,
+            predicted_energy_j=energy,
+            predicted_distortion=distortion,
+            feasible=template.feasible,
+            admit=template.admit,
         )
 
 

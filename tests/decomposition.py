@@ -1,16 +1,26 @@
-"""The trace columns that must add up to a request's totals (the decomposition invariant).
+"""The trace columns that must add up to a request's totals (the decomposition invariant), read
+from the trace's declaration, where each part names the totals it adds up to.
 
-Written out here, independently of the engine's own lists, so that a column the engine forgets
-to fill or to count makes the invariant tests fail.
+The engine builds every row by name from that declaration, so a part it does not give fails its
+import; a part it fills wrongly, or a stage whose time is not declared as a part of ``latency_s``,
+breaks the sums checked here (``latency_s`` is also checked against ``t_done − t_arrival``, which
+no part enters). Which columns are parts is pinned in ``tests/emulator/test_trace.py``.
 """
 
-LATENCY_COMPONENTS = [
-    "latency_device_queue_s",
-    "latency_device_compute_s",
-    "latency_uplink_s",
-    "latency_backhaul_s",
-    "latency_server_queue_s",
-    "latency_server_compute_s",
-    "latency_downlink_s",
-]
-ENERGY_COMPONENTS = ["energy_device_compute_j", "energy_uplink_j", "energy_server_j"]
+import numpy as np
+import pandas as pd
+
+from coinfer.emulator.trace.columns import TRACE
+
+LATENCY_COMPONENTS = list(TRACE.parts_of("latency_s"))
+ENERGY_COMPONENTS = list(TRACE.parts_of("energy_total_j"))
+
+
+def assert_parts_add_up(trace: pd.DataFrame, rtol: float = 1e-9, atol: float = 1e-12) -> None:
+    """Row by row, every declared total equals the sum of its parts (relative ``rtol``, absolute
+    ``atol`` in the total's unit)."""
+    for total in TRACE.totals():
+        parts = list(TRACE.parts_of(total))
+        np.testing.assert_allclose(
+            trace[parts].sum(axis=1), trace[total], rtol=rtol, atol=atol, err_msg=total
+        )

@@ -34,6 +34,7 @@ from coinfer.emulator.model.reference import (
     log_distance_gain,
 )
 from coinfer.emulator.randomness import stream
+from coinfer.emulator.records import build
 from coinfer.emulator.scenario.schema import Cell, DeviceGroup, LogDistancePathLoss
 from coinfer.policies.base import Decision, PolicyContext, check_decision
 from coinfer.policies.registry import make_policy
@@ -253,7 +254,8 @@ def _finite(value: Any) -> Any:
 def context_for(instance: Instance) -> PolicyContext:
     """The :class:`~coinfer.policies.base.PolicyContext` of request 0 at time 0, all queues idle."""
     gain = instance.link.resolved_gain
-    return PolicyContext(
+    return build(
+        PolicyContext,
         request_id=0,
         time_s=0.0,
         work_scale=instance.request.work_scale,
@@ -276,6 +278,9 @@ def context_for(instance: Instance) -> PolicyContext:
         cell_bandwidth_hz=instance.link.bandwidth_hz,
         noise_psd_w_per_hz=instance.link.noise_psd_w_per_hz,
         server_workers=1,
+        server_discipline="fcfs",
+        uplink_sharing="fdma",
+        candidate_servers=(),
     )
 
 

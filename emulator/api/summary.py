@@ -9,13 +9,15 @@ import numpy as np
 
 from coinfer.emulator.engine.core import EngineStats
 from coinfer.emulator.tables import format_table
+from coinfer.emulator.trace.columns import TRACE
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-#: The trace columns :func:`summarize` reads (a run can load just these).
-SUMMARY_COLUMNS: tuple[str, ...] = (
+#: The trace columns :func:`summarize` reads (a run can load just these), checked against the
+#: trace's declaration on import.
+SUMMARY_COLUMNS: tuple[str, ...] = TRACE.require(
     "warmup",
     "status",
     "latency_s",

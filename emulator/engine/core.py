@@ -51,6 +51,7 @@ from coinfer.emulator.engine.uplink import Uplink, make_uplink
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
 from coinfer.emulator.randomness import seed_sequence, stream
+from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.scenario.schema import (
     ConstantWork,
     DeterministicArrivals,
@@ -58,7 +59,7 @@ from coinfer.emulator.scenario.schema import (
     LognormalWork,
     UniformWork,
 )
-from coinfer.emulator.trace.columns import TraceWriter
+from coinfer.emulator.trace.columns import TRACE, TraceWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
 _DRAW_BLOCK = 256  # random numbers drawn per numpy call
@@ -66,9 +67,6 @@ _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
 STATUS_LABELS = ["completed", "dropped", "infeasible"]
 _COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
-
-
-_new_context = tuple.__new__
 
 
 class Request(SharedJob):
@@ -153,7 +151,6 @@ class _Device:
         "server",
         "server_index",
         "spec",
-        "static_context",
         "uplink",
         "work",
     )
@@ -316,22 +313,6 @@ class Engine:
         model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
         device.codes = (spec.index, spec.cell, model_code)
         device.server_index = spec.server
-        device.static_context = (
-            spec.id,
-            spec.scale_payload,
-            spec.deadline_s,
-            spec.energy_budget_j,
-            spec.model,
-            spec.hardware,
-            device.server.spec.hardware,
-            spec.mean_gain,
-            device.uplink.cell.bandwidth_hz,
-            device.uplink.noise,
-            device.server.spec.workers,
-            device.server.spec.discipline,
-            device.uplink.cell.sharing,
-            (),  # candidate servers: none without a topology (see _routed_context)
-        )
         return device
 
     # ---- running -----------------------------------------------------------------------------
@@ -375,6 +356,7 @@ class Engine:
             self.remaining -= 1
             arrive(device)
 
+    @inline_builds  # the context, built by name, compiled to a tuple (hot path)
     def _arrive(self, device: _Device) -> None:
         now = self.env.now
         spec = device.spec
@@ -395,43 +377,55 @@ class Engine:
         while pending and pending[0] <= now:
             pending.popleft()
         free_at = device.free_at
+        backlog = free_at - now if free_at > now else 0.0
         options = device.options
         if options is None:
             server = device.server
             route = None
             server_index = device.server_index
             waiting, in_service, server_backlog = server.status()
-            context = _new_context(  # PolicyContext(...) without keyword binding: hot path
+            server_spec = server.spec
+            cell = uplink.cell
+            context = build(
                 PolicyContext,
-                (
-                    request_id,
-                    now,
-                    work_scale,
-                    gain,
-                    band,
-                    uplink.active,
-                    len(pending),
-                    free_at - now if free_at > now else 0.0,
-                    waiting,
-                    in_service,
-                    server_backlog,
-                    *device.static_context,
-                ),
+                request_id=request_id,
+                time_s=now,
+                work_scale=work_scale,
+                gain=gain,
+                bandwidth_hz=band,
+                uplink_active=uplink.active,
+                device_queue_length=len(pending),
+                device_backlog_s=backlog,
+                server_queue_length=waiting,
+                server_in_service=in_service,
+                server_backlog_s=server_backlog,
+                device_id=spec.id,
+                scale_payload=spec.scale_payload,
+                deadline_s=spec.deadline_s,
+                energy_budget_j=spec.energy_budget_j,
+                model=spec.model,
+                device=spec.hardware,
+                server=server_spec.hardware,
+                mean_gain=spec.mean_gain,
+                cell_bandwidth_hz=cell.bandwidth_hz,
+                noise_psd_w_per_hz=uplink.noise,
+                server_workers=server_spec.workers,
+                server_discipline=server_spec.discipline,
+                uplink_sharing=cell.sharing,
+                candidate_servers=(),  # none without a topology (see _routed_context)
             )
         else:
             option, context = self._routed_context(
                 device,
                 options,
-                (
-                    request_id,
-                    now,
-                    work_scale,
-                    gain,
-                    band,
-                    uplink.active,
-                    len(pending),
-                    free_at - now if free_at > now else 0.0,
-                ),
+                request_id=request_id,
+                time_s=now,
+                work_scale=work_scale,
+                gain=gain,
+                bandwidth_hz=band,
+                uplink_active=uplink.active,
+                device_queue_length=len(pending),
+                device_backlog_s=backlog,
             )
             server, route, server_index = option.server, option.route, option.index
         decision = self.policy.decide(context)
@@ -498,13 +492,15 @@ class Engine:
             request.tx_start_s = self.env.now
             request.device.uplink.on_done(request)
 
+    @inline_builds  # the candidate servers, built by name, compiled to tuples
     def _routed_context(
-        self, device: _Device, options: tuple[_Option, ...], head: tuple
+        self, device: _Device, options: tuple[_Option, ...], **request: float
     ) -> tuple[_Option, PolicyContext]:
         """The server for a request of a topology scenario, and the policy's context for it.
 
-        ``head`` holds the context's per-request fields up to the device backlog. The candidate
-        servers are listed with their load now; the routing rule picks one, which goes first.
+        ``request`` holds the context's per-request fields up to the device backlog, by name.
+        The candidate servers are listed with their load now; the routing rule picks one, which
+        goes first.
         """
         en_route = self._en_route
         candidates = []
@@ -513,62 +509,80 @@ class Engine:
             waiting, in_service, backlog = option.server.status()
             latency, s_per_bit, return_s = option.static
             candidates.append(
-                CandidateServer(
-                    spec.id,
-                    spec.tier,
-                    spec.hardware,
-                    spec.workers,
-                    spec.discipline,
-                    waiting,
-                    in_service,
-                    backlog,
-                    en_route[option.index],
-                    latency,
-                    s_per_bit,
-                    sum(resource.active for resource in option.resources),
-                    return_s,
+                build(
+                    CandidateServer,
+                    id=spec.id,
+                    tier=spec.tier,
+                    hardware=spec.hardware,
+                    workers=spec.workers,
+                    discipline=spec.discipline,
+                    queue_length=waiting,
+                    in_service=in_service,
+                    backlog_s=backlog,
+                    en_route=en_route[option.index],
+                    backhaul_latency_s=latency,
+                    backhaul_s_per_bit=s_per_bit,
+                    backhaul_transfers=sum(resource.active for resource in option.resources),
+                    return_s=return_s,
                 )
             )
         chosen = 0
         if self._least_loaded:
             chosen = least_loaded(candidates)
         elif self._choose_server is not None:
-            own_context = self._context_for(device, head, tuple(candidates))
+            own_context = self._context_for(device, tuple(candidates), **request)
             chosen = self._checked_choice(self._choose_server(own_context), own_context)
         if chosen:
             candidates.insert(0, candidates.pop(chosen))
-        return options[chosen], self._context_for(device, head, tuple(candidates))
+        return options[chosen], self._context_for(device, tuple(candidates), **request)
 
+    @inline_builds
     def _context_for(
-        self, device: _Device, head: tuple, candidates: tuple[CandidateServer, ...]
+        self,
+        device: _Device,
+        candidates: tuple[CandidateServer, ...],
+        *,
+        request_id: int,
+        time_s: float,
+        work_scale: float,
+        gain: float,
+        bandwidth_hz: float,
+        uplink_active: int,
+        device_queue_length: int,
+        device_backlog_s: float,
     ) -> PolicyContext:
-        """The context of a request served by ``candidates[0]``; ``head`` holds its per-request
-        fields up to the device backlog."""
+        """The context of a request served by ``candidates[0]``, given its per-request fields
+        up to the device backlog."""
         first = candidates[0]
         spec = device.spec
         cell = device.uplink.cell
-        return _new_context(
+        return build(
             PolicyContext,
-            (
-                *head,
-                first.queue_length,
-                first.in_service,
-                first.backlog_s,
-                spec.id,
-                spec.scale_payload,
-                spec.deadline_s,
-                spec.energy_budget_j,
-                spec.model,
-                spec.hardware,
-                first.hardware,
-                spec.mean_gain,
-                cell.bandwidth_hz,
-                device.uplink.noise,
-                first.workers,
-                first.discipline,
-                cell.sharing,
-                candidates,
-            ),
+            request_id=request_id,
+            time_s=time_s,
+            work_scale=work_scale,
+            gain=gain,
+            bandwidth_hz=bandwidth_hz,
+            uplink_active=uplink_active,
+            device_queue_length=device_queue_length,
+            device_backlog_s=device_backlog_s,
+            server_queue_length=first.queue_length,
+            server_in_service=first.in_service,
+            server_backlog_s=first.backlog_s,
+            device_id=spec.id,
+            scale_payload=spec.scale_payload,
+            deadline_s=spec.deadline_s,
+            energy_budget_j=spec.energy_budget_j,
+            model=spec.model,
+            device=spec.hardware,
+            server=first.hardware,
+            mean_gain=spec.mean_gain,
+            cell_bandwidth_hz=cell.bandwidth_hz,
+            noise_psd_w_per_hz=device.uplink.noise,
+            server_workers=first.workers,
+            server_discipline=first.discipline,
+            uplink_sharing=cell.sharing,
+            candidate_servers=candidates,
         )
 
     def _checked_choice(self, chosen: object, context: PolicyContext) -> int:
@@ -681,6 +695,7 @@ class Engine:
             now - request.server_start_s,
         )
 
+    @inline_builds  # the trace row, built by name, compiled to a tuple (hot path)
     def _record(
         self,
         request: Request,
@@ -730,47 +745,50 @@ class Engine:
                 cache.clear()
             cache[key] = distortion
         self.writer.append(
-            (
-                request.id,
-                device_index,
-                cell,
-                request.server_index,
-                0,
-                model_code,
-                split,
-                decision.rho_device,
-                decision.rho_server,
-                decision.tx_power_w,
-                decision.f_device_hz,
-                decision.f_server_hz,
-                request.payload_bits,
-                t_arrival,
-                t_done,
-                status,
-                latency,
-                request.device_start_s - t_arrival,
-                request.device_compute_s,
-                request.uplink_done_s - request.device_done_s,
-                request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0,
-                server_compute_s,
-                downlink_s,
-                request.device_compute_j,
-                uplink_j,
-                server_j,
-                device_j,
-                device_j + server_j,
-                distortion,
-                decision.predicted_latency_s,
-                decision.predicted_energy_j,
-                spec.deadline_s,
-                completed and latency <= spec.deadline_s,
-                spec.energy_budget_j,
-                request.work_scale,
-                request.gain_seen,
-                request.band_seen,
-                bool(decision.feasible),
-                t_arrival < self.warmup_s,
-                backhaul_s,
+            build(  # categorical columns as codes into the labels of self.labels()
+                TRACE,
+                request_id=request.id,
+                device_id=device_index,
+                cell_id=cell,
+                server_id=request.server_index,
+                policy=0,
+                model=model_code,
+                split=split,
+                rho_device=decision.rho_device,
+                rho_server=decision.rho_server,
+                tx_power_w=decision.tx_power_w,
+                f_device_hz=decision.f_device_hz,
+                f_server_hz=decision.f_server_hz,
+                payload_bits=request.payload_bits,
+                t_arrival=t_arrival,
+                t_done=t_done,
+                status=status,
+                latency_s=latency,
+                latency_device_queue_s=request.device_start_s - t_arrival,
+                latency_device_compute_s=request.device_compute_s,
+                latency_uplink_s=request.uplink_done_s - request.device_done_s,
+                latency_backhaul_s=backhaul_s,
+                latency_server_queue_s=(
+                    request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0
+                ),
+                latency_server_compute_s=server_compute_s,
+                latency_downlink_s=downlink_s,
+                energy_device_compute_j=request.device_compute_j,
+                energy_uplink_j=uplink_j,
+                energy_server_j=server_j,
+                energy_device_j=device_j,
+                energy_total_j=device_j + server_j,
+                distortion_bound=distortion,
+                predicted_latency_s=decision.predicted_latency_s,
+                predicted_energy_j=decision.predicted_energy_j,
+                deadline_s=spec.deadline_s,
+                deadline_met=completed and latency <= spec.deadline_s,
+                energy_budget_j=spec.energy_budget_j,
+                work_scale=request.work_scale,
+                gain=request.gain_seen,
+                bandwidth_hz=request.band_seen,
+                policy_feasible=bool(decision.feasible),
+                warmup=t_arrival < self.warmup_s,
             )
         )
         self.writer.maybe_flush()

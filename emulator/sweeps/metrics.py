@@ -5,9 +5,10 @@ utilisations flattened to ``server_utilisation.ID`` and ``cell_utilisation.ID``)
 
 * ``offered_rate_per_s``: measured requests per second of the arrival window (all devices),
   the offered load;
-* ``breakdown.COLUMN``: the mean of each latency part (``latency_*_s``, s) and energy part
-  (``energy_*_j`` except the device and total sums and the budget, J) over completed measured
-  requests; a trace column added later (a backhaul, say) appears here without a change.
+* ``breakdown.COLUMN``: the mean of each latency part (s) and energy part (J) over completed
+  measured requests: the columns the trace's declaration gives those roles
+  (:data:`~coinfer.emulator.trace.columns.TRACE`), so a part added there (a backhaul, say)
+  appears here without a change.
 
 The sketch is the latency of completed measured requests at :data:`QUANTILE_LEVELS` (s), enough
 to draw a CDF without the trace.
@@ -21,7 +22,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from coinfer.emulator.api.run import TRACE_FILE
-from coinfer.emulator.trace.columns import COLUMN_NAMES
+from coinfer.emulator.trace.columns import COLUMN_NAMES, TRACE
+from coinfer.emulator.trace.table import Role
 
 if TYPE_CHECKING:
     from coinfer.emulator.api.run import RunResult
@@ -33,16 +35,14 @@ QUANTILE_LEVELS: tuple[float, ...] = (
     0.999,
     1.0,
 )
-_NOT_PARTS = {"energy_device_j", "energy_total_j", "energy_budget_j"}  # sums and a budget
 
 
 def breakdown_columns(names: list[str] | tuple[str, ...]) -> list[str]:
-    """The latency and energy part columns among ``names``, in trace order."""
-    latency = [n for n in names if n.startswith("latency_") and n.endswith("_s")]
-    energy = [
-        n for n in names if n.startswith("energy_") and n.endswith("_j") and n not in _NOT_PARTS
-    ]
-    return [n for n in latency if n != "latency_s"] + energy
+    """The latency parts, then the energy parts, among ``names`` (the columns of a trace file,
+    which may predate some parts), in trace order."""
+    present = set(names)
+    parts = TRACE.names_with(Role.LATENCY_PART) + TRACE.names_with(Role.ENERGY_PART)
+    return [name for name in parts if name in present]
 
 
 def run_metrics(result: RunResult) -> tuple[dict[str, float], list[float]]:

@@ -30,6 +30,8 @@ from coinfer.emulator.sweeps.aggregate import QUANTILES_COLUMN, SweepResults
 from coinfer.emulator.sweeps.metrics import QUANTILE_LEVELS
 from coinfer.emulator.sweeps.plan import POLICY_COLUMN, format_value
 from coinfer.emulator.sweeps.store import SweepStore
+from coinfer.emulator.trace.columns import TRACE
+from coinfer.emulator.trace.table import Role
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,7 +54,8 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Last path segments that make an axis the offered load, or a budget.
 LOAD_FIELDS = ("rate_per_s", "interval_s", "count", "requests")
 BUDGET_FIELDS = ("deadline_s", "energy_budget_j")
-#: Latency parts in the order a request meets them (others found in the trace go after).
+#: Latency parts in the order a request meets them (other parts of the trace's declaration go
+#: after, in trace order).
 BREAKDOWN_ORDER = (
     "latency_device_queue_s",
     "latency_device_compute_s",
@@ -396,7 +399,9 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _parts(names: Sequence[str]) -> list[str]:
-    found = [n.removeprefix("breakdown.") for n in names if n.startswith("breakdown.latency_")]
+    """The latency parts whose ``breakdown.`` metric is among ``names``, in display order."""
+    present = set(names)
+    found = [n for n in TRACE.names_with(Role.LATENCY_PART) if f"breakdown.{n}" in present]
     ordered = [n for n in BREAKDOWN_ORDER if n in found]
     return ordered + [n for n in found if n not in ordered]
 

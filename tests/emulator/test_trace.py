@@ -1,10 +1,21 @@
-"""The trace writer: the exact required columns, chunked Parquet, bounded buffers."""
+"""The trace: its declared columns (units, roles, parts and totals), the writer (chunked Parquet,
+bounded buffers) and the generated docs."""
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from coinfer.emulator.api.run import simulate
+from coinfer.emulator.records import build
 from coinfer.emulator.scenario.schema import scenario_from_dict
-from coinfer.emulator.trace.columns import COLUMN_NAMES, REQUIRED_COLUMNS, SCHEMA
+from coinfer.emulator.trace.columns import (
+    COLUMN_NAMES,
+    REQUIRED_COLUMNS,
+    SCHEMA,
+    TRACE,
+    TraceWriter,
+)
+from coinfer.emulator.trace.table import Column, ColumnGroup, Role, Table
 
 REQUIRED = [
     "request_id",
@@ -72,3 +83,147 @@ def test_long_runs_are_written_in_row_groups(tmp_path, monkeypatch):
     assert metadata.num_rows == 1000 and metadata.num_row_groups == 10
     assert result.trace["request_id"].sort_values().tolist() == list(range(1000))
     assert str(result.trace["device_id"].dtype) == "category"
+
+
+# ---- the declaration ---------------------------------------------------------------------------
+
+SUFFIX_UNITS = {"_s": "s", "_j": "J", "_w": "W", "_hz": "Hz", "_bits": "bit"}
+
+
+def test_every_column_has_the_si_unit_its_name_says():
+    """A name ending in ``_s``, ``_j``, ``_w``, ``_hz`` or ``_bits`` carries that SI unit, an
+    instant (``t_arrival``, ``t_done``) is in seconds, any other column with a unit has a name
+    that says it (or is a ratio: unit 1)."""
+    for column in TRACE.columns:
+        said = [unit for suffix, unit in SUFFIX_UNITS.items() if column.name.endswith(suffix)]
+        if said:
+            assert column.unit == said[0], column.name
+        elif column.role is Role.TIME:
+            assert column.unit == "s", column.name
+        else:
+            assert column.unit in ("", "1"), column.name
+        assert column.description, column.name
+
+
+def test_the_parts_and_their_totals():
+    assert TRACE.parts_of("latency_s") == (
+        "latency_device_queue_s",
+        "latency_device_compute_s",
+        "latency_uplink_s",
+        "latency_server_queue_s",
+        "latency_server_compute_s",
+        "latency_downlink_s",
+        "latency_backhaul_s",
+    )
+    assert TRACE.parts_of("energy_device_j") == ("energy_device_compute_j", "energy_uplink_j")
+    assert TRACE.parts_of("energy_total_j") == (
+        "energy_device_compute_j",
+        "energy_uplink_j",
+        "energy_server_j",
+    )
+    assert TRACE.totals() == ("latency_s", "energy_device_j", "energy_total_j")
+    assert TRACE.names_with(Role.LATENCY_PART) == TRACE.parts_of("latency_s")
+    assert TRACE.names_with(Role.ENERGY_PART) == TRACE.parts_of("energy_total_j")
+
+
+def test_the_decision_columns_are_fields_of_the_decision():
+    from coinfer.policies.base import Decision
+
+    decision = TRACE.names_with(Role.DECISION)
+    assert decision == (
+        "split",
+        "rho_device",
+        "rho_server",
+        "tx_power_w",
+        "f_device_hz",
+        "f_server_hz",
+    )
+    assert set(decision) <= set(Decision._fields)
+
+
+def test_a_row_built_by_name_lands_in_its_columns(tmp_path):
+    """Each column of a row built with ``build(TRACE, ...)`` reads back with its own value, through
+    the writer and the Parquet file; categorical columns hold codes into their labels."""
+    values, expected = {}, {}
+    for index, column in enumerate(TRACE.columns):
+        if column.categorical:
+            values[column.name] = 1
+            expected[column.name] = f"{column.name}-label"
+        elif column.dtype == pa.bool_():
+            values[column.name] = expected[column.name] = index % 2 == 0
+        else:
+            values[column.name] = expected[column.name] = index + 1
+    labels = {c.name: ["unused", f"{c.name}-label"] for c in TRACE.columns if c.categorical}
+    writer = TraceWriter(labels, tmp_path / "trace.parquet")
+    writer.append(build(TRACE, **values))
+    writer.close()
+    row = writer.table().to_pylist()[0]
+    assert row == expected
+    assert pq.read_schema(tmp_path / "trace.parquet") == SCHEMA
+
+
+def test_a_table_refuses_repeated_columns_and_parts_of_unknown_totals():
+    total = Column("t_s", pa.float64(), "s", Role.LATENCY, "total")
+    part = Column("p_s", pa.float64(), "s", Role.LATENCY_PART, "part", ("t_s",))
+    with pytest.raises(ValueError, match=r"repeated columns \['t_s'\]"):
+        Table("x", "", (ColumnGroup("g", "", (total, total)),))
+    with pytest.raises(ValueError, match=r"p_s is part of unknown columns \['t_s'\]"):
+        Table("x", "", (ColumnGroup("g", "", (part,)),))
+    table = Table("x", "", (ColumnGroup("g", "", (total, part)),))
+    with pytest.raises(KeyError, match="table 'x' has no column 'q_s'"):
+        table.require("t_s", "q_s")
+
+
+def test_an_added_group_comes_after_the_existing_columns():
+    """How the next columns are added: a group appended, every older column where it was."""
+    tokens = ColumnGroup(
+        "generative",
+        "tokens",
+        (Column("ttft_s", pa.float64(), "s", Role.OUTCOME, "time to first token"),),
+    )
+    extended = TRACE.extended(tokens)
+    assert extended.field_names == (*TRACE.field_names, "ttft_s")
+    assert extended.schema.field("ttft_s").type == pa.float64()
+    assert extended.group("generative") is tokens
+
+
+def test_the_docs_generator_checks_and_rewrites_blocks(tmp_path):
+    from coinfer.emulator.trace.docs import main, render
+
+    stale = "<!-- columns of trace: generated -->\nold\n<!-- end of columns -->\n"
+    doc = tmp_path / "doc.md"
+    doc.write_text(stale, encoding="utf-8")
+    assert main(["--check", str(doc)]) == 1 and doc.read_text(encoding="utf-8") == stale
+    assert main([str(doc)]) == 0
+    assert "| `latency_backhaul_s` |" in doc.read_text(encoding="utf-8")
+    assert main(["--check", str(doc)]) == 0
+    with pytest.raises(KeyError, match="no declared table 'tokens'"):
+        render("<!-- columns of tokens: x -->\n<!-- end of columns -->")
+
+
+def test_a_second_table_is_declared_written_and_documented_the_same_way(tmp_path, monkeypatch):
+    """A table that is not one row per request (tokens, say) is a Table of its own: the same
+    builder, writer and generated docs serve it once it is in TABLES."""
+    from coinfer.emulator.trace.columns import TABLES
+    from coinfer.emulator.trace.docs import render
+    from coinfer.emulator.trace.writer import TableWriter
+
+    token = ColumnGroup(
+        "token",
+        "one row per generated token",
+        (
+            Column("request_id", pa.int64(), "", Role.IDENTITY, "request of the token"),
+            Column("token_index", pa.int32(), "", Role.IDENTITY, "position in the output"),
+            Column("t_emitted", pa.float64(), "s", Role.TIME, "time the token was emitted"),
+        ),
+    )
+    tokens = Table("tokens", "the tokens of generative requests", (token,))
+    writer = TableWriter(tokens, {}, tmp_path / "tokens.parquet")
+    writer.append(build(tokens, t_emitted=0.25, request_id=3, token_index=0))
+    writer.close()
+    assert pq.read_table(tmp_path / "tokens.parquet").to_pylist() == [
+        {"request_id": 3, "token_index": 0, "t_emitted": 0.25}
+    ]
+    monkeypatch.setitem(TABLES, "tokens", tokens)
+    doc = render("<!-- columns of tokens: generated -->\n<!-- end of columns -->")
+    assert "| `t_emitted` | float64 | s | time | time the token was emitted |" in doc

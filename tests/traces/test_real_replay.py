@@ -17,6 +17,7 @@ from coinfer.emulator.api.run import simulate
 from coinfer.emulator.scenario.schema import load_scenario, scenario_from_dict
 from coinfer.traces.readers.azure import read_azure_llm
 from coinfer.traces.readers.mahimahi import read_mahimahi
+from tests.decomposition import LATENCY_COMPONENTS, assert_parts_add_up
 from tests.emulator.replay_fixtures import upload_profile
 from tests.traces.conftest import ROOT, shared_file
 
@@ -109,8 +110,7 @@ def test_the_lte_azure_example_keeps_the_invariants(shared_dir):
     trace = result.trace
     assert len(trace) == result.stats.requests
     assert len(trace) == pytest.approx(200 * 0.005 * 19366 / 3501.7 * 60, rel=0.2)
-    parts = [c for c in trace.columns if c.startswith("latency_") and c != "latency_s"]
-    assert (trace[parts] >= 0).all().all()
-    np.testing.assert_allclose(trace[parts].sum(axis=1), trace["latency_s"], rtol=1e-9)
+    assert (trace[LATENCY_COMPONENTS] >= 0).all().all()
+    assert_parts_add_up(trace)
     tokens = trace["work_scale"].to_numpy() * 512
     np.testing.assert_allclose(tokens, np.round(tokens), atol=1e-9)

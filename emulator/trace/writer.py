@@ -1,0 +1,99 @@
+"""Writing a declared table: rows buffered as tuples, turned into columns, streamed to Parquet.
+
+Rows are buffered as tuples (in the table's column order, built with
+``build(table, name=value, ...)``) and turned into columns every ``chunk_rows`` rows, so memory
+stays bounded however long the run: with an output path each chunk is appended to a Parquet file
+as a row group; without one, chunks are kept as Arrow tables for :meth:`TableWriter.table`.
+Categorical columns arrive as integer codes into label lists and are stored dictionary-encoded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from coinfer.emulator.trace.table import Table
+
+
+class TableWriter:
+    """Buffers rows of ``table`` and writes them in chunks.
+
+    Categorical columns arrive as integer codes into the label lists given here (one list per
+    categorical column, by name); they are dictionary-encoded on flush without building one
+    string per row.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        labels: dict[str, list[str]],
+        path: str | Path | None = None,
+        chunk_rows: int = 65_536,
+    ) -> None:
+        self.declaration = table
+        self._schema = table.schema
+        self.set_labels(labels)
+        self._path = None if path is None else Path(path)
+        self._chunk_rows = chunk_rows
+        self._rows: list[tuple] = []
+        self._tables: list[pa.Table] = []
+        self._writer: pq.ParquetWriter | None = None
+        self.rows_written = 0
+        self.append = self._rows.append  #: add one row (a tuple in column order)
+
+    def set_labels(self, labels: dict[str, list[str]]) -> None:
+        """Labels of the categorical columns (before the first flush)."""
+        self._labels = {name: pa.array(values, pa.string()) for name, values in labels.items()}
+
+    def maybe_flush(self) -> None:
+        """Flush if the buffer holds a full chunk (call after appending)."""
+        if len(self._rows) >= self._chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Turn buffered rows into one Arrow table and write or keep it."""
+        if not self._rows:
+            return
+        columns = list(zip(*self._rows, strict=True))
+        self._rows.clear()
+        arrays = []
+        for column, values in zip(self.declaration.columns, columns, strict=True):
+            if column.categorical:
+                codes = pa.array(np.asarray(values, dtype=np.int32))
+                labels = self._labels.get(column.name)
+                if labels is None:
+                    raise KeyError(f"no labels for the categorical column {column.name!r}")
+                arrays.append(pa.DictionaryArray.from_arrays(codes, labels))
+            else:
+                arrays.append(pa.array(values, column.dtype))
+        table = pa.Table.from_arrays(arrays, schema=self._schema)
+        self.rows_written += table.num_rows
+        if self._path is None:
+            self._tables.append(table)
+            return
+        self._open().write_table(table)
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            assert self._path is not None
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self._path, self._schema, compression="zstd")
+        return self._writer
+
+    def close(self) -> None:
+        """Flush what is left and close the Parquet file (an empty run still gets a file)."""
+        self.flush()
+        if self._path is not None:
+            self._open().close()
+            self._writer = None
+
+    def table(self) -> pa.Table:
+        """The whole table as one Arrow table (read back from the file if there is one)."""
+        if self._path is not None:
+            return pq.read_table(self._path)
+        if not self._tables:
+            return self._schema.empty_table()
+        return pa.concat_tables(self._tables).combine_chunks()
