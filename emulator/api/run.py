@@ -40,6 +40,7 @@ from coinfer.emulator.errors import InputError
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario
 from coinfer.emulator.trace.columns import TraceWriter
+from coinfer.policies.base import Policy
 from coinfer.policies.registry import make_policy
 
 if TYPE_CHECKING:
@@ -104,11 +105,20 @@ def prepare(
     seed = scenario.seed if seed is None else seed
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
+    deployment, _ = _deployment_and_policy(scenario, seed, traces)
+    return deployment, seed
+
+
+def _deployment_and_policy(
+    scenario: Scenario, seed: int, traces: ScenarioTraces
+) -> tuple[Deployment, Policy]:
+    """The deployment and the policy of a run on ``seed``, each built once (see :func:`prepare`
+    for what is refused)."""
     deployment = build_deployment(scenario, seed, traces)
     policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
     if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
         raise InputError(policy_cannot_route(policy.name))
-    return deployment, seed
+    return deployment, policy
 
 
 def simulate(
@@ -122,13 +132,14 @@ def simulate(
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
 
     ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
-    the traces already read (to share them between runs), as for :func:`prepare`.
+    the traces already read (to share them between runs), as for :func:`prepare`. Everything
+    :func:`prepare` refuses is refused before any file is written to ``out_dir``.
     """
     started = time.perf_counter()
+    seed = scenario.seed if seed is None else seed
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
-    deployment, seed = prepare(scenario, seed, traces=traces)
-    policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    deployment, policy = _deployment_and_policy(scenario, seed, traces)
     out = None if out_dir is None else Path(out_dir)
     engine_writer_labels: dict[str, list[str]] = {}
     writer = TraceWriter(engine_writer_labels, None if out is None else out / TRACE_FILE)
