@@ -206,6 +206,8 @@ class _ChildSeed(ISpawnableSeedSequence):
 
     def generate_state(self, n_words: int, dtype: type = np.uint32) -> np.ndarray:
         """As ``SeedSequence.generate_state``: the first ``n_words`` state words."""
+        if dtype is np.uint64 and n_words <= _KEPT_WORDS:  # what PCG64 and BlockFading ask
+            return self._state[:n_words].copy()
         out_dtype = np.dtype(dtype)
         if out_dtype == np.dtype(np.uint64) and n_words <= _KEPT_WORDS:
             return self._state[:n_words].copy()
