@@ -1,9 +1,11 @@
-"""A run resolves its scenario once: ``simulate()`` and ``coinfer run`` build the deployment and
-the policy one time each (building a deployment of 100,000 devices takes a good part of a
-second), and still refuse a bad scenario before any file is written."""
+"""A run's set-up: ``simulate()`` and ``coinfer run`` build the deployment and the policy one
+time each (building a deployment of 100,000 devices takes a good part of a second) and still
+refuse a bad scenario before any file is written; the garbage collector, paused while a run is
+set up, is left as the run found it."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -13,6 +15,7 @@ import pytest
 from coinfer.emulator.api.run import simulate
 from coinfer.emulator.cli.main import main
 from coinfer.emulator.deployment import build
+from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.schema import load_scenario
 from coinfer.policies import registry
 
@@ -69,3 +72,27 @@ def test_coinfer_run_refuses_a_bad_policy_before_creating_the_output(tmp_path, c
     assert main(["run", PAPER, "--out", str(out), "--set", "policy.name=oracle"]) == 2
     assert "unknown policy 'oracle'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it():
+    """On, with nothing frozen, after a run and after a run refused during its set-up; off if
+    it was off; and objects someone else froze stay frozen."""
+    scenario = load_scenario(PAPER, ["requests=5"])
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    simulate(scenario)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(InputError, match="unknown policy"):
+        simulate(load_scenario(PAPER, ["policy.name=oracle"]))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        simulate(scenario)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()  # everything alive now
+    try:
+        simulate(scenario)
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # not unfrozen by the run
+    finally:
+        gc.unfreeze()
