@@ -10,6 +10,9 @@ run, both from the call of ``simulate()``:
 * **whole run**: until ``simulate()`` returns (also every device's first draw, at time 0, and
   the empty trace).
 
+Both are given in wall-clock time and in the process's CPU time (``time.process_time``), which
+other load on a shared machine disturbs much less.
+
 Each (tree, size) runs in its own Python process, which first does one small run so that lazy
 imports are not counted; ``--rounds`` runs follow and min / median / max are printed. The
 reference (``--reference``, default ``main``; ``none`` to skip) is exported with ``git archive``
@@ -38,13 +41,20 @@ ROOT = HERE.parent
 #: The package folders that install under ``coinfer`` (pyproject.toml's package-dir).
 PACKAGE_FOLDERS = ("emulator", "policies", "topologies", "traces")
 DURATION_S = 1e-9
+#: What is measured, and its column heading.
+COLUMNS = {
+    "first_event": "to 1st event, wall",
+    "first_event_cpu": "to 1st event, CPU",
+    "whole": "whole run, wall",
+    "whole_cpu": "whole run, CPU",
+}
 
 
 # ---- one tree, one size (in a child process) --------------------------------------------------
 
 
 def measure(devices: int, rounds: int) -> dict[str, list[float]]:
-    """Times to the first event and of the whole run, s, of ``rounds`` runs."""
+    """Wall and CPU times to the first event and of the whole run, s, of ``rounds`` runs."""
     import simpy
     from engine_throughput import standard_scenario
 
@@ -58,24 +68,27 @@ def measure(devices: int, rounds: int) -> dict[str, list[float]]:
 
     simulate(scenario(100), seed=1)  # imports and caches, not counted
     original_step = simpy.Environment.step
-    first_event: list[float] = []
+    first_event: list[tuple[float, float]] = []
 
     def first_step(env: simpy.Environment) -> None:
-        first_event.append(time.perf_counter())
+        first_event.append((time.perf_counter(), time.process_time()))
         simpy.Environment.step = original_step  # later events run unobserved
         original_step(env)
 
-    times: dict[str, list[float]] = {"first_event": [], "whole": []}
+    times: dict[str, list[float]] = {key: [] for key in COLUMNS}
     for round_index in range(rounds):
         case = scenario(devices)
         first_event.clear()
         simpy.Environment.step = first_step
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         simulate(case, seed=1 + round_index)
-        ended = time.perf_counter()
+        ended, ended_cpu = time.perf_counter(), time.process_time()
         simpy.Environment.step = original_step
-        times["first_event"].append(first_event[0] - started)
+        (first, first_cpu) = first_event[0]
+        times["first_event"].append(first - started)
+        times["first_event_cpu"].append(first_cpu - started_cpu)
         times["whole"].append(ended - started)
+        times["whole_cpu"].append(ended_cpu - started_cpu)
     return times
 
 
@@ -93,11 +106,25 @@ def package_layout(source: Path, into: Path) -> Path:
     return into
 
 
-def export(reference: str, into: Path) -> Path:
-    """The tree of git ``reference`` of this repository, written under ``into``."""
+def export(reference: str, into: Path) -> Path | None:
+    """The tree of git ``reference`` of this repository, written under ``into`` (None, with a
+    note, when git or the reference is not there)."""
     archive = into / "reference.tar"
     with archive.open("wb") as out:
-        subprocess.run(["git", "-C", str(ROOT), "archive", reference], stdout=out, check=True)
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", reference],
+                stdout=out,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            print("no reference: git is not installed")
+            return None
+    if done.returncode != 0:
+        print(f"no reference: git archive {reference} failed: {done.stderr.strip()}")
+        return None
     source = into / "source"
     with tarfile.open(archive) as tar:
         tar.extractall(source, filter="data")
@@ -116,7 +143,7 @@ def run_child(layout: Path, devices: int, rounds: int) -> dict[str, list[float]]
 
 def spread(values: list[float]) -> str:
     """min / median / max, s."""
-    return f"{min(values):6.3f} / {statistics.median(values):6.3f} / {max(values):6.3f}"
+    return f"{min(values):.3f}/{statistics.median(values):.3f}/{max(values):.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,19 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="coinfer-setup-") as scratch:
         work = Path(scratch)
         trees = {"this checkout": package_layout(ROOT, work / "current")}
-        if args.reference != "none":
-            source = export(args.reference, work)
+        source = None if args.reference == "none" else export(args.reference, work)
+        if source is not None:
             trees[args.reference] = package_layout(source, work / "reference")
         print(
             f"set-up time, s (min / median / max of {args.rounds}): simulate() on the standard "
             f"scenario (10 cells, Rayleigh, PS uplink) with a duration of {DURATION_S:g} s"
         )
-        print(f"{'devices':>9}  {'tree':<15}  {'to the first event':>24}  {'whole run':>24}")
+        heading = "".join(f"  {title:>20}" for title in COLUMNS.values())
+        print(f"{'devices':>9}  {'tree':<14}{heading}")
         for devices in args.sizes:
             for name, layout in trees.items():
                 times = run_child(layout, devices, args.rounds)
-                first, whole = spread(times["first_event"]), spread(times["whole"])
-                print(f"{devices:>9,}  {name:<15}  {first:>24}  {whole:>24}", flush=True)
+                row = "".join(f"  {spread(times[key]):>20}" for key in COLUMNS)
+                print(f"{devices:>9,}  {name:<14}{row}", flush=True)
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.random.bit_generator import ISpawnableSeedSequence
@@ -90,7 +91,7 @@ def _hashmix(value: np.ndarray, hash_const: int) -> tuple[np.ndarray, int]:
 
 
 def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    result = _MIX_MULT_L * x - _MIX_MULT_R * y
+    result: np.ndarray = _MIX_MULT_L * x - _MIX_MULT_R * y
     return result ^ (result >> _XSHIFT)
 
 
@@ -183,7 +184,8 @@ class Streams:
 
     def stream(self, source: str, index: int = 0) -> np.random.Generator:
         """The generator of ``source`` for item ``index`` (equal to :func:`stream`'s)."""
-        return np.random.Generator(np.random.PCG64(self.seed_sequence(source, index)))
+        seed = self.seed_sequence(source, index)  # numpy's stubs say SeedSequence: any will do
+        return np.random.Generator(np.random.PCG64(seed))  # type: ignore[arg-type]
 
 
 class _ChildSeed(ISpawnableSeedSequence):
@@ -204,7 +206,7 @@ class _ChildSeed(ISpawnableSeedSequence):
             self._full = seed_sequence(self._root, self._source, self._index)
         return self._full
 
-    def generate_state(self, n_words: int, dtype: type = np.uint32) -> np.ndarray:
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
         """As ``SeedSequence.generate_state``: the first ``n_words`` state words."""
         if dtype is np.uint64 and n_words <= _KEPT_WORDS:  # what PCG64 and BlockFading ask
             return self._state[:n_words].copy()
@@ -215,6 +217,6 @@ class _ChildSeed(ISpawnableSeedSequence):
             return self._state.astype("<u8").view("<u4")[:n_words].astype(np.uint32)
         return self._sequence().generate_state(n_words, dtype)
 
-    def spawn(self, n_children: int) -> list[np.random.SeedSequence]:
-        """As ``SeedSequence.spawn``."""
+    def spawn(self, n_children: int) -> list[Any]:
+        """As ``SeedSequence.spawn`` (real ``SeedSequence`` children)."""
         return self._sequence().spawn(n_children)
