@@ -57,7 +57,8 @@ def _source_key(source: str) -> int:
 # numpy's SeedSequence (O'Neill's seed_seq alternative; numpy/random/bit_generator.pyx): the
 # entropy words are hashed into a pool of four 32-bit words, and state words are hashed out of
 # the pool. The hash constants evolve independently of the data, so the same steps run on
-# arrays of words, one element per child.
+# arrays of words, one element per child. tests/emulator/test_randomness.py checks the result
+# against numpy's own SeedSequence, word for word.
 
 _POOL_SIZE = 4
 _INIT_A = 0x43B0D7E5
@@ -180,7 +181,7 @@ class Streams:
                 self.root_seed, source, np.arange(self.count), _KEPT_WORDS, np.uint64
             )
             self._states[source] = states
-        return _ChildSeed(self.root_seed, source, index, states[index])
+        return _ChildSeed(self.root_seed, source, index, states)
 
     def stream(self, source: str, index: int = 0) -> np.random.Generator:
         """The generator of ``source`` for item ``index`` (equal to :func:`stream`'s)."""
@@ -190,15 +191,16 @@ class Streams:
 
 class _ChildSeed(ISpawnableSeedSequence):
     """The child ``SeedSequence`` of (root, source, index), with its first state words computed
-    in bulk; longer states and spawning go to the real ``SeedSequence``."""
+    in bulk (row ``index`` of ``states``); longer states and spawning go to the real
+    ``SeedSequence``."""
 
-    __slots__ = ("_full", "_index", "_root", "_source", "_state")
+    __slots__ = ("_full", "_index", "_root", "_source", "_states")
 
-    def __init__(self, root_seed: int, source: str, index: int, state: np.ndarray) -> None:
+    def __init__(self, root_seed: int, source: str, index: int, states: np.ndarray) -> None:
         self._root = root_seed
         self._source = source
         self._index = index
-        self._state = state  #: generate_state(_KEPT_WORDS, uint64)
+        self._states = states  #: generate_state(_KEPT_WORDS, uint64) of every item, by row
         self._full: np.random.SeedSequence | None = None
 
     def _sequence(self) -> np.random.SeedSequence:
@@ -209,12 +211,13 @@ class _ChildSeed(ISpawnableSeedSequence):
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
         """As ``SeedSequence.generate_state``: the first ``n_words`` state words."""
         if dtype is np.uint64 and n_words <= _KEPT_WORDS:  # what PCG64 and BlockFading ask
-            return self._state[:n_words].copy()
+            return self._states[self._index, :n_words].copy()
         out_dtype = np.dtype(dtype)
         if out_dtype == np.dtype(np.uint64) and n_words <= _KEPT_WORDS:
-            return self._state[:n_words].copy()
+            return self._states[self._index, :n_words].copy()
         if out_dtype == np.dtype(np.uint32) and n_words <= 2 * _KEPT_WORDS:
-            return self._state.astype("<u8").view("<u4")[:n_words].astype(np.uint32)
+            words = self._states[self._index].astype("<u8").view("<u4")
+            return words[:n_words].astype(np.uint32)
         return self._sequence().generate_state(n_words, dtype)
 
     def spawn(self, n_children: int) -> list[Any]:
