@@ -70,17 +70,13 @@ def add_trace_dir(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> str:
     """``coinfer run``: the summary (table or JSON); the trace goes to ``--out``."""
-    from coinfer.emulator.api.run import prepare, simulate
-    from coinfer.emulator.deployment.replay import (
-        load_scenario_traces,  # the engine's imports are heavy
-    )
+    from coinfer.emulator.api.run import simulate  # the engine's imports are heavy
 
     scenario = load_scenario(args.scenario, args.overrides)
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
-    traces = load_scenario_traces(scenario, args.trace_dir)
-    prepare(scenario, seed, traces=traces)  # refuse bad names before creating any file
-    result = simulate(scenario, seed, out, traces=traces)
+    # simulate() refuses bad names, traces and policies before it creates any file
+    result = simulate(scenario, seed, out, trace_dir=args.trace_dir)
     if getattr(args, "json", False):
         payload = {"out_dir": str(out), "seed": seed, **result.summary.to_dict()}
         return json.dumps(_finite(payload), indent=2)

@@ -81,25 +81,35 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
         cell = cells[cell_index[group.cell or scenario.cells[0].id]]
         distances = group_distances(group, seed, g)
         gains = group_mean_gains(scenario.channel, distances, seed, g)
-        for k in range(group.count):
-            devices.append(
-                DeviceSpec(
-                    index=len(devices),
-                    id=f"{group.name}-{k}",
-                    group=group.name,
-                    cell=cell.index,
-                    server=cell.server,
-                    hardware=spec,
-                    model=model,
-                    arrivals=group.arrivals,
-                    work=group.work,
-                    scale_payload=group.scale_payload,
-                    deadline_s=group.deadline_s,
-                    energy_budget_j=group.energy_budget_j,
-                    distance_m=float(distances[k]),
-                    mean_gain=float(gains[k]),
-                )
+        # One spec per device: everything but the index, id, distance and gain is the group's
+        # (looked up once here, not once per device).
+        first, name, arrivals, work = len(devices), group.name, group.arrivals, group.work
+        scale_payload, deadline_s, energy_budget_j = (
+            group.scale_payload,
+            group.deadline_s,
+            group.energy_budget_j,
+        )
+        devices.extend(
+            DeviceSpec(
+                index=first + k,
+                id=f"{name}-{k}",
+                group=name,
+                cell=cell.index,
+                server=cell.server,
+                hardware=spec,
+                model=model,
+                arrivals=arrivals,
+                work=work,
+                scale_payload=scale_payload,
+                deadline_s=deadline_s,
+                energy_budget_j=energy_budget_j,
+                distance_m=distance,
+                mean_gain=gain,
             )
+            for k, (distance, gain) in enumerate(
+                zip(distances.tolist(), gains.tolist(), strict=True)
+            )
+        )
     return Deployment(
         devices=tuple(devices),
         cells=cells,

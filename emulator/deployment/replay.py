@@ -24,7 +24,7 @@ from coinfer.emulator.deployment.replay_arrivals import ArrivalReplay, ArrivalSc
 from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec
 from coinfer.emulator.errors import InputError
-from coinfer.emulator.randomness import stream
+from coinfer.emulator.randomness import Streams
 from coinfer.emulator.scenario.schema import CapacityReplay, Scenario, SnrReplay, TraceArrivals
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
@@ -129,6 +129,7 @@ def attach_replays(
     group_index = {group.name: index for index, group in enumerate(scenario.devices)}
     schedules: dict[tuple[int, int | None], ArrivalSchedule] = {}
     scaled: dict[int, LinkCapacityTrace | SnrTrace] = {}
+    offsets = Streams(seed, len(deployment.devices))  # the devices' streams, seeded in bulk
     devices = []
     for spec in deployment.devices:
         index = group_index.get(spec.group)
@@ -138,7 +139,7 @@ def attach_replays(
             devices.append(spec)
             continue
         group = scenario.devices[index]
-        u_arrivals, u_link = stream(seed, "trace-offsets", spec.index).random(2).tolist()
+        u_arrivals, u_link = offsets.stream("trace-offsets", spec.index).random(2).tolist()
         changes: dict[str, Any] = {}
         if arrival_trace is not None:
             arrivals = group.arrivals

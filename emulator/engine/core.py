@@ -50,7 +50,7 @@ from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import Uplink, make_uplink
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
-from coinfer.emulator.randomness import seed_sequence, stream
+from coinfer.emulator.randomness import Streams
 from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.scenario.schema import (
     ConstantWork,
@@ -62,7 +62,7 @@ from coinfer.emulator.scenario.schema import (
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
-_DRAW_BLOCK = 256  # random numbers drawn per numpy call
+_DRAW_BLOCK = 256  # random numbers drawn per numpy call, at most (the first calls draw fewer)
 _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
 STATUS_LABELS = ["completed", "dropped", "infeasible"]
@@ -232,6 +232,7 @@ class Engine:
         self._least_loaded = deployment.routing == "least-loaded"
         self._cell_options = [self._options(cell) for cell in deployment.cells]
         self._model_codes: dict[str, int] = {}
+        self._streams = Streams(seed, len(deployment.devices))  # per-device seeds, in bulk
         self._devices = [self._make_device(spec) for spec in deployment.devices]
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
@@ -302,11 +303,11 @@ class Engine:
             fading = BlockFading(
                 fading_spec.law,
                 fading_spec.coherence_time_s,
-                seed_sequence(self.seed, "fading", spec.index),
+                self._streams.seed_sequence("fading", spec.index),
                 k_factor=fading_spec.k_factor,
                 m=fading_spec.m,
             )
-        device = _Device(spec, fading, _work_draws(spec, self.seed))
+        device = _Device(spec, fading, _work_draws(spec, self._streams))
         device.uplink = self._uplinks[spec.cell]
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
@@ -347,7 +348,7 @@ class Engine:
         """SimPy process: the device's arrivals until the duration or request count is reached."""
         env = self.env
         timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
-        for gap in _arrival_gaps(device.spec, self.seed):
+        for gap in _arrival_gaps(device.spec, self._streams):
             if env.now + gap > duration_s:
                 return
             yield timeout(gap)
@@ -797,24 +798,37 @@ class Engine:
 # ---- random draws ----------------------------------------------------------------------------
 
 
-def _arrival_gaps(spec: DeviceSpec, seed: int) -> Iterator[float]:
+def _block_sizes() -> Iterator[int]:
+    """How many numbers each numpy call draws: 1, 2, 4, … up to :data:`_DRAW_BLOCK`.
+
+    A device that sends few requests then holds few unused draws, and a run's set-up, which
+    draws every device's first arrival, draws one number per device. The numbers drawn do not
+    depend on the block sizes: each law consumes its generator one number after the other.
+    """
+    size = 1
+    while True:
+        yield size
+        size = min(2 * size, _DRAW_BLOCK)
+
+
+def _arrival_gaps(spec: DeviceSpec, streams: Streams) -> Iterator[float]:
     """Inter-arrival times of one device, s (the first is the time of its first arrival)."""
     if spec.arrival_replay is not None:
         yield from spec.arrival_replay.gaps()
         return
     arrivals = spec.arrivals
-    rng = stream(seed, "arrivals", spec.index)
+    rng = streams.stream("arrivals", spec.index)
     if isinstance(arrivals, DeterministicArrivals):
         interval = arrivals.interval_s
         yield float(rng.random()) * interval if arrivals.random_phase else 0.0
         while True:
             yield interval
     mean_gap = 1.0 / arrivals.rate_per_s
-    while True:
-        yield from rng.exponential(mean_gap, _DRAW_BLOCK).tolist()
+    for size in _block_sizes():
+        yield from rng.exponential(mean_gap, size).tolist()
 
 
-def _work_draws(spec: DeviceSpec, seed: int) -> Iterator[float]:
+def _work_draws(spec: DeviceSpec, streams: Streams) -> Iterator[float]:
     """Work scales of one device's requests, in order (from an arrival trace's tokens, or
     drawn from the group's law)."""
     replay = spec.arrival_replay
@@ -826,15 +840,15 @@ def _work_draws(spec: DeviceSpec, seed: int) -> Iterator[float]:
         value = work.value
         while True:
             yield value
-    rng = stream(seed, "work", spec.index)
-    while True:
+    rng = streams.stream("work", spec.index)
+    for size in _block_sizes():
         if isinstance(work, ExponentialWork):
-            block = rng.exponential(work.mean, _DRAW_BLOCK)
+            block = rng.exponential(work.mean, size)
         elif isinstance(work, UniformWork):
-            block = rng.uniform(work.low, work.high, _DRAW_BLOCK)
+            block = rng.uniform(work.low, work.high, size)
         elif isinstance(work, LognormalWork):
             mu = math.log(work.mean) - 0.5 * work.sigma**2
-            block = rng.lognormal(mu, work.sigma, _DRAW_BLOCK)
+            block = rng.lognormal(mu, work.sigma, size)
         else:  # pragma: no cover - the schema admits no other law
             raise TypeError(f"unknown work law {work!r}")
         yield from np.asarray(block, dtype=float).tolist()

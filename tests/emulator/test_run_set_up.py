@@ -1,0 +1,98 @@
+"""A run's set-up: ``simulate()`` and ``coinfer run`` build the deployment and the policy one
+time each (building a deployment of 100,000 devices takes a good part of a second) and still
+refuse a bad scenario before any file is written; the garbage collector, paused while a run is
+set up, is left as the run found it."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from coinfer.emulator.api.run import simulate
+from coinfer.emulator.cli.main import main
+from coinfer.emulator.deployment import build
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.scenario.schema import load_scenario
+from coinfer.policies import registry
+
+PAPER = "examples/scenarios/paper-single.yaml"
+EDGE_CLOUD = "examples/scenarios/edge-cloud.yaml"  # a topology
+
+
+@pytest.fixture(autouse=True)
+def repository_root(monkeypatch, request):
+    monkeypatch.chdir(request.config.rootpath)
+
+
+@pytest.fixture
+def builds(monkeypatch) -> Counter:
+    """Counts calls of ``build_deployment`` and ``make_policy``, under whatever name a coinfer
+    module imported them."""
+    counts: Counter = Counter()
+
+    def counting(name: str, function: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    for name, original in (
+        ("build_deployment", build.build_deployment),
+        ("make_policy", registry.make_policy),
+    ):
+        wrapper = counting(name, original)
+        for module in list(sys.modules.values()):
+            if module.__name__.startswith("coinfer") and getattr(module, name, None) is original:
+                monkeypatch.setattr(module, name, wrapper)
+    return counts
+
+
+@pytest.mark.parametrize("path", [PAPER, EDGE_CLOUD])
+def test_simulate_builds_the_deployment_and_the_policy_once(builds, path, tmp_path):
+    """In memory and with a trace written to a directory."""
+    scenario = load_scenario(path, ["requests=20"] if path == PAPER else ["duration_s=2"])
+    simulate(scenario, seed=3)
+    assert builds == {"build_deployment": 1, "make_policy": 1}
+    simulate(scenario, seed=3, out_dir=tmp_path)
+    assert builds == {"build_deployment": 2, "make_policy": 2}
+
+
+def test_coinfer_run_builds_the_deployment_and_the_policy_once(builds, tmp_path, capsys):
+    assert main(["run", PAPER, "--out", str(tmp_path), "--set", "requests=20"]) == 0
+    assert builds == {"build_deployment": 1, "make_policy": 1}
+
+
+def test_coinfer_run_refuses_a_bad_policy_before_creating_the_output(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", PAPER, "--out", str(out), "--set", "policy.name=oracle"]) == 2
+    assert "unknown policy 'oracle'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it():
+    """On, with nothing frozen, after a run and after a run refused during its set-up; off if
+    it was off; and objects someone else froze stay frozen."""
+    scenario = load_scenario(PAPER, ["requests=5"])
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    simulate(scenario)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(InputError, match="unknown policy"):
+        simulate(load_scenario(PAPER, ["policy.name=oracle"]))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        simulate(scenario)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()  # everything alive now
+    try:
+        simulate(scenario)
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # not unfrozen by the run
+    finally:
+        gc.unfreeze()
