@@ -2,7 +2,8 @@
 
 Subcommands print a human-readable table by default and JSON with ``--json``. Bad input (an
 unknown name, a bad file, a bad value) ends with one message on stderr and exit status 2, never a
-traceback.
+traceback; the message names the flag a bad value came through (see
+:mod:`coinfer.emulator.cli.errors`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from coinfer.emulator.cli import sweep as cli_sweep
 from coinfer.emulator.cli import topology as cli_topology
 from coinfer.emulator.cli import traces as cli_traces
 from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.cli.errors import report_bad_input
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.tables import format_table, si
 
-EXIT_BAD_INPUT = 2
 SCENARIO_COMMANDS = {
     "run": cli_run.run_command,
     "validate": cli_run.validate_command,
@@ -268,7 +269,11 @@ def _show_hardware(args: argparse.Namespace) -> str:
 def run(argv: Sequence[str] | None = None) -> str:
     """Parse ``argv`` and return what the command prints; raises :class:`InputError`."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return dispatch(parser, parser.parse_args(argv))
+
+
+def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """Run the command ``args`` (parsed by ``parser``) and return what it prints."""
     action = getattr(args, "action", None)
     if args.command == "models":
         return _show_model(args) if action == "show" else _list_models(args)
@@ -282,11 +287,12 @@ def run(argv: Sequence[str] | None = None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: print the output, or one error line and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        output = run(argv)
+        output = dispatch(parser, args)
     except InputError as err:
-        print(f"coinfer: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_bad_input(err)
     try:
         print(output)
         sys.stdout.flush()

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.scenario.schema import (
     Scenario,
     apply_overrides,
+    assign,
     load_scenario_data,
     scenario_from_dict,
 )
@@ -113,10 +113,11 @@ def build_plan(
 ) -> Plan:
     """Expand ``spec`` (read from a file in ``base_dir``) into a :class:`Plan`.
 
-    ``extra_overrides`` are ``dotted.path=value`` strings (``--set``) applied after the sweep's
-    own ``set``. With ``validate``, each configuration is also resolved into a deployment with
-    its policy built (:func:`emulator.run.prepare`), so unknown hardware, models or policy
-    parameters are refused before anything runs. Raises :class:`InputError`.
+    ``extra_overrides`` are ``dotted.path=value`` strings (the command line's ``--set``)
+    applied after the sweep's own ``set``. With ``validate``, each configuration is also
+    resolved into a deployment with its policy built (:func:`emulator.run.prepare`), so unknown
+    hardware, models or policy parameters are refused before anything runs. Raises
+    :class:`InputError`.
     """
     base = _base_data(spec, Path(base_dir), source)
     for path, value in spec.overrides.items():
@@ -124,7 +125,8 @@ def build_plan(
     try:
         apply_overrides(base, list(extra_overrides))
     except InputError as err:
-        raise InputError(f"{source}: {err}") from None
+        err.within(source)
+        raise
 
     entries: list[PolicyEntry | None] = list(spec.policy_entries()) or [None]
     points = spec.points or [{}]
@@ -186,9 +188,10 @@ def canonical_configuration(scenario: Scenario, where: str) -> dict[str, Any]:
     try:
         params = cls.Params.model_validate(scenario.policy.params)
     except ValidationError as err:
-        raise input_error_from_validation(
+        invalid = input_error_from_validation(
             err, f"{where}: parameters of policy {scenario.policy.name!r}"
-        ) from None
+        )
+        raise invalid from err
     data["policy"] = {"name": scenario.policy.name, "params": params.model_dump(mode="python")}
     return data
 
@@ -251,12 +254,12 @@ def _describe(entry: PolicyEntry | None, values: dict[str, Any]) -> str:
 
 
 def _assign(data: dict[str, Any], path: str, value: Any, where: str) -> None:
-    """Set ``path`` to ``value`` with the same rules as ``--set`` (lists by index)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
+    """Set ``path`` to (a copy of) ``value`` like an override (lists by index)."""
     try:
-        apply_overrides(data, [f"{path}={text.strip()}"])
+        assign(data, path, copy.deepcopy(value))
     except InputError as err:
-        raise InputError(f"{where}: {str(err).removeprefix('--set ')}") from None
+        err.within(where)
+        raise
 
 
 def _base_data(spec: SweepSpec, base_dir: Path, source: str) -> dict[str, Any]:
@@ -288,4 +291,5 @@ def _prepare(scenario: Scenario, seed: int, where: str) -> None:
     try:
         prepare(scenario, seed)
     except InputError as err:
-        raise InputError(f"{where}: {err}") from None
+        err.within(where)
+        raise
