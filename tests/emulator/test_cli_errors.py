@@ -1,7 +1,7 @@
-"""How the command line reports errors: the library's arguments worded as flags.
+"""How the command line reports errors: the library's arguments worded as flags, ``--debug``.
 
 The library names the argument a bad value came through (``override devices.3: ...``); only the
-command line knows it was ``--set``.
+command line knows it was ``--set``. ``coinfer --debug`` adds the traceback, with its causes.
 """
 
 import ast
@@ -12,6 +12,7 @@ import pytest
 
 from coinfer.emulator.api.compare import compare_policies
 from coinfer.emulator.api.solve import Instance
+from coinfer.emulator.cli import main as cli_main
 from coinfer.emulator.cli.errors import FLAGS
 from coinfer.emulator.cli.main import main
 from coinfer.emulator.errors import InputError
@@ -137,3 +138,58 @@ def test_every_argument_the_library_names_has_a_flag():
                 named.update(a.value for a in node.args if isinstance(a, ast.Constant))
     assert named, "no argument found"
     assert named <= set(FLAGS), f"arguments without a flag: {sorted(named - set(FLAGS))}"
+
+
+# ---- --debug ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bad_yaml(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("requests: [5\n")
+    return path
+
+
+def test_bad_input_is_its_message_without_a_traceback(capsys, bad_yaml):
+    status, _, err = run_cli(capsys, "validate", bad_yaml)
+    assert status == 2 and "Traceback" not in err
+    assert err.startswith(f"coinfer: error: scenario file {str(bad_yaml)!r} is not valid YAML")
+
+
+def test_debug_shows_the_traceback_and_its_cause(capsys, bad_yaml):
+    status, _, err = run_cli(capsys, "--debug", "validate", bad_yaml)
+    assert status == 2
+    assert err.startswith("Traceback") and "yaml.parser.ParserError" in err
+    cause = err.index("The above exception was the direct cause of the following exception")
+    assert cause < err.index("coinfer.emulator.errors.InputError") < err.index("coinfer: error:")
+
+
+def test_debug_shows_a_plug_ins_own_error(capsys, monkeypatch, tmp_path):
+    (tmp_path / "coinfer_test_exploding.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    argv = ["validate", PAPER, "--set", "policy.name=coinfer_test_exploding:P"]
+    status, _, err = run_cli(capsys, "--debug", *argv)
+    assert status == 2 and "RuntimeError: boom at import" in err and "Traceback" in err
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2 and "Traceback" not in err
+
+
+def _explode(args):
+    return 1 / 0
+
+
+def test_an_unexpected_error_is_one_line_and_exit_status_1(capsys, monkeypatch):
+    monkeypatch.setitem(cli_main.SCENARIO_COMMANDS, "validate", _explode)
+    status, _, err = run_cli(capsys, "validate", PAPER)
+    assert status == 1 and "Traceback" not in err
+    assert err == (
+        "coinfer: internal error: ZeroDivisionError: division by zero (run `coinfer --debug "
+        "...` for the traceback)\n"
+    )
+
+
+def test_debug_shows_the_traceback_of_an_unexpected_error(capsys, monkeypatch):
+    monkeypatch.setitem(cli_main.SCENARIO_COMMANDS, "validate", _explode)
+    status, _, err = run_cli(capsys, "--debug", "validate", PAPER)
+    assert status == 1 and err.startswith("Traceback") and "in _explode" in err
+    assert err.splitlines()[-1] == "coinfer: internal error: ZeroDivisionError: division by zero"
