@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.yaml_files import read_yaml
 from coinfer.topologies.config import FileTopology, HierarchyTopology, TopologySpec
 
@@ -79,7 +80,10 @@ class _TraceRef(_Spec):
         "$COINFER_TRACE_DIR or the download cache",
     )
     file: str | None = Field(
-        default=None, min_length=1, description="or: a trace file, relative to the scenario file"
+        default=None,
+        min_length=1,
+        description="or: a trace file, relative to the scenario file",
+        json_schema_extra=FILE,
     )
     time_scale: float = Field(
         default=1.0, gt=0, description="stretch the trace's time axis by this factor"
@@ -231,7 +235,12 @@ class DeviceGroup(_Spec):
     name: str = Field(min_length=1, description="group name; device ids are NAME-0, NAME-1, ...")
     count: int = Field(default=1, ge=1, le=10_000_000, description="number of devices")
     hardware: str = Field(default="paper-device", description="device hardware class name")
-    model: str = Field(default="bert-paper", description="model profile name or file path")
+    model: str = Field(
+        default="bert-paper",
+        description="model profile name, or a profile file (.yaml, .yml, .csv) relative to the "
+        "scenario file",
+        json_schema_extra=NAME_OR_FILE,
+    )
     sequence_length: int | None = Field(
         default=None, gt=0, description="tokens per pass for text presets (default: preset's)"
     )
@@ -434,10 +443,14 @@ class Scenario(_Spec):
     downlink: Downlink | None = Field(default=None, description="result return; none = paper")
     policy: PolicySpec = Field(default_factory=PolicySpec, description="decision policy")
     hardware_files: tuple[str, ...] = Field(
-        default=(), description="extra hardware YAML files, relative to the scenario file"
+        default=(),
+        description="extra hardware YAML files, relative to the scenario file",
+        json_schema_extra=FILE,
     )
     model_files: tuple[str, ...] = Field(
-        default=(), description="extra model profile files, relative to the scenario file"
+        default=(),
+        description="extra model profile files, relative to the scenario file",
+        json_schema_extra=FILE,
     )
     topology: TopologySpec | None = Field(
         default=None,
@@ -556,25 +569,7 @@ def load_scenario_data(path: str | Path) -> dict[str, Any]:
             expected="a mapping",
             source=str(path),
         )
-    base = path.resolve().parent
-    for key in ("hardware_files", "model_files"):
-        files = data.get(key)
-        if isinstance(files, list):
-            data[key] = [str((base / f).resolve()) if isinstance(f, str) else f for f in files]
-    topology = data.get("topology")
-    if isinstance(topology, dict) and isinstance(topology.get("file"), str):
-        topology["file"] = str((base / topology["file"]).resolve())
-    for group in data.get("devices") or []:
-        if not isinstance(group, dict):
-            continue
-        model = group.get("model")
-        if isinstance(model, str) and model.lower().endswith((".yaml", ".yml", ".csv")):
-            group["model"] = str((base / model).resolve())
-        for key in ("arrivals", "link_trace"):
-            replay = group.get(key)
-            if isinstance(replay, dict) and isinstance(replay.get("file"), str):
-                replay["file"] = str((base / replay["file"]).resolve())
-    return data
+    return resolve_files(data, path.resolve().parent, Scenario)
 
 
 def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
