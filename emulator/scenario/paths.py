@@ -34,6 +34,7 @@ NAME_OR_FILE: dict[str, Any] = {MARK: "name-or-file"}
 EVERY = "*"
 
 FileKind = Literal["file", "name-or-file"]
+_KINDS: dict[str, FileKind] = {"file": "file", "name-or-file": "name-or-file"}
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def _walk(
         for name, info in annotation.model_fields.items():
             key = (*keys, info.alias or name)
             extra = info.json_schema_extra
-            kind = extra.get(MARK) if isinstance(extra, dict) else None
-            if kind in ("file", "name-or-file"):
+            mark = extra.get(MARK) if isinstance(extra, dict) else None
+            kind = _KINDS.get(mark) if isinstance(mark, str) else None
+            if kind is not None:
                 yield FileField(key, kind)
             else:
                 yield from _walk(info.annotation, key, seen | {annotation})
