@@ -1,58 +1,272 @@
 """The one error type for bad input, and a formatter for pydantic's validation errors.
 
 Bad input (a scenario, a profile file, a hardware file, a CLI value) is refused before any work
-starts with one message naming the field, the value and what was expected. The command line turns
-:class:`InputError` into exit status 2 without a traceback.
+starts with one message naming the field, the value and what was expected. The message is for
+people; the same facts are also fields of the error, for programs:
+
+* ``path``: the offending field, e.g. ``devices[0].arrivals.rate_per_s`` (None if unknown);
+* ``value``: the offending value as given (None if unknown, or the field is missing);
+* ``expected``: what was expected, e.g. ``greater than 0`` or ``one of: a, b``;
+* ``source``: the file the input came from (None for data built in Python);
+* ``problems``: every problem found, each a :class:`Problem` (one for most errors);
+* ``argument``: the argument of the library call the bad value came through, e.g.
+  ``override`` (a ``dotted.path=value`` scenario override) or ``workers``;
+* ``mentions``: other arguments the message mentions, each written between backquotes in it
+  (``point `trace_dir` at a directory that holds it``).
+
+Library messages name an ``argument`` by its library name (``override devices.3: ...``); a
+front end words it, and the ``mentions``, its own way with :meth:`InputError.worded` (the
+command line says ``--set devices.3: ...`` and ``point --trace-dir at ...``). The command line
+turns :class:`InputError` into exit status 2 without a traceback (``coinfer --debug`` shows it,
+with the chain of causes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+#: The path shown for a problem of the whole input (not of one field).
+ROOT = "<root>"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where, what was given and what was expected."""
+
+    path: str | None  #: the offending field, e.g. ``devices[0].count``; None: the whole input
+    message: str  #: what is wrong, e.g. ``got 0, expected greater than 0``
+    value: Any = None  #: the offending value as given (None if unknown or missing)
+    expected: str | None = None  #: what was expected, e.g. ``greater than 0``
+    #: where the message says it is, if not ``path``: pydantic's location, which also names
+    #: the member of a union (``devices[0].arrivals.poisson.rate_per_s``)
+    shown_at: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.shown_at or self.path or ROOT}: {self.message}"
 
 
 class InputError(ValueError):
-    """Bad user input: the message names the field, the offending value and what was expected."""
+    """Bad user input: the message names the field, the offending value and what was expected.
+
+    ``str(err)`` is the message: the contexts added by :meth:`within` (outermost first), then
+    ``ARGUMENT SUBJECT: `` when the input came through a named argument, then ``message``. The
+    keyword fields are described in the module docstring; ``path``, ``value`` and ``expected``
+    default to those of the first of ``problems``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        value: Any = None,
+        expected: str | None = None,
+        source: str | None = None,
+        problems: Sequence[Problem] = (),
+        argument: str | None = None,
+        subject: str | None = None,
+        mentions: Sequence[str] = (),
+    ) -> None:
+        first = problems[0] if problems else None
+        self.message = message
+        self.path = path if path is not None or first is None else first.path
+        self.value = value if value is not None or first is None else first.value
+        self.expected = expected if expected is not None or first is None else first.expected
+        self.source = None if source is None else str(source)
+        self.problems: tuple[Problem, ...] = tuple(problems) or (
+            Problem(self.path, message, self.value, self.expected),
+        )
+        self.argument = argument
+        self.subject = subject
+        self.mentions = tuple(mentions)
+        self.context: tuple[str, ...] = ()
+        super().__init__(self.worded())
+
+    def worded(self, arguments: Mapping[str, str] | None = None) -> str:
+        """The message, with the ``argument`` and ``mentions`` named as ``arguments`` says.
+
+        ``err.worded({"override": "--set"})`` says ``--set devices.3: ...`` where ``str(err)``
+        says ``override devices.3: ...``; an argument not in ``arguments`` keeps its name.
+        """
+        arguments = arguments or {}
+        name = self.argument
+        if name is not None:
+            name = arguments.get(name, name)
+        head = " ".join(part for part in (name, self.subject) if part)
+        body = f"{head}: {self.message}" if head else self.message
+        text = ": ".join((*self.context, body))
+        for mention in self.mentions:
+            if mention in arguments:
+                text = text.replace(f"`{mention}`", arguments[mention])
+        return text
+
+    def through(self, argument: str) -> Self:
+        """This error, as come through the library argument ``argument`` (e.g. ``override``).
+
+        Its message then starts with the argument's name (``override devices.3: ...``), which
+        a front end may word its own way (:meth:`worded`). Returns the error itself (re-raise
+        it with a bare ``raise``).
+        """
+        self.argument = argument
+        self.args = (self.worded(),)
+        return self
+
+    def within(self, context: str, *, path: str | None = None) -> Self:
+        """This error, its message prefixed by ``context`` (``"devices[1].model: ..."``).
+
+        ``path``, the field the error is within, becomes the error's path; a path the error
+        already had is taken as relative to it (``policy.params`` + ``split``), unless the
+        error came from another file (its ``source``: the path is in that file). Returns the
+        error itself (re-raise it: ``raise err.within(where)``, so its traceback and cause
+        are kept).
+        """
+        self.context = (context, *self.context)
+        if path is not None:
+            if self.path is None:
+                self.path = path
+            elif self.source is None:
+                self.path = _join(path, self.path)
+        self.args = (self.worded(),)
+        return self
 
 
-def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> InputError:
-    """Error for a name that is not in a catalog, listing the known names."""
-    listing = ", ".join(sorted(known))
-    return InputError(f"unknown {kind} {name!r}; expected one of: {listing}")
+def _join(outer: str, inner: str) -> str:
+    """``outer`` then ``inner`` (``devices[0]`` + ``count``, or ``+ [2].count``)."""
+    if inner == ROOT:
+        return outer
+    return outer + inner if inner.startswith("[") else f"{outer}.{inner}"
 
 
-def _location(loc: Sequence[str | int]) -> str:
+def unknown_name_error(
+    kind: str, name: str, known: Iterable[str], *, alternative: str | None = None
+) -> InputError:
+    """Error for a name that is not in a catalog, listing the known names.
+
+    ``alternative``: another accepted form, e.g. ``module:Class naming a Policy subclass``.
+    """
+    expected = "one of: " + ", ".join(sorted(known))
+    if alternative is not None:
+        expected += f"; or {alternative}"
+    message = f"unknown {kind} {name!r}; expected {expected}"
+    return InputError(message, value=name, expected=expected)
+
+
+def location(loc: Sequence[str | int]) -> str:
+    """A pydantic location as a field path: ``("devices", 0, "count")`` -> ``devices[0].count``.
+
+    The empty location (the whole input) is ``<root>``.
+    """
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
             parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "<root>"
+    return "".join(parts) or ROOT
 
 
-def input_error_from_validation(err: ValidationError, source: str) -> InputError:
-    """Turn a pydantic ``ValidationError`` into one readable :class:`InputError`.
+def field_location(model: type[BaseModel], loc: Sequence[str | int]) -> tuple[str | int, ...]:
+    """A pydantic location of ``model`` without the labels it gives the members of unions.
 
-    ``source`` names where the data came from (a file name or a catalog entry). Each problem is
-    reported as ``field: got VALUE, expected WHAT``.
+    ``("devices", 0, "arrivals", "poisson", "rate_per_s")`` -> ``("devices", 0, "arrivals",
+    "rate_per_s")``. The walk follows ``model``'s fields; from where it can no longer follow
+    them (a field of ``dict[str, Any]``), the rest of ``loc`` is kept as it is.
     """
-    lines = []
+    kept: list[str | int] = []
+    current: Any = model
+    index = 0
+    while index < len(loc):
+        item = loc[index]
+        members = _members(current)
+        if len(members) > 1:  # ``item`` labels the union's member; the next item is its field
+            after = loc[index + 1] if index + 1 < len(loc) else None
+            current = next((m for m in members if _is_model(m) and after in m.model_fields), None)
+            index += 1
+            if current is None:  # e.g. an unknown field: keep the rest, without the label
+                return (*kept, *loc[index:])
+            continue
+        current = members[0] if members else None
+        origin, args = get_origin(current), get_args(current)
+        if _is_model(current) and isinstance(item, str) and item in current.model_fields:
+            current = current.model_fields[item].annotation
+        elif isinstance(item, int) and origin in (tuple, list) and args:
+            current = args[0]
+        elif origin is dict and len(args) == 2:
+            current = args[1]
+        else:
+            return (*kept, *loc[index:])
+        kept.append(item)
+        index += 1
+    return tuple(kept)
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types a value of ``annotation`` may have (``Annotated`` and ``None`` left out)."""
+    if get_origin(annotation) is Annotated:
+        return _members(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _members(arg)]
+    return [] if annotation is type(None) else [annotation]
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def validation_problems(
+    err: ValidationError, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """Each problem of a pydantic ``ValidationError``: ``field: got VALUE, expected WHAT``.
+
+    With the ``model`` validated, each problem's ``path`` leaves out the labels pydantic gives
+    the members of unions (the message still shows pydantic's location).
+    """
+    problems = []
     for problem in err.errors(include_url=False):
-        field = _location(problem.get("loc", ()))
+        loc = problem.get("loc", ())
+        shown_at = location(loc) if loc else None
+        field = location(field_location(model, loc)) if model is not None and loc else shown_at
+        at = {"shown_at": shown_at} if shown_at != field else {}
         kind = problem.get("type", "")
         message = str(problem.get("msg", "a valid value"))
         if kind == "missing":
-            lines.append(f"{field}: missing, expected a value (this field is required)")
+            expected = "a value (this field is required)"
+            problems.append(Problem(field, f"missing, expected {expected}", None, expected, **at))
             continue
+        value = problem.get("input")
         if kind == "value_error":
             # Our own validators: their message already names the value and what was expected.
-            lines.append(f"{field}: {message.removeprefix('Value error, ')}")
+            text = message.removeprefix("Value error, ")
+            problems.append(Problem(field, text, value, text, **at))
             continue
-        shown = repr(problem.get("input"))
+        shown = repr(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."
-        lines.append(f"{field}: got {shown}, expected {message}")
+        problems.append(Problem(field, f"got {shown}, expected {message}", value, message, **at))
+    return problems
+
+
+def input_error_from_validation(
+    err: ValidationError,
+    source: str,
+    *,
+    file: str | None = None,
+    model: type[BaseModel] | None = None,
+) -> InputError:
+    """Turn a pydantic ``ValidationError`` into one readable :class:`InputError`.
+
+    ``source`` names where the data came from (a file name or a catalog entry); ``file`` is the
+    file it was read from, if any (the error's ``source`` field); ``model``, the model
+    validated, gives paths without pydantic's union labels. Each problem is reported as
+    ``field: got VALUE, expected WHAT`` and kept in the error's ``problems``. Raise the result
+    ``from err``, so that ``coinfer --debug`` shows pydantic's own report.
+    """
+    problems = validation_problems(err, model)
+    lines = [str(problem) for problem in problems]
     head = f"invalid {source}: " if len(lines) == 1 else f"invalid {source}:\n  "
-    return InputError(head + "\n  ".join(lines))
+    return InputError(head + "\n  ".join(lines), source=file, problems=problems)

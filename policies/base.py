@@ -138,7 +138,10 @@ class Policy(ABC):
         try:
             typed = cls.Params.model_validate(params)
         except ValidationError as err:
-            raise input_error_from_validation(err, f"parameters of policy {cls.name!r}") from None
+            invalid = input_error_from_validation(
+                err, f"parameters of policy {cls.name!r}", model=cls.Params
+            )
+            raise invalid from err
         return cls(typed, rng)
 
     @abstractmethod

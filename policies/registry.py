@@ -64,12 +64,16 @@ def _load_entry_point(point: EntryPoint) -> type[Policy]:
     try:
         loaded = point.load()
     except Exception as err:
-        raise InputError(f"{where} does not load: {type(err).__name__}: {err}") from None
+        raise InputError(
+            f"{where} does not load: {type(err).__name__}: {err}", value=point.value
+        ) from err
     cls = _checked_policy_class(loaded, where)
     if cls.name != point.name:
         raise InputError(
             f"{where} loads a policy named {cls.name!r}; expected its name attribute to equal "
-            f"the entry point name {point.name!r}"
+            f"the entry point name {point.name!r}",
+            value=cls.name,
+            expected=point.name,
         )
     return cls
 
@@ -78,7 +82,9 @@ def _checked_policy_class(obj: Any, where: str) -> type[Policy]:
     """``obj`` if it is a concrete Policy subclass with a name, else an InputError."""
     if not (isinstance(obj, type) and issubclass(obj, Policy)):
         raise InputError(
-            f"{where}: got {obj!r}, expected a subclass of coinfer.policies.base.Policy"
+            f"{where}: got {obj!r}, expected a subclass of coinfer.policies.base.Policy",
+            value=obj,
+            expected="a subclass of coinfer.policies.base.Policy",
         )
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(obj.__abstractmethods__))
@@ -126,11 +132,11 @@ def _import_or_none(module_name: str, where: str) -> ModuleType:
         missing = err.name or ""
         if missing == module_name or module_name.startswith(missing + "."):
             raise _ModuleMissingError from None
-        raise InputError(f"{where}: importing {module_name!r} failed: {err}") from None
+        raise InputError(f"{where}: importing {module_name!r} failed: {err}") from err
     except Exception as err:
         raise InputError(
             f"{where}: importing {module_name!r} failed: {type(err).__name__}: {err}"
-        ) from None
+        ) from err
 
 
 def _load_module_class(spec: str) -> type[Policy]:
@@ -143,15 +149,17 @@ def _load_module_class(spec: str) -> type[Policy]:
     ):
         raise InputError(
             f"{where}: expected module:Class with a dotted module path and a class name, "
-            "e.g. my_policies:GreedyPower"
+            "e.g. my_policies:GreedyPower",
+            value=spec,
+            expected="module:Class",
         )
     obj: Any = _import_module(module_name, where)
     for index, part in enumerate(parts):
         try:
             obj = getattr(obj, part)
-        except AttributeError:
+        except AttributeError as err:
             owner = ".".join([module_name, *parts[:index]])
-            raise InputError(f"{where}: {owner!r} has no attribute {part!r}") from None
+            raise InputError(f"{where}: {owner!r} has no attribute {part!r}", value=spec) from err
     return _checked_policy_class(obj, where)
 
 
@@ -165,8 +173,9 @@ def policy_class(name: str) -> type[Policy]:
         return _load_entry_point(plugins[name])
     if ":" in name:
         return _load_module_class(name)
-    err = unknown_name_error("policy", name, [*builtin, *plugins])
-    raise InputError(f"{err}; or module:Class naming a Policy subclass")
+    raise unknown_name_error(
+        "policy", name, [*builtin, *plugins], alternative="module:Class naming a Policy subclass"
+    )
 
 
 def policy_source(name: str) -> str:

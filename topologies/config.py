@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from coinfer.emulator.scenario.paths import FILE
 from coinfer.topologies.specs import AccessPointTemplate, WiredLink
 
 Association = Literal["nearest", "strongest"]
@@ -179,7 +180,11 @@ class FileTopology(_TopologyBase):
     """A graph drawn elsewhere: GraphML (``.graphml``) or node-link JSON (``.json``)."""
 
     generator: Literal["file"] = "file"
-    file: str = Field(min_length=1, description="topology file, relative to the scenario file")
+    file: str = Field(
+        min_length=1,
+        description="topology file, relative to the scenario file",
+        json_schema_extra=FILE,
+    )
 
 
 GeneratedTopology = (

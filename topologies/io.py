@@ -33,7 +33,7 @@ def load_topology(path: str | Path) -> nx.Graph:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise InputError(f"{where}: cannot be read ({err.strerror or err})") from None
+        raise InputError(f"{where}: cannot be read ({err.strerror or err})") from err
     graph = _read_graphml(text, where) if suffix == ".graphml" else _read_json(text, where)
     return _simple(graph, where)
 
@@ -79,7 +79,7 @@ def _read_graphml(text: str, where: str) -> nx.Graph:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as err:
-        raise InputError(f"{where}: not valid GraphML ({err})") from None
+        raise InputError(f"{where}: not valid GraphML ({err})") from err
     ids = [node.get("id") for node in root.iter(f"{_GRAPHML_NS}node")]
     _no_repeats(ids, "node id", where)
     pairs = [frozenset((e.get("source"), e.get("target"))) for e in root.iter(f"{_GRAPHML_NS}edge")]
@@ -87,14 +87,14 @@ def _read_graphml(text: str, where: str) -> nx.Graph:
     try:
         return nx.parse_graphml(text)
     except (nx.NetworkXError, ET.ParseError, ValueError, KeyError) as err:
-        raise InputError(f"{where}: not valid GraphML ({err})") from None
+        raise InputError(f"{where}: not valid GraphML ({err})") from err
 
 
 def _read_json(text: str, where: str) -> nx.Graph:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"{where}: not valid JSON ({err})") from None
+        raise InputError(f"{where}: not valid JSON ({err})") from err
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
         raise InputError(f"{where}: expected node-link JSON, a mapping with a 'nodes' list")
     key = "edges" if "edges" in data else "links"
@@ -112,7 +112,7 @@ def _read_json(text: str, where: str) -> nx.Graph:
     try:
         return nx.node_link_graph(data, edges=key)
     except (nx.NetworkXError, KeyError, TypeError) as err:
-        raise InputError(f"{where}: not valid node-link JSON ({err})") from None
+        raise InputError(f"{where}: not valid node-link JSON ({err})") from err
 
 
 def _no_repeats(ids: list[Any], what: str, where: str) -> None:

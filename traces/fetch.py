@@ -47,7 +47,7 @@ def fetch_file(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise InputError(f"cache directory {target.parent}: cannot create it ({err})") from None
+        raise InputError(f"cache directory {target.parent}: cannot create it ({err})") from err
     handle, temporary = tempfile.mkstemp(prefix=".fetch-", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as out:
@@ -80,7 +80,8 @@ def _download(
         reason = getattr(err, "reason", None) or err
         raise InputError(
             f"could not download {file.path} from {file.url}: {reason}. Check the network "
-            f"connection, or copy the file to {target} yourself, or point --trace-dir at a "
-            "directory that holds it"
-        ) from None
+            f"connection, or copy the file to {target} yourself, or point `trace_dir` at a "
+            "directory that holds it",
+            mentions=("trace_dir",),
+        ) from err
     return digest.hexdigest(), size

@@ -152,12 +152,24 @@ def compare_policies(
     """
     policies = tuple(policies)
     if len(policies) < 2:
-        raise InputError(f"--policies: got {list(policies)}, expected at least two policies")
+        raise InputError(
+            f"got {list(policies)}, expected at least two policies",
+            argument="policies",
+            value=list(policies),
+            expected="at least two policies",
+        )
     repeated = sorted({p for p in policies if policies.count(p) > 1})
     if repeated:
-        raise InputError(f"--policies: {repeated[0]!r} given twice, expected distinct policies")
+        raise InputError(
+            f"{repeated[0]!r} given twice, expected distinct policies",
+            argument="policies",
+            value=repeated[0],
+            expected="distinct policies",
+        )
     if not seeds:
-        raise InputError("--seeds: got no seeds, expected at least one")
+        raise InputError(
+            "got no seeds, expected at least one", argument="seeds", expected="at least one seed"
+        )
     started = time.perf_counter()
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.errors import InputError, Problem, validation_problems
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
@@ -42,7 +42,7 @@ from coinfer.policies.registry import make_policy
 _PATHLOSS = LogDistancePathLoss()
 _CELL = Cell(id="solve")
 
-#: Hardware fields ``--set device.FIELD=…`` / ``server.FIELD=…`` may change (numbers only).
+#: Hardware fields a setting ``device.FIELD=…`` / ``server.FIELD=…`` may change (numbers only).
 HARDWARE_KEYS: tuple[str, ...] = tuple(
     name
     for name, info in HardwareSpec.model_fields.items()
@@ -97,7 +97,7 @@ class Request(BaseModel):
     )
 
 
-#: Every key ``--set`` accepts, by section.
+#: Every key :meth:`Instance.with_settings` accepts, by section (``coinfer solve --set``).
 SET_KEYS: dict[str, tuple[str, ...]] = {
     "device": HARDWARE_KEYS,
     "server": HARDWARE_KEYS,
@@ -127,7 +127,8 @@ class Instance:
 
         ``section`` is ``device``, ``server``, ``channel`` or ``request`` (see :data:`SET_KEYS`);
         values are numbers. Raises :class:`InputError` naming the key, the value and what was
-        expected.
+        expected; its ``argument`` is ``setting`` (``setting device.pue=0.5: pue: got 0.5,
+        expected ...``; the command line says ``--set``).
         """
         instance = self
         for assignment in assignments:
@@ -135,7 +136,10 @@ class Instance:
             key = key.strip()
             if not sep or not key:
                 raise InputError(
-                    f"--set: got {assignment!r}, expected KEY=VALUE, e.g. device.f_max_hz=2e9"
+                    f"got {assignment!r}, expected KEY=VALUE, e.g. device.f_max_hz=2e9",
+                    argument="setting",
+                    value=assignment,
+                    expected="KEY=VALUE",
                 )
             instance = instance._with(key, text.strip())
         return instance
@@ -143,13 +147,23 @@ class Instance:
     def _with(self, key: str, text: str) -> Instance:
         section, _, name = key.partition(".")
         if section not in SET_KEYS:
+            expected = "device.FIELD, server.FIELD, channel.FIELD or request.FIELD"
             raise InputError(
-                f"--set: got key {key!r}, expected device.FIELD, server.FIELD, channel.FIELD or "
-                "request.FIELD"
+                f"got key {key!r}, expected {expected}",
+                argument="setting",
+                path=key,
+                value=key,
+                expected=expected,
             )
         if name not in SET_KEYS[section]:
-            keys = ", ".join(f"{section}.{k}" for k in SET_KEYS[section])
-            raise InputError(f"--set: got key {key!r}, expected one of: {keys}")
+            expected = "one of: " + ", ".join(f"{section}.{k}" for k in SET_KEYS[section])
+            raise InputError(
+                f"got key {key!r}, expected {expected}",
+                argument="setting",
+                path=key,
+                value=key,
+                expected=expected,
+            )
         value = _number(key, text)
         current: BaseModel = {
             "device": self.device,
@@ -160,8 +174,19 @@ class Instance:
         try:
             changed = type(current).model_validate({**current.model_dump(), name: value})
         except ValidationError as err:
-            message = str(input_error_from_validation(err, f"--set {key}={text}"))
-            raise InputError(message.replace("<root>: ", "")) from None
+            found = validation_problems(err)
+            problems = [  # paths from the top (device.pue); a whole-model check is about key
+                Problem(key, p.message, value, p.expected)
+                if p.path is None
+                else Problem(f"{section}.{p.path}", p.message, p.value, p.expected)
+                for p in found
+            ]
+            raise InputError(
+                "\n  ".join(p.message if p.path is None else str(p) for p in found),
+                argument="setting",
+                subject=f"{key}={text}",
+                problems=problems,
+            ) from err
         attribute = {"channel": "link"}.get(section, section)
         return replace(self, **{attribute: changed})
 
@@ -169,10 +194,24 @@ class Instance:
 def _number(key: str, text: str) -> float:
     try:
         value = float(text)
-    except ValueError:
-        raise InputError(f"--set {key}: got {text!r}, expected a number") from None
+    except ValueError as err:
+        raise InputError(
+            f"got {text!r}, expected a number",
+            argument="setting",
+            subject=key,
+            path=key,
+            value=text,
+            expected="a number",
+        ) from err
     if not math.isfinite(value):
-        raise InputError(f"--set {key}: got {text!r}, expected a finite number")
+        raise InputError(
+            f"got {text!r}, expected a finite number",
+            argument="setting",
+            subject=key,
+            path=key,
+            value=text,
+            expected="a finite number",
+        )
     return value
 
 

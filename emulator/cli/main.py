@@ -1,8 +1,9 @@
 """The ``coinfer`` command line.
 
 Subcommands print a human-readable table by default and JSON with ``--json``. Bad input (an
-unknown name, a bad file, a bad value) ends with one message on stderr and exit status 2, never a
-traceback.
+unknown name, a bad file, a bad value) ends with one message on stderr and exit status 2, an
+unexpected error with one message and exit status 1; ``coinfer --debug COMMAND ...`` also prints
+the traceback, with its chain of causes (see :mod:`coinfer.emulator.cli.errors`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from coinfer.emulator.cli import sweep as cli_sweep
 from coinfer.emulator.cli import topology as cli_topology
 from coinfer.emulator.cli import traces as cli_traces
 from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.cli.errors import report_bad_input, report_internal_error
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.tables import format_table, si
 
-EXIT_BAD_INPUT = 2
 SCENARIO_COMMANDS = {
     "run": cli_run.run_command,
     "validate": cli_run.validate_command,
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Emulator of split large-AI-model inference at the wireless edge.",
     )
     parser.add_argument("--version", action="version", version=f"coinfer {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, also print the traceback with its causes (before the command: "
+        "coinfer --debug run ...)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     models = commands.add_parser(
@@ -268,7 +275,11 @@ def _show_hardware(args: argparse.Namespace) -> str:
 def run(argv: Sequence[str] | None = None) -> str:
     """Parse ``argv`` and return what the command prints; raises :class:`InputError`."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return dispatch(parser, parser.parse_args(argv))
+
+
+def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """Run the command ``args`` (parsed by ``parser``) and return what it prints."""
     action = getattr(args, "action", None)
     if args.command == "models":
         return _show_model(args) if action == "show" else _list_models(args)
@@ -281,12 +292,16 @@ def run(argv: Sequence[str] | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: print the output, or one error line and exit status 2."""
+    """Console-script entry point: print the output, or one error line and exit status 2 (bad
+    input) or 1 (an unexpected error); with ``--debug``, the traceback too."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        output = run(argv)
+        output = dispatch(parser, args)
     except InputError as err:
-        print(f"coinfer: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_bad_input(err, debug=args.debug)
+    except Exception as err:
+        return report_internal_error(err, debug=args.debug)
     try:
         print(output)
         sys.stdout.flush()

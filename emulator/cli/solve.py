@@ -163,8 +163,8 @@ def policy_params(
             )
         try:
             params[key] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise InputError(f"--param {key}: got {text!r}, expected a YAML value") from None
+        except yaml.YAMLError as err:
+            raise InputError(f"--param {key}: got {text!r}, expected a YAML value") from err
     fields = policy_class(policy).Params.model_fields
     if split is not None:
         if split > model.last_split:
@@ -226,7 +226,8 @@ def _flag(flag: str, resolve):
     try:
         return resolve()
     except InputError as err:
-        raise InputError(f"{flag}: {err}") from None
+        err.within(flag)
+        raise
 
 
 def format_solution(solution: Solution) -> str:

@@ -50,7 +50,11 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
         ServerSpec(
             index=i,
             id=s.id,
-            hardware=lookup(lambda s=s: hardware.get(s.hardware, "server"), f"servers[{i}]"),
+            hardware=lookup(
+                lambda s=s: hardware.get(s.hardware, "server"),
+                f"servers[{i}]",
+                path=f"servers[{i}].hardware",
+            ),
             workers=s.workers,
             discipline=s.discipline,
             queue_capacity=s.queue_capacity,
@@ -76,8 +80,12 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
     devices: list[DeviceSpec] = []
     for g, group in enumerate(scenario.devices):
         where = f"devices[{g}]"
-        spec = lookup(lambda group=group: hardware.get(group.hardware, "device"), where)
-        model = lookup(lambda group=group: group_model(models, group), where)
+        spec = lookup(
+            lambda group=group: hardware.get(group.hardware, "device"),
+            where,
+            path=f"{where}.hardware",
+        )
+        model = lookup(lambda group=group: group_model(models, group), where, path=f"{where}.model")
         cell = cells[cell_index[group.cell or scenario.cells[0].id]]
         distances = group_distances(group, seed, g)
         gains = group_mean_gains(scenario.channel, distances, seed, g)

@@ -39,12 +39,14 @@ def catalogs_for(scenario: Scenario) -> tuple[HardwareCatalog, ModelCatalog]:
     return hardware, models
 
 
-def lookup(get, where: str):
-    """``get()``, with an :class:`InputError` from it prefixed by ``where``."""
+def lookup(get, where: str, *, path: str | None = None):
+    """``get()``, with an :class:`InputError` from it prefixed by ``where`` (and, given
+    ``path``, the field it is about)."""
     try:
         return get()
     except InputError as err:
-        raise InputError(f"{where}: {err}") from None
+        err.within(where, path=path)
+        raise
 
 
 def group_model(models: ModelCatalog, group: DeviceGroup) -> ModelProfile:

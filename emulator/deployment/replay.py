@@ -110,7 +110,9 @@ def load_scenario_traces(scenario: Scenario, trace_dir: str | Path | None = None
                         registry=registry,
                     )
                 except InputError as err:
-                    raise InputError(f"devices[{index}].{key}.{source}: {err}") from None
+                    field = f"devices[{index}].{key}.{source}"
+                    err.within(field, path=field)
+                    raise
             into[index] = read[cache_key]
     return ScenarioTraces(MappingProxyType(arrivals), MappingProxyType(links))
 

@@ -95,14 +95,26 @@ class ModelCatalog:
             if parameter != preset.size_parameter:
                 expected = preset.size_parameter or "no size parameter"
                 raise InputError(
-                    f"{parameter}: model {name!r} does not take it (it takes {expected})"
+                    f"{parameter}: model {name!r} does not take it (it takes {expected})",
+                    path=parameter,
+                    value=value,
+                    expected=expected,
                 )
             if value <= 0:
-                raise InputError(f"{parameter}: got {value}, expected a positive integer")
+                raise InputError(
+                    f"{parameter}: got {value}, expected a positive integer",
+                    path=parameter,
+                    value=value,
+                    expected="a positive integer",
+                )
         if not preset.size_parameter:
             return preset.build()
         size = sizes[preset.size_parameter] or preset.default_size
         try:
             return preset.build(**{preset.size_parameter: size})
         except ValueError as err:
-            raise InputError(f"{preset.size_parameter} for model {name!r}: {err}") from None
+            raise InputError(
+                f"{preset.size_parameter} for model {name!r}: {err}",
+                path=preset.size_parameter,
+                value=size,
+            ) from err

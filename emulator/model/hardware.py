@@ -61,7 +61,11 @@ class HardwareCatalog:
             raise unknown_name_error(f"{kind or 'hardware'} class", name, known)
         spec = self._specs[name]
         if kind is not None and spec.kind != kind:
-            raise InputError(f"hardware class {name!r} is a {spec.kind}, expected a {kind}")
+            raise InputError(
+                f"hardware class {name!r} is a {spec.kind}, expected a {kind}",
+                value=name,
+                expected=f"a {kind} class",
+            )
         return spec
 
     def names(self) -> list[str]:
@@ -97,14 +101,20 @@ def load_hardware_file(path: str | Path) -> list[HardwareSpec]:
     if not isinstance(data, list):
         raise InputError(
             f"hardware file {str(path)!r}: got a {type(data).__name__} at the top level, "
-            "expected a list of hardware classes (or a mapping with the key 'hardware')"
+            "expected a list of hardware classes (or a mapping with the key 'hardware')",
+            source=str(path),
+            expected="a list of hardware classes",
         )
     specs = []
     for index, entry in enumerate(data):
         try:
             specs.append(HardwareSpec.model_validate(entry))
         except ValidationError as err:
-            raise input_error_from_validation(
-                err, f"hardware class [{index}] in {str(path)!r}"
-            ) from None
+            invalid = input_error_from_validation(
+                err,
+                f"hardware class [{index}] in {str(path)!r}",
+                file=str(path),
+                model=HardwareSpec,
+            )
+            raise invalid from err
     return specs

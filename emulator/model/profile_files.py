@@ -87,10 +87,14 @@ def load_profile_file(path: str | Path) -> ModelProfile:
     if path.suffix.lower() not in PROFILE_SUFFIXES:
         raise InputError(
             f"model profile file: got {str(path)!r}, expected a name ending in "
-            f"{', '.join(PROFILE_SUFFIXES)}"
+            f"{', '.join(PROFILE_SUFFIXES)}",
+            value=str(path),
+            expected=f"a name ending in {', '.join(PROFILE_SUFFIXES)}",
         )
     if not path.is_file():
-        raise InputError(f"model profile file: {str(path)!r} does not exist")
+        raise InputError(
+            f"model profile file: {str(path)!r} does not exist", source=str(path), expected="a file"
+        )
     if path.suffix.lower() == ".csv":
         return _load_csv(path)
     return _load_yaml(path)
@@ -108,9 +112,10 @@ def _load_yaml(path: Path) -> ModelProfile:
             return ArchitectureFile.model_validate(data).build()
         return ModelProfile.model_validate({"family": "custom", **data})
     except ValidationError as err:
-        raise input_error_from_validation(err, f"model profile {str(path)!r}") from None
+        invalid = input_error_from_validation(err, f"model profile {str(path)!r}", file=str(path))
+        raise invalid from err
     except ValueError as err:  # raised by a builder, e.g. heads not dividing the width
-        raise InputError(f"invalid model profile {str(path)!r}: {err}") from None
+        raise InputError(f"invalid model profile {str(path)!r}: {err}", source=str(path)) from err
 
 
 def _load_csv(path: Path) -> ModelProfile:
@@ -146,4 +151,5 @@ def _load_csv(path: Path) -> ModelProfile:
     try:
         return ModelProfile.model_validate(data)
     except ValidationError as err:
-        raise input_error_from_validation(err, f"model profile {str(path)!r}") from None
+        invalid = input_error_from_validation(err, f"model profile {str(path)!r}", file=str(path))
+        raise invalid from err

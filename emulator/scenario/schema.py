@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.yaml_files import read_yaml
 from coinfer.topologies.config import FileTopology, HierarchyTopology, TopologySpec
 
@@ -79,7 +80,10 @@ class _TraceRef(_Spec):
         "$COINFER_TRACE_DIR or the download cache",
     )
     file: str | None = Field(
-        default=None, min_length=1, description="or: a trace file, relative to the scenario file"
+        default=None,
+        min_length=1,
+        description="or: a trace file, relative to the scenario file",
+        json_schema_extra=FILE,
     )
     time_scale: float = Field(
         default=1.0, gt=0, description="stretch the trace's time axis by this factor"
@@ -231,7 +235,12 @@ class DeviceGroup(_Spec):
     name: str = Field(min_length=1, description="group name; device ids are NAME-0, NAME-1, ...")
     count: int = Field(default=1, ge=1, le=10_000_000, description="number of devices")
     hardware: str = Field(default="paper-device", description="device hardware class name")
-    model: str = Field(default="bert-paper", description="model profile name or file path")
+    model: str = Field(
+        default="bert-paper",
+        description="model profile name, or a profile file (.yaml, .yml, .csv) relative to the "
+        "scenario file",
+        json_schema_extra=NAME_OR_FILE,
+    )
     sequence_length: int | None = Field(
         default=None, gt=0, description="tokens per pass for text presets (default: preset's)"
     )
@@ -434,10 +443,14 @@ class Scenario(_Spec):
     downlink: Downlink | None = Field(default=None, description="result return; none = paper")
     policy: PolicySpec = Field(default_factory=PolicySpec, description="decision policy")
     hardware_files: tuple[str, ...] = Field(
-        default=(), description="extra hardware YAML files, relative to the scenario file"
+        default=(),
+        description="extra hardware YAML files, relative to the scenario file",
+        json_schema_extra=FILE,
     )
     model_files: tuple[str, ...] = Field(
-        default=(), description="extra model profile files, relative to the scenario file"
+        default=(),
+        description="extra model profile files, relative to the scenario file",
+        json_schema_extra=FILE,
     )
     topology: TopologySpec | None = Field(
         default=None,
@@ -525,16 +538,24 @@ def _unique(kind: str, ids: list[str]) -> None:
 # ---- loading and overriding -----------------------------------------------------------------
 
 
-def scenario_from_dict(data: Any, source: str = "scenario") -> Scenario:
-    """Validate a plain mapping into a :class:`Scenario`; errors name the field."""
+def scenario_from_dict(
+    data: Any, source: str = "scenario", *, file: str | Path | None = None
+) -> Scenario:
+    """Validate a plain mapping into a :class:`Scenario`; errors name the field.
+
+    ``source`` names the data in messages; ``file``: the file it was read from, if any.
+    """
+    file = None if file is None else str(file)
     if not isinstance(data, dict):
         raise InputError(
-            f"{source}: got a {type(data).__name__} at the top level, expected a mapping"
+            f"{source}: got a {type(data).__name__} at the top level, expected a mapping",
+            expected="a mapping",
+            source=file,
         )
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise input_error_from_validation(err, source) from None
+        raise input_error_from_validation(err, source, file=file, model=Scenario) from err
 
 
 def load_scenario_data(path: str | Path) -> dict[str, Any]:
@@ -544,76 +565,99 @@ def load_scenario_data(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(
             f"scenario file {str(path)!r}: got a {type(data).__name__} at the top level, "
-            "expected a mapping"
+            "expected a mapping",
+            expected="a mapping",
+            source=str(path),
         )
-    base = path.resolve().parent
-    for key in ("hardware_files", "model_files"):
-        files = data.get(key)
-        if isinstance(files, list):
-            data[key] = [str((base / f).resolve()) if isinstance(f, str) else f for f in files]
-    topology = data.get("topology")
-    if isinstance(topology, dict) and isinstance(topology.get("file"), str):
-        topology["file"] = str((base / topology["file"]).resolve())
-    for group in data.get("devices") or []:
-        if not isinstance(group, dict):
-            continue
-        model = group.get("model")
-        if isinstance(model, str) and model.lower().endswith((".yaml", ".yml", ".csv")):
-            group["model"] = str((base / model).resolve())
-        for key in ("arrivals", "link_trace"):
-            replay = group.get(key)
-            if isinstance(replay, dict) and isinstance(replay.get("file"), str):
-                replay["file"] = str((base / replay["file"]).resolve())
-    return data
+    return resolve_files(data, path.resolve().parent, Scenario)
 
 
 def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
     """Apply ``dotted.path=value`` assignments (values parsed as YAML) to a scenario mapping.
 
     List items are addressed by index (``devices.0.count=10``). Returns the modified mapping.
+    A bad assignment raises :class:`InputError` whose ``argument`` is ``override``: its message
+    reads ``override devices.3: got index '3', expected 0..0`` (the command line says
+    ``--set devices.3: ...``).
     """
     for assignment in assignments:
         path, sep, text = assignment.partition("=")
         if not sep or not path:
-            raise InputError(f"--set: got {assignment!r}, expected dotted.path=value")
+            raise InputError(
+                f"got {assignment!r}, expected dotted.path=value",
+                argument="override",
+                value=assignment,
+                expected="dotted.path=value",
+            )
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             value = text
-        keys = path.split(".")
-        node: Any = data
-        for depth, key in enumerate(keys[:-1]):
-            node = _child(node, key, ".".join(keys[: depth + 1]), create=True)
-        last = keys[-1]
-        if isinstance(node, list):
-            index = _index(node, last, path)
-            node[index] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise InputError(f"--set {path}: {'.'.join(keys[:-1])} is not a mapping or list")
+        try:
+            assign(data, path, value)
+        except InputError as err:
+            err.through("override")
+            raise
     return data
+
+
+def assign(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set the field at the dotted ``path`` of a scenario mapping to ``value``.
+
+    List items are addressed by index (``devices.0.count``); missing mappings on the way are
+    created. A path that does not fit the data raises :class:`InputError` naming the part of
+    the path that does not: ``devices.3: got index '3', expected 0..0``.
+    """
+    keys = path.split(".")
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        node = _child(node, key, ".".join(keys[: depth + 1]))
+    last = keys[-1]
+    if isinstance(node, list):
+        node[_index(node, last, path)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        parent = ".".join(keys[:-1])
+        raise InputError(
+            f"{parent} is not a mapping or list",
+            subject=path,
+            path=parent,
+            value=node,
+            expected="a mapping or list",
+        )
 
 
 def _index(node: list[Any], key: str, path: str) -> int:
     if not key.isdigit() or int(key) >= len(node):
-        raise InputError(f"--set {path}: got index {key!r}, expected 0..{len(node) - 1}")
+        expected = f"0..{len(node) - 1}"
+        raise InputError(
+            f"got index {key!r}, expected {expected}",
+            subject=path,
+            path=path,
+            value=key,
+            expected=expected,
+        )
     return int(key)
 
 
-def _child(node: Any, key: str, path: str, *, create: bool) -> Any:
+def _child(node: Any, key: str, path: str) -> Any:
     if isinstance(node, list):
         return node[_index(node, key, path)]
     if isinstance(node, dict):
         if key not in node or node[key] is None:
-            if not create:
-                raise InputError(f"--set {path}: no such field")
             node[key] = {}
         return node[key]
-    raise InputError(f"--set {path}: got a {type(node).__name__}, expected a mapping or list")
+    raise InputError(
+        f"got a {type(node).__name__}, expected a mapping or list",
+        subject=path,
+        path=path,
+        value=node,
+        expected="a mapping or list",
+    )
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     """Load and validate a scenario YAML file, with optional ``dotted.path=value`` overrides."""
     data = apply_overrides(load_scenario_data(path), list(overrides or []))
-    return scenario_from_dict(data, f"scenario {str(path)!r}")
+    return scenario_from_dict(data, f"scenario {str(path)!r}", file=path)

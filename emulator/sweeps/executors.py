@@ -104,7 +104,12 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int | None = None) -> None:
         if workers is not None and workers < 1:
-            raise InputError(f"--workers: got {workers}, expected a positive integer")
+            raise InputError(
+                f"got {workers}, expected a positive integer",
+                argument="workers",
+                value=workers,
+                expected="a positive integer",
+            )
         self.workers = default_workers() if workers is None else workers
 
     @property
@@ -173,7 +178,12 @@ class DaskExecutor(Executor):
         if (address is None) == (local_workers is None):
             raise ValueError("give exactly one of address and local_workers")
         if local_workers is not None and local_workers < 1:
-            raise InputError(f"--dask-local: got {local_workers}, expected a positive integer")
+            raise InputError(
+                f"got {local_workers}, expected a positive integer",
+                argument="local_workers",
+                value=local_workers,
+                expected="a positive integer",
+            )
         self._address = address
         self._local_workers = local_workers
         self._processes = processes
@@ -191,11 +201,11 @@ class DaskExecutor(Executor):
     def __enter__(self) -> Self:
         try:
             from distributed import Client, LocalCluster
-        except ImportError:
+        except ImportError as err:
             raise InputError(
                 "Dask executor: the `distributed` package is not installed; expected the "
                 "cluster extra (pip install -e '.[cluster]')"
-            ) from None
+            ) from err
         if self._local_workers is not None:
             self._cluster = LocalCluster(
                 n_workers=self._local_workers,
@@ -210,9 +220,12 @@ class DaskExecutor(Executor):
             self._client = Client(self._address, timeout="10s")
         except (OSError, TimeoutError) as err:
             raise InputError(
-                f"--scheduler: cannot reach {self._address!r} ({err}); expected the address "
-                "of a running Dask scheduler, e.g. tcp://host:8786"
-            ) from None
+                f"cannot reach {self._address!r} ({err}); expected the address of a running "
+                "Dask scheduler, e.g. tcp://host:8786",
+                argument="address",
+                value=self._address,
+                expected="the address of a running Dask scheduler",
+            ) from err
         return self
 
     def close(self) -> None:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.scenario.paths import resolve_files
 from coinfer.emulator.scenario.schema import (
     Scenario,
     apply_overrides,
+    assign,
     load_scenario_data,
     scenario_from_dict,
 )
@@ -32,7 +33,6 @@ from coinfer.emulator.sweeps.spec import PolicyEntry, SweepSpec, load_sweep
 
 #: The column holding each configuration's policy label.
 POLICY_COLUMN = "policy"
-_FILE_SUFFIXES = (".yaml", ".yml", ".csv")
 
 
 @dataclass(frozen=True)
@@ -113,18 +113,23 @@ def build_plan(
 ) -> Plan:
     """Expand ``spec`` (read from a file in ``base_dir``) into a :class:`Plan`.
 
-    ``extra_overrides`` are ``dotted.path=value`` strings (``--set``) applied after the sweep's
-    own ``set``. With ``validate``, each configuration is also resolved into a deployment with
-    its policy built (:func:`emulator.run.prepare`), so unknown hardware, models or policy
-    parameters are refused before anything runs. Raises :class:`InputError`.
+    File paths in the sweep (its inline scenario, ``set``, points and axes) are relative to
+    ``base_dir``; those of a ``base`` scenario file to that file. ``extra_overrides`` are
+    ``dotted.path=value`` strings (the command line's ``--set``) applied after the sweep's own
+    ``set``; their paths are left as given. With ``validate``, each configuration is also
+    resolved into a deployment with its policy built (:func:`emulator.run.prepare`), so unknown
+    hardware, models or policy parameters are refused before anything runs. Raises
+    :class:`InputError`.
     """
-    base = _base_data(spec, Path(base_dir), source)
+    base_dir = Path(base_dir)
+    base = _base_data(spec, base_dir, source)
     for path, value in spec.overrides.items():
-        _assign(base, path, value, f"{source}: set")
+        _assign(base, path, value, base_dir, f"{source}: set")
     try:
         apply_overrides(base, list(extra_overrides))
     except InputError as err:
-        raise InputError(f"{source}: {err}") from None
+        err.within(source)
+        raise
 
     entries: list[PolicyEntry | None] = list(spec.policy_entries()) or [None]
     points = spec.points or [{}]
@@ -139,7 +144,7 @@ def build_plan(
         if entry is not None:
             data["policy"] = {"name": entry.name, "params": copy.deepcopy(entry.params)}
         for path, value in values.items():
-            _assign(data, path, value, where)
+            _assign(data, path, value, base_dir, where)
         resolved.append((values, scenario_from_dict(data, where)))
 
     seeds = spec.seed_list() or [resolved[0][1].seed]
@@ -186,9 +191,10 @@ def canonical_configuration(scenario: Scenario, where: str) -> dict[str, Any]:
     try:
         params = cls.Params.model_validate(scenario.policy.params)
     except ValidationError as err:
-        raise input_error_from_validation(
+        invalid = input_error_from_validation(
             err, f"{where}: parameters of policy {scenario.policy.name!r}"
-        ) from None
+        )
+        raise invalid from err
     data["policy"] = {"name": scenario.policy.name, "params": params.model_dump(mode="python")}
     return data
 
@@ -250,13 +256,15 @@ def _describe(entry: PolicyEntry | None, values: dict[str, Any]) -> str:
     return ", ".join(parts) or "the base scenario"
 
 
-def _assign(data: dict[str, Any], path: str, value: Any, where: str) -> None:
-    """Set ``path`` to ``value`` with the same rules as ``--set`` (lists by index)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
+def _assign(data: dict[str, Any], path: str, value: Any, base_dir: Path, where: str) -> None:
+    """Set ``path`` to ``value`` like an override (lists by index); its file paths relative to
+    ``base_dir``."""
+    value = resolve_files(copy.deepcopy(value), base_dir, Scenario, at=path)
     try:
-        apply_overrides(data, [f"{path}={text.strip()}"])
+        assign(data, path, value)
     except InputError as err:
-        raise InputError(f"{where}: {str(err).removeprefix('--set ')}") from None
+        err.within(where)
+        raise
 
 
 def _base_data(spec: SweepSpec, base_dir: Path, source: str) -> dict[str, Any]:
@@ -264,22 +272,7 @@ def _base_data(spec: SweepSpec, base_dir: Path, source: str) -> dict[str, Any]:
         return load_scenario_data(base_dir / spec.base)
     data = copy.deepcopy(spec.scenario)
     assert data is not None
-    _absolute_files(data, base_dir)
-    return data
-
-
-def _absolute_files(data: dict[str, Any], base_dir: Path) -> None:
-    """File references of an inline scenario, made absolute from the sweep file's directory
-    (as :func:`emulator.scenario.load_scenario_data` does for a scenario file)."""
-    base = base_dir.resolve()
-    for key in ("hardware_files", "model_files"):
-        files = data.get(key)
-        if isinstance(files, list):
-            data[key] = [str((base / f).resolve()) if isinstance(f, str) else f for f in files]
-    for group in data.get("devices") or []:
-        model = group.get("model") if isinstance(group, dict) else None
-        if isinstance(model, str) and model.lower().endswith(_FILE_SUFFIXES):
-            group["model"] = str((base / model).resolve())
+    return resolve_files(data, base_dir, Scenario)
 
 
 def _prepare(scenario: Scenario, seed: int, where: str) -> None:
@@ -288,4 +281,5 @@ def _prepare(scenario: Scenario, seed: int, where: str) -> None:
     try:
         prepare(scenario, seed)
     except InputError as err:
-        raise InputError(f"{where}: {err}") from None
+        err.within(where)
+        raise

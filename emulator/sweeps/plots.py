@@ -84,7 +84,12 @@ class PlotOptions:
 def plot(kind: str, tables: SweepResults, store: SweepStore, options: PlotOptions) -> Figure:
     """The figure of ``kind`` for a sweep's tables (``store`` to read traces if needed)."""
     if kind not in KINDS:
-        raise InputError(f"--kind: got {kind!r}, expected one of {', '.join(KINDS)}")
+        raise InputError(
+            f"got {kind!r}, expected one of {', '.join(KINDS)}",
+            argument="kind",
+            value=kind,
+            expected=f"one of {', '.join(KINDS)}",
+        )
     aggregate = _select(tables, options.where)
     if aggregate.empty or not (aggregate["runs"] > 0).any():
         raise InputError(
@@ -148,8 +153,11 @@ def _select(tables: SweepResults, where: Sequence[tuple[str, Any]]) -> pd.DataFr
     for path, value in where:
         if path not in columns:
             raise InputError(
-                f"--where {path}: not a varied value of this sweep; expected one of: "
-                f"{', '.join(columns)}"
+                f"not a varied value of this sweep; expected one of: {', '.join(columns)}",
+                argument="where",
+                subject=path,
+                path=path,
+                expected=f"one of: {', '.join(columns)}",
             )
         aggregate = aggregate[[_equal(v, value) for v in aggregate[path]]]
     return aggregate
@@ -204,20 +212,27 @@ def _ci(values: pd.Series) -> np.ndarray:
 
 
 def _find_axis(columns: Sequence[str], fields: Sequence[str], given: str | None, kind: str) -> str:
+    axes = ", ".join(c for c in columns if c != POLICY_COLUMN)
     if given is not None:
         if given not in columns or given == POLICY_COLUMN:
             raise InputError(
-                f"--x {given}: not a varied value of this sweep; expected one of: "
-                f"{', '.join(c for c in columns if c != POLICY_COLUMN) or '(none)'}"
+                f"not a varied value of this sweep; expected one of: {axes or '(none)'}",
+                argument="x",
+                subject=given,
+                path=given,
+                expected=f"one of: {axes}",
             )
         return given
     for column in columns:
         if _short(column) in fields:
             return column
-    raise InputError(
-        f"plot {kind}: no axis of the sweep ends in {' or '.join(fields)}; give --x PATH, one of: "
-        f"{', '.join(c for c in columns if c != POLICY_COLUMN) or '(none: vary a field first)'}"
+    error = InputError(
+        f"not given, and no axis of the sweep ends in {' or '.join(fields)}; expected one of: "
+        f"{axes or '(none: vary a field first)'}",
+        argument="x",
+        expected=f"one of: {axes}",
     )
+    raise error.within(f"plot {kind}")
 
 
 def _numeric(aggregate: pd.DataFrame, column: str) -> np.ndarray:
@@ -225,7 +240,11 @@ def _numeric(aggregate: pd.DataFrame, column: str) -> np.ndarray:
         return aggregate[column].to_numpy(dtype=float)
     except (TypeError, ValueError):
         raise InputError(
-            f"--x {column}: its values are not numbers; expected a numeric axis"
+            "its values are not numbers; expected a numeric axis",
+            argument="x",
+            subject=column,
+            path=column,
+            expected="a numeric axis",
         ) from None
 
 
@@ -350,7 +369,10 @@ def _pareto(
 ) -> Figure:
     if options.latency not in LATENCY_STATS:
         raise InputError(
-            f"--latency: got {options.latency!r}, expected one of {', '.join(LATENCY_STATS)}"
+            f"got {options.latency!r}, expected one of {', '.join(LATENCY_STATS)}",
+            argument="latency",
+            value=options.latency,
+            expected=f"one of {', '.join(LATENCY_STATS)}",
         )
     metric = f"latency_{options.latency}_s"
     figure, (ax,) = _figure(7.0, 4.8)
@@ -410,7 +432,12 @@ def _breakdown(
     aggregate: pd.DataFrame, tables: SweepResults, store: SweepStore, options: PlotOptions
 ) -> Figure:
     if options.by not in ("policy", "split"):
-        raise InputError(f"--by: got {options.by!r}, expected policy or split")
+        raise InputError(
+            f"got {options.by!r}, expected policy or split",
+            argument="by",
+            value=options.by,
+            expected="policy or split",
+        )
     parts = _parts([c.removesuffix("_mean") for c in aggregate.columns if c.endswith("_mean")])
     if options.by == "split":
         labels, means, totals, halves = _split_breakdown(aggregate, tables, store, parts)
@@ -468,7 +495,7 @@ def _split_breakdown(
             row = np.array([group[p].mean() if p in present else 0.0 for p in parts])
             per_key.setdefault((str(configs[config]), int(split)), []).append(row)
     if not per_key:
-        raise InputError("plot breakdown --by split: no trace of a finished run to read")
+        raise InputError("plot breakdown by split: no trace of a finished run to read")
     keys = sorted(per_key, key=lambda k: (list(configs.values()).index(k[0]), k[1]))
     labels = [f"{policy} · split {split}" for policy, split in keys]
     means = np.array([np.mean(per_key[k], axis=0) for k in keys])

@@ -125,7 +125,7 @@ def sweep_from_dict(data: Any, source: str = "sweep") -> SweepSpec:
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise input_error_from_validation(err, source) from None
+        raise input_error_from_validation(err, source, model=SweepSpec) from err
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

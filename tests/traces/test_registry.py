@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from coinfer.emulator.cli.errors import FLAGS
 from coinfer.emulator.errors import InputError
 from coinfer.traces import ArrivalTrace, LinkCapacityTrace, SnrTrace
 from coinfer.traces.checksum import file_sha256
@@ -101,7 +102,7 @@ def test_search_order_is_option_then_environment_then_cache(tmp_path):
     env = {"COINFER_TRACE_DIR": str(tmp_path / "env"), "COINFER_CACHE_DIR": str(tmp_path / "c")}
     dirs = search_dirs(tmp_path / "opt", None, env)
     assert dirs == [
-        ("--trace-dir", tmp_path / "opt"),
+        ("trace_dir", tmp_path / "opt"),
         ("$COINFER_TRACE_DIR", tmp_path / "env"),
         ("cache", tmp_path / "c"),
     ]
@@ -130,4 +131,5 @@ def test_a_missing_file_says_where_it_looked_and_how_to_fetch_it(registry, tmp_p
     assert str(tmp_path / "opt" / entry.file.path) in message
     assert str(tmp_path / "cache" / entry.file.path) in message
     assert "coinfer traces fetch azure-2023/conv" in message
-    assert "--trace-dir" in message and "$COINFER_TRACE_DIR" in message
+    assert "`trace_dir`" in message and "$COINFER_TRACE_DIR" in message
+    assert "point --trace-dir or $COINFER_TRACE_DIR at" in info.value.worded(FLAGS)

@@ -17,11 +17,17 @@ from coinfer.emulator.errors import InputError
 
 
 def file_error(source: object, line: int, value: object, expected: str) -> InputError:
-    """``FILE, line N: got VALUE, expected WHAT``."""
+    """``FILE, line N: got VALUE, expected WHAT`` (the error's ``path`` is ``line N``)."""
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return InputError(f"{source}, line {line}: got {shown}, expected {expected}")
+    return InputError(
+        f"{source}, line {line}: got {shown}, expected {expected}",
+        path=f"line {line}",
+        value=value,
+        expected=expected,
+        source=str(source),
+    )
 
 
 def existing_file(path: str | Path) -> Path:
@@ -29,7 +35,9 @@ def existing_file(path: str | Path) -> Path:
     file = Path(path)
     if not file.is_file():
         what = "a directory" if file.is_dir() else "no such file"
-        raise InputError(f"{file}: {what}, expected a trace file")
+        raise InputError(
+            f"{file}: {what}, expected a trace file", source=str(file), expected="a trace file"
+        )
     return file
 
 
@@ -45,11 +53,11 @@ def read_csv_strings(
             keep_default_na=False,
             skip_blank_lines=False,
         )
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{source}: the file is empty, expected CSV rows") from None
+    except pd.errors.EmptyDataError as err:
+        raise InputError(f"{source}: the file is empty, expected CSV rows") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         reason = " ".join(str(err).split())
-        raise InputError(f"{source}: not a valid CSV file ({reason})") from None
+        raise InputError(f"{source}: not a valid CSV file ({reason})") from err
     return frame.fillna("")  # short rows: their missing cells are empty strings
 
 
@@ -123,7 +131,7 @@ def decode_ascii_lines(raw: bytes, source: object) -> list[str]:
         text = raw.decode("ascii")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        raise file_error(source, line, raw[err.start : err.start + 1], "ASCII text") from None
+        raise file_error(source, line, raw[err.start : err.start + 1], "ASCII text") from err
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

@@ -97,5 +97,5 @@ def _timestamps(lines: list[str], source: Path) -> np.ndarray:
 def _one(line: str, number: int, source: Path) -> int:
     try:
         return int(line)
-    except ValueError:
-        raise file_error(source, number, line, "an integer (milliseconds)") from None
+    except ValueError as err:
+        raise file_error(source, number, line, "an integer (milliseconds)") from err

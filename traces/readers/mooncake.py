@@ -58,9 +58,9 @@ def read_mooncake(path: str | Path, provenance: Provenance | None = None) -> Arr
 def _row(raw: bytes, number: int, file: Path) -> tuple[float, int, int]:
     try:
         record = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         text = raw.decode("utf-8", "replace").strip()
-        raise file_error(file, number, text, "one JSON object a line") from None
+        raise file_error(file, number, text, "one JSON object a line") from err
     if not isinstance(record, dict):
         raise file_error(file, number, record, "a JSON object")
     values = []

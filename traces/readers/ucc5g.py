@@ -148,5 +148,5 @@ def _member_name(member: str) -> str:
 def _open_zip(file: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(file)
-    except zipfile.BadZipFile:
-        raise InputError(f"{file}: not a zip file, expected the UCC 5G dataset zip") from None
+    except zipfile.BadZipFile as err:
+        raise InputError(f"{file}: not a zip file, expected the UCC 5G dataset zip") from err
