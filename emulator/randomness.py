@@ -1,9 +1,9 @@
 """Named random streams from one root seed (common random numbers across policies).
 
 Every source of randomness (arrivals, work, fading, placement, shadowing, policy, the offsets at
-which replayed input traces start) gets its own child of ``numpy.random.SeedSequence(root)``,
-keyed by the source's name and an index (a device number, say) rather than by the order in which
-streams are asked for. So adding a new random
+which replayed input traces start, the prompt and output tokens of generative requests) gets its
+own child of ``numpy.random.SeedSequence(root)``, keyed by the source's name and an index (a
+device number, say) rather than by the order in which streams are asked for. So adding a new random
 consumer never shifts the others, and two runs that differ only in their policy see exactly the
 same arrivals, work and channel.
 
@@ -33,6 +33,8 @@ SOURCES = (
     "los",
     "policy",
     "trace-offsets",
+    "prompt-tokens",
+    "output-tokens",
 )
 
 

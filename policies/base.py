@@ -82,6 +82,15 @@ class PolicyContext(NamedTuple):
     #: With a topology: the servers this request may use (the one described above first), with
     #: their load and wired path (see :mod:`emulator.candidates`); empty without a topology.
     candidate_servers: tuple[CandidateServer, ...] = ()
+    #: A generative request (``docs/generative.md``): its prompt tokens; 0 for a one-pass request.
+    prompt_tokens: int = 0
+    #: A generative request: the tokens it will generate; 0 for a one-pass request.
+    output_tokens: int = 0
+
+    @property
+    def generative(self) -> bool:
+        """Whether the request generates tokens (prompt and output tokens given)."""
+        return self.output_tokens > 0
 
     @property
     def device_flops(self) -> np.ndarray:
@@ -108,6 +117,23 @@ class Decision(NamedTuple):
     predicted_distortion: float  #: the policy's distortion bound D̂
     feasible: bool = True  #: False: the policy found no point meeting both budgets
     admit: bool = True  #: False: do not run the request (recorded as infeasible)
+    #: Where the request runs: "on-device", "on-server" or "split" (see :data:`MODES`); "" (the
+    #: default) derives it from the split: the last split point is on-device, 0 on-server, any
+    #: other a split. Given, it must agree with the split (:func:`check_decision`).
+    mode: str = ""
+
+
+#: The execution modes of a request: everything on the device (split at the last point),
+#: everything on the server (split 0), or cut at a layer in between.
+MODES: tuple[str, ...] = ("on-device", "on-server", "split")
+
+
+def mode_of_split(split: int, last_split: int) -> str:
+    """The mode a split point means: ``on-device`` at ``last_split``, ``on-server`` at 0,
+    ``split`` in between."""
+    if split >= last_split:
+        return "on-device"
+    return "on-server" if split <= 0 else "split"
 
 
 class PolicyError(InputError):
@@ -171,6 +197,7 @@ def check_decision(policy_name: str, decision: Decision, context: PolicyContext)
         and decision.predicted_latency_s >= 0.0
         and decision.predicted_energy_j >= 0.0
         and decision.predicted_distortion >= 0.0
+        and (not decision.mode or decision.mode == mode_of_split(split, context.model.last_split))
     ):
         return
     raise PolicyError(
@@ -206,6 +233,15 @@ def _first_violation(decision: Decision, context: PolicyContext) -> str:
         value = getattr(decision, field)
         if not value >= 0.0:
             return f"{field}={value!r}, expected a non-negative number (inf allowed)"
+    mode = decision.mode
+    if mode not in ("", *MODES):
+        return f"mode={mode!r}, expected one of {', '.join(MODES)} (or '': from the split)"
+    derived = mode_of_split(split, last)
+    if mode and mode != derived:
+        return (
+            f"mode={mode!r} with split={split}, expected mode {derived!r} for that split (the "
+            f"last split {last} is on-device, 0 on-server, any other a split)"
+        )
     return "a decision that failed the bound check"
 
 

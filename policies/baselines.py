@@ -157,6 +157,7 @@ class MinLatencyPolicy(Policy):
             predicted_distortion=distortion,
             feasible=feasible,
             admit=True,
+            mode="",
         )
 
 
@@ -199,6 +200,7 @@ class RandomPolicy(Policy):
             predicted_distortion=distortion,
             feasible=feasible,
             admit=True,
+            mode="",
         )
 
 

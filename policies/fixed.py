@@ -71,6 +71,7 @@ class FixedPolicy(Policy):
             predicted_distortion=decision.predicted_distortion,
             feasible=feasible,
             admit=True,
+            mode="",
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
@@ -93,6 +94,7 @@ class FixedPolicy(Policy):
             predicted_distortion=0.0,
             feasible=True,
             admit=True,
+            mode="",
         )
         if split > context.model.last_split:
             return decision, None

@@ -266,6 +266,7 @@ class OptimisingPolicy(Policy):
             predicted_distortion=distortion,
             feasible=template.feasible,
             admit=template.admit,
+            mode="",
         )
 
 

@@ -37,11 +37,13 @@ from coinfer.emulator.deployment.build import build_deployment
 from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_traces
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.core import Engine, EngineStats
+from coinfer.emulator.engine.generative import has_generative
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario
-from coinfer.emulator.trace.columns import TraceWriter
+from coinfer.emulator.trace.columns import TOKENS, TraceWriter
+from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Policy
 from coinfer.policies.registry import make_policy
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRACE_FILE = "trace.parquet"
+TOKENS_FILE = "tokens.parquet"
 SIDECAR_FILE = "run.json"
 _VERSIONED = ("coinfer", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "networkx")
 
@@ -63,6 +66,17 @@ class RunResult:
     wall_time_s: float
     out_dir: Path | None
     _table: pa.Table | None  #: the trace in memory; None: read from ``out_dir`` when asked for
+    token_trace: bool = False  #: whether the per-token table was kept
+    _tokens: pa.Table | None = None  #: the token table in memory (None: in ``out_dir``)
+
+    def read_tokens(self) -> pd.DataFrame:
+        """The per-token table (the run must have been made with ``token_trace=True``)."""
+        if not self.token_trace:
+            raise ValueError("the run kept no token table; run it with token_trace=True")
+        if self._tokens is not None:
+            return self._tokens.to_pandas()
+        assert self.out_dir is not None
+        return pq.read_table(self.out_dir / TOKENS_FILE).to_pandas()
 
     def read_trace(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there)."""
@@ -130,12 +144,16 @@ def simulate(
     *,
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
+    token_trace: bool = False,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
 
     ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
     the traces already read (to share them between runs), as for :func:`prepare`. Everything
     :func:`prepare` refuses is refused before any file is written to ``out_dir``.
+    ``token_trace``: also keep the per-token table of generative requests
+    (:data:`~coinfer.emulator.trace.columns.TOKENS`; ``out_dir/tokens.parquet``,
+    :meth:`RunResult.read_tokens`).
     """
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
@@ -145,7 +163,15 @@ def simulate(
         deployment, policy = _deployment_and_policy(scenario, seed, traces)
         out = None if out_dir is None else Path(out_dir)
         engine_writer_labels: dict[str, list[str]] = {}
-        writer = TraceWriter(engine_writer_labels, None if out is None else out / TRACE_FILE)
+        generative = has_generative(deployment)
+        writer = TraceWriter(
+            engine_writer_labels,
+            None if out is None else out / TRACE_FILE,
+            generative=generative,
+        )
+        token_writer = None
+        if token_trace:
+            token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
         engine = Engine(
             deployment,
             policy,
@@ -154,13 +180,15 @@ def simulate(
             duration_s=scenario.duration_s,
             max_requests=scenario.requests,
             warmup_s=scenario.warmup_s,
+            token_writer=token_writer,
         )
         writer.set_labels(engine.labels())
         set_up_done()
         stats = engine.run()
     wall = time.perf_counter() - started
     table = writer.table() if out is None else None  # a written trace is read on demand
-    result = RunResult(scenario, seed, stats, wall, out, table)
+    tokens = token_writer.table() if token_writer is not None and out is None else None
+    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens)
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result

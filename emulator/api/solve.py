@@ -320,6 +320,8 @@ def context_for(instance: Instance) -> PolicyContext:
         server_discipline="fcfs",
         uplink_sharing="fdma",
         candidate_servers=(),
+        prompt_tokens=0,
+        output_tokens=0,
     )
 
 

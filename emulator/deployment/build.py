@@ -8,6 +8,10 @@ random placement drawn; a scenario with a ``topology`` section is resolved by
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from coinfer.emulator.deployment.placement import (
     catalogs_for,
     group_distances,
@@ -17,6 +21,13 @@ from coinfer.emulator.deployment.placement import (
 )
 from coinfer.emulator.deployment.replay import ScenarioTraces, attach_replays, load_scenario_traces
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, ServerSpec
+from coinfer.emulator.deployment.token_laws import (
+    FROM_TRACE,
+    TokenSource,
+    is_generative,
+    resolve_token_counts,
+)
+from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.schema import Scenario
 
 
@@ -31,7 +42,7 @@ def build_deployment(
     unknown hardware class, model or trace, or a model option that does not apply.
     """
     seed = scenario.seed if seed is None else seed
-    deployment = _resolve(scenario, seed)
+    deployment = attach_tokens(_resolve(scenario, seed), scenario)
 
     if traces is None:
         traces = load_scenario_traces(scenario)
@@ -58,6 +69,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
             workers=s.workers,
             discipline=s.discipline,
             queue_capacity=s.queue_capacity,
+            discipline_params=s.discipline_params,
         )
         for i, s in enumerate(scenario.servers)
     )
@@ -126,3 +138,42 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
         downlink=scenario.downlink,
         policy=scenario.policy,
     )
+
+
+def attach_tokens(deployment: Deployment, scenario: Scenario) -> Deployment:
+    """``deployment`` with a :class:`TokenSource` on every device of a group with ``tokens``.
+
+    Raises :class:`InputError` naming ``devices[i].tokens`` for a model that cannot generate or
+    an empirical file that cannot be read.
+    """
+    sources: dict[str, TokenSource] = {}
+    files: dict[tuple[str, str | None], np.ndarray] = {}
+    for index, group in enumerate(scenario.devices):
+        if group.tokens is None:
+            continue
+        where = f"devices[{index}].tokens"
+        if group.tokens == "trace":
+            sources[group.name] = FROM_TRACE
+        else:
+            sources[group.name] = resolve_token_counts(group.tokens, where, files)
+    if not sources:
+        return deployment
+    devices = []
+    checked: set[str] = set()
+    for spec in deployment.devices:
+        source = sources.get(spec.group)
+        if source is None:
+            devices.append(spec)
+            continue
+        if spec.group not in checked:
+            checked.add(spec.group)
+            if not is_generative(spec.model):
+                index = next(i for i, g in enumerate(scenario.devices) if g.name == spec.group)
+                raise InputError(
+                    f"devices[{index}].tokens: model {spec.model.name!r} (family "
+                    f"{spec.model.family}) has no token costs; expected a decoder model (e.g. "
+                    "llama-3-8b, gpt2) for generative requests, or remove tokens",
+                    path=f"devices[{index}].tokens",
+                )
+        devices.append(replace(spec, tokens=source))
+    return replace(deployment, devices=tuple(devices))

@@ -148,12 +148,14 @@ def attach_replays(
             assert isinstance(arrivals, TraceArrivals)
             key = (index, spec.model.sequence_length)
             if key not in schedules:
+                generative = group.tokens == "trace"
                 schedules[key] = ArrivalSchedule.from_trace(
                     arrival_trace,
                     arrivals.time_scale / arrivals.rate_scale,
-                    arrivals.tokens,
+                    "none" if generative else arrivals.tokens,
                     spec.model.sequence_length,
-                    f"devices[{index}].arrivals",
+                    f"devices[{index}].tokens" if generative else f"devices[{index}].arrivals",
+                    generative=generative,
                 )
             schedule = schedules[key]
             offset = u_arrivals * schedule.period_s if arrivals.random_offset else 0.0

@@ -14,6 +14,10 @@ model profile's sequence length and ``tokens_i`` its input (context) tokens, or 
 generated tokens (``tokens: total``, as if every generated token went once through the model
 like a prompt token: prefill plus one decoding pass each, the growth of attention with the
 context left out).
+
+A generative device group (``tokens: trace``) takes instead each request's prompt and output
+tokens from the trace, ``max(input_tokens, 1)`` and ``max(output_tokens, 1)``, in the same
+order as the arrivals.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from coinfer.emulator.errors import InputError
 from coinfer.traces.arrivals import ArrivalTrace
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +42,8 @@ class ArrivalSchedule:
     ``times_s``: trace arrival times (s, unscaled); ``period_s``: the loop period (unscaled);
     ``gaps_s``: scaled gap from each request to the next in the loop (the last one across the
     seam); ``work``: work scale of each request, or None (the group's work law applies);
-    ``time_factor``: ``time_scale / rate_scale``.
+    ``time_factor``: ``time_scale / rate_scale``; ``tokens``: ``(prompt, output)`` tokens of
+    each request of a generative group, or None.
     """
 
     times_s: list[float]
@@ -43,6 +51,7 @@ class ArrivalSchedule:
     gaps_s: list[float]
     work: list[float] | None
     time_factor: float
+    tokens: list[tuple[int, int]] | None = None
 
     @classmethod
     def from_trace(
@@ -52,8 +61,10 @@ class ArrivalSchedule:
         tokens: str,
         sequence_length: int | None,
         where: str,
+        generative: bool = False,
     ) -> ArrivalSchedule:
-        """Prepare ``trace`` with ``time_factor``; ``tokens``: ``input``, ``total`` or ``none``.
+        """Prepare ``trace`` with ``time_factor``; ``tokens``: ``input``, ``total`` or ``none``
+        (the work scales); ``generative``: keep each request's prompt and output tokens.
 
         ``where`` names the scenario field in errors (a trace that cannot loop, token counts or
         a sequence length missing).
@@ -69,9 +80,12 @@ class ArrivalSchedule:
         period = last + (last - first) / (times.size - 1)
         gaps = np.diff(np.append(times, period + first)) * time_factor
         work = None
-        if tokens != "none":
+        counts = None
+        if generative:
+            counts = generative_tokens(trace, where)
+        elif tokens != "none":
             work = token_work_scales(trace, tokens, sequence_length, where).tolist()
-        return cls(times.tolist(), period, gaps.tolist(), work, time_factor)
+        return cls(times.tolist(), period, gaps.tolist(), work, time_factor, counts)
 
     def start(self, offset_s: float) -> tuple[int, float]:
         """``(j, first)``: the first request a device at trace offset ``offset_s`` (unscaled s,
@@ -103,6 +117,20 @@ def token_work_scales(
     return np.maximum(count, 1.0) / float(sequence_length)
 
 
+def generative_tokens(trace: ArrivalTrace, where: str) -> list[tuple[int, int]]:
+    """``(prompt, output)`` tokens of each request of ``trace``, each at least 1."""
+    if not trace.has_tokens:
+        raise InputError(
+            f"{where}: trace {trace.provenance.source} has no token counts, expected input and "
+            "output tokens per request for tokens: trace (e.g. azure-2023/conv, "
+            "mooncake/conversation); or give tokens: {prompt: LAW, output: LAW}"
+        )
+    assert trace.input_tokens is not None and trace.output_tokens is not None
+    prompt = np.maximum(trace.input_tokens, 1).tolist()
+    output = np.maximum(trace.output_tokens, 1).tolist()
+    return list(zip(prompt, output, strict=True))
+
+
 @dataclass(frozen=True, eq=False)
 class ArrivalReplay:
     """One device's replay of an :class:`ArrivalSchedule` from trace offset ``offset_s``."""
@@ -128,6 +156,17 @@ class ArrivalReplay:
         yield self.first_s
         yield from _cycle_from(self.schedule.gaps_s, self.first_index)
 
+    @property
+    def has_tokens(self) -> bool:
+        """Whether the trace gives each request's prompt and output tokens (generative)."""
+        return self.schedule.tokens is not None
+
+    def token_counts(self) -> Iterator[tuple[int, int]]:
+        """``(prompt, output)`` tokens of each arrival in order, forever (generative groups)."""
+        tokens = self.schedule.tokens
+        assert tokens is not None
+        return _cycle_from(tokens, self.first_index)
+
     def work_scales(self) -> Iterator[float]:
         """Work scale of each arrival in order, forever (the schedule must have work)."""
         work = self.schedule.work
@@ -135,7 +174,7 @@ class ArrivalReplay:
         return _cycle_from(work, self.first_index)
 
 
-def _cycle_from(values: list[float], start: int) -> Iterator[float]:
+def _cycle_from(values: list[T], start: int) -> Iterator[T]:
     """``values[start:]``, then ``values`` over and over (no copy: many devices share them)."""
     for index in range(start, len(values)):
         yield values[index]

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.scenario.schema import (
@@ -29,6 +31,7 @@ from coinfer.emulator.scenario.schema import (
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_arrivals import ArrivalReplay
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
+    from coinfer.emulator.deployment.token_laws import TokenSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,9 @@ class DeviceSpec:
     link: CapacityLink | SnrLink | None = None
     #: Arrivals (and work scales) replayed from an arrival trace, or None.
     arrival_replay: ArrivalReplay | None = None
+    #: Generative requests: where each request's prompt and output tokens come from; None: one
+    #: forward pass per request (scaled by the work law).
+    tokens: TokenSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ class ServerSpec:
     discipline: str  #: "fcfs" or "ps"
     queue_capacity: int | None
     tier: str = "edge"  #: "edge" or "cloud"
+    #: The discipline's own parameters (None: it has none, or its defaults).
+    discipline_params: BaseModel | None = None
 
 
 #: How a request's server is chosen among its cell's routes.

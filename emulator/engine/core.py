@@ -24,6 +24,10 @@ wherever first-come-first-served order makes them known in advance. Every formul
 The server of a request is chosen on arrival, before the policy decides: the cell's own server,
 or with a topology the least loaded reachable one or the policy's choice
 (:mod:`emulator.candidates`).
+
+A request of a device group with ``tokens`` is *generative*: after the decision it leaves this
+module for :mod:`coinfer.emulator.engine.generative`, which runs its prefill and decode steps on
+the device, the link and a ``continuous-batching`` server, and writes its row.
 """
 
 from __future__ import annotations
@@ -37,8 +41,11 @@ import numpy as np
 import simpy
 
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, RouteSpec, ServerSpec
+from coinfer.emulator.deployment.token_laws import law_draws
 from coinfer.emulator.engine.backhaul import WiredLinkResource
+from coinfer.emulator.engine.batching_server import ContinuousBatchingServer
 from coinfer.emulator.engine.fading import BlockFading
+from coinfer.emulator.engine.generative import Generative, has_generative
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -60,6 +67,7 @@ from coinfer.emulator.scenario.schema import (
     UniformWork,
 )
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
+from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
 _DRAW_BLOCK = 256  # random numbers drawn per numpy call, at most (the first calls draw fewer)
@@ -84,6 +92,7 @@ class Request(SharedJob):
         "f_server_hz",
         "fading",
         "gain_seen",
+        "gen",
         "hop",
         "id",
         "link",
@@ -125,7 +134,7 @@ class _Option:
     def __init__(
         self,
         spec: ServerSpec,
-        server: FcfsServer | PsServer,
+        server: FcfsServer | PsServer | ContinuousBatchingServer,
         route: _Route | None,
         resources: tuple[WiredLinkResource, ...],
         static: tuple[float, float, float],
@@ -151,15 +160,23 @@ class _Device:
         "server",
         "server_index",
         "spec",
+        "tokens",
         "uplink",
         "work",
     )
 
-    def __init__(self, spec: DeviceSpec, fading: BlockFading | None, work: Iterator[float]):
+    def __init__(
+        self,
+        spec: DeviceSpec,
+        fading: BlockFading | None,
+        work: Iterator[float] | None,
+        tokens: Iterator[tuple[int, int]] | None,
+    ):
         self.spec = spec
         self.fading = fading
         self.link = spec.link  #: a replayed capacity or SNR trace (then no fading), or None
-        self.work = work
+        self.work = work  #: work scales (None for a generative device)
+        self.tokens = tokens  #: (prompt, output) tokens of each request (None: one pass)
         self.free_at = 0.0
         self.pending: deque[float] = deque()  # finish times of requests not yet computed
 
@@ -175,6 +192,11 @@ class EngineStats:
     cell_busy_s: dict[str, float]  #: time integral of each cell's busy band fraction, s
     #: time integral of each shared wired link direction's busy fraction, s
     link_busy_s: dict[str, float] = field(default_factory=dict)
+    #: generative runs: output tokens that reached their device (completed requests)
+    tokens_delivered: int = 0
+    #: generative runs: per continuous-batching server, its steps, preemptions and peak KV
+    #: blocks in use (``steps``, ``preemptions``, ``kv_peak_blocks``, ``kv_blocks``)
+    batching: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Engine:
@@ -190,6 +212,7 @@ class Engine:
         duration_s: float | None,
         max_requests: int | None,
         warmup_s: float = 0.0,
+        token_writer: TableWriter | None = None,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -211,11 +234,10 @@ class Engine:
             make_uplink(self.env, cell, self._uplink_done if cell.routes else self._serve)
             for cell in deployment.cells
         ]
-        self._servers: list[FcfsServer | PsServer] = [
-            PsServer(self.env, spec, self._server_done)
-            if spec.discipline == "ps"
-            else FcfsServer(self.env, spec)
-            for spec in deployment.servers
+        #: generative requests, if the run has any (see :mod:`.generative`)
+        self._generative = Generative(self, token_writer) if has_generative(deployment) else None
+        self._servers: list[FcfsServer | PsServer | ContinuousBatchingServer] = [
+            self._make_server(spec) for spec in deployment.servers
         ]
         self._en_route = [0] * len(deployment.servers)  # routed, not yet at the server
         self._links = [
@@ -243,7 +265,7 @@ class Engine:
 
     def labels(self) -> dict[str, list[str]]:
         """Labels of the trace's categorical columns, indexed by the codes in the rows."""
-        return {
+        labels = {
             "device_id": [d.id for d in self.deployment.devices],
             "cell_id": [c.id for c in self.deployment.cells],
             "server_id": [s.id for s in self.deployment.servers],
@@ -251,6 +273,22 @@ class Engine:
             "model": list(self._model_codes),
             "status": STATUS_LABELS,
         }
+        if self._generative is not None:
+            labels.update(self._generative.labels())
+        return labels
+
+    def _make_server(self, spec: ServerSpec) -> FcfsServer | PsServer | ContinuousBatchingServer:
+        if spec.discipline == "continuous-batching":
+            if self._generative is None:
+                raise InputError(
+                    f"server {spec.id!r}: discipline continuous-batching serves generative "
+                    "requests, and no device group has tokens; give the groups that use it "
+                    "tokens (docs/generative.md), or use discipline fcfs or ps"
+                )
+            return self._generative.make_server(spec)
+        if spec.discipline == "ps":
+            return PsServer(self.env, spec, self._server_done)
+        return FcfsServer(self.env, spec)
 
     def _options(self, cell: CellSpec) -> tuple[_Option, ...] | None:
         """The servers the cell's requests may use with their compiled routes (None: the own
@@ -307,7 +345,10 @@ class Engine:
                 k_factor=fading_spec.k_factor,
                 m=fading_spec.m,
             )
-        device = _Device(spec, fading, _work_draws(spec, self._streams))
+        if spec.tokens is None:
+            device = _Device(spec, fading, _work_draws(spec, self._streams), None)
+        else:
+            device = _Device(spec, fading, None, _token_draws(spec, self._streams))
         device.uplink = self._uplinks[spec.cell]
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
@@ -324,6 +365,9 @@ class Engine:
             self.env.process(self._source(device))
         self.env.run()
         self.writer.close()
+        generative = self._generative
+        if generative is not None:
+            generative.close()
         arrivals_end = self.duration_s if math.isfinite(self.duration_s) else self._last_arrival_s
         return EngineStats(
             requests=self._next_id,
@@ -342,6 +386,8 @@ class Engine:
                 for resource in self._links
                 if resource is not None
             },
+            tokens_delivered=0 if generative is None else generative.tokens_delivered,
+            batching={} if generative is None else generative.server_stats(),
         )
 
     def _source(self, device: _Device):
@@ -364,7 +410,13 @@ class Engine:
         request_id = self._next_id
         self._next_id += 1
         self._last_arrival_s = now
-        work_scale = next(device.work)
+        tokens = device.tokens
+        if tokens is None:
+            work_scale = next(device.work)
+            prompt_tokens = output_tokens = 0
+        else:  # generative: its work is its tokens
+            work_scale = 1.0
+            prompt_tokens, output_tokens = next(tokens)
         fading = device.fading
         uplink = device.uplink
         band = uplink.share_for_new_hz()
@@ -414,6 +466,8 @@ class Engine:
                 server_discipline=server_spec.discipline,
                 uplink_sharing=cell.sharing,
                 candidate_servers=(),  # none without a topology (see _routed_context)
+                prompt_tokens=prompt_tokens,
+                output_tokens=output_tokens,
             )
         else:
             option, context = self._routed_context(
@@ -427,6 +481,8 @@ class Engine:
                 uplink_active=uplink.active,
                 device_queue_length=len(pending),
                 device_backlog_s=backlog,
+                prompt_tokens=prompt_tokens,
+                output_tokens=output_tokens,
             )
             server, route, server_index = option.server, option.route, option.index
         decision = self.policy.decide(context)
@@ -443,6 +499,10 @@ class Engine:
         request.server = server
         request.server_index = server_index
         request.route = route
+        request.gen = None
+        if output_tokens:
+            self._generative.start(request, device, prompt_tokens, output_tokens)  # type: ignore[union-attr]
+            return
         if not decision.admit:
             request.device_start_s = request.device_done_s = request.uplink_done_s = now
             request.backhaul_done_s = request.server_start_s = now
@@ -551,6 +611,8 @@ class Engine:
         uplink_active: int,
         device_queue_length: int,
         device_backlog_s: float,
+        prompt_tokens: int,
+        output_tokens: int,
     ) -> PolicyContext:
         """The context of a request served by ``candidates[0]``, given its per-request fields
         up to the device backlog."""
@@ -584,6 +646,8 @@ class Engine:
             server_discipline=first.discipline,
             uplink_sharing=cell.sharing,
             candidate_servers=candidates,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
         )
 
     def _checked_choice(self, chosen: object, context: PolicyContext) -> int:
@@ -638,7 +702,10 @@ class Engine:
     def _serve(self, request: Request) -> None:
         """The request reaches its server (straight from the uplink when it has no wired path,
         else from the backhaul): fully on the device it is done; else it queues (fcfs), shares
-        (ps) or is dropped."""
+        (ps) or is dropped. A generative request's upload goes back to its own life cycle."""
+        if request.gen is not None:
+            self._generative.uploaded(request)  # type: ignore[union-attr]
+            return
         now = self.env.now
         if request.route is None:
             request.uplink_done_s = request.backhaul_done_s = now
@@ -710,7 +777,6 @@ class Engine:
         decision: Decision = request.decision
         device = request.device
         spec = device.spec
-        table = spec.model.split_table
         split = decision.split
         t_arrival = request.t_arrival
         completed = status == _COMPLETED
@@ -731,6 +797,65 @@ class Engine:
         key = (split, decision.rho_device, decision.rho_server)
         distortion = cache.get(key)
         if distortion is None:
+            distortion = self.distortion(spec, decision)
+        row = build(  # categorical columns as codes into the labels of self.labels()
+            TRACE,
+            request_id=request.id,
+            device_id=device_index,
+            cell_id=cell,
+            server_id=request.server_index,
+            policy=0,
+            model=model_code,
+            split=split,
+            rho_device=decision.rho_device,
+            rho_server=decision.rho_server,
+            tx_power_w=decision.tx_power_w,
+            f_device_hz=decision.f_device_hz,
+            f_server_hz=decision.f_server_hz,
+            payload_bits=request.payload_bits,
+            t_arrival=t_arrival,
+            t_done=t_done,
+            status=status,
+            latency_s=latency,
+            latency_device_queue_s=request.device_start_s - t_arrival,
+            latency_device_compute_s=request.device_compute_s,
+            latency_uplink_s=request.uplink_done_s - request.device_done_s,
+            latency_backhaul_s=backhaul_s,
+            latency_server_queue_s=(
+                request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0
+            ),
+            latency_server_compute_s=server_compute_s,
+            latency_downlink_s=downlink_s,
+            energy_device_compute_j=request.device_compute_j,
+            energy_uplink_j=uplink_j,
+            energy_server_j=server_j,
+            energy_device_j=device_j,
+            energy_total_j=device_j + server_j,
+            distortion_bound=distortion,
+            predicted_latency_s=decision.predicted_latency_s,
+            predicted_energy_j=decision.predicted_energy_j,
+            deadline_s=spec.deadline_s,
+            deadline_met=completed and latency <= spec.deadline_s,
+            energy_budget_j=spec.energy_budget_j,
+            work_scale=request.work_scale,
+            gain=request.gain_seen,
+            bandwidth_hz=request.band_seen,
+            policy_feasible=bool(decision.feasible),
+            warmup=t_arrival < self.warmup_s,
+        )
+        if self._generative is not None:  # a one-pass request in a generative run
+            row += self._generative.one_pass_tail(split, spec.model.last_split, status)
+        self.writer.append(row)
+        self.writer.maybe_flush()
+
+    def distortion(self, spec: DeviceSpec, decision: Decision) -> float:
+        """The distortion bound of ``decision`` on ``spec``'s model, remembered per model."""
+        split = decision.split
+        cache = self._distortions[self._model_codes[spec.model.name]]
+        key = (split, decision.rho_device, decision.rho_server)
+        distortion = cache.get(key)
+        if distortion is None:
+            table = spec.model.split_table
             kept = (
                 decision.rho_device * table.device_params[split]
                 + decision.rho_server * table.server_params[split]
@@ -745,54 +870,12 @@ class Engine:
             if len(cache) >= _DISTORTION_CACHE:
                 cache.clear()
             cache[key] = distortion
-        self.writer.append(
-            build(  # categorical columns as codes into the labels of self.labels()
-                TRACE,
-                request_id=request.id,
-                device_id=device_index,
-                cell_id=cell,
-                server_id=request.server_index,
-                policy=0,
-                model=model_code,
-                split=split,
-                rho_device=decision.rho_device,
-                rho_server=decision.rho_server,
-                tx_power_w=decision.tx_power_w,
-                f_device_hz=decision.f_device_hz,
-                f_server_hz=decision.f_server_hz,
-                payload_bits=request.payload_bits,
-                t_arrival=t_arrival,
-                t_done=t_done,
-                status=status,
-                latency_s=latency,
-                latency_device_queue_s=request.device_start_s - t_arrival,
-                latency_device_compute_s=request.device_compute_s,
-                latency_uplink_s=request.uplink_done_s - request.device_done_s,
-                latency_backhaul_s=backhaul_s,
-                latency_server_queue_s=(
-                    request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0
-                ),
-                latency_server_compute_s=server_compute_s,
-                latency_downlink_s=downlink_s,
-                energy_device_compute_j=request.device_compute_j,
-                energy_uplink_j=uplink_j,
-                energy_server_j=server_j,
-                energy_device_j=device_j,
-                energy_total_j=device_j + server_j,
-                distortion_bound=distortion,
-                predicted_latency_s=decision.predicted_latency_s,
-                predicted_energy_j=decision.predicted_energy_j,
-                deadline_s=spec.deadline_s,
-                deadline_met=completed and latency <= spec.deadline_s,
-                energy_budget_j=spec.energy_budget_j,
-                work_scale=request.work_scale,
-                gain=request.gain_seen,
-                bandwidth_hz=request.band_seen,
-                policy_feasible=bool(decision.feasible),
-                warmup=t_arrival < self.warmup_s,
-            )
-        )
-        self.writer.maybe_flush()
+        return distortion
+
+    def note_done(self, t_done: float) -> None:
+        """A request leaves the system at ``t_done`` (s): the run lasts at least until then."""
+        if t_done > self._last_done_s:
+            self._last_done_s = t_done
 
 
 # ---- random draws ----------------------------------------------------------------------------
@@ -826,6 +909,26 @@ def _arrival_gaps(spec: DeviceSpec, streams: Streams) -> Iterator[float]:
     mean_gap = 1.0 / arrivals.rate_per_s
     for size in _block_sizes():
         yield from rng.exponential(mean_gap, size).tolist()
+
+
+def _token_draws(spec: DeviceSpec, streams: Streams) -> Iterator[tuple[int, int]]:
+    """``(prompt, output)`` tokens of one generative device's requests, in order: from its
+    arrival trace, or drawn from the group's two laws (each from its own stream)."""
+    source = spec.tokens
+    assert source is not None
+    if source.from_trace:
+        replay = spec.arrival_replay
+        if replay is None or not replay.has_tokens:
+            raise InputError(
+                f"device {spec.id!r}: tokens: trace without an arrival trace that has token "
+                "counts (build the deployment with emulator.deployment.build.build_deployment)"
+            )
+        yield from replay.token_counts()
+        return
+    assert source.prompt is not None and source.output is not None
+    prompts = law_draws(source.prompt, streams.stream("prompt-tokens", spec.index))
+    outputs = law_draws(source.output, streams.stream("output-tokens", spec.index))
+    yield from zip(prompts, outputs, strict=True)
 
 
 def _work_draws(spec: DeviceSpec, streams: Streams) -> Iterator[float]:

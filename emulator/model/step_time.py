@@ -124,6 +124,30 @@ class StepTimeModelBase(ABC):
         """Duration of one step, s (the ``total_s`` of :meth:`breakdown`)."""
         return self.breakdown(batch, side, hardware).total_s
 
+    def solo_step_times_s(
+        self,
+        new_tokens: ArrayLike,
+        cached_tokens: ArrayLike,
+        is_prefill: ArrayLike,
+        side: SideCosts,
+        hardware: HardwareSpec,
+    ) -> np.ndarray:
+        """Durations of many steps of one sequence each, s: step ``k`` processes
+        ``new_tokens[k]`` tokens over ``cached_tokens[k]`` cached ones and emits a token (a whole
+        prompt, or a decode). Each equals :meth:`step_time_s` of that one-sequence batch
+        exactly; a device generating alone runs such steps, one after the other.
+        """
+        n, c, prefill = np.broadcast_arrays(
+            np.asarray(new_tokens), np.asarray(cached_tokens), np.asarray(is_prefill)
+        )
+        return np.array(
+            [
+                self.step_time_s(Batch.of([a], [b], [bool(p)]), side, hardware)
+                for a, b, p in zip(n.tolist(), c.tolist(), prefill.tolist(), strict=True)
+            ],
+            dtype=float,
+        )
+
     @abstractmethod
     def breakdown(self, batch: Batch, side: SideCosts, hardware: HardwareSpec) -> StepTime:
         """The step's duration and its parts, s."""
@@ -261,6 +285,52 @@ class RooflineStepTime(StepTimeModelBase):
         )
         overhead_s = cal.step_overhead_s + cal.layer_overhead_s * side.num_blocks
         return StepTime(max(compute_s, memory_s) + overhead_s, compute_s, memory_s, overhead_s)
+
+    def solo_step_times_s(
+        self,
+        new_tokens: ArrayLike,
+        cached_tokens: ArrayLike,
+        is_prefill: ArrayLike,
+        side: SideCosts,
+        hardware: HardwareSpec,
+    ) -> np.ndarray:
+        """As the base method, in one vectorised pass: the same formula term by term on arrays
+        (each step's sums are those of its one-sequence batch), so every element equals
+        :meth:`step_time_s` of its batch to the bit."""
+        n, c, prefill = np.broadcast_arrays(
+            np.asarray(new_tokens, dtype=np.int64),
+            np.asarray(cached_tokens, dtype=np.int64),
+            np.asarray(is_prefill, dtype=bool),
+        )
+        if n.size == 0 or side.num_blocks == 0:
+            return np.zeros(n.shape)
+        cal = self.calibration(hardware)
+        zero = np.zeros(n.shape)
+        ones = np.ones(n.shape)
+        tokens = n.astype(float)
+        positions = (n * (c + n)).astype(float)
+        cached = c.astype(float)
+
+        def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return np.where(prefill, values, zero), np.where(prefill, zero, values)
+
+        # Each field an array, one element per step (BatchSums is typed for one step's floats).
+        sums = BatchSums(
+            *split(tokens), *split(positions), *split(ones), *split(cached), *split(ones)
+        )
+        prefill_flops, decode_flops = side.flops_by_phase(sums)
+        compute_s, memory_s = _roofline_parts(
+            np.asarray(prefill_flops),
+            np.asarray(decode_flops),
+            np.asarray(side.memory_traffic(sums).total_bytes),
+            np.asarray(hardware.peak_flops_per_s),
+            np.asarray(cal.mfu_prefill),
+            np.asarray(cal.mfu_decode),
+            np.asarray(hardware.memory_bandwidth_bytes_per_s),
+            np.asarray(cal.bandwidth_efficiency),
+        )
+        overhead_s = cal.step_overhead_s + cal.layer_overhead_s * side.num_blocks
+        return np.asarray(np.maximum(compute_s, memory_s) + overhead_s)
 
 
 # --------------------------------------------------------------------------------------------

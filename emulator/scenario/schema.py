@@ -33,11 +33,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.model.step_time import STEP_TIME_MODELS
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.yaml_files import read_yaml
 from coinfer.topologies.config import FileTopology, HierarchyTopology, TopologySpec
@@ -173,6 +175,48 @@ Work = Annotated[
 ]
 
 
+class EmpiricalWork(_Spec):
+    """Values drawn uniformly, with replacement, from a file of observed values (a bootstrap).
+
+    The file is a CSV: one value per row, or several columns with a header row naming them
+    (``column`` picks one; default the first); blank lines and lines starting with ``#`` are
+    skipped. Every value must be a finite number > 0.
+    """
+
+    distribution: Literal["empirical"] = "empirical"
+    file: str = Field(
+        min_length=1,
+        description="CSV file of observed values, relative to the scenario file",
+        json_schema_extra=FILE,
+    )
+    column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="header name of the column to read (default: the first)",
+    )
+
+
+#: The law of a token count: a work law's name and parameters (the drawn value is rounded to
+#: a whole number of tokens, at least 1), or ``empirical``.
+TokenLaw = Annotated[
+    ConstantWork | ExponentialWork | UniformWork | LognormalWork | EmpiricalWork,
+    Field(discriminator="distribution"),
+]
+
+
+class TokenCounts(_Spec):
+    """The prompt and output tokens of each request of a generative device group.
+
+    Each count is drawn from its law (``constant``, ``uniform``, ``lognormal``, ``exponential``
+    with the parameters of the work laws, or ``empirical`` from a file), rounded to the nearest
+    whole number and raised to at least 1, from the device's own random stream (``prompt-tokens``,
+    ``output-tokens``).
+    """
+
+    prompt: TokenLaw = Field(description="law of the prompt tokens of a request, tokens")
+    output: TokenLaw = Field(description="law of the output tokens of a request, tokens")
+
+
 class CapacityReplay(_TraceRef):
     """A link-capacity trace replaces the Shannon rate of each device's uplink.
 
@@ -267,10 +311,29 @@ class DeviceGroup(_Spec):
         description="replay a capacity or SNR trace on each device's uplink instead of the "
         "channel model",
     )
+    tokens: TokenCounts | Literal["trace"] | None = Field(
+        default=None,
+        description="generative requests (decoder models): the prompt and output tokens of each "
+        "request, from two laws, or 'trace': the input and output tokens of the replayed "
+        "arrival trace; none (default): one forward pass per request, scaled by the work law",
+    )
 
     @model_validator(mode="after")
     def _work_from_one_place(self) -> Self:
         arrivals = self.arrivals
+        if self.tokens is not None:
+            if "work" in self.model_fields_set:
+                raise ValueError(
+                    "work: generative requests (tokens given) do their prompt and output "
+                    "tokens, not a work scale; remove work"
+                )
+            if self.tokens == "trace" and not isinstance(arrivals, TraceArrivals):
+                raise ValueError(
+                    f"tokens: 'trace' takes the tokens of a replayed arrival trace, got arrivals "
+                    f"process {arrivals.process!r}; expected arrivals: {{process: trace, ...}} "
+                    "or tokens: {prompt: LAW, output: LAW}"
+                )
+            return self
         if (
             isinstance(arrivals, TraceArrivals)
             and arrivals.tokens != "none"
@@ -322,16 +385,127 @@ class Cell(_Spec):
         return 2e-19 if self.noise_psd_w_per_hz is None else self.noise_psd_w_per_hz
 
 
+class StepTimeSpec(_Spec):
+    """Which step-time model times a serving step, with its parameters (``docs/step-time.md``)."""
+
+    model: str = Field(default="roofline", description="step-time model: roofline, table or fitted")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the model's parameters (see docs/step-time.md)"
+    )
+
+    @model_validator(mode="after")
+    def _known_model(self) -> Self:
+        cls = STEP_TIME_MODELS.get(self.model)
+        if cls is None:
+            raise ValueError(
+                f"model: got {self.model!r}, expected one of {', '.join(STEP_TIME_MODELS)}"
+            )
+        try:
+            cls.Params.model_validate(self.params)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"params.{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
+                for e in err.errors()
+            )
+            raise ValueError(f"step-time model {self.model!r}: {problems}") from None
+        return self
+
+
+class ContinuousBatchingParams(_Spec):
+    """The parameters of the ``continuous-batching`` server discipline (``docs/generative.md``).
+
+    Given beside the server's ``discipline``. The KV-cache pool holds
+    ``(memory · memory_utilisation − weights − activation_reserve_bytes) / block bytes`` blocks
+    of ``block_size_tokens`` tokens, the server holding the whole model (every layer's weights
+    and KV cache, whatever the requests' split points).
+    """
+
+    scheduler: Literal["vllm", "sarathi", "orca"] = Field(
+        default="vllm",
+        description="vllm: prefill-first, watermark admission, preemption by recomputation; "
+        "sarathi: decodes first, prefills in chunks; orca: whole KV reserved on admission, never "
+        "a preemption",
+    )
+    block_size_tokens: int = Field(
+        default=16, ge=1, le=65_536, description="tokens held by one KV-cache block, tokens"
+    )
+    max_batched_tokens: int = Field(
+        default=2048,
+        ge=1,
+        le=2**40,
+        description="most tokens processed in one step (prompt or chunk tokens plus one per "
+        "decode), tokens",
+    )
+    max_sequences: int = Field(
+        default=256, ge=1, le=2**31, description="most sequences running at once (in one batch)"
+    )
+    watermark: float = Field(
+        default=0.01,
+        ge=0.0,
+        lt=1.0,
+        description="fraction of the pool an admission must leave free (vllm, sarathi), in [0, 1)",
+    )
+    chunk_size_tokens: int = Field(
+        default=512,
+        ge=1,
+        le=2**40,
+        description="most prompt tokens of one sequence prefilled in one step (sarathi), tokens",
+    )
+    memory_utilisation: float = Field(
+        default=0.9,
+        gt=0.0,
+        le=1.0,
+        description="fraction of the server's memory the serving engine takes, in (0, 1]",
+    )
+    activation_reserve_bytes: float = Field(
+        default=0.0, ge=0, description="memory kept for activations besides weights and KV, B"
+    )
+    stream_chunk_tokens: int = Field(
+        default=1,
+        ge=1,
+        le=2**31,
+        description="on-server mode: tokens sent back together on the downlink (1: each token "
+        "as soon as it is generated), tokens",
+    )
+    step_time: StepTimeSpec = Field(
+        default_factory=StepTimeSpec, description="the step-time model of the server's steps"
+    )
+
+    @model_validator(mode="after")
+    def _decodes_fit_the_token_budget(self) -> Self:
+        if self.max_sequences > self.max_batched_tokens:
+            raise ValueError(
+                f"max_sequences = {self.max_sequences} decodes would not fit in "
+                f"max_batched_tokens = {self.max_batched_tokens}; expected "
+                "max_sequences <= max_batched_tokens"
+            )
+        return self
+
+
+#: The server disciplines and the model of each one's own parameters (None: it has none).
+DISCIPLINE_PARAMS: dict[str, type[_Spec] | None] = {
+    "fcfs": None,
+    "ps": None,
+    "continuous-batching": ContinuousBatchingParams,
+}
+
+
 class Server(_Spec):
-    """One edge server: a hardware class with parallel workers and a queue."""
+    """One edge server: a hardware class with parallel workers and a queue.
+
+    A discipline's own parameters (``continuous-batching``'s) are given beside ``discipline``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     id: str = Field(min_length=1, description="server id")
     hardware: str = Field(default="paper-server", description="server hardware class name")
     workers: int = Field(default=1, ge=1, le=100_000, description="requests served in parallel")
-    discipline: Literal["fcfs", "ps"] = Field(
+    discipline: Literal["fcfs", "ps", "continuous-batching"] = Field(
         default="fcfs",
         description="fcfs: first come first served on `workers` workers; ps: processor sharing, "
-        "each of n requests runs at min(1, workers/n) of its speed",
+        "each of n requests runs at min(1, workers/n) of its speed; continuous-batching: "
+        "generative requests in iteration-level batches (docs/generative.md)",
     )
     queue_capacity: int | None = Field(
         default=None,
@@ -339,6 +513,7 @@ class Server(_Spec):
         description="fcfs: most requests waiting (not in service); ps: most requests in the "
         "server (at least 1). A request arriving to a full server is dropped. Default: unbounded",
     )
+    _discipline_params: BaseModel | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _ps_has_room(self) -> Self:
@@ -347,6 +522,35 @@ class Server(_Spec):
                 "queue_capacity=0 with discipline ps would admit nothing; expected at least 1"
             )
         return self
+
+    @model_validator(mode="after")
+    def _discipline_params_beside(self) -> Self:
+        extras = self.__pydantic_extra__ or {}
+        params = DISCIPLINE_PARAMS[self.discipline]
+        if params is None:
+            if extras:
+                raise ValueError(
+                    f"{', '.join(sorted(extras))}: not a field of a server with discipline "
+                    f"{self.discipline} (it has no parameters of its own)"
+                )
+            return self
+        try:
+            validated = params.model_validate(extras)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in err.errors()
+            )
+            raise ValueError(f"discipline {self.discipline} parameters: {problems}") from None
+        self._discipline_params = validated
+        if self.__pydantic_extra__ is not None:
+            self.__pydantic_extra__.clear()
+            self.__pydantic_extra__.update(validated.model_dump())
+        return self
+
+    @property
+    def discipline_params(self) -> BaseModel | None:
+        """The discipline's own parameters (None for a discipline without any)."""
+        return self._discipline_params
 
 
 class LogDistancePathLoss(_Spec):

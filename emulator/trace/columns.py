@@ -195,14 +195,173 @@ BACKHAUL = ColumnGroup(
     ),
 )
 
+_GENERATIVE_ONLY = (
+    "only in the trace of a run with generative requests (a device group with `tokens`, see "
+    "[generative](generative.md)); an encoder request's row has 0 or NaN"
+)
+GENERATIVE = ColumnGroup(
+    "generative",
+    "tokens, their timing and the KV cache of generative requests, "
+    + _GENERATIVE_ONLY
+    + " (`mode` is its split's)",
+    (
+        Column(
+            "mode",
+            CATEGORY,
+            "",
+            Role.DECISION,
+            "`on-device`, `on-server` or `split`: where the request ran",
+        ),
+        Column("prompt_tokens", pa.int64(), "1", Role.CONTEXT, "tokens in the prompt (0: encoder)"),
+        Column("output_tokens", pa.int64(), "1", Role.CONTEXT, "tokens generated (0: encoder)"),
+        Column(
+            "ttft_s",
+            _F64,
+            "s",
+            Role.OUTCOME,
+            "time to first token: arrival to the first output token at the device",
+        ),
+        Column(
+            "tpot_s",
+            _F64,
+            "s",
+            Role.OUTCOME,
+            "time per output token after the first: (last − first token at the device) / "
+            "(output_tokens − 1); NaN for one output token",
+        ),
+        Column(
+            "itl_p99_s",
+            _F64,
+            "s",
+            Role.OUTCOME,
+            "99th percentile of the request's inter-token gaps at the device (linear "
+            "interpolation); NaN for one output token",
+        ),
+        Column(
+            "e2e_s", _F64, "s", Role.OUTCOME, "end to end: arrival to the last token (= latency_s)"
+        ),
+        Column(
+            "preemptions",
+            pa.int64(),
+            "1",
+            Role.OUTCOME,
+            "times the server preempted the request (each restarts by recomputation)",
+        ),
+        Column(
+            "kv_peak_bytes_device",
+            _F64,
+            "B",
+            Role.OUTCOME,
+            "peak KV cache of the device's layers: (prompt + output − 1) tokens",
+        ),
+        Column(
+            "kv_peak_bytes_server",
+            _F64,
+            "B",
+            Role.OUTCOME,
+            "peak KV cache of the server's layers, in whole blocks of the server's block size",
+        ),
+        Column(
+            "energy_per_token_j",
+            _F64,
+            "J",
+            Role.OUTCOME,
+            "energy_total_j / output_tokens",
+        ),
+    ),
+)
+REASON = ColumnGroup(
+    "reason",
+    "why a request was infeasible, " + _GENERATIVE_ONLY.replace("has 0 or NaN", "has one too"),
+    (
+        Column(
+            "reason",
+            CATEGORY,
+            "",
+            Role.OUTCOME,
+            "empty unless infeasible: `policy` (not admitted), `memory` (the device side does "
+            "not fit the device's memory), `server-capacity` (the server could never hold it)",
+        ),
+    ),
+)
+
 #: The per-request trace.
 TRACE = Table(
     "trace",
     "one row per request, written to trace.parquet",
     (REQUIRED, POLICY_VIEW, BACKHAUL),
 )
+#: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
+#: columns (:data:`GENERATIVE_TAIL`), in that order.
+GENERATIVE_TRACE = TRACE.extended(GENERATIVE).extended(REASON)
+#: The columns a generative run's rows add after :data:`TRACE`'s (a record kind: its rows are
+#: built by name and appended to the row of :data:`TRACE`).
+GENERATIVE_TAIL = Table(
+    "generative-tail",
+    "the columns of a generative run's trace after the trace's",
+    (GENERATIVE, REASON),
+)
+
+TOKEN = ColumnGroup(
+    "token",
+    "one row per output token of a completed generative request, in the order the requests "
+    "completed; the gap parts follow the request's chain (device, uplink, server, downlink) up "
+    "to the token's arrival, so that they add up to its gap",
+    (
+        Column("request_id", pa.int64(), "", Role.IDENTITY, "request of the token"),
+        Column("token_index", pa.int32(), "1", Role.IDENTITY, "position in the output, from 1"),
+        Column("t_s", _F64, "s", Role.TIME, "time the token reached the device"),
+        Column(
+            "gap_s",
+            _F64,
+            "s",
+            Role.LATENCY,
+            "time since the previous token reached the device (the first: since the arrival)",
+        ),
+        Column(
+            "gap_device_s",
+            _F64,
+            "s",
+            Role.LATENCY_PART,
+            "device queue and compute in the gap",
+            ("gap_s",),
+        ),
+        Column("gap_uplink_s", _F64, "s", Role.LATENCY_PART, "uploads in the gap", ("gap_s",)),
+        Column(
+            "gap_server_queue_s",
+            _F64,
+            "s",
+            Role.LATENCY_PART,
+            "server time in the gap outside the steps that ran the request",
+            ("gap_s",),
+        ),
+        Column(
+            "gap_server_step_s",
+            _F64,
+            "s",
+            Role.LATENCY_PART,
+            "steps of the server that ran the request, in the gap",
+            ("gap_s",),
+        ),
+        Column(
+            "gap_downlink_s",
+            _F64,
+            "s",
+            Role.LATENCY_PART,
+            "downlink in the gap (a chunk of tokens arrives together)",
+            ("gap_s",),
+        ),
+    ),
+)
+#: The per-token table (``coinfer run --token-trace``), written to tokens.parquet.
+TOKENS = Table("tokens", "one row per generated token, written to tokens.parquet", (TOKEN,))
+
 #: Every declared table, by name (what the docs' tables of columns are generated from).
-TABLES: dict[str, Table] = {TRACE.name: TRACE}
+TABLES: dict[str, Table] = {
+    TRACE.name: TRACE,
+    "generative-trace": GENERATIVE_TAIL,
+    TOKENS.name: TOKENS,
+}
 
 COLUMNS: tuple[Column, ...] = TRACE.columns
 COLUMN_NAMES: tuple[str, ...] = TRACE.field_names
@@ -211,12 +370,16 @@ SCHEMA: pa.Schema = TRACE.schema
 
 
 class TraceWriter(TableWriter):
-    """The writer of :data:`TRACE` (rows built with ``build(TRACE, ...)``)."""
+    """The writer of :data:`TRACE` (rows built with ``build(TRACE, ...)``), or of
+    :data:`GENERATIVE_TRACE` with ``generative`` (rows of :data:`TRACE` followed by those of
+    :data:`GENERATIVE_TAIL`)."""
 
     def __init__(
         self,
         labels: dict[str, list[str]],
         path: str | Path | None = None,
         chunk_rows: int = 65_536,
+        *,
+        generative: bool = False,
     ) -> None:
-        super().__init__(TRACE, labels, path, chunk_rows)
+        super().__init__(GENERATIVE_TRACE if generative else TRACE, labels, path, chunk_rows)

@@ -5,6 +5,8 @@ Rows are buffered as tuples (in the table's column order, built with
 stays bounded however long the run: with an output path each chunk is appended to a Parquet file
 as a row group; without one, chunks are kept as Arrow tables for :meth:`TableWriter.table`.
 Categorical columns arrive as integer codes into label lists and are stored dictionary-encoded.
+A table of many small rows (one per generated token, say) may instead be appended a block of
+rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class TableWriter:
         self._path = None if path is None else Path(path)
         self._chunk_rows = chunk_rows
         self._rows: list[tuple] = []
+        self._blocks: list[tuple[np.ndarray, ...]] = []
+        self._block_rows = 0
         self._tables: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
@@ -53,8 +57,20 @@ class TableWriter:
         if len(self._rows) >= self._chunk_rows:
             self.flush()
 
+    def append_block(self, columns: tuple[np.ndarray, ...]) -> None:
+        """Add rows given as one array per column, in column order (no categorical column);
+        rows appended one by one before are written first."""
+        if self._rows:
+            self.flush()
+        self._blocks.append(columns)
+        self._block_rows += len(columns[0])
+        if self._block_rows >= self._chunk_rows:
+            self._flush_blocks()
+
     def flush(self) -> None:
         """Turn buffered rows into one Arrow table and write or keep it."""
+        if self._blocks:
+            self._flush_blocks()
         if not self._rows:
             return
         columns = list(zip(*self._rows, strict=True))
@@ -69,7 +85,21 @@ class TableWriter:
                 arrays.append(pa.DictionaryArray.from_arrays(codes, labels))
             else:
                 arrays.append(pa.array(values, column.dtype))
-        table = pa.Table.from_arrays(arrays, schema=self._schema)
+        self._keep(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def _flush_blocks(self) -> None:
+        blocks = self._blocks
+        self._blocks = []
+        self._block_rows = 0
+        arrays = []
+        for index, column in enumerate(self.declaration.columns):
+            if column.categorical:
+                raise TypeError(f"append_block: column {column.name!r} is categorical")
+            values = np.concatenate([block[index] for block in blocks])
+            arrays.append(pa.array(values, column.dtype))
+        self._keep(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def _keep(self, table: pa.Table) -> None:
         self.rows_written += table.num_rows
         if self._path is None:
             self._tables.append(table)

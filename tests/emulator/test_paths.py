@@ -28,6 +28,8 @@ KNOWN = {
     "devices.*.model": "name-or-file",
     "devices.*.arrivals.file": "file",
     "devices.*.link_trace.file": "file",
+    "devices.*.tokens.prompt.file": "file",
+    "devices.*.tokens.output.file": "file",
     "hardware_files": "file",
     "model_files": "file",
     "topology.file": "file",

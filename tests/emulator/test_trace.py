@@ -65,8 +65,8 @@ def test_long_runs_are_written_in_row_groups(tmp_path, monkeypatch):
 
     original = run_module.TraceWriter
 
-    def small_chunks(labels, path):
-        return original(labels, path, chunk_rows=100)
+    def small_chunks(labels, path, **options):
+        return original(labels, path, chunk_rows=100, **options)
 
     monkeypatch.setattr(run_module, "TraceWriter", small_chunks)
     scenario = scenario_from_dict(
@@ -197,8 +197,8 @@ def test_the_docs_generator_checks_and_rewrites_blocks(tmp_path):
     assert main([str(doc)]) == 0
     assert "| `latency_backhaul_s` |" in doc.read_text(encoding="utf-8")
     assert main(["--check", str(doc)]) == 0
-    with pytest.raises(KeyError, match="no declared table 'tokens'"):
-        render("<!-- columns of tokens: x -->\n<!-- end of columns -->")
+    with pytest.raises(KeyError, match="no declared table 'nothing'"):
+        render("<!-- columns of nothing: x -->\n<!-- end of columns -->")
 
 
 def test_a_second_table_is_declared_written_and_documented_the_same_way(tmp_path, monkeypatch):

@@ -23,6 +23,13 @@ token; a decode processes the last token emitted (cached context ``prompt + g �
 step) and emits the next one. A running decode therefore holds ``ceil((prompt + g) / block)``
 blocks while its step runs, and the last output token is emitted but never cached: a sequence's
 KV peaks at ``prompt + output − 1`` tokens.
+
+A sequence admitted with ``external_input`` (split inference, where the device computes each
+decode's input) is *not ready* after emitting a token that is not its last, until the caller
+calls :meth:`BatchScheduler.mark_ready`: a running sequence that is not ready keeps its KV
+blocks but is left out of the batches, and a waiting one that is not ready holds up admission
+(first come, first served). When every sequence that could run waits for its input,
+:meth:`BatchScheduler.next_batch` returns None; the caller asks again after ``mark_ready``.
 """
 
 from __future__ import annotations
@@ -93,6 +100,9 @@ class BatchScheduler(ABC):
         self._admission = np.zeros(rows, dtype=np.int64)
         self._restarts = np.zeros(rows, dtype=np.int64)
         self._state = np.zeros(rows, dtype=np.int8)
+        self._external = np.zeros(rows, dtype=np.bool_)
+        self._ready = np.ones(rows, dtype=np.bool_)
+        self._unready = 0  # live sequences waiting for their external input
         self._row_of: dict[int, int] = {}
         self._spare_rows: list[int] = []
         self._rows_used = 0
@@ -119,8 +129,14 @@ class BatchScheduler(ABC):
 
     @property
     def has_work(self) -> bool:
-        """Whether a sequence is waiting or running (then ``next_batch`` gives a batch)."""
+        """Whether a sequence is waiting or running (then ``next_batch`` gives a batch, unless
+        every sequence that could run waits for its external input)."""
         return bool(self._waiting) or len(self._running) > 0
+
+    @property
+    def num_unready(self) -> int:
+        """Live sequences waiting for their external input (see :meth:`mark_ready`)."""
+        return self._unready
 
     def running_ids(self) -> list[int]:
         """Ids of the running sequences, in admission order."""
@@ -146,6 +162,7 @@ class BatchScheduler(ABC):
             kv_blocks=int(self.kv.held[row]),
             admission=int(self._admission[row]),
             restarts=int(self._restarts[row]),
+            ready=bool(self._ready[row]),
         )
 
     def unservable_reason(self, seq: Sequence) -> str | None:
@@ -187,21 +204,39 @@ class BatchScheduler(ABC):
         self._admission[row] = self.admitted
         self._restarts[row] = 0
         self._state[row] = _WAITING
+        self._external[row] = seq.external_input
+        self._ready[row] = True
         self._row_of[seq.id] = row
         self._waiting.append(row)
         self.admitted += 1
 
-    def next_batch(self) -> Batch | None:
-        """The next step's batch, or None when no sequence is waiting or running.
+    def mark_ready(self, seq_id: int) -> None:
+        """The external input of sequence ``seq_id``'s next decode has arrived: it may run.
 
-        Must be followed by :meth:`complete_step` of this batch before the next call.
+        ``KeyError`` for an id that is not live; ``StepOrderError`` for a sequence that was not
+        waiting for its input.
+        """
+        row = self._row_of[seq_id]
+        if self._ready[row]:
+            raise StepOrderError(f"sequence {seq_id} was not waiting for its external input")
+        self._ready[row] = True
+        self._unready -= 1
+
+    def next_batch(self) -> Batch | None:
+        """The next step's batch, or None when no sequence is waiting or running, or when every
+        one that could run waits for its external input.
+
+        A batch must be followed by :meth:`complete_step` of it before the next call.
         """
         if self._outstanding is not None:
             raise StepOrderError("next_batch called before complete_step of the previous batch")
         if not self.has_work:
             return None
         batch = self._form_batch()
-        if len(batch) == 0:  # impossible while admitted sequences fit alone
+        if len(batch) == 0:
+            if self._unready:
+                return None
+            # impossible while admitted sequences fit alone
             raise StepOrderError(f"{self.name} formed an empty batch with work pending")
         self._outstanding = batch
         return batch
@@ -229,6 +264,10 @@ class BatchScheduler(ABC):
         self._generated[emit_rows] = generated
         self.tokens_emitted += len(emit_rows)
         done = generated == self._output[emit_rows]
+        if self._external[emit_rows].any():
+            waits = emit_rows[self._external[emit_rows] & ~done]
+            self._ready[waits] = False
+            self._unready += len(waits)
         finished = _EMPTY
         if done.any():
             done_rows = emit_rows[done]
@@ -263,6 +302,17 @@ class BatchScheduler(ABC):
         started = np.array(rows, dtype=np.int64)
         self._running = np.concatenate((self._running, started))
         return started
+
+    def _ready_running(self) -> BoolArray | None:
+        """Which running sequences are ready (None: all of them, the usual case)."""
+        if not self._unready:
+            return None
+        ready: BoolArray = self._ready[self._running]
+        return ready
+
+    def _front_ready(self) -> bool:
+        """Whether the sequence at the front of the waiting queue may be admitted now."""
+        return not self._unready or bool(self._ready[self._waiting[0]])
 
     def _decode_context(self, rows: IntArray) -> IntArray:
         """Tokens cached before a decode step of ``rows``: ``prompt + generated − 1``."""
@@ -360,12 +410,15 @@ class BatchScheduler(ABC):
                 preempted=preempted,
                 rows=decode_rows,
                 num_prefills=0,
+                emits_token=np.ones(decodes, dtype=np.bool_),
             )
         rows = np.concatenate((decode_rows, prefill_rows)) if decodes else prefill_rows
         is_prefill = np.ones(decodes + prefills, dtype=np.bool_)
         is_prefill[:decodes] = False
         tokens = np.concatenate((np.ones(decodes, dtype=np.int64), prefill_tokens))
         context = np.concatenate((decode_context, prefill_context))
+        emits = np.ones(decodes + prefills, dtype=np.bool_)
+        emits[decodes:] = prefill_context + prefill_tokens == self._target[prefill_rows]
         return Batch(
             seq_ids=ids[rows],
             is_prefill=is_prefill,
@@ -374,6 +427,7 @@ class BatchScheduler(ABC):
             preempted=preempted,
             rows=rows,
             num_prefills=prefills,
+            emits_token=emits,
         )
 
     # ---- rows ---------------------------------------------------------------------------------
@@ -398,6 +452,8 @@ class BatchScheduler(ABC):
             "_admission",
             "_restarts",
             "_state",
+            "_external",
+            "_ready",
         ):
             old = getattr(self, name)
             new = np.zeros(rows, dtype=old.dtype)  # unused rows are in no queue: never read

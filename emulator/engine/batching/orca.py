@@ -47,14 +47,15 @@ class OrcaScheduler(BatchScheduler):
         return None
 
     def _form_batch(self) -> Batch:
-        running = self._running
+        ready = self._ready_running()
+        running = self._running if ready is None else self._running[ready]
         decode_context = self._decode_context(running)
         kv = self.kv
         waiting = self._waiting
         budget = self.params.max_batched_tokens - len(running)
-        room = self.params.max_sequences - len(running)
+        room = self.params.max_sequences - len(self._running)
         admitted: list[int] = []
-        while waiting and len(admitted) < room:
+        while waiting and len(admitted) < room and self._front_ready():
             row = waiting[0]
             prompt = int(self._prompt[row])
             if prompt > budget:

@@ -39,6 +39,10 @@ class Sequence:
     id: int  #: caller's identifier (e.g. the request id), unique among live sequences
     prompt_tokens: int  #: tokens in the prompt, ≥ 1
     output_tokens: int  #: tokens to generate, ≥ 1
+    #: Each decode needs an input from outside the server (split inference: the hidden vector
+    #: the device computes from the last token): after emitting a token that is not its last,
+    #: the sequence is not ready until :meth:`BatchScheduler.mark_ready`.
+    external_input: bool = False
 
     def __post_init__(self) -> None:
         if self.prompt_tokens < 1 or self.output_tokens < 1:
@@ -62,6 +66,7 @@ class SequenceState:
     kv_blocks: int  #: KV blocks held
     admission: int  #: admission order, 0 for the first sequence admitted
     restarts: int  #: times it was preempted
+    ready: bool = True  #: False: waiting for its external input (see :class:`Sequence`)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -80,6 +85,9 @@ class Batch:
     preempted: IntArray  #: ids of sequences preempted while this batch was formed
     rows: IntArray = field(repr=False)  #: the scheduler's row of each entry (for complete_step)
     num_prefills: int = 0  #: entries with ``is_prefill``
+    #: True for an entry that emits a token this step: every decode, and the chunk that
+    #: completes a prefill (None: not computed, for batches built outside a scheduler)
+    emits_token: BoolArray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.seq_ids)

@@ -48,6 +48,9 @@ class SarathiScheduler(BatchScheduler):
         partial: IntArray = _EMPTY  # running sequences part-way through their prefill
         if len(running):
             decoding = prefilled[running] == target[running]
+            ready = self._ready_running()
+            if ready is not None:
+                decoding &= ready
             everyone = bool(decoding.all())
             decode_rows, decode_context, preempted = self._grow_decodes(
                 None if everyone else decoding
@@ -56,7 +59,7 @@ class SarathiScheduler(BatchScheduler):
                 running = self._running
                 partial = running[prefilled[running] < target[running]]
             elif not everyone:
-                partial = running[~decoding]
+                partial = running[prefilled[running] < target[running]]
         else:
             decode_rows, decode_context, preempted = _EMPTY, _EMPTY, _EMPTY
         budget = params.max_batched_tokens - len(decode_rows)
@@ -92,7 +95,7 @@ class SarathiScheduler(BatchScheduler):
         room = self.params.max_sequences - len(self._running)
         admitted: list[int] = []
         tokens: list[int] = []
-        while waiting and budget > 0 and len(admitted) < room:
+        while waiting and budget > 0 and len(admitted) < room and self._front_ready():
             row = waiting[0]
             prefill = int(self._target[row])
             blocks = kv.blocks_for(prefill)

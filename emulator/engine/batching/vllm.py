@@ -58,7 +58,7 @@ class VllmScheduler(BatchScheduler):
             prefills = self._admit_prefills()
             if prefills is not None:
                 return prefills
-        rows, context, preempted = self._grow_decodes(None)
+        rows, context, preempted = self._grow_decodes(self._ready_running())
         return self._batch(rows, context, _EMPTY, _EMPTY, _EMPTY, preempted)
 
     def _admit_prefills(self) -> Batch | None:
@@ -69,7 +69,7 @@ class VllmScheduler(BatchScheduler):
         budget = self.params.max_batched_tokens
         room = self.params.max_sequences - len(self._running)
         admitted: list[int] = []
-        while waiting and len(admitted) < room:
+        while waiting and len(admitted) < room and self._front_ready():
             row = waiting[0]
             tokens = int(target[row])
             if tokens > budget:

@@ -1,0 +1,804 @@
+"""Generative requests in the engine: prefill and decode steps across device, link and server.
+
+A request of a device group with ``tokens`` carries a prompt of ``P`` tokens and generates
+``O`` output tokens. After the policy's decision (:class:`~coinfer.policies.base.Decision`,
+whose ``mode`` follows from its split) the engine hands it to :class:`Generative`, which runs it
+in one of three modes (``docs/generative.md`` draws each one's sequence of events):
+
+* ``on-device``: the prefill and every decode step on the device, first come first served
+  behind the device's earlier work, one sequence at a time; every token time is computed on
+  arrival (no event at all beyond the arrival);
+* ``on-server``: the prompt's token ids go up the cell's shared uplink; the server's
+  continuous batch (:mod:`coinfer.emulator.engine.batching_server`) prefills and decodes it;
+  every token, or every chunk of ``stream_chunk_tokens`` tokens, comes back on the downlink at
+  its fixed rate (its arrival is computed: the emission plus the downlink time);
+* ``split`` at layer ``l``: the device runs layers ``1..l`` on the prompt and uploads its
+  ``P`` hidden vectors; the server runs the other layers in its batch; each token id comes back
+  on the downlink, the device runs its layers on it and uploads one hidden vector over the
+  shared fading uplink (its own fading block), and only then may the server schedule the
+  sequence's next decode (the scheduler's ready / not-ready notion).
+
+Events: per server step one timeout, whatever the batch; per split token one timeout (the
+token back and the device's step) and the upload's wake-ups; nothing per token otherwise.
+Per-token values are written for a whole batch at once into flat arenas
+(:mod:`coinfer.emulator.engine.token_log`).
+
+Memory: the device holds its layers' weights and their KV cache for ``P + O`` tokens; a
+decision whose device side does not fit the device's memory is ``infeasible`` with reason
+``memory``, as is one the server could never hold (reason ``server-capacity``), or one the
+policy does not admit (reason ``policy``).
+
+Every request leaves one row (:data:`~coinfer.emulator.trace.columns.GENERATIVE_TRACE`), written
+once its last token's arrival is known. Its latency parts follow the chain of its tokens and add
+up to ``latency_s``: the device's queue and compute (summed over its steps), the uploads, the
+server (``server_compute``: the steps that ran the request; ``server_queue``: the rest of its
+time at the server, waiting for admission, for other prefills, after a preemption) and the
+downlink. Server energy is each step's energy shared among its sequences in proportion to their
+tokens in it; device compute energy is each step's time × the device's phase power.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from coinfer.emulator.deployment.spec import Deployment, ServerSpec
+from coinfer.emulator.engine.batching import Batch, Sequence, StepResult
+from coinfer.emulator.engine.batching.records import IntArray
+from coinfer.emulator.engine.batching_server import ContinuousBatchingServer
+from coinfer.emulator.engine.token_log import TokenArena
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.generative import (
+    hidden_bits_per_token,
+    solo_step_inputs,
+    token_id_bits,
+)
+from coinfer.emulator.model.kv_memory import side_fits
+from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.step_costs import Side, SideCosts
+from coinfer.emulator.model.step_time import StepTimeModelBase, make_step_time_model
+from coinfer.emulator.records import build, inline_builds
+from coinfer.emulator.scenario.schema import ContinuousBatchingParams
+from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
+from coinfer.emulator.trace.writer import TableWriter
+from coinfer.policies.base import mode_of_split
+
+if TYPE_CHECKING:
+    from coinfer.emulator.engine.core import Engine, Request, _Device
+
+#: Labels of the ``mode`` column, by code.
+MODE_LABELS = ["on-device", "on-server", "split"]
+_MODE_CODES = {label: code for code, label in enumerate(MODE_LABELS)}
+_ON_DEVICE, _ON_SERVER, _SPLIT = 0, 1, 2
+#: Labels of the ``reason`` column, by code.
+REASON_LABELS = ["", "policy", "memory", "server-capacity"]
+_NO_REASON, _POLICY, _MEMORY, _SERVER = 0, 1, 2, 3
+_COMPLETED, _INFEASIBLE = 0, 2  # codes of the engine's status labels
+
+_PROMPT, _DECODE = 0, 1  # what an upload carries
+_NAN = math.nan
+#: Fields of the token arena: the emission time, and (for the token table) the request's
+#: server compute, server time, device time and upload time accumulated by then.
+_EMITTED, _COMPUTE, _SPAN, _DEVICE, _UPLINK = range(5)
+
+
+def has_generative(deployment: Deployment) -> bool:
+    """Whether any device of ``deployment`` sends generative requests."""
+    return any(device.tokens is not None for device in deployment.devices)
+
+
+class GenState:
+    """The generative part of one request in flight (the engine's request record holds it)."""
+
+    __slots__ = (
+        "decode_power_w",
+        "dev_compute_s",
+        "dev_energy_j",
+        "dev_queue_s",
+        "dev_steps",
+        "down_s",
+        "down_total_s",
+        "mode",
+        "output",
+        "payload_bits",
+        "phase",
+        "prompt",
+        "request",
+        "server",
+        "slot",
+        "split",
+        "up_bits",
+        "up_energy_j",
+        "up_ready_s",
+        "up_s",
+    )
+
+    def __init__(self, request: Request, mode: int, split: int, prompt: int, output: int):
+        self.request = request
+        self.mode = mode
+        self.split = split
+        self.prompt = prompt
+        self.output = output
+        self.slot = -1
+        self.server: ContinuousBatchingServer | None = None
+        self.phase = _PROMPT
+        self.dev_queue_s = 0.0  #: device queue, all steps, s
+        self.dev_compute_s = 0.0  #: device compute, all steps, s
+        self.dev_energy_j = 0.0
+        self.dev_steps: list[float] = []  #: device step times: prefill, then decode j at j, s
+        self.decode_power_w = 0.0  #: device power in a decode step, facility included, W
+        self.up_s = 0.0  #: uploads, from ready to sent, s
+        self.up_energy_j = 0.0
+        self.up_ready_s = 0.0  #: when the upload in progress became ready, s
+        self.up_bits = 0.0  #: bits of one decode's upload
+        self.payload_bits = 0.0  #: bits uploaded so far
+        self.down_s = 0.0  #: downlink time of one token, s
+        self.down_total_s = 0.0  #: downlink so far, s
+
+
+class Generative:
+    """The generative requests of one run (module docstring), driven by the engine."""
+
+    def __init__(self, engine: Engine, token_writer: TableWriter | None = None) -> None:
+        self.engine = engine
+        self.env = engine.env
+        deployment = engine.deployment
+        if any(cell.routes for cell in deployment.cells):
+            raise InputError(
+                "generative requests (device groups with tokens) over a topology's wired paths "
+                "are not supported yet; expected a scenario without a topology"
+            )
+        self._downlink = deployment.downlink
+        self._device_model: StepTimeModelBase = make_step_time_model("roofline")
+        self._token_writer = token_writer
+        self._detail = token_writer is not None
+        self._arena = TokenArena(5 if self._detail else 1)
+        self._states: list[GenState | None] = []
+        self._free: list[int] = []
+        slots = 64
+        self._split = np.zeros(slots, dtype=np.int64)
+        self._is_split = np.zeros(slots, dtype=np.bool_)
+        self._emitted = np.zeros(slots, dtype=np.int64)
+        self._output = np.zeros(slots, dtype=np.int64)
+        self._compute = np.zeros(slots)
+        self._span = np.zeros(slots)
+        self._ready_at = np.zeros(slots)
+        self._energy = np.zeros(slots)
+        self._preempted = np.zeros(slots, dtype=np.int64)
+        self._dev_cum = np.zeros(slots)
+        self._up_cum = np.zeros(slots)
+        self._sides: dict[tuple[str, int, Side], SideCosts] = {}
+        self._servers: list[ContinuousBatchingServer] = []
+        self._tails: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self.tokens_delivered = 0  #: output tokens that reached their device
+
+    # ---- set-up -----------------------------------------------------------------------------
+
+    def labels(self) -> dict[str, list[str]]:
+        """Labels of the generative trace's categorical columns."""
+        return {"mode": MODE_LABELS, "reason": REASON_LABELS}
+
+    def make_server(self, spec: ServerSpec) -> ContinuousBatchingServer:
+        """The continuous-batching server of ``spec``, for the model of its generative devices."""
+        devices = [d for d in self.engine.deployment.devices if d.server == spec.index]
+        one_pass = [d for d in devices if d.tokens is None]
+        if one_pass:
+            raise InputError(
+                f"server {spec.id!r}: discipline continuous-batching serves generative "
+                f"requests only, and device group {one_pass[0].group!r} sends it one-pass "
+                "requests (no tokens); give the group tokens, or send it to an fcfs or ps server",
+                path=f"servers[{spec.index}].discipline",
+            )
+        models = {d.model.name: d.model for d in devices}
+        if len(models) > 1:
+            raise InputError(
+                f"server {spec.id!r}: one continuous-batching server serves one model, got "
+                f"devices of models {sorted(models)}; expected one model per server",
+                path=f"servers[{spec.index}]",
+            )
+        if models:
+            model = next(iter(models.values()))
+        else:  # no device uses it: any generative model will do
+            model = next(d.model for d in self.engine.deployment.devices if d.tokens is not None)
+        params = spec.discipline_params
+        if not isinstance(params, ContinuousBatchingParams):
+            params = ContinuousBatchingParams()
+        server = ContinuousBatchingServer(
+            self.env, spec, params, model, self._split_of, self._on_step
+        )
+        self._servers.append(server)
+        return server
+
+    def _split_of(self, slots: IntArray) -> IntArray:
+        split: IntArray = self._split[slots]
+        return split
+
+    def _side(self, model: ModelProfile, split: int, side: Side) -> SideCosts:
+        key = (model.name, split, side)
+        costs = self._sides.get(key)
+        if costs is None:
+            costs = self._sides[key] = SideCosts.for_split(model, split, side)
+        return costs
+
+    # ---- a request arrives ------------------------------------------------------------------
+
+    def start(self, request: Request, device: _Device, prompt: int, output: int) -> None:
+        """Run the generative ``request`` (decided, checked) of ``device``."""
+        now = self.env.now
+        decision = request.decision
+        spec = device.spec
+        model = spec.model
+        split = decision.split
+        mode = _MODE_CODES[decision.mode or mode_of_split(split, model.last_split)]
+        state = GenState(request, mode, split, prompt, output)
+        request.gen = state
+        request.payload_bits = 0.0
+        request.tx_power_w = decision.tx_power_w  # what the uplink needs of a job
+        request.mean_gain = spec.mean_gain
+        request.fading = device.fading
+        request.link = device.link
+        if not decision.admit:
+            self._refuse(request, _POLICY)
+            return
+        if mode != _ON_SERVER:
+            device_side = self._side(model, split, "device")
+            if not side_fits(device_side, spec.hardware, prompt, output):
+                self._refuse(request, _MEMORY)
+                return
+            hardware = spec.hardware
+            steps = self._device_model.solo_step_times_s(
+                *solo_step_inputs(prompt, output), device_side, hardware
+            )
+            if mode == _ON_DEVICE:
+                self._on_device(request, device, steps)
+                return
+            state.dev_steps = steps.tolist()
+            state.decode_power_w = hardware.pue * hardware.phase_power_w("decode")
+        server = request.server
+        if not isinstance(server, ContinuousBatchingServer):
+            raise InputError(
+                f"request {request.id} of device {spec.id!r}: mode {MODE_LABELS[mode]} needs a "
+                f"continuous-batching server; server {server.spec.id!r} has discipline "
+                f"{server.spec.discipline} (docs/generative.md)"
+            )
+        if server.refusal(Sequence(0, prompt, output)) is not None:
+            self._refuse(request, _SERVER)
+            return
+        state.server = server
+        downlink = self._downlink
+        state.down_s = 0.0 if downlink is None else token_id_bits(model) / downlink.rate_bps
+        self._open(state)
+        if mode == _ON_SERVER:
+            state.up_ready_s = now
+            self._upload(request, prompt * token_id_bits(model))
+            return
+        state.up_bits = hidden_bits_per_token(model, split)
+        prefill_s = state.dev_steps[0]
+        start = device.free_at if device.free_at > now else now
+        done = start + prefill_s
+        device.free_at = done
+        device.pending.append(done)
+        state.dev_queue_s = start - now
+        state.dev_compute_s = prefill_s
+        hardware = spec.hardware
+        state.dev_energy_j = hardware.pue * hardware.phase_power_w("prefill") * prefill_s
+        state.up_ready_s = done
+        self._after(done, request, prompt * state.up_bits)
+
+    def _after(self, at_s: float, request: Request, bits: float) -> None:
+        """Upload ``bits`` for ``request`` at ``at_s`` (s, now or later)."""
+        now = self.env.now
+        if at_s <= now:
+            self._upload(request, bits)
+            return
+        timer = self.env.timeout(at_s - now)
+        timer.callbacks.append(lambda _event: self._upload(request, bits))
+
+    def _upload(self, request: Request, bits: float) -> None:
+        state: GenState = request.gen
+        state.payload_bits += bits
+        request.left = bits
+        request.device.uplink.start(request)
+
+    def _on_device(self, request: Request, device: _Device, steps: np.ndarray) -> None:
+        """Every step on the device, back to back behind its earlier work: all computed now."""
+        now = self.env.now
+        state: GenState = request.gen
+        start = device.free_at if device.free_at > now else now
+        times = np.cumsum(np.concatenate(([start], steps)))[1:]  # start + s0, then + s1, ...
+        done = float(times[-1])
+        device.free_at = done
+        device.pending.append(done)
+        hardware = device.spec.hardware
+        energy = hardware.pue * (
+            hardware.phase_power_w("prefill") * float(steps[0])
+            + hardware.phase_power_w("decode") * float(steps[1:].sum())
+        )
+        side = self._side(device.spec.model, state.split, "device")
+        self._complete_row(
+            request,
+            times,
+            device_queue_s=start - now,
+            device_compute_s=done - start,
+            uplink_s=0.0,
+            server_queue_s=0.0,
+            server_compute_s=0.0,
+            downlink_s=0.0,
+            device_j=energy,
+            uplink_j=0.0,
+            server_j=0.0,
+            preemptions=0,
+            kv_device=float(side.kv_cache_bytes(state.prompt + state.output - 1)),
+            kv_server=0.0,
+        )
+        if self._detail:
+            gaps = np.diff(times, prepend=request.t_arrival)
+            zeros = np.zeros(len(times))
+            self._write_tokens(request.id, times, gaps, gaps, zeros, zeros, zeros, zeros)
+
+    # ---- uploads and server steps -----------------------------------------------------------
+
+    def uploaded(self, request: Request) -> None:
+        """An upload of ``request`` is on the server's side (called by the uplink)."""
+        now = self.env.now
+        state: GenState = request.gen
+        sent = request.finish_s
+        t = sent if sent <= now else now  # the time computed for the transfer's end
+        state.up_s += t - state.up_ready_s
+        state.up_energy_j += request.tx_power_w * (t - request.tx_start_s)
+        slot = state.slot
+        self._ready_at[slot] = t
+        if self._detail:
+            self._dev_cum[slot] = state.dev_queue_s + state.dev_compute_s
+            self._up_cum[slot] = state.up_s
+        server = state.server
+        assert server is not None
+        if state.phase == _PROMPT:
+            state.phase = _DECODE
+            sequence = Sequence(slot, state.prompt, state.output, state.mode == _SPLIT)
+            server.admit(sequence, t)
+        else:
+            server.mark_ready(slot, t)
+
+    def _on_step(
+        self,
+        server: ContinuousBatchingServer,
+        batch: Batch,
+        result: StepResult,
+        step_s: float,
+        energy_j: float,
+        end_s: float,
+    ) -> None:
+        """A server step ended at ``end_s``: account for it, batch-wide, then send its tokens."""
+        slots = batch.seq_ids
+        self._compute[slots] += step_s
+        tokens = batch.tokens
+        self._energy[slots] += energy_j * (tokens / tokens.sum())
+        if len(batch.preempted):
+            self._preempted[batch.preempted] += 1
+        emitted = result.emitted
+        if not len(emitted):
+            return
+        self._span[emitted] += end_s - self._ready_at[emitted]
+        self._ready_at[emitted] = end_s
+        count = self._emitted[emitted]
+        arena = self._arena
+        where = arena.start[emitted] + count
+        values = arena.values
+        values[_EMITTED, where] = end_s
+        if self._detail:
+            values[_COMPUTE, where] = self._compute[emitted]
+            values[_SPAN, where] = self._span[emitted]
+            values[_DEVICE, where] = self._dev_cum[emitted]
+            values[_UPLINK, where] = self._up_cum[emitted]
+        count += 1
+        self._emitted[emitted] = count
+        done = count == self._output[emitted]
+        if done.any():
+            for slot in emitted[done].tolist():
+                self._complete(slot)
+        back = emitted[~done & self._is_split[emitted]]
+        for slot in back.tolist():
+            self._token_back(slot, end_s)
+
+    def _token_back(self, slot: int, emitted_s: float) -> None:
+        """Split mode: the token emitted at ``emitted_s`` goes back, the device runs its layers
+        on it, and its hidden vector goes up."""
+        state = self._states[slot]
+        assert state is not None
+        request = state.request
+        device = request.device
+        arrived = emitted_s + state.down_s
+        state.down_total_s += state.down_s
+        step_s = state.dev_steps[int(self._emitted[slot])]
+        start = device.free_at if device.free_at > arrived else arrived
+        done = start + step_s
+        device.free_at = done
+        device.pending.append(done)
+        state.dev_queue_s += start - arrived
+        state.dev_compute_s += step_s
+        state.dev_energy_j += state.decode_power_w * step_s
+        state.up_ready_s = done
+        self._after(done, request, state.up_bits)
+
+    # ---- completion -------------------------------------------------------------------------
+
+    def _complete(self, slot: int) -> None:
+        """``slot``'s last token was emitted: its times are known; write its row, free it."""
+        state = self._states[slot]
+        assert state is not None
+        request = state.request
+        output = state.output
+        arena = self._arena
+        emitted = arena.segment(_EMITTED, slot)
+        if state.mode == _ON_SERVER:
+            chunk = state.server.params.stream_chunk_tokens if state.server else 1
+            index = np.arange(output)
+            first = index // chunk * chunk
+            closing = np.minimum(first + chunk, output) - 1  # the token that closes its chunk
+            down = (closing - first + 1) * state.down_s
+            times = emitted[closing] + down
+            downlink_s = float(down[-1])
+        else:
+            closing = np.arange(output)
+            down = np.full(output, state.down_s)
+            times = emitted + state.down_s
+            downlink_s = state.down_total_s + state.down_s
+        compute = float(self._compute[slot])
+        span = float(self._span[slot])
+        model = request.device.spec.model
+        device_kv = 0.0
+        if state.mode == _SPLIT:
+            side = self._side(model, state.split, "device")
+            device_kv = float(side.kv_cache_bytes(state.prompt + state.output - 1))
+        server = state.server
+        assert server is not None
+        block = server.params.block_size_tokens
+        blocks = -(-(state.prompt + state.output - 1) // block)
+        server_kv = float(self._side(model, state.split, "server").kv_cache_bytes(blocks * block))
+        self._complete_row(
+            request,
+            times,
+            device_queue_s=state.dev_queue_s,
+            device_compute_s=state.dev_compute_s,
+            uplink_s=state.up_s,
+            server_queue_s=max(span - compute, 0.0),
+            server_compute_s=compute,
+            downlink_s=downlink_s,
+            device_j=state.dev_energy_j,
+            uplink_j=state.up_energy_j,
+            server_j=float(self._energy[slot]),
+            preemptions=int(self._preempted[slot]),
+            kv_device=device_kv,
+            kv_server=server_kv,
+        )
+        if self._detail:
+            self._token_parts(request, state, times, closing, down)
+        arena.close(slot)
+        self._states[slot] = None
+        self._free.append(slot)
+
+    def _token_parts(
+        self,
+        request: Request,
+        state: GenState,
+        times: np.ndarray,
+        closing: np.ndarray,
+        down: np.ndarray,
+    ) -> None:
+        """The token table's rows of a request served by the server: each token's gap split
+        along the chain, as differences of the parts accumulated up to its arrival."""
+        slot = state.slot
+        arena = self._arena
+        compute = arena.segment(_COMPUTE, slot)[closing]
+        span = arena.segment(_SPAN, slot)[closing]
+        if state.mode == _ON_SERVER:
+            device = np.zeros(len(times))
+            uplink = np.full(len(times), state.up_s)
+            downlink = down
+        else:
+            device = arena.segment(_DEVICE, slot).copy()
+            uplink = arena.segment(_UPLINK, slot).copy()
+            downlink = np.arange(1, len(times) + 1) * state.down_s
+        queue = span - compute
+
+        def gap(cumulative: np.ndarray) -> np.ndarray:
+            return np.diff(cumulative, prepend=0.0)
+
+        gaps = np.diff(times, prepend=request.t_arrival)
+        self._write_tokens(
+            request.id,
+            times,
+            gaps,
+            gap(device),
+            gap(uplink),
+            gap(queue),
+            gap(compute),
+            gap(downlink),
+        )
+
+    def _write_tokens(
+        self,
+        request_id: int,
+        times: np.ndarray,
+        gaps: np.ndarray,
+        device: np.ndarray,
+        uplink: np.ndarray,
+        queue: np.ndarray,
+        step: np.ndarray,
+        downlink: np.ndarray,
+    ) -> None:
+        writer = self._token_writer
+        assert writer is not None
+        count = len(times)
+        writer.append_block(
+            (
+                np.full(count, request_id, dtype=np.int64),
+                np.arange(1, count + 1, dtype=np.int32),
+                times,
+                gaps,
+                device,
+                uplink,
+                queue,
+                step,
+                downlink,
+            )
+        )
+
+    # ---- slots ------------------------------------------------------------------------------
+
+    def _open(self, state: GenState) -> None:
+        """Give ``state`` a slot (its scheduler id) and a segment of the token arena."""
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._states)
+            self._states.append(None)
+            if slot == len(self._split):
+                self._grow(2 * slot)
+        state.slot = slot
+        self._states[slot] = state
+        self._split[slot] = state.split
+        self._is_split[slot] = state.mode == _SPLIT
+        self._emitted[slot] = 0
+        self._output[slot] = state.output
+        self._compute[slot] = 0.0
+        self._span[slot] = 0.0
+        self._energy[slot] = 0.0
+        self._preempted[slot] = 0
+        self._dev_cum[slot] = 0.0
+        self._up_cum[slot] = 0.0
+        self._arena.open(slot, state.output)
+
+    def _grow(self, slots: int) -> None:
+        for name in (
+            "_split",
+            "_is_split",
+            "_emitted",
+            "_output",
+            "_compute",
+            "_span",
+            "_ready_at",
+            "_energy",
+            "_preempted",
+            "_dev_cum",
+            "_up_cum",
+        ):
+            old = getattr(self, name)
+            new = np.zeros(slots, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    # ---- rows -------------------------------------------------------------------------------
+
+    def _refuse(self, request: Request, reason: int) -> None:
+        """``request`` is infeasible, now, for ``reason``."""
+        now = self.env.now
+        self._write_row(
+            request,
+            now,
+            _INFEASIBLE,
+            reason,
+            device_queue_s=0.0,
+            device_compute_s=0.0,
+            uplink_s=0.0,
+            server_queue_s=0.0,
+            server_compute_s=0.0,
+            downlink_s=0.0,
+            device_j=0.0,
+            uplink_j=0.0,
+            server_j=0.0,
+            ttft_s=_NAN,
+            tpot_s=_NAN,
+            itl_p99_s=_NAN,
+            preemptions=0,
+            kv_device=0.0,
+            kv_server=0.0,
+        )
+
+    def _complete_row(
+        self,
+        request: Request,
+        times: np.ndarray,
+        **parts: Any,
+    ) -> None:
+        """The row of a completed request whose tokens reach the device at ``times`` (s)."""
+        output = len(times)
+        first = float(times[0])
+        last = float(times[-1])
+        if output > 1:
+            tpot = (last - first) / (output - 1)
+            itl = float(np.percentile(np.diff(times), 99))
+        else:
+            tpot = itl = _NAN
+        self.tokens_delivered += output
+        self._write_row(
+            request,
+            last,
+            _COMPLETED,
+            _NO_REASON,
+            ttft_s=first - request.t_arrival,
+            tpot_s=tpot,
+            itl_p99_s=itl,
+            **parts,
+        )
+
+    @inline_builds  # the row, built by name, compiled to tuples
+    def _write_row(
+        self,
+        request: Request,
+        t_done: float,
+        status: int,
+        reason: int,
+        *,
+        device_queue_s: float,
+        device_compute_s: float,
+        uplink_s: float,
+        server_queue_s: float,
+        server_compute_s: float,
+        downlink_s: float,
+        device_j: float,
+        uplink_j: float,
+        server_j: float,
+        ttft_s: float,
+        tpot_s: float,
+        itl_p99_s: float,
+        preemptions: int,
+        kv_device: float,
+        kv_server: float,
+    ) -> None:
+        engine = self.engine
+        state: GenState = request.gen
+        decision = request.decision
+        device = request.device
+        spec = device.spec
+        device_index, cell, model_code = device.codes
+        t_arrival = request.t_arrival
+        latency = t_done - t_arrival
+        engine.note_done(t_done)
+        completed = status == _COMPLETED
+        device_total_j = device_j + uplink_j
+        total_j = device_total_j + server_j
+        row = build(
+            TRACE,
+            request_id=request.id,
+            device_id=device_index,
+            cell_id=cell,
+            server_id=request.server_index,
+            policy=0,
+            model=model_code,
+            split=decision.split,
+            rho_device=decision.rho_device,
+            rho_server=decision.rho_server,
+            tx_power_w=decision.tx_power_w,
+            f_device_hz=decision.f_device_hz,
+            f_server_hz=decision.f_server_hz,
+            payload_bits=state.payload_bits,
+            t_arrival=t_arrival,
+            t_done=t_done,
+            status=status,
+            latency_s=latency,
+            latency_device_queue_s=device_queue_s,
+            latency_device_compute_s=device_compute_s,
+            latency_uplink_s=uplink_s,
+            latency_server_queue_s=server_queue_s,
+            latency_server_compute_s=server_compute_s,
+            latency_downlink_s=downlink_s,
+            energy_device_compute_j=device_j,
+            energy_uplink_j=uplink_j,
+            energy_server_j=server_j,
+            energy_device_j=device_total_j,
+            energy_total_j=total_j,
+            distortion_bound=engine.distortion(spec, decision),
+            predicted_latency_s=decision.predicted_latency_s,
+            predicted_energy_j=decision.predicted_energy_j,
+            deadline_s=spec.deadline_s,
+            deadline_met=completed and latency <= spec.deadline_s,
+            energy_budget_j=spec.energy_budget_j,
+            work_scale=request.work_scale,
+            gain=request.gain_seen,
+            bandwidth_hz=request.band_seen,
+            policy_feasible=bool(decision.feasible),
+            warmup=t_arrival < engine.warmup_s,
+            latency_backhaul_s=0.0,
+        ) + build(
+            GENERATIVE_TAIL,
+            mode=state.mode,
+            prompt_tokens=state.prompt,
+            output_tokens=state.output,
+            ttft_s=ttft_s,
+            tpot_s=tpot_s,
+            itl_p99_s=itl_p99_s,
+            e2e_s=latency if completed else _NAN,
+            preemptions=preemptions,
+            kv_peak_bytes_device=kv_device,
+            kv_peak_bytes_server=kv_server,
+            energy_per_token_j=total_j / state.output if completed else _NAN,
+            reason=reason,
+        )
+        writer = engine.writer
+        writer.append(row)
+        writer.maybe_flush()
+
+    def one_pass_tail(self, split: int, last_split: int, status: int) -> tuple[Any, ...]:
+        """The generative columns of a one-pass request's row: its mode, and 0 or NaN."""
+        mode = _MODE_CODES[mode_of_split(split, last_split)]
+        reason = _POLICY if status == _INFEASIBLE else _NO_REASON
+        key = (mode, reason)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._tails[key] = _one_pass_tail(mode, reason)
+        return tail
+
+    # ---- the end ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """The run is over: every request left and every server freed its KV cache (else a
+        RuntimeError: a bug), and the token table is written."""
+        stuck = [state.request.id for state in self._states if state is not None]
+        if stuck:
+            raise RuntimeError(f"generative requests {stuck[:10]} never completed")
+        for server in self._servers:
+            scheduler = server.scheduler
+            if scheduler.has_work or scheduler.kv.used:
+                raise RuntimeError(
+                    f"server {server.spec.id!r} ended with work or KV blocks held "
+                    f"({scheduler.kv.used} blocks)"
+                )
+        if self._token_writer is not None:
+            self._token_writer.close()
+
+    def server_stats(self) -> dict[str, dict[str, int]]:
+        """Per continuous-batching server: steps, preemptions, peak and total KV blocks."""
+        return {
+            server.spec.id: {
+                "steps": server.steps,
+                "preemptions": server.scheduler.preemptions,
+                "kv_peak_blocks": server.kv_peak_blocks,
+                "kv_blocks": server.scheduler.kv.num_blocks,
+            }
+            for server in self._servers
+        }
+
+
+@inline_builds
+def _one_pass_tail(mode: int, reason: int) -> tuple[Any, ...]:
+    """The generative columns of a one-pass request of mode ``mode``: 0 or NaN."""
+    tail: tuple[Any, ...] = build(
+        GENERATIVE_TAIL,
+        mode=mode,
+        prompt_tokens=0,
+        output_tokens=0,
+        ttft_s=_NAN,
+        tpot_s=_NAN,
+        itl_p99_s=_NAN,
+        e2e_s=_NAN,
+        preemptions=0,
+        kv_peak_bytes_device=0.0,
+        kv_peak_bytes_server=0.0,
+        energy_per_token_j=_NAN,
+        reason=reason,
+    )
+    return tail
