@@ -26,7 +26,6 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-
 from scipy.special import gammaln
 
 #: Speed of light in vacuum (m/s), used for the 3GPP breakpoint distance.
