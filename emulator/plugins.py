@@ -41,13 +41,20 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, distributions
-from types import ModuleType
-from typing import Any
+from types import MappingProxyType, ModuleType
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pydantic_core import (
+    CoreSchema,
+    InitErrorDetails,
+    PydanticCustomError,
+    ValidationError,
+    core_schema,
+)
 
 from coinfer.emulator.errors import InputError
 
@@ -82,39 +89,39 @@ class Family:
     # ---- finding names --------------------------------------------------------------------
 
     def entry_points(self) -> dict[str, EntryPoint]:
-        """Installed entry points by name: coinfer's own first (in declaration order), then
-        other distributions' (a built-in name, or a name seen before, is skipped)."""
-        points = _installed().get(self.group, ())
-        found = {p.name: p for p in points if _distribution(p) == BUILTIN_DISTRIBUTION}
-        for point in points:
-            if point.name not in found:
-                found[point.name] = point
-        return found
+        """Installed entry points by name: coinfer's own first, then other distributions' (a
+        built-in name, or a name another distribution took first, is skipped)."""
+        return dict(self._group().points)
 
     def builtin_names(self) -> list[str]:
-        """The names coinfer itself registers, in declaration order."""
-        return [
-            name
-            for name, point in self.entry_points().items()
-            if _distribution(point) == BUILTIN_DISTRIBUTION
-        ]
+        """The names coinfer itself registers (in the order its metadata lists them)."""
+        return list(self._group().builtin)
 
     def names(self) -> list[str]:
         """Every registered name: the built-ins, then the installed plug-ins (none imported)."""
-        return list(self.entry_points())
+        return list(self._group().points)
+
+    def _group(self) -> _Group:
+        return _installed().get(self.group, _EMPTY)
 
     # ---- loading members ------------------------------------------------------------------
 
     def load(self, name: str) -> Any:
         """The member registered as ``name``, or named ``module:Class``, checked against the
         protocol. Raises :class:`InputError` naming the family, the name and the known names."""
-        points = self.entry_points()
-        point = points.get(name)
+        return self._load(name, self._group())
+
+    def _load(self, name: str, group: _Group) -> Any:
+        point = group.points.get(name)
         if point is not None:
-            return self._load_entry_point(point, points)
+            return self._load_entry_point(point, group)
         if ":" in name:
-            return self._load_module_class(name, points)
-        raise self.unknown(name, points)
+            return self._load_module_class(name, group.points)
+        raise self.unknown(name, group.points)
+
+    def load_many(self, names: Iterable[str]) -> dict[str, Any]:
+        """:meth:`load` for each distinct name (a run's set-up: one lookup per name)."""
+        return {name: self.load(name) for name in dict.fromkeys(names)}
 
     def params(self, name: str) -> type[BaseModel]:
         """The ``Params`` model of the member ``name`` (its typed parameters)."""
@@ -122,32 +129,40 @@ class Family:
 
     def known(self) -> dict[str, Any]:
         """Every registered member by name, loaded (a broken plug-in raises here)."""
-        points = self.entry_points()
-        return {name: self._load_entry_point(point, points) for name, point in points.items()}
+        group = self._group()
+        return {name: self._load_entry_point(point, group) for name, point in group.points.items()}
 
     def source(self, name: str) -> str:
         """Where ``name`` comes from: ``builtin``, the distribution of its entry point, or the
         module of a ``module:Class``."""
-        point = self.entry_points().get(name)
-        if point is not None:
-            dist = _distribution(point)
+        group = self._group()
+        if name in group.points:
+            dist = group.distributions[name]
             return BUILTIN_SOURCE if dist == BUILTIN_DISTRIBUTION else dist
         return self.load(name).__module__
 
     def unknown(self, name: str, points: Iterable[str] | None = None) -> InputError:
         """The error for a name no member answers to."""
-        known = sorted(self.entry_points() if points is None else points)
-        listing = ", ".join(known) if known else "none"
+        return InputError(f"unknown {self.what} {name!r}; expected {self.expected(points)}")
+
+    def expected(self, points: Iterable[str] | None = None) -> str:
+        """What a name of this family may be: the registered names, or ``module:Class``."""
+        group = self._group()
+        known = sorted(group.points if points is None else points)
         hint = ""
-        if not any(n in self.builtin_names() for n in known):
+        if not group.builtin:
             hint = (
                 f" (coinfer's own entry points of group {self.group} are missing: reinstall "
                 "coinfer, e.g. pip install -e .)"
             )
-        return InputError(
-            f"unknown {self.what} {name!r}; expected one of: {listing}{hint}; or module:Class "
-            f"naming {self._protocol_phrase()}"
+        return (
+            f"one of: {', '.join(known) or 'none'}{hint}; or module:Class naming "
+            f"{self._protocol_phrase()}"
         )
+
+    def is_known(self, name: str) -> bool:
+        """Whether ``name`` is registered (``module:Class`` names are not)."""
+        return name in self._group().points
 
     # ---- internals ------------------------------------------------------------------------
 
@@ -158,7 +173,7 @@ class Family:
         protocol = self._protocol()
         if _is_protocol(protocol):
             return f"a class implementing {protocol.__module__}.{protocol.__qualname__}"
-        return f"a {protocol.__qualname__} subclass"
+        return f"a subclass of {protocol.__module__}.{protocol.__qualname__}"
 
     def _protocol(self) -> type:
         module, _, qualname = self.protocol.partition(":")
@@ -167,18 +182,23 @@ class Family:
             obj = getattr(obj, part)
         return obj
 
-    def _load_entry_point(self, point: EntryPoint, points: Iterable[str]) -> Any:
-        where = (
-            f"{self.what} {point.name!r} (entry point {point.value!r} of distribution "
-            f"{_distribution(point)!r})"
-        )
+    def _load_entry_point(self, point: EntryPoint, group: _Group) -> Any:
         try:
             loaded = point.load()
         except Exception as err:
             raise InputError(
-                f"{where} does not load: {type(err).__name__}: {err}{self._known_note(points)}"
+                f"{self._where(point, group)} does not load: {type(err).__name__}: {err}"
+                f"{self._known_note(group.points)}"
             ) from err
-        return self.check(loaded, where)
+        if isinstance(loaded, type) and _conformance(self, loaded) is None:
+            return loaded  # the usual case, checked before
+        return self.check(loaded, self._where(point, group))
+
+    def _where(self, point: EntryPoint, group: _Group) -> str:
+        return (
+            f"{self.what} {point.name!r} (entry point {point.value!r} of distribution "
+            f"{group.distributions.get(point.name, '?')!r})"
+        )
 
     def _load_module_class(self, spec: str, points: Iterable[str]) -> Any:
         """The class named by ``module:Class`` (``Class`` may be dotted: ``Outer.Inner``)."""
@@ -204,27 +224,205 @@ class Family:
     def check(self, obj: Any, where: str) -> Any:
         """``obj`` if it is a class implementing the protocol with a ``Params`` model, else an
         InputError beginning with ``where``."""
-        protocol = self._protocol()
-        expected = f"{protocol.__module__}.{protocol.__qualname__}"
-        if not _is_protocol(protocol):
-            if not (isinstance(obj, type) and issubclass(obj, protocol)):
-                raise InputError(f"{where}: got {obj!r}, expected a subclass of {expected}")
-        elif not isinstance(obj, type):
-            raise InputError(f"{where}: got {obj!r}, expected a class implementing {expected}")
+        if isinstance(obj, type):
+            problem = _conformance(self, obj)
         else:
-            missing = sorted(m for m in _protocol_members(protocol) if not hasattr(obj, m))
-            if missing:
-                raise InputError(
-                    f"{where}: class {obj.__name__} does not implement {expected} (missing "
-                    f"{', '.join(missing)})"
-                )
-        params = getattr(obj, "Params", None)
-        if not (isinstance(params, type) and issubclass(params, BaseModel)):
-            raise InputError(
-                f"{where}: class {obj.__name__} has no Params; expected a pydantic model of its "
-                "parameters as the class attribute Params"
-            )
+            problem = f"got {obj!r}, expected {self._protocol_phrase()}"
+        if problem is not None:
+            raise InputError(f"{where}: {problem}")
         return obj
+
+
+@functools.lru_cache(maxsize=1024)
+def _conformance(family: Family, cls: type) -> str | None:
+    """What keeps ``cls`` from being a member of ``family`` (None: nothing). Cached: a class's
+    attributes are fixed once it is defined."""
+    protocol = family._protocol()
+    expected = f"{protocol.__module__}.{protocol.__qualname__}"
+    if not _is_protocol(protocol):
+        if not issubclass(cls, protocol):
+            return f"got {cls!r}, expected a subclass of {expected}"
+    else:
+        missing = [m for m in _protocol_members(protocol) if not hasattr(cls, m)]
+        if missing:
+            return (
+                f"class {cls.__name__} does not implement {expected} (missing {', '.join(missing)})"
+            )
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        return (
+            f"class {cls.__name__} has no Params; expected a pydantic model of its parameters "
+            "as the class attribute Params"
+        )
+    return None
+
+
+# ---- scenario fields that name a member ---------------------------------------------------
+
+
+class Registered:
+    """Pydantic annotation of a field whose value names a member of ``family`` with its
+    parameters: ``Annotated[Base, Registered(FAMILY)]``.
+
+    The value is a mapping (or a model) whose ``family.key`` names the member (default: the
+    base model's default for that field, or ``default(value)``); it is validated by the member's
+    ``Params``, which must extend ``Base``. Errors name the field: an unknown name at
+    ``<field>.<key>``, a bad parameter at ``<field>.<parameter>``. The value dumps as its own
+    model, and the JSON schema lists every registered member's parameters.
+    """
+
+    def __init__(
+        self,
+        family: Family,
+        default: Callable[[Any], str | None] | None = None,
+        missing: str | None = None,
+    ):
+        self.family = family
+        self.default = default
+        self.missing = missing  #: what to expect when no name is given (default: the name)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> CoreSchema:
+        base = source
+        family = self.family
+        key = family.key
+
+        def validate(value: Any) -> BaseModel:
+            if isinstance(value, BaseModel):
+                name = getattr(value, key, None)
+                data: Any = {field: getattr(value, field) for field in value.model_fields_set}
+                data.update(value.model_extra or {})
+                if name is not None:
+                    data[key] = name
+            elif isinstance(value, Mapping):
+                data = dict(value)
+                name = data.get(key)
+            else:
+                raise PydanticCustomError(
+                    "model_type",
+                    "a mapping with the key {key} naming a {what}",
+                    {"key": key, "what": family.what},
+                )
+            if name is None:
+                name = self.default(value) if self.default is not None else None
+                if name is None:
+                    name = _field_default(base, key)
+                if name is None and self.missing is not None:
+                    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+                    message = f"got {shown}, expected {self.missing}"
+                    raise _error_at(None, value, "value_error", message)
+                if name is None:
+                    raise _error_at(key, value, "missing", f"a {family.what} name")
+            if not isinstance(name, str):
+                raise _error_at(key, name, "string_type", f"a {family.what} name (a string)")
+            params = _params_at(family, name)
+            if not (isinstance(base, type) and issubclass(params, base)):
+                raise _error_at(
+                    key,
+                    name,
+                    "value_error",
+                    f"{family.what} {name!r}: its Params ({params.__qualname__}) does not extend "
+                    f"{getattr(base, '__qualname__', base)}",
+                )
+            if type(value) is params:
+                return value
+            if isinstance(value, BaseModel):
+                return params.model_validate(data)
+            return params.model_validate(value)
+
+        return core_schema.no_info_plain_validator_function(
+            validate, json_schema_input_schema=handler(source)
+        )
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: Any) -> dict[str, Any]:
+        members = [
+            handler(cls.Params.__pydantic_core_schema__) for cls in self.family.known().values()
+        ]
+        return {
+            "anyOf": members,
+            "description": f"a {self.family.what}: {self.family.key} names a registered one "
+            f"(entry point group {self.family.group}) or module:Class; the other keys are its "
+            "parameters",
+        }
+
+
+class HostsMember(BaseModel):
+    """A model one of whose fields names a member of :attr:`member_family` (a cell's
+    ``sharing``, a server's ``discipline``), with the member's parameters as extra fields beside
+    it; they are validated by the member's ``Params`` (see :func:`validate_extras`)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    member_family: ClassVar[Family]
+    _member_params: BaseModel | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _validate_member(self) -> Self:
+        family = self.member_family
+        self._member_params = validate_extras(self, family, getattr(self, family.key))
+        return self
+
+    @property
+    def member_params(self) -> BaseModel:
+        """The named member's parameters (its ``Params`` model)."""
+        assert self._member_params is not None
+        return self._member_params
+
+
+def validate_extras(model: BaseModel, family: Family, name: str) -> BaseModel:
+    """The ``Params`` of the member ``name`` from ``model``'s extra fields (a member's
+    parameters given beside the fields of the model that names it, such as a server's
+    discipline parameters). The extras are replaced by the validated parameters (so that the
+    model dumps them with their defaults). Raises pydantic's ValidationError naming the field."""
+    params = _params_at(family, name)
+    clash = sorted(set(params.model_fields) & set(type(model).model_fields))
+    if clash:
+        raise _error_at(
+            family.key,
+            name,
+            "value_error",
+            f"{family.what} {name!r}: its Params reuse the field names {clash} of "
+            f"{type(model).__name__}; expected other names",
+        )
+    extras = model.__pydantic_extra__
+    if not extras and not params.model_fields:  # the usual case: a member without parameters
+        return params()
+    validated = params.model_validate(dict(extras or {}))
+    if extras is not None:
+        extras.clear()
+        extras.update(validated.model_dump())
+    return validated
+
+
+def _params_at(family: Family, name: str) -> type[BaseModel]:
+    """The ``Params`` of ``name``, or a ValidationError at the family's key field."""
+    group = family._group()
+    if name not in group.points and ":" not in name:
+        message = f"got {name!r}, expected {family.expected(group.points)}"
+        raise _error_at(family.key, name, "value_error", message)
+    try:
+        return family._load(name, group).Params
+    except InputError as err:
+        raise _error_at(family.key, name, "value_error", str(err)) from err
+
+
+def _field_default(model: Any, name: str) -> Any:
+    field = getattr(model, "model_fields", {}).get(name)
+    if field is None or field.is_required():
+        return None
+    return field.get_default(call_default_factory=True)
+
+
+def _error_at(key: str | None, value: Any, kind: str, message: str) -> ValidationError:
+    """A pydantic ValidationError at field ``key`` (None: the value itself; a ``value_error``
+    carries ``message``)."""
+    if kind == "value_error":
+        error_type: Any = PydanticCustomError("value_error", "{message}", {"message": message})
+    elif kind == "missing":
+        error_type = "missing"
+    else:
+        error_type = PydanticCustomError(kind, "{message}", {"message": message})
+    loc = () if key is None else (key,)
+    details: InitErrorDetails = {"type": error_type, "loc": loc, "input": value}
+    return ValidationError.from_exception_data("plug-in", [details])
 
 
 # ---- the families -------------------------------------------------------------------------
@@ -299,9 +497,16 @@ FAMILIES: dict[str, Family] = {
 # ---- reading the installed entry points ---------------------------------------------------
 
 
-def _distribution(point: EntryPoint) -> str:
-    dist = getattr(point, "dist", None)
-    return dist.name if dist is not None else "an unknown distribution"
+@dataclass(frozen=True)
+class _Group:
+    """The installed entry points of one group, as :meth:`Family.entry_points` orders them."""
+
+    points: Mapping[str, EntryPoint]  #: by name: coinfer's first, then others' (first wins)
+    distributions: Mapping[str, str]  #: name -> the distribution that registers it
+    builtin: tuple[str, ...]  #: the names coinfer registers
+
+
+_EMPTY = _Group(MappingProxyType({}), MappingProxyType({}), ())
 
 
 def _path_state() -> tuple:
@@ -315,25 +520,38 @@ def _path_state() -> tuple:
     return (os.getcwd(), tuple(state), tuple(id(finder) for finder in sys.meta_path))
 
 
-def _installed() -> dict[str, tuple[EntryPoint, ...]]:
+def _installed() -> Mapping[str, _Group]:
     """Entry points of the ``coinfer.*`` groups by group, for the current ``sys.path``."""
     return _read_installed(_path_state())
 
 
 @functools.lru_cache(maxsize=16)
-def _read_installed(state: tuple) -> dict[str, tuple[EntryPoint, ...]]:
+def _read_installed(state: tuple) -> Mapping[str, _Group]:
     del state  # the cache key only
-    groups: dict[str, list[EntryPoint]] = {}
+    found: dict[str, list[tuple[EntryPoint, str]]] = {}
     seen: set[str] = set()
     for dist in distributions():  # as importlib.metadata.entry_points(): first of a name wins
         name = getattr(dist, "_normalized_name", None) or _normalized(dist.metadata["Name"])
         if name in seen:
             continue
         seen.add(name)
-        for point in dist.entry_points:
-            if point.group.startswith(_GROUP_PREFIX):
-                groups.setdefault(point.group, []).append(point)
-    return {group: tuple(points) for group, points in groups.items()}
+        points = [p for p in dist.entry_points if p.group.startswith(_GROUP_PREFIX)]
+        if points:
+            dist_name = dist.metadata["Name"] or name
+            for point in points:
+                found.setdefault(point.group, []).append((point, dist_name))
+    groups = {}
+    for group, pairs in found.items():
+        builtin = {p.name: (p, d) for p, d in pairs if d == BUILTIN_DISTRIBUTION}
+        ordered = dict(builtin)
+        for point, dist_name in pairs:
+            ordered.setdefault(point.name, (point, dist_name))
+        groups[group] = _Group(
+            MappingProxyType({n: p for n, (p, _) in ordered.items()}),
+            MappingProxyType({n: d for n, (_, d) in ordered.items()}),
+            tuple(builtin),
+        )
+    return MappingProxyType(groups)
 
 
 def _normalized(name: str | None) -> str:
@@ -345,7 +563,8 @@ def _is_protocol(cls: type) -> bool:
     return bool(getattr(cls, "_is_protocol", False))
 
 
-def _protocol_members(protocol: type) -> set[str]:
+@functools.cache
+def _protocol_members(protocol: type) -> tuple[str, ...]:
     """Public methods, properties and class variables a protocol declares (instance attributes
     set in ``__init__`` cannot be seen on a class, so they are not checked here)."""
     members: set[str] = set()
@@ -362,7 +581,7 @@ def _protocol_members(protocol: type) -> set[str]:
         for name, annotation in getattr(klass, "__annotations__", {}).items():
             if "ClassVar" in str(annotation):
                 members.add(name)
-    return members
+    return tuple(sorted(members))
 
 
 class _ModuleMissingError(Exception):

@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from coinfer.emulator.errors import InputError
-from coinfer.emulator.plugins import FAMILIES, Family
+from coinfer.emulator.plugins import BUILTIN_DISTRIBUTION, FAMILIES, Family
 from tests.policies.plugins import install_distribution, write_module
 
 
@@ -172,3 +172,18 @@ def test_a_module_that_fails_to_import_is_chained(monkeypatch, tmp_path):
     with pytest.raises(InputError, match="RuntimeError: boom at import") as info:
         GREETERS.load(f"{module}:Hello")
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+# ---- every real family ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES.values(), ids=lambda family: family.name)
+def test_every_family_registers_its_builtins_through_coinfer_entry_points(family):
+    """coinfer declares each family's built-ins in its pyproject.toml (installed metadata);
+    each loads, implements the family's protocol and has a typed ``Params`` model."""
+    names = family.builtin_names()
+    assert names, f"no {family.group} entry points of {BUILTIN_DISTRIBUTION} (reinstall?)"
+    for name in names:
+        cls = family.load(name)
+        assert issubclass(cls.Params, BaseModel)
+        assert family.source(name) == "builtin"
