@@ -334,9 +334,8 @@ class Registered:
         )
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: Any) -> dict[str, Any]:
-        members = [
-            handler(cls.Params.__pydantic_core_schema__) for cls in self.family.known().values()
-        ]
+        params = dict.fromkeys(cls.Params for cls in self.family.known().values())
+        members = [handler(model.__pydantic_core_schema__) for model in params]
         return {
             "anyOf": members,
             "description": f"a {self.family.what}: {self.family.key} names a registered one "

@@ -28,10 +28,12 @@ or with a topology the least loaded reachable one or the policy's choice
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import simpy
@@ -63,6 +65,7 @@ _COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
 
 
 _new_context = tuple.__new__
+_SpecT = TypeVar("_SpecT", CellSpec, ServerSpec)
 
 
 class Request(SharedJob):
@@ -215,12 +218,20 @@ class Engine:
         sharing = SHARING.load_many(cell.sharing for cell in deployment.cells)
         self._uplinks: list[UplinkSharing] = [
             # without a topology a cell's server is at its access point: straight to the server
-            sharing[cell.sharing](self.env, cell, self._uplink_done if cell.routes else self._serve)
+            sharing[cell.sharing](
+                self.env,
+                _with_params(cell, "sharing_params", sharing[cell.sharing]),
+                self._uplink_done if cell.routes else self._serve,
+            )
             for cell in deployment.cells
         ]
         disciplines = SERVERS.load_many(spec.discipline for spec in deployment.servers)
         self._servers: list[ServerDiscipline] = [
-            disciplines[spec.discipline](self.env, spec, self._server_done)
+            disciplines[spec.discipline](
+                self.env,
+                _with_params(spec, "discipline_params", disciplines[spec.discipline]),
+                self._server_done,
+            )
             for spec in deployment.servers
         ]
         fading = deployment.channel.fading
@@ -773,3 +784,10 @@ class Engine:
             )
         )
         self.writer.maybe_flush()
+
+
+def _with_params(spec: _SpecT, field: str, plugin: type) -> _SpecT:
+    """``spec`` with its plug-in's parameters: as given, or the plug-in's defaults."""
+    if getattr(spec, field) is not None:
+        return spec
+    return dataclasses.replace(spec, **{field: plugin.Params()})
