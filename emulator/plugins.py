@@ -23,14 +23,23 @@ Adding a family: declare it in :data:`FAMILIES` with its protocol, list its buil
 under ``[project.entry-points."coinfer.<name>"]`` in ``pyproject.toml`` (then reinstall:
 ``pip install -e .``) and look members up with :meth:`Family.load`.
 
-**The one cache.** Reading the installed entry points parses every distribution's metadata
-(milliseconds), and a scenario's validation looks members up many times. :func:`_installed` is
-therefore memoised on the state it reads: ``sys.path`` (each entry with the modification time
-of its directory) and the metadata finders on ``sys.meta_path``. Installing or removing a
-distribution adds or removes a directory in a ``sys.path`` directory, which changes that
-directory's modification time, so the next lookup reads afresh; this is the key the standard
-library's own metadata lookup caches on. Only editing an installed ``entry_points.txt`` in place,
-inside a running process, goes unnoticed (reinstalling does not).
+**Why the caches are safe.** Reading the installed entry points parses every distribution's
+metadata (milliseconds), and a scenario's validation looks members up many times. So
+:func:`_read_installed` is memoised on the state it reads: the current directory, ``sys.path``
+(each entry with the modification time of its directory) and the finders on ``sys.meta_path``.
+Installing or removing a distribution adds or removes a directory in a ``sys.path`` directory,
+which changes that directory's modification time, so the next lookup reads afresh; this is the
+key the standard library's own metadata lookup (``importlib.metadata.FastPath``) caches on. Only
+editing an installed ``entry_points.txt`` in place, inside a running process, goes unnoticed
+(reinstalling does not). :func:`_conformance` (whether a class implements its family's protocol)
+and :func:`_protocol_members` are memoised on classes, whose attributes are fixed once defined.
+These are pure functions of their keys, so no lookup ever depends on an earlier one.
+
+**Why the families are declared here with their protocols as strings.** The scenario schema
+(which validates a member's parameters) and the trace catalog sit low in the layering, while the
+protocols name engine types; a ``module:Class`` reference, imported when a member is checked,
+keeps one declaration per family at the bottom without an upward import (like the entry points
+themselves, which name modules of every layer).
 """
 
 from __future__ import annotations

@@ -125,24 +125,31 @@ def _schema_rows(model: type[BaseModel], prefix: str):
         path = f"{prefix}{name}"
         yield path, _type_name(field), _default(field), _meaning(field)
         registered = _registered(field)
-        if registered is not None:  # each registered member's parameters
-            yield from _member_rows(registered.family, path)
-            continue
         nested_models = _nested_models(field.annotation)
+        if registered is not None:  # each registered member's parameters
+            base = nested_models[0] if nested_models else None
+            yield from _member_rows(registered.family, path, base=base)
+            continue
         for nested in nested_models:
             tag = _discriminator(nested) if len(nested_models) > 1 else ""
             yield from _schema_rows(nested, f"{path}[{tag}]." if tag else f"{path}.")
 
 
-def _member_rows(family: Family, path: str, skip: type[BaseModel] | None = None):
+def _member_rows(
+    family: Family,
+    path: str,
+    skip: type[BaseModel] | None = None,
+    base: type[BaseModel] | None = None,
+):
     """Rows of every registered member's ``Params``, tagged ``[key=name]`` (members sharing
-    their parameters are listed once, ``[key=a|b]``); ``skip``: fields not repeated."""
+    their parameters are listed once, ``[key=a|b]``; members whose parameters are the field's
+    ``base`` model, untagged); ``skip``: fields not repeated."""
     by_params: dict[type[BaseModel], list[str]] = {}
     for name, cls in family.known().items():
         by_params.setdefault(cls.Params, []).append(name)
     for params, names in by_params.items():
-        tag = f"{family.key}={'|'.join(names)}"
-        for row in _schema_rows(params, f"{path}[{tag}]."):
+        tag = "" if params is base else f"[{family.key}={'|'.join(names)}]"
+        for row in _schema_rows(params, f"{path}{tag}."):
             field_name = row[0].rsplit(".", 1)[-1]
             if skip is not None and field_name in skip.model_fields:
                 continue

@@ -25,6 +25,7 @@ import pytest
 from scipy import stats
 
 from coinfer.emulator.api.run import simulate
+from coinfer.emulator.cli.main import main
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import log_distance_gain
 from coinfer.emulator.plugins import FADING, SERVERS
@@ -101,6 +102,16 @@ def test_the_plugins_are_found_by_name_like_builtins(acme):
     data["channel"]["fading"]["sigma_db"] = 0
     with pytest.raises(InputError, match=r"channel.fading.sigma_db: got 0, expected"):
         scenario_from_dict(data)
+
+
+def test_coinfer_schema_lists_the_plugins_parameters(acme, capsys):
+    assert main(["schema"]) == 0
+    table = capsys.readouterr().out
+    assert "servers[discipline=infinite].speedup" in table
+    assert "channel.fading[law=lognormal].sigma_db" in table
+    assert "channel.fading.coherence_time_s" in table  # the built-in laws' shared fields
+    assert main(["schema", "--json"]) == 0
+    assert '"sigma_db"' in capsys.readouterr().out
 
 
 def test_an_infinite_server_never_queues_and_serves_speedup_times_faster(acme):
