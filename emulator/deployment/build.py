@@ -58,6 +58,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
             workers=s.workers,
             discipline=s.discipline,
             queue_capacity=s.queue_capacity,
+            discipline_params=s.discipline_params,
         )
         for i, s in enumerate(scenario.servers)
     )
@@ -74,6 +75,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
             sharing=c.sharing,
             server=server_index[c.server or scenario.servers[0].id],
             num_devices=counts[i],
+            sharing_params=c.sharing_params,
         )
         for i, c in enumerate(scenario.cells)
     )
