@@ -1,6 +1,7 @@
 """The policies that ship with coinfer, found by name through :mod:`policies.registry`.
 
-A built-in policy is a :class:`~coinfer.policies.base.Policy` subclass listed in
+A built-in policy is a :class:`~coinfer.policies.base.Policy` subclass registered in the entry
+point group ``coinfer.policies`` of coinfer's own ``pyproject.toml`` and listed in
 :data:`BUILTIN_POLICY_CLASSES`; its ``name`` attribute is the name scenarios and the command line
 use. Third-party policies do not go here: they register through the ``coinfer.policies`` entry
 point group or are named ``module:Class`` (see ``docs/writing-a-policy.md``).

@@ -40,9 +40,7 @@ from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Cell, DeviceGroup, Scenario
 from coinfer.topologies.association import associate
-from coinfer.topologies.config import FileTopology
 from coinfer.topologies.generators import Population, ServerClass, generate
-from coinfer.topologies.io import load_topology
 from coinfer.topologies.routing import Route, candidate_routes, wired_graph
 from coinfer.topologies.specs import AccessPointNode
 from coinfer.topologies.validate import Topology, validate_graph
@@ -62,21 +60,25 @@ class ResolvedTopology:
 
 
 def topology_graph(scenario: Scenario, seed: int) -> nx.Graph:
-    """The scenario's topology graph: generated (layout seed: ``topology.seed`` or ``seed``) or
-    loaded from its file."""
+    """The scenario's topology graph, from its generator (a built-in generator's layout seed is
+    ``topology.seed``, else ``seed``; the ``file`` generator loads its file)."""
     config = scenario.topology
     if config is None:
         raise InputError("topology: the scenario has no topology section")
-    if isinstance(config, FileTopology):
-        return load_topology(config.file)
     population = Population(
         device_weights={g.name: float(g.count) for g in scenario.devices},
         server_classes={
-            s.id: ServerClass(s.hardware, s.workers, s.discipline, s.queue_capacity)
+            s.id: ServerClass(
+                s.hardware,
+                s.workers,
+                s.discipline,
+                s.queue_capacity,
+                s.discipline_params.model_dump(),
+            )
             for s in scenario.servers
         },
     )
-    return generate(config, population, seed if config.seed is None else config.seed)
+    return generate(config, population, seed)
 
 
 def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTopology:
@@ -133,6 +135,7 @@ def _servers(topology: Topology, hardware: HardwareCatalog) -> tuple[ServerSpec,
             discipline=spec.discipline,
             queue_capacity=spec.queue_capacity,
             tier="cloud" if spec.kind == "cloud" else "edge",
+            discipline_params=spec.member_params,  # type: ignore[arg-type]
         )
         for i, (node, spec) in enumerate(topology.servers.items())
     )
@@ -172,6 +175,7 @@ def _cells(
             sharing=spec.sharing,
             server=server_index[routes[ap][0].server],
             num_devices=counts.get(ap, 0),
+            sharing_params=spec.member_params,  # type: ignore[arg-type]
             routes=tuple(
                 RouteSpec(
                     server=server_index[r.server],

@@ -16,23 +16,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coinfer.emulator.plugins import TOPOLOGIES, Registered
 from coinfer.emulator.scenario.paths import FILE
 from coinfer.topologies.specs import AccessPointTemplate, WiredLink
 
 Association = Literal["nearest", "strongest"]
 Routing = Literal["own", "least-loaded", "policy"]
-GENERATORS: tuple[str, ...] = ("paper", "disc", "hexagonal", "random-geometric", "hierarchy")
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _TopologyBase(_Spec):
-    """How devices attach and where their requests go (every topology has these)."""
+class TopologyParams(_Spec):
+    """How devices attach and where their requests go (every topology has these), and the
+    registered name of the generator. A plug-in generator's ``Params`` extends this model (or
+    :class:`GeneratedParams`, for the fields every built-in generator shares)."""
 
+    generator: str = Field(
+        description="topology generator: paper, disc, hexagonal, random-geometric, hierarchy, "
+        "file, or a registered plug-in"
+    )
     association: Association = Field(
         default="nearest",
         description="which access point a device attaches to among its radio links: nearest, "
@@ -49,7 +55,7 @@ class _TopologyBase(_Spec):
 Mix = dict[str, Annotated[float, Field(gt=0)]]
 
 
-class _Generated(_TopologyBase):
+class GeneratedParams(TopologyParams):
     """Parameters every generator shares."""
 
     seed: int | None = Field(
@@ -76,14 +82,14 @@ class _Generated(_TopologyBase):
     )
 
 
-class PaperTopology(_Generated):
+class PaperTopology(GeneratedParams):
     """The paper's setting: one device at ``distance_m`` from one access point and server."""
 
     generator: Literal["paper"] = "paper"
     distance_m: float = Field(default=500.0, gt=0, description="device to AP distance, m")
 
 
-class DiscTopology(_Generated):
+class DiscTopology(GeneratedParams):
     """One cell: ``devices`` dropped uniformly in a disc around the AP and its server."""
 
     generator: Literal["disc"] = "disc"
@@ -96,7 +102,7 @@ class DiscTopology(_Generated):
         return self
 
 
-class HexagonalTopology(_Generated):
+class HexagonalTopology(GeneratedParams):
     """Hexagonal cells in ``rings`` rings around a centre cell (1, 7, 19, ... cells).
 
     Every site has an access point and an edge server joined by ``backhaul``; devices are
@@ -124,7 +130,7 @@ class HexagonalTopology(_Generated):
         return self
 
 
-class GeometricTopology(_Generated):
+class GeometricTopology(GeneratedParams):
     """A random geometric deployment in a square: APs, servers and devices placed uniformly.
 
     Each AP is wired to its nearest server and to every server within ``wired_range_m``; servers
@@ -145,7 +151,7 @@ class GeometricTopology(_Generated):
     )
 
 
-class HierarchyTopology(_Generated):
+class HierarchyTopology(GeneratedParams):
     """Device-edge-cloud: ``cells`` APs on a grid, every ``cells_per_server`` consecutive cells
     share one edge server, and every edge server reaches one cloud over a ``wan`` link."""
 
@@ -176,7 +182,7 @@ class HierarchyTopology(_Generated):
         return self
 
 
-class FileTopology(_TopologyBase):
+class FileTopology(TopologyParams):
     """A graph drawn elsewhere: GraphML (``.graphml``) or node-link JSON (``.json``)."""
 
     generator: Literal["file"] = "file"
@@ -197,26 +203,19 @@ def _check_room(min_distance_m: float, radius_m: float, name: str) -> None:
         raise ValueError(f"min_distance_m ({min_distance_m:g}) must be below {name} ({radius_m:g})")
 
 
-def _tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        if "generator" in value:
-            return value["generator"]
-        return "file" if "file" in value else None
-    return getattr(value, "generator", None)
+def _file_without_generator(value: Any) -> str | None:
+    """``{file: PATH}`` needs no ``generator: file``."""
+    return "file" if isinstance(value, dict) and "file" in value else None
 
 
+#: The scenario's ``topology``: ``generator`` names a registered topology generator (or
+#: ``module:Class``), the other keys are its parameters; ``{file: PATH}`` is a graph file.
 TopologySpec = Annotated[
-    Annotated[PaperTopology, Tag("paper")]
-    | Annotated[DiscTopology, Tag("disc")]
-    | Annotated[HexagonalTopology, Tag("hexagonal")]
-    | Annotated[GeometricTopology, Tag("random-geometric")]
-    | Annotated[HierarchyTopology, Tag("hierarchy")]
-    | Annotated[FileTopology, Tag("file")],
-    Discriminator(
-        _tag,
-        custom_error_type="topology_kind",
-        custom_error_message=(
-            "a generator (one of " + ", ".join(GENERATORS) + ") or a file: {file: PATH}"
-        ),
+    TopologyParams,
+    Registered(
+        TOPOLOGIES,
+        default=_file_without_generator,
+        missing="a generator (a registered topology generator: coinfer topologies generators) "
+        "or a file: {file: PATH}",
     ),
 ]

@@ -25,6 +25,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coinfer.emulator.plugins import SERVERS, SHARING, HostsMember
+
 NodeKind = Literal["device", "access_point", "server", "cloud", "switch"]
 EdgeKind = Literal["wireless", "wired"]
 NODE_KINDS: tuple[str, ...] = ("device", "access_point", "server", "cloud", "switch")
@@ -65,8 +67,12 @@ class DeviceNode(_Placed):
     )
 
 
-class AccessPointTemplate(_Spec):
-    """The radio fields of an access point (a generator stamps them on every cell)."""
+class AccessPointTemplate(HostsMember):
+    """The radio fields of an access point (a generator stamps them on every cell); the sharing
+    discipline's own parameters, if any, are given beside ``sharing``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    member_family = SHARING
 
     bandwidth_hz: float = Field(default=5e6, gt=0, description="uplink bandwidth B, Hz")
     noise_psd_w_per_hz: float | None = Field(
@@ -75,8 +81,9 @@ class AccessPointTemplate(_Spec):
     noise_figure_db: float | None = Field(
         default=None, ge=0, le=30, description="noise figure, dB: N0 = -174 dBm/Hz + NF"
     )
-    sharing: Literal["fdma", "ps", "fifo"] = Field(
-        default="ps", description="how concurrent uploads share the band: fdma, ps or fifo"
+    sharing: str = Field(
+        default="ps",
+        description="how concurrent uploads share the band: fdma, ps, fifo or a registered plug-in",
     )
 
     @model_validator(mode="after")
@@ -89,6 +96,8 @@ class AccessPointTemplate(_Spec):
 class AccessPointNode(AccessPointTemplate, _Placed):
     """A cell's access point."""
 
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     kind: Literal["access_point"] = "access_point"
     server: str | None = Field(
         default=None,
@@ -97,14 +106,20 @@ class AccessPointNode(AccessPointTemplate, _Placed):
     )
 
 
-class ServerNode(_Placed):
-    """An edge server: a hardware class with parallel workers and a queue."""
+class ServerNode(HostsMember, _Placed):
+    """An edge server: a hardware class with parallel workers and a queue; the discipline's own
+    parameters, if any, are given beside ``discipline``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    member_family = SERVERS
 
     kind: Literal["server"] = "server"
     hardware: str = Field(description="server hardware class")
     workers: int = Field(default=1, ge=1, le=100_000, description="requests served in parallel")
-    discipline: Literal["fcfs", "ps"] = Field(
-        default="fcfs", description="fcfs (first come first served) or ps (processor sharing)"
+    discipline: str = Field(
+        default="fcfs",
+        description="fcfs (first come first served), ps (processor sharing) or a registered "
+        "plug-in",
     )
     queue_capacity: int | None = Field(
         default=None, ge=0, description="most requests waiting (fcfs) or present (ps)"

@@ -11,32 +11,24 @@ download cache.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import import_module, resources
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import quote
 
 import yaml
+from pydantic import ValidationError
 
-from coinfer.emulator.errors import unknown_name_error
+from coinfer.emulator.errors import input_error_from_validation, unknown_name_error
+from coinfer.emulator.plugins import TRACE_READERS
 from coinfer.traces.provenance import Provenance
 
 Kind = Literal["capacity", "snr", "arrivals"]
 KINDS: tuple[str, ...] = ("capacity", "snr", "arrivals")
 RAW_GITHUB = "https://raw.githubusercontent.com"
-#: Catalog reader names and the functions they stand for (``module:function``).
-READERS: Mapping[str, str] = MappingProxyType(
-    {
-        "mahimahi": "coinfer.traces.readers.mahimahi:read_mahimahi",
-        "5gophers": "coinfer.traces.readers.fivegophers:read_5gophers",
-        "ucc-5g": "coinfer.traces.readers.ucc5g:read_ucc5g",
-        "azure-llm": "coinfer.traces.readers.azure:read_azure_llm",
-        "mooncake": "coinfer.traces.readers.mooncake:read_mooncake",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,8 @@ class TraceFile:
 
 @dataclass(frozen=True)
 class TraceEntry:
-    """A named trace: its kind, the file it is read from, the reader and the reader's options."""
+    """A named trace: its kind, the file it is read from, the reader (a registered trace reader,
+    :mod:`coinfer.traces.readers.base`) and the reader's options (its typed ``Params``)."""
 
     name: str
     kind: Kind
@@ -94,8 +87,9 @@ class TraceEntry:
 
     def load(self, path: str | Path) -> Any:
         """Read the trace from the local copy of its file at ``path``."""
-        reader = reader_function(self.reader)
-        return reader(path, provenance=self.provenance(path), **dict(self.options))
+        return trace_reader(self.reader, self.options, f"trace {self.name!r}").read(
+            Path(path), self.provenance(path)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
@@ -192,10 +186,12 @@ def raw_github_url(repository: str, commit: str, path: str) -> str:
     return f"{RAW_GITHUB}/{repository}/{commit}/{quote(path)}"
 
 
-def reader_function(name: str) -> Callable[..., Any]:
-    """The reader called ``name`` in the catalog (its module is imported on demand)."""
-    target = READERS.get(name)
-    if target is None:
-        raise unknown_name_error("trace reader", name, READERS)
-    module, function = target.split(":")
-    return getattr(import_module(module), function)
+def trace_reader(name: str, options: Mapping[str, Any], where: str) -> Any:
+    """The registered trace reader ``name`` made with ``options`` (validated by its ``Params``;
+    a bad option is an InputError naming ``where``)."""
+    reader = TRACE_READERS.load(name)
+    try:
+        params = reader.Params.model_validate(dict(options))
+    except ValidationError as err:
+        raise input_error_from_validation(err, f"{where}: options of reader {name!r}") from None
+    return reader(params)

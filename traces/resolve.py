@@ -18,10 +18,10 @@ from coinfer.emulator.errors import InputError
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
 from coinfer.traces.locate import find_trace_file
-from coinfer.traces.registry import Kind, TraceRegistry
+from coinfer.traces.readers.base import Trace
+from coinfer.traces.registry import Kind, TraceRegistry, trace_reader
 from coinfer.traces.snr import SnrTrace
 
-Trace = ArrivalTrace | LinkCapacityTrace | SnrTrace
 FileFormat = Literal["csv", "mahimahi"]
 _TYPES: dict[str, type] = {
     "arrivals": ArrivalTrace,
@@ -65,14 +65,7 @@ def open_trace(
 
 
 def _read_file(kind: Kind, path: Path, file_format: FileFormat) -> Trace:
-    from coinfer.traces.readers import generic
-
-    if kind == "arrivals":
-        return generic.read_arrivals_csv(path)
-    if kind == "snr":
-        return generic.read_snr_csv(path)
-    if file_format == "mahimahi":
-        from coinfer.traces.readers.mahimahi import read_mahimahi
-
-        return read_mahimahi(path)
-    return generic.read_capacity_csv(path)
+    """A user's file, read by the generic reader of its kind (``capacity-csv``, ``snr-csv``,
+    ``arrivals-csv``) or, for another format, the registered reader of that name."""
+    name = f"{kind}-csv" if file_format == "csv" else file_format
+    return trace_reader(name, {}, str(path)).read(path, None)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from coinfer.emulator.cli.argtypes import non_negative_int
+from coinfer.emulator.plugins import Family, HostsMember, Registered
 from coinfer.emulator.scenario.schema import Scenario, load_scenario
 from coinfer.emulator.tables import format_table
 
@@ -114,13 +115,53 @@ def schema_command(args: argparse.Namespace) -> str:
 
 
 def _schema_rows(model: type[BaseModel], prefix: str):
+    if issubclass(model, HostsMember):  # a member's own parameters sit beside the model's fields
+        yield from _member_rows(model.member_family, prefix.removesuffix("."), skip=model)
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         yield path, _type_name(field), _default(field), _meaning(field)
+        registered = _registered(field)
         nested_models = _nested_models(field.annotation)
+        if registered is not None:  # each registered member's parameters
+            base = nested_models[0] if nested_models else None
+            yield from _member_rows(registered.family, path, base=base)
+            continue
         for nested in nested_models:
             tag = _discriminator(nested) if len(nested_models) > 1 else ""
             yield from _schema_rows(nested, f"{path}[{tag}]." if tag else f"{path}.")
+
+
+def _member_rows(
+    family: Family,
+    path: str,
+    skip: type[BaseModel] | None = None,
+    base: type[BaseModel] | None = None,
+):
+    """Rows of every registered member's ``Params``, tagged ``[key=name]`` (members sharing
+    their parameters are listed once, ``[key=a|b]``; members whose parameters are the field's
+    ``base`` model, untagged); ``skip``: fields not repeated."""
+    by_params: dict[type[BaseModel], list[str]] = {}
+    for name, cls in family.known().items():
+        by_params.setdefault(cls.Params, []).append(name)
+    for params, names in by_params.items():
+        tag = "" if params is base else f"[{family.key}={'|'.join(names)}]"
+        for row in _schema_rows(params, f"{path}{tag}."):
+            field_name = row[0].rsplit(".", 1)[-1]
+            if skip is not None and field_name in skip.model_fields:
+                continue
+            yield row
+
+
+def _registered(field: FieldInfo) -> Registered | None:
+    """The :class:`Registered` annotation of a field naming a plug-in, if any."""
+    stack: list[Any] = [*field.metadata, field.annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Registered):
+            return item
+        stack.extend(getattr(item, "__metadata__", ()))
+        stack.extend(getattr(item, "__args__", ()) or ())
+    return None
 
 
 def _nested_models(annotation: Any) -> list[type[BaseModel]]:

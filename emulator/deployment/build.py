@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from coinfer.emulator.deployment.placement import (
     catalogs_for,
     group_distances,
@@ -86,6 +84,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
             sharing=c.sharing,
             server=server_index[c.server or scenario.servers[0].id],
             num_devices=counts[i],
+            sharing_params=c.sharing_params,
         )
         for i, c in enumerate(scenario.cells)
     )
@@ -147,7 +146,6 @@ def attach_tokens(deployment: Deployment, scenario: Scenario) -> Deployment:
     an empirical file that cannot be read.
     """
     sources: dict[str, TokenSource] = {}
-    files: dict[tuple[str, str | None], np.ndarray] = {}
     for index, group in enumerate(scenario.devices):
         if group.tokens is None:
             continue
@@ -155,7 +153,7 @@ def attach_tokens(deployment: Deployment, scenario: Scenario) -> Deployment:
         if group.tokens == "trace":
             sources[group.name] = FROM_TRACE
         else:
-            sources[group.name] = resolve_token_counts(group.tokens, where, files)
+            sources[group.name] = resolve_token_counts(group.tokens, where)
     if not sources:
         return deployment
     devices = []

@@ -11,25 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from coinfer.emulator.deployment.pathloss import pathloss_model
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog
 from coinfer.emulator.model.profiles import ModelProfile
-from coinfer.emulator.model.reference import (
-    gain_from_pathloss_db,
-    log_distance_gain,
-    los_probability_38901,
-    mean_gain_38901,
-    pathloss_38901_db,
-)
 from coinfer.emulator.randomness import stream
-from coinfer.emulator.scenario.schema import (
-    Channel,
-    DeviceGroup,
-    DistanceRange,
-    LogDistancePathLoss,
-    Scenario,
-)
+from coinfer.emulator.scenario.schema import Channel, DeviceGroup, DistanceRange, Scenario
 
 
 def catalogs_for(scenario: Scenario) -> tuple[HardwareCatalog, ModelCatalog]:
@@ -87,25 +75,11 @@ def mean_gains(
 ) -> np.ndarray:
     """Path loss at ``distances`` (m) × log-normal shadowing, linear power gains.
 
-    ``los_rng`` and ``shadowing_rng`` make the random streams, asked for only when the channel
-    draws line of sight (38.901, ``los: random``) or shadowing (``shadowing_std_db > 0``).
+    The path-loss model is the plug-in the channel names (:mod:`.pathloss`). ``los_rng`` and
+    ``shadowing_rng`` make the random streams, asked for only when the model draws line of sight
+    (38.901, ``los: random``) or the channel draws shadowing (``shadowing_std_db > 0``).
     """
-    pathloss = channel.pathloss
-    if isinstance(pathloss, LogDistancePathLoss):
-        gains = log_distance_gain(
-            distances, pathloss.k0_db, pathloss.reference_distance_m, pathloss.exponent
-        )
-    elif pathloss.los == "mean":
-        gains = mean_gain_38901(pathloss.scenario, distances, pathloss.carrier_hz)
-    else:
-        if pathloss.los == "random":
-            p_los = los_probability_38901(pathloss.scenario, distances)
-            los = los_rng().random(len(distances)) < p_los
-        else:
-            los = np.full(len(distances), pathloss.los == "los")
-        gains = gain_from_pathloss_db(
-            pathloss_38901_db(pathloss.scenario, los, distances, pathloss.carrier_hz)
-        )
+    gains = pathloss_model(channel.pathloss).gains(distances, los_rng)
     if channel.shadowing_std_db > 0:
         shadow_db = channel.shadowing_std_db * shadowing_rng().standard_normal(len(distances))
         gains = gains * 10.0 ** (shadow_db / 10.0)

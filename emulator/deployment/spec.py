@@ -16,15 +16,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.scenario.schema import (
     Arrivals,
     Channel,
+    DisciplineParams,
     Downlink,
     PolicySpec,
+    SharingParams,
     Work,
 )
 
@@ -89,12 +89,14 @@ class CellSpec:
     id: str
     bandwidth_hz: float
     noise_psd_w_per_hz: float
-    sharing: str  #: "fdma", "ps" or "fifo"
+    sharing: str  #: registered name of the uplink sharing discipline ("fdma", "ps", "fifo", ...)
     server: int  #: the cell's own server
     num_devices: int
     #: Routes to the servers its requests may use, the own server's first. Empty (scenarios
     #: without a topology): always the own server, directly, and policies see no candidates.
     routes: tuple[RouteSpec, ...] = ()
+    #: The sharing discipline's own parameters (None: its defaults).
+    sharing_params: SharingParams | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +107,11 @@ class ServerSpec:
     id: str
     hardware: HardwareSpec
     workers: int
-    discipline: str  #: "fcfs" or "ps"
+    discipline: str  #: registered name of the server discipline ("fcfs", "ps", ...)
     queue_capacity: int | None
     tier: str = "edge"  #: "edge" or "cloud"
-    #: The discipline's own parameters (None: it has none, or its defaults).
-    discipline_params: BaseModel | None = None
+    #: The discipline's own parameters (None: its defaults).
+    discipline_params: DisciplineParams | None = None
 
 
 #: How a request's server is chosen among its cell's routes.

@@ -1,6 +1,12 @@
 """The ``continuous-batching`` server discipline: iteration-level batching of generative
 requests, one SimPy event per server step.
 
+A member of the server-discipline plug-in family (``coinfer.servers``, registered as
+``continuous-batching``) with its own parameters (:class:`ContinuousBatchingParams`, given beside
+the server's ``discipline``). Besides the family's protocol it implements
+:class:`GenerativeDiscipline`, what the engine's generative requests need
+(:mod:`coinfer.emulator.engine.generative`): any discipline implementing it can serve them.
+
 The server runs one scheduler (:mod:`coinfer.emulator.engine.batching`: ``vllm``, ``sarathi``
 or ``orca``) over a KV-cache pool sized once at set-up (:func:`~coinfer.emulator.model.
 kv_memory.kv_blocks_available`): the server holds the whole model, every layer's weights, and
@@ -26,9 +32,11 @@ once). The energy of a step is its time × the phase power of the server
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import simpy
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from coinfer.emulator.deployment.spec import ServerSpec
 from coinfer.emulator.engine.batching import (
@@ -45,37 +53,211 @@ from coinfer.emulator.model.kv_memory import kv_block_bytes, kv_blocks_available
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import Batch as CostBatch
 from coinfer.emulator.model.step_costs import SideCosts
-from coinfer.emulator.model.step_time import make_step_time_model, step_energy_j
-from coinfer.emulator.scenario.schema import ContinuousBatchingParams
+from coinfer.emulator.model.step_time import (
+    STEP_TIME_MODELS,
+    make_step_time_model,
+    step_energy_j,
+)
+from coinfer.emulator.scenario.schema import DisciplineParams
+
+
+class StepTimeSpec(BaseModel):
+    """Which step-time model times a serving step, with its parameters (``docs/step-time.md``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(default="roofline", description="step-time model: roofline, table or fitted")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the model's parameters (see docs/step-time.md)"
+    )
+
+    @model_validator(mode="after")
+    def _known_model(self) -> Self:
+        cls = STEP_TIME_MODELS.get(self.model)
+        if cls is None:
+            raise ValueError(
+                f"model: got {self.model!r}, expected one of {', '.join(STEP_TIME_MODELS)}"
+            )
+        try:
+            cls.Params.model_validate(self.params)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"params.{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
+                for e in err.errors()
+            )
+            raise ValueError(f"step-time model {self.model!r}: {problems}") from None
+        return self
+
+
+class ContinuousBatchingParams(DisciplineParams):
+    """The parameters of the ``continuous-batching`` server discipline (``docs/generative.md``),
+    given beside the server's ``discipline``.
+
+    The KV-cache pool holds ``(memory · memory_utilisation − weights − activation_reserve_bytes)
+    / block bytes`` blocks of ``block_size_tokens`` tokens, the server holding the whole model
+    (every layer's weights and KV cache, whatever the requests' split points).
+    """
+
+    scheduler: Literal["vllm", "sarathi", "orca"] = Field(
+        default="vllm",
+        description="vllm: prefill-first, watermark admission, preemption by recomputation; "
+        "sarathi: decodes first, prefills in chunks; orca: whole KV reserved on admission, never "
+        "a preemption",
+    )
+    block_size_tokens: int = Field(
+        default=16, ge=1, le=65_536, description="tokens held by one KV-cache block, tokens"
+    )
+    max_batched_tokens: int = Field(
+        default=2048,
+        ge=1,
+        le=2**40,
+        description="most tokens processed in one step (prompt or chunk tokens plus one per "
+        "decode), tokens",
+    )
+    max_sequences: int = Field(
+        default=256, ge=1, le=2**31, description="most sequences running at once (in one batch)"
+    )
+    watermark: float = Field(
+        default=0.01,
+        ge=0.0,
+        lt=1.0,
+        description="fraction of the pool an admission must leave free (vllm, sarathi), in [0, 1)",
+    )
+    chunk_size_tokens: int = Field(
+        default=512,
+        ge=1,
+        le=2**40,
+        description="most prompt tokens of one sequence prefilled in one step (sarathi), tokens",
+    )
+    memory_utilisation: float = Field(
+        default=0.9,
+        gt=0.0,
+        le=1.0,
+        description="fraction of the server's memory the serving engine takes, in (0, 1]",
+    )
+    activation_reserve_bytes: float = Field(
+        default=0.0, ge=0, description="memory kept for activations besides weights and KV, B"
+    )
+    stream_chunk_tokens: int = Field(
+        default=1,
+        ge=1,
+        le=2**31,
+        description="on-server mode: tokens sent back together on the downlink (1: each token "
+        "as soon as it is generated), tokens",
+    )
+    step_time: StepTimeSpec = Field(
+        default_factory=StepTimeSpec, description="the step-time model of the server's steps"
+    )
+
+    @model_validator(mode="after")
+    def _decodes_fit_the_token_budget(self) -> Self:
+        if self.max_sequences > self.max_batched_tokens:
+            raise ValueError(
+                f"max_sequences = {self.max_sequences} decodes would not fit in "
+                f"max_batched_tokens = {self.max_batched_tokens}; expected "
+                "max_sequences <= max_batched_tokens"
+            )
+        return self
+
 
 #: ``on_step(server, batch, result, step_s, energy_j, end_s)``: a step of ``step_s`` seconds and
 #: ``energy_j`` joules ended at ``end_s`` (s) with ``result``.
-StepHook = Callable[["ContinuousBatchingServer", Batch, StepResult, float, float, float], None]
+StepHook = Callable[[Any, Batch, StepResult, float, float, float], None]
+
+
+@runtime_checkable
+class GenerativeDiscipline(Protocol):
+    """What a server discipline implements to serve generative requests (on-server and split
+    modes): sequences of the caller's ids admitted, marked ready, stepped.
+
+    ``serves_one_pass``: whether it also serves one-pass requests (``serve``); the engine
+    refuses, at set-up, a scenario sending them to one that does not.
+    """
+
+    serves_one_pass: bool
+    spec: ServerSpec
+
+    def prepare(
+        self,
+        model: ModelProfile,
+        split_of: Callable[[IntArray], IntArray],
+        on_step: StepHook,
+    ) -> None:
+        """Serve ``model``; ``split_of(ids)`` gives each sequence's split point (the server
+        runs blocks ``split+1..L``); ``on_step`` is called after every step."""
+        ...
+
+    def refusal(self, seq: Sequence) -> str | None:
+        """Why ``seq`` could never be served, even alone (None: it can)."""
+        ...
+
+    def admit(self, seq: Sequence, at_s: float) -> None:
+        """Queue ``seq``, arrived at ``at_s`` (s, now)."""
+        ...
+
+    def mark_ready(self, seq_id: int, at_s: float) -> None:
+        """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now)."""
+        ...
+
+    def kv_block_tokens(self) -> int:
+        """Tokens per KV block (the granularity of a sequence's KV on the server)."""
+        ...
+
+    def stream_chunk_tokens(self) -> int:
+        """Tokens sent back together on the downlink in on-server mode."""
+        ...
+
+    def stats(self) -> dict[str, int]:
+        """What the run's statistics report of it (steps, preemptions, KV blocks)."""
+        ...
+
+    def check_idle(self) -> None:
+        """RuntimeError unless every sequence left and every KV block is free (end of run)."""
+        ...
 
 
 class ContinuousBatchingServer:
     """One server running iteration-level batches of one decoder model (module docstring).
 
-    Sequences are named by the caller's ids (the engine's slots); ``split_of(ids)`` gives each
-    one's split point (the server runs layers ``split+1..L``).
+    Made by the engine like any discipline (``(env, spec, on_done)``); the generative requests
+    then :meth:`prepare` it for their model. Sequences are named by the caller's ids (the
+    engine's slots).
     """
 
-    def __init__(
+    Params = ContinuousBatchingParams
+    serves_one_pass = False
+
+    def __init__(self, env: simpy.Environment, spec: ServerSpec, on_done: Any = None) -> None:
+        self.env = env
+        self.spec = spec
+        params = spec.discipline_params
+        self.params = params if isinstance(params, ContinuousBatchingParams) else self.Params()
+        self.hardware = spec.hardware
+        self._busy = False
+        self.busy_s = 0.0  #: time integral of the busy fraction (steps run), s
+        self.steps = 0  #: steps run
+        self.kv_peak_blocks = 0  #: most KV blocks in use at once
+        self.scheduler: BatchScheduler | None = None  # set by prepare
+
+    def serve(self, job: Any, service_s: float) -> bool:
+        """One-pass requests are not served here (the engine refuses them at set-up)."""
+        raise InputError(
+            f"server {self.spec.id!r}: discipline continuous-batching serves generative "
+            "requests only (device groups with tokens)"
+        )
+
+    def prepare(
         self,
-        env: simpy.Environment,
-        spec: ServerSpec,
-        params: ContinuousBatchingParams,
         model: ModelProfile,
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
     ) -> None:
-        self.env = env
-        self.spec = spec
-        self.params = params
+        """Serve ``model``: size the KV pool and make the scheduler (see the module docstring)."""
+        spec = self.spec
+        params = self.params
         self.model = model
         self._split_of = split_of
         self._on_step = on_step
-        self.hardware = spec.hardware
         self.step_model = make_step_time_model(params.step_time.model, params.step_time.params)
         whole = SideCosts.for_split(model, 0, "server")
         blocks = kv_blocks_available(
@@ -96,7 +278,7 @@ class ContinuousBatchingServer:
             )
         #: bytes of one KV block (every layer of the model, block_size_tokens tokens), B
         self.block_bytes = kv_block_bytes(whole, params.block_size_tokens)
-        self.scheduler: BatchScheduler = make_scheduler(
+        self.scheduler = make_scheduler(
             params.scheduler,
             BatchingParams(
                 block_size_tokens=params.block_size_tokens,
@@ -108,33 +290,61 @@ class ContinuousBatchingServer:
             ),
         )
         self._sides: dict[tuple[int, int], SideCosts] = {}
-        self._busy = False
-        self.busy_s = 0.0  #: time integral of the busy fraction (steps run), s
-        self.steps = 0  #: steps run
-        self.kv_peak_blocks = 0  #: most KV blocks in use at once
 
     # ---- what the engine asks -------------------------------------------------------------
 
     def status(self) -> tuple[int, int, float]:
         """(sequences waiting, sequences running, 0: the wait is not known in advance)."""
         scheduler = self.scheduler
+        if scheduler is None:
+            return 0, 0, 0.0
         return scheduler.num_waiting, scheduler.num_running, 0.0
 
     def refusal(self, seq: Sequence) -> str | None:
         """Why ``seq`` could never be served here, even alone (None: it can)."""
+        assert self.scheduler is not None
         return self.scheduler.unservable_reason(seq)
 
     def admit(self, seq: Sequence, at_s: float) -> None:
         """Queue ``seq`` (first come, first served), arrived at ``at_s`` (s, now)."""
+        assert self.scheduler is not None
         self.scheduler.admit(seq)
         if not self._busy:
             self._next_step(at_s)
 
     def mark_ready(self, seq_id: int, at_s: float) -> None:
         """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now)."""
+        assert self.scheduler is not None
         self.scheduler.mark_ready(seq_id)
         if not self._busy:
             self._next_step(at_s)
+
+    def kv_block_tokens(self) -> int:
+        """Tokens per KV block."""
+        return self.params.block_size_tokens
+
+    def stream_chunk_tokens(self) -> int:
+        """Tokens sent back together on the downlink in on-server mode."""
+        return self.params.stream_chunk_tokens
+
+    def stats(self) -> dict[str, int]:
+        """Steps run, preemptions, peak and total KV blocks."""
+        scheduler = self.scheduler
+        return {
+            "steps": self.steps,
+            "preemptions": 0 if scheduler is None else scheduler.preemptions,
+            "kv_peak_blocks": self.kv_peak_blocks,
+            "kv_blocks": 0 if scheduler is None else scheduler.kv.num_blocks,
+        }
+
+    def check_idle(self) -> None:
+        """RuntimeError unless every sequence left and every KV block is free (end of run)."""
+        scheduler = self.scheduler
+        if scheduler is not None and (scheduler.has_work or scheduler.kv.used):
+            raise RuntimeError(
+                f"server {self.spec.id!r} ended with work or KV blocks held "
+                f"({scheduler.kv.used} blocks)"
+            )
 
     def side(self, first_block: int, stop_block: int) -> SideCosts:
         """The costs of the model's blocks ``first_block ≤ i < stop_block`` (remembered)."""
@@ -177,12 +387,14 @@ class ContinuousBatchingServer:
     # ---- the steps ------------------------------------------------------------------------
 
     def _next_step(self, start_s: float) -> None:
-        batch = self.scheduler.next_batch()
+        scheduler = self.scheduler
+        assert scheduler is not None
+        batch = scheduler.next_batch()
         if batch is None:
             self._busy = False
             return
         self._busy = True
-        used = self.scheduler.kv.used
+        used = scheduler.kv.used
         if used > self.kv_peak_blocks:
             self.kv_peak_blocks = used
         step_s, costs = self.step_time_s(batch)
@@ -192,6 +404,7 @@ class ContinuousBatchingServer:
         timer.callbacks.append(lambda _event: self._step_done(batch, step_s, energy_j, end_s))
 
     def _step_done(self, batch: Batch, step_s: float, energy_j: float, end_s: float) -> None:
+        assert self.scheduler is not None
         result = self.scheduler.complete_step(batch)
         self.steps += 1
         self.busy_s += step_s

@@ -27,24 +27,26 @@ or with a topology the least loaded reachable one or the policy's choice
 
 A request of a device group with ``tokens`` is *generative*: after the decision it leaves this
 module for :mod:`coinfer.emulator.engine.generative`, which runs its prefill and decode steps on
-the device, the link and a ``continuous-batching`` server, and writes its row.
+the device, the link and a server whose discipline batches them (``continuous-batching``), and
+writes its row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import simpy
 
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, RouteSpec, ServerSpec
-from coinfer.emulator.deployment.token_laws import law_draws
 from coinfer.emulator.engine.backhaul import WiredLinkResource
-from coinfer.emulator.engine.batching_server import ContinuousBatchingServer
-from coinfer.emulator.engine.fading import BlockFading
+from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
+from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, has_generative
 from coinfer.emulator.engine.routing import (
     CandidateServer,
@@ -52,29 +54,25 @@ from coinfer.emulator.engine.routing import (
     least_loaded,
     policy_cannot_route,
 )
-from coinfer.emulator.engine.servers import FcfsServer, PsServer
+from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
-from coinfer.emulator.engine.uplink import Uplink, make_uplink
+from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
+from coinfer.emulator.plugins import ARRIVALS, FADING, SERVERS, SHARING, WORK
 from coinfer.emulator.randomness import Streams
 from coinfer.emulator.records import build, inline_builds
-from coinfer.emulator.scenario.schema import (
-    ConstantWork,
-    DeterministicArrivals,
-    ExponentialWork,
-    LognormalWork,
-    UniformWork,
-)
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
-_DRAW_BLOCK = 256  # random numbers drawn per numpy call, at most (the first calls draw fewer)
 _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
 STATUS_LABELS = ["completed", "dropped", "infeasible"]
 _COMPLETED, _DROPPED, _INFEASIBLE = 0, 1, 2
+
+
+_SpecT = TypeVar("_SpecT", CellSpec, ServerSpec)
 
 
 class Request(SharedJob):
@@ -134,7 +132,7 @@ class _Option:
     def __init__(
         self,
         spec: ServerSpec,
-        server: FcfsServer | PsServer | ContinuousBatchingServer,
+        server: ServerDiscipline,
         route: _Route | None,
         resources: tuple[WiredLinkResource, ...],
         static: tuple[float, float, float],
@@ -154,6 +152,7 @@ class _Device:
         "codes",
         "fading",
         "free_at",
+        "gaps",
         "link",
         "options",
         "pending",
@@ -169,14 +168,16 @@ class _Device:
         self,
         spec: DeviceSpec,
         fading: BlockFading | None,
+        gaps: Iterator[float],
         work: Iterator[float] | None,
-        tokens: Iterator[tuple[int, int]] | None,
+        tokens: Iterator[tuple[int, int]] | None = None,
     ):
         self.spec = spec
         self.fading = fading
         self.link = spec.link  #: a replayed capacity or SNR trace (then no fading), or None
-        self.work = work  #: work scales (None for a generative device)
-        self.tokens = tokens  #: (prompt, output) tokens of each request (None: one pass)
+        self.gaps = gaps  #: inter-arrival times, s
+        self.work = work  #: work scales of its requests (None for a generative device)
+        self.tokens = tokens  #: (prompt, output) tokens of its requests (None: one pass)
         self.free_at = 0.0
         self.pending: deque[float] = deque()  # finish times of requests not yet computed
 
@@ -194,8 +195,8 @@ class EngineStats:
     link_busy_s: dict[str, float] = field(default_factory=dict)
     #: generative runs: output tokens that reached their device (completed requests)
     tokens_delivered: int = 0
-    #: generative runs: per continuous-batching server, its steps, preemptions and peak KV
-    #: blocks in use (``steps``, ``preemptions``, ``kv_peak_blocks``, ``kv_blocks``)
+    #: generative runs: per server serving them, its steps, preemptions, peak KV blocks in use
+    #: and KV blocks in its pool (``steps``, ``preemptions``, ``kv_peak_blocks``, ``kv_blocks``)
     batching: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -229,16 +230,44 @@ class Engine:
         self._instantaneous_csi = deployment.channel.csi == "instantaneous"
         downlink = deployment.downlink
         self._downlink_s = 0.0 if downlink is None else downlink.result_bits / downlink.rate_bps
-        self._uplinks: list[Uplink] = [
+        # The plug-ins of the run (coinfer.emulator.plugins), looked up once here.
+        sharing = SHARING.load_many(cell.sharing for cell in deployment.cells)
+        self._uplinks: list[UplinkSharing] = [
             # without a topology a cell's server is at its access point: straight to the server
-            make_uplink(self.env, cell, self._uplink_done if cell.routes else self._serve)
+            sharing[cell.sharing](
+                self.env,
+                _with_params(cell, "sharing_params", sharing[cell.sharing]),
+                self._uplink_done if cell.routes else self._serve,
+            )
             for cell in deployment.cells
         ]
+        disciplines = SERVERS.load_many(spec.discipline for spec in deployment.servers)
+        self._servers: list[ServerDiscipline] = [
+            disciplines[spec.discipline](
+                self.env,
+                _with_params(spec, "discipline_params", disciplines[spec.discipline]),
+                self._server_done,
+            )
+            for spec in deployment.servers
+        ]
+        _check_one_pass_servers(deployment, self._servers)
         #: generative requests, if the run has any (see :mod:`.generative`)
         self._generative = Generative(self, token_writer) if has_generative(deployment) else None
-        self._servers: list[FcfsServer | PsServer | ContinuousBatchingServer] = [
-            self._make_server(spec) for spec in deployment.servers
-        ]
+        if self._generative is not None:
+            self._generative.adopt(self._servers)
+        fading = deployment.channel.fading
+        self._fading_law: FadingLaw = FADING.load(fading.law)(fading)
+        self._arrival_processes = ARRIVALS.load_many(d.arrivals.process for d in deployment.devices)
+        self._work_laws = WORK.load_many(
+            [d.work.distribution for d in deployment.devices]
+            + [
+                law.distribution
+                for d in deployment.devices
+                if d.tokens is not None and not d.tokens.from_trace
+                for law in (d.tokens.prompt, d.tokens.output)
+                if law is not None
+            ]
+        )
         self._en_route = [0] * len(deployment.servers)  # routed, not yet at the server
         self._links = [
             WiredLinkResource(self.env, link, self._hop_done)
@@ -265,30 +294,15 @@ class Engine:
 
     def labels(self) -> dict[str, list[str]]:
         """Labels of the trace's categorical columns, indexed by the codes in the rows."""
-        labels = {
+        return {
             "device_id": [d.id for d in self.deployment.devices],
             "cell_id": [c.id for c in self.deployment.cells],
             "server_id": [s.id for s in self.deployment.servers],
             "policy": [self.policy_name],
             "model": list(self._model_codes),
             "status": STATUS_LABELS,
+            **({} if self._generative is None else self._generative.labels()),
         }
-        if self._generative is not None:
-            labels.update(self._generative.labels())
-        return labels
-
-    def _make_server(self, spec: ServerSpec) -> FcfsServer | PsServer | ContinuousBatchingServer:
-        if spec.discipline == "continuous-batching":
-            if self._generative is None:
-                raise InputError(
-                    f"server {spec.id!r}: discipline continuous-batching serves generative "
-                    "requests, and no device group has tokens; give the groups that use it "
-                    "tokens (docs/generative.md), or use discipline fcfs or ps"
-                )
-            return self._generative.make_server(spec)
-        if spec.discipline == "ps":
-            return PsServer(self.env, spec, self._server_done)
-        return FcfsServer(self.env, spec)
 
     def _options(self, cell: CellSpec) -> tuple[_Option, ...] | None:
         """The servers the cell's requests may use with their compiled routes (None: the own
@@ -335,20 +349,26 @@ class Engine:
         return _Route(initial, tuple((r, d) for r, d in steps), self._return_s(route))
 
     def _make_device(self, spec: DeviceSpec) -> _Device:
-        fading_spec = self.deployment.channel.fading
+        law = self._fading_law
         fading = None
-        if fading_spec.law != "none" and spec.link is None:  # a replayed trace replaces fading
+        if law.fades and spec.link is None:  # a replayed trace replaces fading
             fading = BlockFading(
-                fading_spec.law,
-                fading_spec.coherence_time_s,
+                law,
+                self.deployment.channel.fading.coherence_time_s,
                 self._streams.seed_sequence("fading", spec.index),
-                k_factor=fading_spec.k_factor,
-                m=fading_spec.m,
             )
-        if spec.tokens is None:
-            device = _Device(spec, fading, _work_draws(spec, self._streams), None)
+        process: ArrivalProcess = self._arrival_processes[spec.arrivals.process](spec.arrivals)
+        gaps = _lazily(process.gaps, spec, self._streams, "arrivals", spec.index)
+        replay = spec.arrival_replay
+        if spec.tokens is not None:  # generative: its work is its tokens
+            device = _Device(spec, fading, gaps, None, self._token_draws(spec))
         else:
-            device = _Device(spec, fading, None, _token_draws(spec, self._streams))
+            if replay is not None and replay.has_work:  # work scales from the trace's tokens
+                work = replay.work_scales()
+            else:
+                law_of_work: WorkLaw = self._work_laws[spec.work.distribution](spec.work)
+                work = _lazily(law_of_work.scales, None, self._streams, "work", spec.index)
+            device = _Device(spec, fading, gaps, work)
         device.uplink = self._uplinks[spec.cell]
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
@@ -356,6 +376,29 @@ class Engine:
         device.codes = (spec.index, spec.cell, model_code)
         device.server_index = spec.server
         return device
+
+    def _token_draws(self, spec: DeviceSpec) -> Iterator[tuple[int, int]]:
+        """``(prompt, output)`` tokens of a generative device's requests, in order: from its
+        arrival trace, or each drawn from its law (a work law, rounded to whole tokens, at
+        least 1) with the device's own stream (``prompt-tokens``, ``output-tokens``)."""
+        source = spec.tokens
+        assert source is not None
+        if source.from_trace:
+            replay = spec.arrival_replay
+            if replay is None or not replay.has_tokens:
+                raise InputError(
+                    f"device {spec.id!r}: tokens: trace without an arrival trace that has "
+                    "token counts (build the deployment with build_deployment)"
+                )
+            return replay.token_counts()
+        assert source.prompt is not None and source.output is not None
+        counts = []
+        for law, stream in ((source.prompt, "prompt-tokens"), (source.output, "output-tokens")):
+            draws: WorkLaw = self._work_laws[law.distribution](law)
+            counts.append(
+                _token_counts(_lazily(draws.scales, None, self._streams, stream, spec.index))
+            )
+        return zip(*counts, strict=True)
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -394,7 +437,7 @@ class Engine:
         """SimPy process: the device's arrivals until the duration or request count is reached."""
         env = self.env
         timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
-        for gap in _arrival_gaps(device.spec, self._streams):
+        for gap in device.gaps:
             if env.now + gap > duration_s:
                 return
             yield timeout(gap)
@@ -412,7 +455,7 @@ class Engine:
         self._last_arrival_s = now
         tokens = device.tokens
         if tokens is None:
-            work_scale = next(device.work)
+            work_scale = next(device.work)  # type: ignore[arg-type]
             prompt_tokens = output_tokens = 0
         else:  # generative: its work is its tokens
             work_scale = 1.0
@@ -701,8 +744,9 @@ class Engine:
 
     def _serve(self, request: Request) -> None:
         """The request reaches its server (straight from the uplink when it has no wired path,
-        else from the backhaul): fully on the device it is done; else it queues (fcfs), shares
-        (ps) or is dropped. A generative request's upload goes back to its own life cycle."""
+        else from the backhaul): fully on the device it is done; else its server's discipline
+        takes it (or drops it, when full). A generative request's upload goes back to its own
+        life cycle."""
         if request.gen is not None:
             self._generative.uploaded(request)  # type: ignore[union-attr]
             return
@@ -728,39 +772,25 @@ class Engine:
             hardware.power_coeff_w_per_hz3,
             hardware.pue,
         )
-        if isinstance(server, FcfsServer):
-            slot = server.admit(service_s)
-            if slot is None:
-                request.server_start_s = now
-                self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
-                return
-            start, finish = slot
-            request.server_start_s = start
-            route = request.route
-            done = finish + self._downlink_s + (0.0 if route is None else route.return_s)
-            self._record(request, done, _COMPLETED, uplink_j, server_j, service_s)
-            return
-        if server.full():
-            request.server_start_s = now
-            self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
-            return
-        request.server_start_s = now
         request.f_server_hz = decision.f_server_hz
         request.left = decision.rho_server * flops / hardware.flops_per_cycle  # cycles
         request.uplink_energy_j = uplink_j
         request.server_energy_j = server_j
-        server.join(request)
+        if not server.serve(request, service_s):
+            request.server_start_s = now
+            self._record(request, now, _DROPPED, uplink_j, 0.0, 0.0)
 
-    def _server_done(self, request: Request) -> None:
-        now = self.env.now
+    def _server_done(self, request: Request, finish_s: float, service_s: float) -> None:
+        """The server is done with ``request`` at ``finish_s`` (s; a computed finish may lie
+        ahead of now) after ``service_s`` seconds of service."""
         route = request.route
         self._record(
             request,
-            now + self._downlink_s + (0.0 if route is None else route.return_s),
+            finish_s + self._downlink_s + (0.0 if route is None else route.return_s),
             _COMPLETED,
             request.uplink_energy_j,
             request.server_energy_j,
-            now - request.server_start_s,
+            service_s,
         )
 
     @inline_builds  # the trace row, built by name, compiled to a tuple (hot path)
@@ -878,80 +908,45 @@ class Engine:
             self._last_done_s = t_done
 
 
-# ---- random draws ----------------------------------------------------------------------------
+def _with_params(spec: _SpecT, field: str, plugin: type) -> _SpecT:
+    """``spec`` with its plug-in's parameters: as given, or the plug-in's defaults."""
+    if getattr(spec, field) is not None:
+        return spec
+    return dataclasses.replace(spec, **{field: plugin.Params()})
 
 
-def _block_sizes() -> Iterator[int]:
-    """How many numbers each numpy call draws: 1, 2, 4, … up to :data:`_DRAW_BLOCK`.
-
-    A device that sends few requests then holds few unused draws, and a run's set-up, which
-    draws every device's first arrival, draws one number per device. The numbers drawn do not
-    depend on the block sizes: each law consumes its generator one number after the other.
-    """
-    size = 1
-    while True:
-        yield size
-        size = min(2 * size, _DRAW_BLOCK)
-
-
-def _arrival_gaps(spec: DeviceSpec, streams: Streams) -> Iterator[float]:
-    """Inter-arrival times of one device, s (the first is the time of its first arrival)."""
-    if spec.arrival_replay is not None:
-        yield from spec.arrival_replay.gaps()
-        return
-    arrivals = spec.arrivals
-    rng = streams.stream("arrivals", spec.index)
-    if isinstance(arrivals, DeterministicArrivals):
-        interval = arrivals.interval_s
-        yield float(rng.random()) * interval if arrivals.random_phase else 0.0
-        while True:
-            yield interval
-    mean_gap = 1.0 / arrivals.rate_per_s
-    for size in _block_sizes():
-        yield from rng.exponential(mean_gap, size).tolist()
+def _lazily(
+    draws: Callable[..., Iterator[float]],
+    device: DeviceSpec | None,
+    streams: Streams,
+    source: str,
+    index: int,
+) -> Iterator[float]:
+    """``draws``'s numbers, with the device's stream of ``source`` created on the first draw
+    (set-up then creates no generator: a device that never draws costs nothing)."""
+    rng = streams.stream(source, index)
+    yield from (draws(device, rng) if device is not None else draws(rng))
 
 
-def _token_draws(spec: DeviceSpec, streams: Streams) -> Iterator[tuple[int, int]]:
-    """``(prompt, output)`` tokens of one generative device's requests, in order: from its
-    arrival trace, or drawn from the group's two laws (each from its own stream)."""
-    source = spec.tokens
-    assert source is not None
-    if source.from_trace:
-        replay = spec.arrival_replay
-        if replay is None or not replay.has_tokens:
-            raise InputError(
-                f"device {spec.id!r}: tokens: trace without an arrival trace that has token "
-                "counts (build the deployment with emulator.deployment.build.build_deployment)"
-            )
-        yield from replay.token_counts()
-        return
-    assert source.prompt is not None and source.output is not None
-    prompts = law_draws(source.prompt, streams.stream("prompt-tokens", spec.index))
-    outputs = law_draws(source.output, streams.stream("output-tokens", spec.index))
-    yield from zip(prompts, outputs, strict=True)
+def _token_counts(draws: Iterator[float]) -> Iterator[int]:
+    """Each draw rounded to the nearest whole number of tokens (half to even), at least 1."""
+    for value in draws:
+        yield max(1, round(value))
 
 
-def _work_draws(spec: DeviceSpec, streams: Streams) -> Iterator[float]:
-    """Work scales of one device's requests, in order (from an arrival trace's tokens, or
-    drawn from the group's law)."""
-    replay = spec.arrival_replay
-    if replay is not None and replay.has_work:
-        yield from replay.work_scales()
-        return
-    work = spec.work
-    if isinstance(work, ConstantWork):
-        value = work.value
-        while True:
-            yield value
-    rng = streams.stream("work", spec.index)
-    for size in _block_sizes():
-        if isinstance(work, ExponentialWork):
-            block = rng.exponential(work.mean, size)
-        elif isinstance(work, UniformWork):
-            block = rng.uniform(work.low, work.high, size)
-        elif isinstance(work, LognormalWork):
-            mu = math.log(work.mean) - 0.5 * work.sigma**2
-            block = rng.lognormal(mu, work.sigma, size)
-        else:  # pragma: no cover - the schema admits no other law
-            raise TypeError(f"unknown work law {work!r}")
-        yield from np.asarray(block, dtype=float).tolist()
+def _check_one_pass_servers(deployment: Deployment, servers: list[ServerDiscipline]) -> None:
+    """Refuse a scenario that sends one-pass requests to a server whose discipline serves
+    generative requests only."""
+    for server in servers:
+        if getattr(server, "serves_one_pass", True):
+            continue
+        spec = server.spec
+        for device in deployment.devices:
+            if device.server == spec.index and device.tokens is None:
+                raise InputError(
+                    f"server {spec.id!r}: discipline {spec.discipline} serves generative "
+                    f"requests only, and device group {device.group!r} sends it one-pass "
+                    "requests (no tokens); give the group tokens (docs/generative.md), or "
+                    "send it to a server of another discipline",
+                    path=f"servers[{spec.index}].discipline",
+                )

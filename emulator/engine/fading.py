@@ -6,8 +6,12 @@ per-link ``offset`` is drawn in ``[0, Tc)`` so that links do not all change at t
 A block's factor is a pure function of the link's seed and the block index (a counter-based
 generator), never of when or how often it is queried, and no memory grows with time.
 
-All laws have mean power 1, so the mean gain is set by path loss and shadowing alone:
+The law of the factor is a plug-in of the ``coinfer.fading`` family
+(:mod:`coinfer.emulator.plugins`): a class implementing :class:`FadingLaw`, registered under the
+name a scenario gives as ``channel.fading.law``. All built-in laws have mean power 1, so the
+mean gain is set by path loss and shadowing alone:
 
+* ``none``: ``|h|² = 1`` (the engine then skips fading altogether);
 * ``rayleigh``: ``|h|² ~ Exp(1)``;
 * ``rician``: ``|h|² = |√(K/(K+1)) + √(1/(K+1))·CN(0,1)|²`` (K = 0 is Rayleigh);
 * ``nakagami``: ``|h|² ~ Gamma(m, 1/m)`` (m = 1 is Rayleigh).
@@ -16,12 +20,43 @@ All laws have mean power 1, so the mean gain is set by path loss and shadowing a
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Protocol
 
 import numpy as np
 from scipy import special
 
-FadingLaw = Literal["none", "rayleigh", "rician", "nakagami"]
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.plugins import FADING
+from coinfer.emulator.scenario.schema import Fading
+
+
+class FadingLaw(Protocol):
+    """A fading law: the power gain factor ``|h|²`` of each coherence block of a link.
+
+    Made once per run from the channel's fading parameters (``Params``, a :class:`Fading`
+    model). ``gain(key, block)`` must be a pure function of the link's 64-bit ``key`` and the
+    block index (draw uniforms with :func:`counter_uniform` / :func:`counter_uniforms`), and
+    ``gains`` must equal ``gain`` block by block. ``fades``: False for a law whose factor is
+    always 1 (the engine then gives links no fading process at all).
+    """
+
+    Params: ClassVar[type[Fading]]
+    fades: ClassVar[bool]
+
+    def __init__(self, params: Fading) -> None: ...
+
+    def gain(self, key: int, block: int) -> float:
+        """Power gain factor of ``block`` of the link ``key``."""
+        ...
+
+    def gains(self, key: int, first: int, count: int) -> np.ndarray:
+        """Factors of blocks ``first .. first+count−1`` of the link ``key``."""
+        ...
+
+
+def fading_law(params: Fading) -> FadingLaw:
+    """The law ``params.law`` names, made with ``params``."""
+    return FADING.load(params.law)(params)
 
 
 # The inverse transforms, written once for both ``math`` (one block) and ``numpy`` (many).
@@ -39,30 +74,6 @@ def _rician_power(u1, u2, k_factor: float, xp):
     real = los + scatter * radius * xp.cos(angle)
     imag = scatter * radius * xp.sin(angle)
     return real * real + imag * imag
-
-
-def power_gains_from_uniforms(
-    law: FadingLaw, uniforms: np.ndarray, k_factor: float = 0.0, m: float = 1.0
-) -> np.ndarray:
-    """Unit-mean power gain factors ``|h|²`` from uniforms in ``[0, 1)`` by inverse transforms.
-
-    Rayleigh and Nakagami use one uniform per factor (inverse CDF); Rician uses two (Box–Muller
-    for the scattered component), so ``uniforms`` has two entries per factor for it.
-    """
-    if law == "none":
-        return np.ones(len(uniforms))
-    if law == "rayleigh":
-        return _rayleigh_power(uniforms, np)
-    if law == "nakagami":
-        return special.gammaincinv(m, uniforms) / m
-    if law == "rician":
-        return _rician_power(uniforms[0::2], uniforms[1::2], k_factor, np)
-    raise ValueError(f"fading law: got {law!r}, expected none, rayleigh, rician or nakagami")
-
-
-def uniforms_per_block(law: FadingLaw) -> int:
-    """Uniform draws one block's factor consumes."""
-    return 2 if law == "rician" else 1
 
 
 _MASK64 = (1 << 64) - 1
@@ -93,32 +104,135 @@ def counter_uniforms(key: int, first: int, count: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(float) * 1.1102230246251565e-16
 
 
+# ---- the built-in laws ---------------------------------------------------------------------
+
+
+class NoFading:
+    """No small-scale fading: ``|h|² = 1``."""
+
+    Params = Fading
+    fades = False
+
+    def __init__(self, params: Fading) -> None:
+        self.params = params
+
+    def gain(self, key: int, block: int) -> float:
+        return 1.0
+
+    def gains(self, key: int, first: int, count: int) -> np.ndarray:
+        return np.ones(count)
+
+    def ergodic_capacity_bps(self, mean_snr: float, bandwidth_hz: float) -> float:
+        """Shannon capacity at the mean SNR, bit/s."""
+        return bandwidth_hz * math.log2(1.0 + mean_snr)
+
+
+class RayleighFading:
+    """Rayleigh fading: ``|h|² ~ Exp(1)``, one uniform per block (inverse CDF)."""
+
+    Params = Fading
+    fades = True
+
+    def __init__(self, params: Fading) -> None:
+        self.params = params
+
+    def gain(self, key: int, block: int) -> float:
+        return -math.log1p(-counter_uniform(key, block))  # _rayleigh_power, inlined: hot path
+
+    def gains(self, key: int, first: int, count: int) -> np.ndarray:
+        return _rayleigh_power(counter_uniforms(key, first, count), np)
+
+    def ergodic_capacity_bps(self, mean_snr: float, bandwidth_hz: float) -> float:
+        """The closed form ``B·e^(1/γ)·E1(1/γ)/ln 2``, bit/s."""
+        inv = 1.0 / mean_snr
+        return bandwidth_hz * math.exp(inv) * float(special.exp1(inv)) / math.log(2.0)
+
+
+class RicianFading:
+    """Rician fading with factor ``k_factor``: two uniforms per block (Box–Muller for the
+    scattered component)."""
+
+    Params = Fading
+    fades = True
+
+    def __init__(self, params: Fading) -> None:
+        self.params = params
+        self._k = params.k_factor
+
+    def gain(self, key: int, block: int) -> float:
+        u1 = counter_uniform(key, 2 * block)
+        u2 = counter_uniform(key, 2 * block + 1)
+        return _rician_power(u1, u2, self._k, math)
+
+    def gains(self, key: int, first: int, count: int) -> np.ndarray:
+        uniforms = counter_uniforms(key, 2 * first, 2 * count)
+        return _rician_power(uniforms[0::2], uniforms[1::2], self._k, np)
+
+    def ergodic_capacity_bps(self, mean_snr: float, bandwidth_hz: float) -> float:
+        """``B·E[log2(1 + γ|h|²)]``: Rayleigh's closed form at K = 0, else integrated against
+        the density (``|h|²·2(K+1)`` is non-central χ² with 2 degrees of freedom, nc = 2K)."""
+        k = self._k
+        if k == 0.0:
+            return RayleighFading(self.params).ergodic_capacity_bps(mean_snr, bandwidth_hz)
+        from scipy import stats  # only needed here; slow to import
+
+        scale = 1.0 / (2.0 * (k + 1.0))
+        density = stats.ncx2(df=2, nc=2.0 * k, scale=scale).pdf
+        return _integrated_capacity_bps(density, mean_snr, bandwidth_hz)
+
+
+class NakagamiFading:
+    """Nakagami-m fading: ``|h|² ~ Gamma(m, 1/m)``, one uniform per block (inverse CDF)."""
+
+    Params = Fading
+    fades = True
+
+    def __init__(self, params: Fading) -> None:
+        self.params = params
+        self._m = params.m
+
+    def gain(self, key: int, block: int) -> float:
+        return float(special.gammaincinv(self._m, counter_uniform(key, block))) / self._m
+
+    def gains(self, key: int, first: int, count: int) -> np.ndarray:
+        return special.gammaincinv(self._m, counter_uniforms(key, first, count)) / self._m
+
+    def ergodic_capacity_bps(self, mean_snr: float, bandwidth_hz: float) -> float:
+        """``B·E[log2(1 + γ|h|²)]`` integrated against the Gamma(m, 1/m) density."""
+        from scipy import stats  # only needed here; slow to import
+
+        density = stats.gamma(a=self._m, scale=1.0 / self._m).pdf
+        return _integrated_capacity_bps(density, mean_snr, bandwidth_hz)
+
+
+def _integrated_capacity_bps(density, mean_snr: float, bandwidth_hz: float) -> float:
+    from scipy import integrate  # only needed here; slow to import
+
+    value, _ = integrate.quad(
+        lambda x: math.log2(1.0 + mean_snr * x) * density(x), 0, np.inf, limit=200
+    )
+    return bandwidth_hz * value
+
+
+# ---- one link's block-fading process -------------------------------------------------------
+
+
 class BlockFading:
     """The block-fading power gain factor of one link (see the module docstring).
 
-    Factors are random-access: block ``j``'s uniforms are :func:`counter_uniform` of the link's
-    64-bit key and ``j`` (two uniforms for Rician), so any block can be asked for at any time
-    and always gets the same value, with no memory kept but the last block's factor.
+    Factors are random-access: block ``j``'s factor is the law's factor of the link's 64-bit key
+    and ``j``, so any block can be asked for at any time and always gets the same value, with no
+    memory kept but the last block's factor.
     """
 
-    __slots__ = ("_k", "_key", "_last_block", "_last_gain", "_law", "_m", "coherence_s", "offset_s")
+    __slots__ = ("_gain_of", "_gains_of", "_key", "_last_block", "_last_gain", "coherence_s",
+                 "offset_s")  # fmt: skip
 
     def __init__(
-        self,
-        law: FadingLaw,
-        coherence_time_s: float,
-        seed: np.random.SeedSequence,
-        *,
-        k_factor: float = 0.0,
-        m: float = 1.0,
+        self, law: FadingLaw, coherence_time_s: float, seed: np.random.SeedSequence
     ) -> None:
-        if law not in ("none", "rayleigh", "rician", "nakagami"):
-            raise ValueError(
-                f"fading law: got {law!r}, expected none, rayleigh, rician or nakagami"
-            )
-        self._law = law
-        self._k = k_factor
-        self._m = m
+        self._gain_of = law.gain
+        self._gains_of = law.gains
         key, offset = seed.generate_state(2, np.uint64).tolist()
         self._key = int(key)
         self.coherence_s = coherence_time_s
@@ -140,32 +254,18 @@ class BlockFading:
         """Power gain factor of ``block``."""
         if block == self._last_block:
             return self._last_gain
-        law = self._law
-        if law == "rayleigh":
-            value = _rayleigh_power(counter_uniform(self._key, block), math)
-        elif law == "rician":
-            u1 = counter_uniform(self._key, 2 * block)
-            u2 = counter_uniform(self._key, 2 * block + 1)
-            value = _rician_power(u1, u2, self._k, math)
-        elif law == "nakagami":
-            value = float(special.gammaincinv(self._m, counter_uniform(self._key, block))) / self._m
-        else:
-            value = 1.0
+        value = self._gain_of(self._key, block)
         self._last_block = block
         self._last_gain = value
         return value
 
     def gains(self, first: int, count: int) -> np.ndarray:
         """Factors of blocks ``first .. first+count−1`` (equal to :meth:`gain` block by block)."""
-        if self._law == "none":
-            return np.ones(count)
-        per_block = uniforms_per_block(self._law)
-        uniforms = counter_uniforms(self._key, per_block * first, per_block * count)
-        return power_gains_from_uniforms(self._law, uniforms, self._k, self._m)
+        return self._gains_of(self._key, first, count)
 
 
 def ergodic_capacity_bps(
-    law: FadingLaw,
+    law: str,
     mean_snr: float,
     bandwidth_hz: float,
     k_factor: float = 0.0,
@@ -173,25 +273,11 @@ def ergodic_capacity_bps(
 ) -> float:
     """Ergodic Shannon capacity ``B·E[log2(1 + SNR·|h|²)]`` of the fading law, bit/s.
 
-    Rayleigh has the closed form ``B·e^(1/γ)·E1(1/γ)/ln 2``; the other laws are integrated
-    numerically against their density.
+    For a law that provides ``ergodic_capacity_bps(mean_snr, bandwidth_hz)`` (every built-in
+    does: Rayleigh in closed form, the others integrated numerically against their density).
     """
-    from scipy import integrate, stats  # only needed here; slow to import
-
-    if law == "none":
-        return bandwidth_hz * math.log2(1.0 + mean_snr)
-    if law == "rayleigh" or (law == "rician" and k_factor == 0.0):
-        inv = 1.0 / mean_snr
-        return bandwidth_hz * math.exp(inv) * float(special.exp1(inv)) / math.log(2.0)
-    if law == "nakagami":
-        density = stats.gamma(a=m, scale=1.0 / m).pdf
-    elif law == "rician":
-        # |h|²·2(K+1) is noncentral chi-square with 2 degrees of freedom and nc = 2K.
-        scale = 1.0 / (2.0 * (k_factor + 1.0))
-        density = stats.ncx2(df=2, nc=2.0 * k_factor, scale=scale).pdf
-    else:
-        raise ValueError(f"fading law: got {law!r}")
-    value, _ = integrate.quad(
-        lambda x: math.log2(1.0 + mean_snr * x) * density(x), 0, np.inf, limit=200
-    )
-    return bandwidth_hz * value
+    made = fading_law(Fading(law=law, k_factor=k_factor, m=m))
+    capacity = getattr(made, "ergodic_capacity_bps", None)
+    if capacity is None:
+        raise InputError(f"fading law {law!r} does not give its ergodic capacity")
+    return float(capacity(mean_snr, bandwidth_hz))

@@ -40,14 +40,15 @@ tokens in it; device compute energy is each step's time × the device's phase po
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence as Sequence_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coinfer.emulator.deployment.spec import Deployment, ServerSpec
+from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.batching import Batch, Sequence, StepResult
 from coinfer.emulator.engine.batching.records import IntArray
-from coinfer.emulator.engine.batching_server import ContinuousBatchingServer
+from coinfer.emulator.engine.batching_server import GenerativeDiscipline
 from coinfer.emulator.engine.token_log import TokenArena
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.generative import (
@@ -60,7 +61,6 @@ from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import Side, SideCosts
 from coinfer.emulator.model.step_time import StepTimeModelBase, make_step_time_model
 from coinfer.emulator.records import build, inline_builds
-from coinfer.emulator.scenario.schema import ContinuousBatchingParams
 from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import mode_of_split
@@ -122,7 +122,7 @@ class GenState:
         self.prompt = prompt
         self.output = output
         self.slot = -1
-        self.server: ContinuousBatchingServer | None = None
+        self.server: GenerativeDiscipline | None = None
         self.phase = _PROMPT
         self.dev_queue_s = 0.0  #: device queue, all steps, s
         self.dev_compute_s = 0.0  #: device compute, all steps, s
@@ -170,7 +170,7 @@ class Generative:
         self._dev_cum = np.zeros(slots)
         self._up_cum = np.zeros(slots)
         self._sides: dict[tuple[str, int, Side], SideCosts] = {}
-        self._servers: list[ContinuousBatchingServer] = []
+        self._servers: list[GenerativeDiscipline] = []  # those prepared
         self._tails: dict[tuple[int, int], tuple[Any, ...]] = {}
         self.tokens_delivered = 0  #: output tokens that reached their device
 
@@ -180,36 +180,26 @@ class Generative:
         """Labels of the generative trace's categorical columns."""
         return {"mode": MODE_LABELS, "reason": REASON_LABELS}
 
-    def make_server(self, spec: ServerSpec) -> ContinuousBatchingServer:
-        """The continuous-batching server of ``spec``, for the model of its generative devices."""
-        devices = [d for d in self.engine.deployment.devices if d.server == spec.index]
-        one_pass = [d for d in devices if d.tokens is None]
-        if one_pass:
-            raise InputError(
-                f"server {spec.id!r}: discipline continuous-batching serves generative "
-                f"requests only, and device group {one_pass[0].group!r} sends it one-pass "
-                "requests (no tokens); give the group tokens, or send it to an fcfs or ps server",
-                path=f"servers[{spec.index}].discipline",
-            )
-        models = {d.model.name: d.model for d in devices}
-        if len(models) > 1:
-            raise InputError(
-                f"server {spec.id!r}: one continuous-batching server serves one model, got "
-                f"devices of models {sorted(models)}; expected one model per server",
-                path=f"servers[{spec.index}]",
-            )
-        if models:
-            model = next(iter(models.values()))
-        else:  # no device uses it: any generative model will do
-            model = next(d.model for d in self.engine.deployment.devices if d.tokens is not None)
-        params = spec.discipline_params
-        if not isinstance(params, ContinuousBatchingParams):
-            params = ContinuousBatchingParams()
-        server = ContinuousBatchingServer(
-            self.env, spec, params, model, self._split_of, self._on_step
-        )
-        self._servers.append(server)
-        return server
+    def adopt(self, servers: Sequence_[Any]) -> None:
+        """Prepare every server that serves generative requests for the model of the devices
+        sending it generative requests (one model per server, else an InputError)."""
+        devices = self.engine.deployment.devices
+        for index, server in enumerate(servers):
+            if not isinstance(server, GenerativeDiscipline):
+                continue
+            models = {d.model.name: d.model for d in devices if d.server == index and d.tokens}
+            spec = server.spec
+            if len(models) > 1:
+                raise InputError(
+                    f"server {spec.id!r}: a server of discipline {spec.discipline} serves one "
+                    f"model, got generative devices of models {sorted(models)}; expected one "
+                    "model per server",
+                    path=f"servers[{spec.index}]",
+                )
+            if not models:  # no generative device uses it
+                continue
+            server.prepare(next(iter(models.values())), self._split_of, self._on_step)
+            self._servers.append(server)
 
     def _split_of(self, slots: IntArray) -> IntArray:
         split: IntArray = self._split[slots]
@@ -257,11 +247,12 @@ class Generative:
             state.dev_steps = steps.tolist()
             state.decode_power_w = hardware.pue * hardware.phase_power_w("decode")
         server = request.server
-        if not isinstance(server, ContinuousBatchingServer):
+        if not isinstance(server, GenerativeDiscipline):
             raise InputError(
                 f"request {request.id} of device {spec.id!r}: mode {MODE_LABELS[mode]} needs a "
-                f"continuous-batching server; server {server.spec.id!r} has discipline "
-                f"{server.spec.discipline} (docs/generative.md)"
+                "server whose discipline serves generative requests (continuous-batching); "
+                f"server {server.spec.id!r} has discipline {server.spec.discipline} "
+                "(docs/generative.md)"
             )
         if server.refusal(Sequence(0, prompt, output)) is not None:
             self._refuse(request, _SERVER)
@@ -364,7 +355,7 @@ class Generative:
 
     def _on_step(
         self,
-        server: ContinuousBatchingServer,
+        server: GenerativeDiscipline,
         batch: Batch,
         result: StepResult,
         step_s: float,
@@ -434,7 +425,8 @@ class Generative:
         arena = self._arena
         emitted = arena.segment(_EMITTED, slot)
         if state.mode == _ON_SERVER:
-            chunk = state.server.params.stream_chunk_tokens if state.server else 1
+            assert state.server is not None
+            chunk = state.server.stream_chunk_tokens()
             index = np.arange(output)
             first = index // chunk * chunk
             closing = np.minimum(first + chunk, output) - 1  # the token that closes its chunk
@@ -455,7 +447,7 @@ class Generative:
             device_kv = float(side.kv_cache_bytes(state.prompt + state.output - 1))
         server = state.server
         assert server is not None
-        block = server.params.block_size_tokens
+        block = server.kv_block_tokens()
         blocks = -(-(state.prompt + state.output - 1) // block)
         server_kv = float(self._side(model, state.split, "server").kv_cache_bytes(blocks * block))
         self._complete_row(
@@ -761,26 +753,13 @@ class Generative:
         if stuck:
             raise RuntimeError(f"generative requests {stuck[:10]} never completed")
         for server in self._servers:
-            scheduler = server.scheduler
-            if scheduler.has_work or scheduler.kv.used:
-                raise RuntimeError(
-                    f"server {server.spec.id!r} ended with work or KV blocks held "
-                    f"({scheduler.kv.used} blocks)"
-                )
+            server.check_idle()
         if self._token_writer is not None:
             self._token_writer.close()
 
     def server_stats(self) -> dict[str, dict[str, int]]:
         """Per continuous-batching server: steps, preemptions, peak and total KV blocks."""
-        return {
-            server.spec.id: {
-                "steps": server.steps,
-                "preemptions": server.scheduler.preemptions,
-                "kv_peak_blocks": server.kv_peak_blocks,
-                "kv_blocks": server.scheduler.kv.num_blocks,
-            }
-            for server in self._servers
-        }
+        return {server.spec.id: server.stats() for server in self._servers}
 
 
 @inline_builds

@@ -1,4 +1,9 @@
-"""Edge servers: FCFS on parallel workers (computed, no events) or processor sharing.
+"""Edge servers: how a server serves the requests that reach it (the ``coinfer.servers`` family).
+
+A server discipline is a plug-in (:mod:`coinfer.emulator.plugins`): a class implementing
+:class:`ServerDiscipline`, registered under the name a scenario gives as a server's
+``discipline``. The engine makes one per server at set-up and never asks which one it has.
+The built-ins:
 
 * ``fcfs``: a request arriving at time ``t`` starts at ``max(t, earliest free worker)``; with
   first-come-first-served order the start is known on arrival, so no queue events are needed.
@@ -15,20 +20,57 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import simpy
 
 from coinfer.emulator.deployment.spec import ServerSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing
+from coinfer.emulator.scenario.schema import DisciplineParams
+
+#: ``on_done(job, finish_s, service_s)``: the job left the server at ``finish_s`` (s, possibly
+#: later than now for a computed finish) after ``service_s`` seconds in service.
+ServerDone = Callable[[Any, float, float], None]
+
+
+class ServerDiscipline(Protocol):
+    """A server discipline: one instance per server, made once when the run is set up.
+
+    ``Params``: the discipline's own parameters (a :class:`DisciplineParams` model; a scenario
+    gives them beside the server's other fields, the engine passes them as
+    ``spec.discipline_params``). A job (the engine's request record) provides ``left`` (cycles
+    to run at ``f_server_hz``, Hz) and receives ``server_start_s`` (s).
+    """
+
+    Params: ClassVar[type[DisciplineParams]]
+    spec: ServerSpec  #: the server it runs
+    busy_s: float  #: time integral of the busy fraction of the workers, s
+
+    def __init__(self, env: simpy.Environment, spec: ServerSpec, on_done: ServerDone) -> None: ...
+
+    def status(self) -> tuple[int, int, float]:
+        """(requests waiting, requests in service, wait a request arriving now would face in s)."""
+        ...
+
+    def serve(self, job: Any, service_s: float) -> bool:
+        """Take ``job``, which needs ``service_s`` seconds alone on one worker, now.
+
+        False: the server is full and the job is dropped (nothing changed). True: the job's
+        ``server_start_s`` is set and ``on_done`` is called exactly once, now or later.
+        """
+        ...
 
 
 class FcfsServer:
-    """First come, first served on ``workers`` identical workers."""
+    """First come, first served on ``workers`` identical workers (finish computed on arrival:
+    ``on_done`` is called at once with the future finish time)."""
 
-    def __init__(self, env: simpy.Environment, spec: ServerSpec) -> None:
+    Params = DisciplineParams
+
+    def __init__(self, env: simpy.Environment, spec: ServerSpec, on_done: ServerDone) -> None:
         self.env = env
         self.spec = spec
+        self._on_done = on_done
         self._free_at = [0.0] * spec.workers  # heap of worker free times
         self._departures: list[float] = []  # heap of accepted requests' finish times
         self.busy_s = 0.0  #: time integral of the busy fraction of the workers, s
@@ -49,33 +91,46 @@ class FcfsServer:
         in_service = min(n, self.spec.workers)
         return n - in_service, in_service, max(self._free_at[0] - now, 0.0)
 
-    def admit(self, service_s: float) -> tuple[float, float] | None:
-        """Queue a request needing ``service_s`` seconds; its (start, finish) or None if full."""
+    def serve(self, job: Any, service_s: float) -> bool:
         now = self.env.now
         capacity = self.spec.queue_capacity
         if capacity is not None:
             n = self._in_system(now)
             if n - min(n, self.spec.workers) >= capacity and self._free_at[0] > now:
-                return None
+                return False
         start = max(now, self._free_at[0])
         finish = start + service_s
         heapq.heapreplace(self._free_at, finish)
         heapq.heappush(self._departures, finish)
         self.busy_s += service_s / self.spec.workers
-        return start, finish
+        job.server_start_s = start
+        self._on_done(job, finish, service_s)
+        return True
 
 
 class PsServer(ProcessorSharing):
     """Processor sharing: ``n`` requests each at ``min(1, workers/n)`` of their own speed.
 
-    A job provides ``left`` (cycles) and ``f_server_hz``; ``on_done(job)`` fires when it ends.
+    A job provides ``left`` (cycles) and ``f_server_hz``; ``on_done`` fires when it ends.
     """
 
-    def __init__(
-        self, env: simpy.Environment, spec: ServerSpec, on_done: Callable[[Any], None]
-    ) -> None:
-        super().__init__(env, on_done)
+    Params = DisciplineParams
+
+    def __init__(self, env: simpy.Environment, spec: ServerSpec, on_done: ServerDone) -> None:
+        super().__init__(env, self._finished)
         self.spec = spec
+        self._server_done = on_done
+
+    def serve(self, job: Any, service_s: float) -> bool:
+        if self.full():
+            return False
+        job.server_start_s = self._env.now
+        self.join(job)
+        return True
+
+    def _finished(self, job: Any) -> None:
+        now = self._env.now
+        self._server_done(job, now, now - job.server_start_s)
 
     def status(self) -> tuple[int, int, float]:
         """(waiting, in service, wait on arrival): with sharing nobody waits."""

@@ -2,7 +2,9 @@
 
 Each upload's rate is ``B_k·log2(1 + p·g(t)/(B_k·N0))`` with its own power ``p``, its own gain
 ``g(t)`` (mean gain × the block-fading factor at ``t``) and its band ``B_k``, which depends on the
-sharing discipline:
+sharing discipline: a plug-in of the ``coinfer.sharing`` family (:mod:`coinfer.emulator.plugins`),
+a class implementing :class:`UplinkSharing` registered under the name a cell gives as
+``sharing``. The built-ins:
 
 * ``fdma``: a static equal share ``B / (devices in the cell)``; uploads of different devices
   never interact, and one device's own uploads take turns on its share (a device cannot
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import simpy
@@ -29,6 +31,7 @@ import simpy
 from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing
 from coinfer.emulator.model.reference import shannon_rate_bps, uplink_rate_bps
+from coinfer.emulator.scenario.schema import SharingParams
 
 _SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
 _CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
@@ -118,8 +121,40 @@ def transfer_end(
     return math.inf
 
 
+class UplinkSharing(Protocol):
+    """An uplink sharing discipline: one instance per cell, made once when the run is set up.
+
+    ``Params``: the discipline's own parameters (a :class:`SharingParams` model; a scenario
+    gives them beside the cell's ``sharing``, the engine passes them as
+    ``cell.sharing_params``). Jobs are as described for :class:`Uplink`; integrate their rates
+    with :func:`bits_sent` and :func:`transfer_end`, which handle fading and replayed traces.
+    """
+
+    Params: ClassVar[type[SharingParams]]
+    cell: CellSpec  #: the cell it serves
+    noise: float  #: noise PSD N0 of the cell, W/Hz
+    busy_s: float  #: time integral of the fraction of the band in use, s
+
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None: ...
+
+    @property
+    def active(self) -> int:
+        """Uploads in progress or waiting."""
+        ...
+
+    def share_for_new_hz(self) -> float:
+        """Band an upload starting now would get, Hz (what a policy is told)."""
+        ...
+
+    def start(self, job: Any) -> None:
+        """Begin uploading ``job.left`` bits now; ``on_done(job)`` is called when they are sent."""
+        ...
+
+
 class Uplink:
-    """Common interface of the three disciplines.
+    """A base for sharing disciplines (the three built-ins derive from it).
 
     A job (the engine's request record) provides ``left`` (bits still to send), ``tx_power_w``,
     ``mean_gain``, ``fading`` (a :class:`~coinfer.emulator.engine.fading.BlockFading` or ``None``),
@@ -129,6 +164,8 @@ class Uplink:
     Every discipline exposes ``active`` (uploads in progress or waiting) and ``busy_s`` (time
     integral of the fraction of the band in use, s).
     """
+
+    Params = SharingParams
 
     def __init__(
         self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
@@ -257,11 +294,3 @@ class PsUplink(Uplink, ProcessorSharing):
 
     def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
         return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise, horizon_s)
-
-
-UPLINKS: dict[str, type[Uplink]] = {"fdma": FdmaUplink, "fifo": FifoUplink, "ps": PsUplink}
-
-
-def make_uplink(env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]) -> Uplink:
-    """The uplink of ``cell`` with its sharing discipline."""
-    return UPLINKS[cell.sharing](env, cell, on_done)

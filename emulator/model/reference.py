@@ -29,6 +29,9 @@ from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 #: Speed of light in vacuum (m/s), used for the 3GPP breakpoint distance.
+#: What the formulas return: a float for float arguments (the engine's fast path), else an array.
+Real = float | np.ndarray
+
 SPEED_OF_LIGHT_M_PER_S = 299_792_458.0
 
 _LN2 = math.log(2.0)
@@ -39,7 +42,7 @@ def _array(x: ArrayLike) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def _number(x: ArrayLike) -> float | np.ndarray:
+def _number(x: ArrayLike) -> Real:
     """``x`` as a plain float when it is a Python number, else as a float numpy array."""
     if type(x) is float:
         return x
@@ -48,11 +51,11 @@ def _number(x: ArrayLike) -> float | np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def _log2(x: float | np.ndarray) -> float | np.ndarray:
+def _log2(x: Real) -> Real:
     return math.log2(x) if type(x) is float else np.log2(x)
 
 
-def _ratio_or_zero(numerator: float | np.ndarray, denominator: float | np.ndarray):
+def _ratio_or_zero(numerator: Real, denominator: Real) -> Real:
     """``numerator / denominator`` where ``numerator > 0``, else 0 (and ``x/0 = inf``)."""
     if type(numerator) is float and type(denominator) is float:
         if numerator <= 0.0:
@@ -73,11 +76,11 @@ def _ratio_or_zero(numerator: float | np.ndarray, denominator: float | np.ndarra
 # public functions below convert their arguments and call them.
 
 
-def _snr(p, g, b, n0):
+def _snr(p: Real, g: Real, b: Real, n0: Real) -> Real:
     return g * p / (b * n0)
 
 
-def _rate(p, g, b, n0):
+def _rate(p: Real, g: Real, b: Real, n0: Real) -> Real:
     return b * _log2(1.0 + _snr(p, g, b, n0))
 
 
@@ -90,17 +93,17 @@ def shannon_rate_bps(p: float, g: float, b: float, n0: float) -> float:
     return b * math.log2(1.0 + g * p / (b * n0))
 
 
-def _cycles(n, rho, c):
+def _cycles(n: Real, rho: Real, c: Real) -> Real:
     return rho * n / c
 
 
-def _energy(n, rho, f, c, phi, eta):
+def _energy(n: Real, rho: Real, f: Real, c: Real, phi: Real, eta: Real) -> Real:
     return eta * phi * f**2 * _cycles(n, rho, c)
 
 
 def snr_linear(
     tx_power_w: ArrayLike, gain: ArrayLike, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
-) -> np.ndarray:
+) -> Real:
     """Received signal-to-noise ratio ``g·p / (B·N0)`` (linear, not dB)."""
     return _snr(
         _number(tx_power_w), _number(gain), _number(bandwidth_hz), _number(noise_psd_w_per_hz)
@@ -109,7 +112,7 @@ def snr_linear(
 
 def uplink_rate_bps(
     tx_power_w: ArrayLike, gain: ArrayLike, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
-) -> np.ndarray:
+) -> Real:
     """Shannon uplink rate ``r(p) = B·log2(1 + g·p/(B·N0))`` in bit/s.
 
     ``bandwidth_hz`` is the band this upload actually gets (its share of the cell's band when
@@ -120,7 +123,7 @@ def uplink_rate_bps(
     )
 
 
-def upload_delay_s(payload_bits: ArrayLike, rate_bps: ArrayLike) -> np.ndarray:
+def upload_delay_s(payload_bits: ArrayLike, rate_bps: ArrayLike) -> Real:
     """Upload delay ``t_U = θ / r`` in seconds; zero when nothing is uploaded (``θ = 0``).
 
     A positive payload over a zero rate takes forever (``inf``).
@@ -128,9 +131,7 @@ def upload_delay_s(payload_bits: ArrayLike, rate_bps: ArrayLike) -> np.ndarray:
     return _ratio_or_zero(_number(payload_bits), _number(rate_bps))
 
 
-def upload_energy_j(
-    tx_power_w: ArrayLike, payload_bits: ArrayLike, rate_bps: ArrayLike
-) -> np.ndarray:
+def upload_energy_j(tx_power_w: ArrayLike, payload_bits: ArrayLike, rate_bps: ArrayLike) -> Real:
     """Upload energy ``e_U = p·θ / r`` in joules; zero when nothing is uploaded."""
     return _number(tx_power_w) * upload_delay_s(payload_bits, rate_bps)
 
@@ -140,23 +141,19 @@ def upload_energy_j(
 # --------------------------------------------------------------------------------------------
 
 
-def compute_cycles(
-    flops: ArrayLike, keep_ratio: ArrayLike, flops_per_cycle: ArrayLike
-) -> np.ndarray:
+def compute_cycles(flops: ArrayLike, keep_ratio: ArrayLike, flops_per_cycle: ArrayLike) -> Real:
     """Clock cycles to run ``ρ·N`` FLOPs on a chip doing ``c`` FLOPs per cycle: ``ρ·N / c``."""
     return _cycles(_number(flops), _number(keep_ratio), _number(flops_per_cycle))
 
 
 def compute_delay_s(
     flops: ArrayLike, keep_ratio: ArrayLike, clock_hz: ArrayLike, flops_per_cycle: ArrayLike
-) -> np.ndarray:
+) -> Real:
     """Compute delay ``t_I = ρ·N / (f·c)`` in seconds; zero when there is nothing to compute."""
     return _ratio_or_zero(compute_cycles(flops, keep_ratio, flops_per_cycle), _number(clock_hz))
 
 
-def compute_power_w(
-    clock_hz: ArrayLike, power_coeff_w_per_hz3: ArrayLike, pue: ArrayLike
-) -> np.ndarray:
+def compute_power_w(clock_hz: ArrayLike, power_coeff_w_per_hz3: ArrayLike, pue: ArrayLike) -> Real:
     """Power drawn at clock ``f``: ``η·φ·f³`` in watts (``η`` = PUE, ``φ`` in W/(cycle/s)³)."""
     return _number(pue) * _number(power_coeff_w_per_hz3) * _number(clock_hz) ** 3
 
@@ -168,7 +165,7 @@ def compute_energy_j(
     flops_per_cycle: ArrayLike,
     power_coeff_w_per_hz3: ArrayLike,
     pue: ArrayLike,
-) -> np.ndarray:
+) -> Real:
     """Compute energy ``e_I = η·φ·f²·(ρ·N / c)`` in joules (power × delay)."""
     return _energy(
         _number(flops),
@@ -223,26 +220,26 @@ class CoInferenceCost(NamedTuple):
     is what the device's battery pays (its compute plus its upload).
     """
 
-    device_compute_s: np.ndarray
-    upload_s: np.ndarray
-    server_compute_s: np.ndarray
-    device_compute_j: np.ndarray
-    upload_j: np.ndarray
-    server_compute_j: np.ndarray
-    rate_bps: np.ndarray
+    device_compute_s: Real
+    upload_s: Real
+    server_compute_s: Real
+    device_compute_j: Real
+    upload_j: Real
+    server_compute_j: Real
+    rate_bps: Real
 
     @property
-    def latency_s(self) -> np.ndarray:
+    def latency_s(self) -> Real:
         """End-to-end latency ``T = t_I + t_U + t̃_I`` in seconds."""
         return self.device_compute_s + self.upload_s + self.server_compute_s
 
     @property
-    def energy_j(self) -> np.ndarray:
+    def energy_j(self) -> Real:
         """Total energy ``E = e_I + e_U + ẽ_I`` in joules, server included (the paper's E)."""
         return self.device_compute_j + self.upload_j + self.server_compute_j
 
     @property
-    def device_energy_j(self) -> np.ndarray:
+    def device_energy_j(self) -> Real:
         """Energy paid by the device alone, ``e_I + e_U``, in joules."""
         return self.device_compute_j + self.upload_j
 
@@ -306,7 +303,7 @@ def co_inference_cost(
 
 def kept_parameters(
     rho_device: ArrayLike, rho_server: ArrayLike, device_params: ArrayLike, server_params: ArrayLike
-) -> np.ndarray:
+) -> Real:
     """Number of parameters kept after pruning, ``ρ·q + ρ̃·s``."""
     return _number(rho_device) * _number(device_params) + _number(rho_server) * _number(
         server_params
@@ -318,7 +315,7 @@ def log2_distortion_bound(
     total_params: ArrayLike,
     weight_bits: ArrayLike = 32,
     entropy_bits_per_param: ArrayLike = -2.70,
-) -> np.ndarray:
+) -> Real:
     """``log2`` of the exact rate–distortion bound ``D̂`` (see :func:`distortion_bound`).
 
     Computed in log space with ``lgamma`` (``scipy.special.gammaln``) because ``n`` is ~1e8 and
@@ -337,7 +334,7 @@ def distortion_bound(
     total_params: ArrayLike,
     weight_bits: ArrayLike = 32,
     entropy_bits_per_param: ArrayLike = -2.70,
-) -> np.ndarray:
+) -> Real:
     """Rate–distortion lower bound on the parameter distortion (paper eq. 41), exact form.
 
     ``D̂ = (n/sqrt(π·e)) · 2^(−(R − h)/n) · (Γ(n/2) / (2·Γ(n)))^(1/n)`` with ``n`` the total
@@ -357,7 +354,7 @@ def distortion_bound_large_n(
     total_params: ArrayLike,
     weight_bits: ArrayLike = 32,
     entropy_bits_per_param: ArrayLike = -2.70,
-) -> np.ndarray:
+) -> Real:
     """Large-``n`` (Stirling) form of :func:`distortion_bound`.
 
     ``D̂ ≈ sqrt(n/(2π)) · 2^(h/n − b·ρ_eff)`` with ``ρ_eff = kept/n``; it agrees with the exact
@@ -365,12 +362,13 @@ def distortion_bound_large_n(
     """
     n = _array(total_params)
     rho_eff = _array(kept_params) / n
-    return np.sqrt(n / (2.0 * np.pi)) * np.exp2(
+    result: Real = np.sqrt(n / (2.0 * np.pi)) * np.exp2(
         _array(entropy_bits_per_param) - _array(weight_bits) * rho_eff
     )
+    return result
 
 
-def laplace_entropy_bits_per_param(scale: ArrayLike) -> np.ndarray:
+def laplace_entropy_bits_per_param(scale: ArrayLike) -> Real:
     """Differential entropy of a Laplace(0, λ) weight in bits: ``log2(2·e·λ)``.
 
     With standard deviation σ = 0.04 (λ = σ/√2) this gives ≈ −2.70 bit, the project's default.
@@ -388,17 +386,18 @@ def log_distance_gain(
     k0_db: ArrayLike = -30.0,
     reference_distance_m: ArrayLike = 1.0,
     exponent: ArrayLike = 2.8,
-) -> np.ndarray:
+) -> Real:
     """The paper's deterministic path-loss gain ``g = K0·(d/d0)^(−α)`` (linear).
 
     Defaults are the paper's: ``K0 = −30 dB`` at ``d0 = 1 m`` and ``α = 2.8``; at 500 m this
     gives ``g ≈ 2.77e-11``.
     """
     k0 = np.power(10.0, _array(k0_db) / 10.0)
-    return k0 * (_array(distance_m) / _array(reference_distance_m)) ** (-_array(exponent))
+    result: Real = k0 * (_array(distance_m) / _array(reference_distance_m)) ** (-_array(exponent))
+    return result
 
 
-def gain_from_pathloss_db(pathloss_db: ArrayLike) -> np.ndarray:
+def gain_from_pathloss_db(pathloss_db: ArrayLike) -> Real:
     """Linear power gain from a path loss in dB: ``g = 10^(−PL/10)``."""
     return np.power(10.0, -_array(pathloss_db) / 10.0)
 
@@ -437,15 +436,16 @@ def _distances_3d(
 
 def breakpoint_distance_38901_m(
     carrier_hz: ArrayLike, h_bs_m: ArrayLike, h_ut_m: ArrayLike
-) -> np.ndarray:
+) -> Real:
     """Breakpoint distance ``d'_BP = 4·h'_BS·h'_UT·f_c / c`` (m), effective heights ``h − h_E``."""
-    return (
+    result: Real = (
         4.0
         * (_array(h_bs_m) - ENVIRONMENT_HEIGHT_M)
         * (_array(h_ut_m) - ENVIRONMENT_HEIGHT_M)
         * _array(carrier_hz)
         / SPEED_OF_LIGHT_M_PER_S
     )
+    return result
 
 
 def pathloss_38901_db(
@@ -455,7 +455,7 @@ def pathloss_38901_db(
     carrier_hz: ArrayLike = 3.5e9,
     h_bs_m: float | None = None,
     h_ut_m: ArrayLike = 1.5,
-) -> np.ndarray:
+) -> Real:
     """Path loss of 3GPP TR 38.901 V17 Table 7.4.1-1 in dB, UMi-Street Canyon or UMa.
 
     ``los`` selects the line-of-sight (True) or non-line-of-sight (False) formula per element.
@@ -491,12 +491,13 @@ def pathloss_38901_db(
         nlos_prime = 13.54 + 39.08 * np.log10(d3d) + 20.0 * np.log10(fc_ghz) - 0.6 * (h_ut - 1.5)
     pl_los = np.where(d2d <= d_bp, pl1, pl2)
     pl_nlos = np.maximum(pl_los, nlos_prime)
-    return np.where(np.asarray(los, dtype=bool), pl_los, pl_nlos)
+    result: Real = np.where(np.asarray(los, dtype=bool), pl_los, pl_nlos)
+    return result
 
 
 def los_probability_38901(
     scenario: Scenario38901, distance_2d_m: ArrayLike, h_ut_m: ArrayLike = 1.5
-) -> np.ndarray:
+) -> Real:
     """Line-of-sight probability of 3GPP TR 38.901 Table 7.4.2-1 (UMi-Street Canyon, UMa).
 
     UMi: ``1`` up to 18 m, then ``18/d + exp(−d/36)·(1 − 18/d)``. UMa: the same with 63 m, times
@@ -520,7 +521,7 @@ def mean_gain_38901(
     carrier_hz: ArrayLike = 3.5e9,
     h_bs_m: float | None = None,
     h_ut_m: ArrayLike = 1.5,
-) -> np.ndarray:
+) -> Real:
     """Linear gain averaged over the LOS state: ``P_LOS·g_LOS + (1 − P_LOS)·g_NLOS``.
 
     Shadowing is excluded (its mean linear factor depends on the draw law; add it separately).

@@ -19,6 +19,12 @@ The shape (see ``docs/scenarios.md`` for a commented example)::
     topology:  optional: a networkx topology (a generator or a graph file, see
                ``docs/topologies.md``); devices and servers then become classes it places
 
+Every pluggable part (arrival process, work law, uplink sharing, server discipline, path loss,
+fading law, topology generator; :mod:`coinfer.emulator.plugins`) is named by a registered name
+(or ``module:Class``) with its typed parameters: beside the name in the same mapping
+(``fading: {law: rician, k_factor: 3}``), or, for a name that is a field of a cell or server
+(``sharing``, ``discipline``), beside that field.
+
 The engine never reads this object directly: :mod:`emulator.deployment` resolves it into flat
 per-device, per-cell and per-server specs, the seam where a networkx topology plugs in.
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -39,10 +46,25 @@ from pydantic import (
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
-from coinfer.emulator.model.step_time import STEP_TIME_MODELS
+from coinfer.emulator.plugins import (
+    ARRIVALS,
+    FADING,
+    PATHLOSS,
+    SERVERS,
+    SHARING,
+    WORK,
+    HostsMember,
+    Registered,
+)
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
+from coinfer.emulator.value_files import read_values
 from coinfer.emulator.yaml_files import read_yaml
-from coinfer.topologies.config import FileTopology, HierarchyTopology, TopologySpec
+from coinfer.topologies.config import (
+    FileTopology,
+    GeneratedParams,
+    HierarchyTopology,
+    TopologySpec,
+)
 
 #: Thermal noise PSD at 290 K, dBm/Hz (used with a noise figure).
 THERMAL_NOISE_DBM_PER_HZ = -174.0
@@ -55,14 +77,24 @@ class _Spec(BaseModel):
 # ---- arrivals and work ----------------------------------------------------------------------
 
 
-class PoissonArrivals(_Spec):
+class ArrivalParams(_Spec):
+    """What every arrival process's parameters share: the registered name of the process.
+
+    A plug-in arrival process's ``Params`` extends this model (see ``docs/extending.md``)."""
+
+    process: str = Field(
+        description="arrival process: poisson, deterministic, trace, or a registered plug-in"
+    )
+
+
+class PoissonArrivals(ArrivalParams):
     """Poisson arrivals: exponential inter-arrival times, per device."""
 
     process: Literal["poisson"] = "poisson"
     rate_per_s: float = Field(gt=0, description="mean arrivals per second per device")
 
 
-class DeterministicArrivals(_Spec):
+class DeterministicArrivals(ArrivalParams):
     """Periodic arrivals, one every ``interval_s``; each device starts at a random phase."""
 
     process: Literal["deterministic"] = "deterministic"
@@ -108,7 +140,7 @@ class _TraceRef(_Spec):
         return self.trace if self.trace is not None else str(self.file)
 
 
-class TraceArrivals(_TraceRef):
+class TraceArrivals(_TraceRef, ArrivalParams):
     """Arrivals replayed from an arrival trace, per device, looping at its end.
 
     Each device replays the whole trace from its own random offset. The trace loops with period
@@ -128,26 +160,36 @@ class TraceArrivals(_TraceRef):
     )
 
 
-Arrivals = Annotated[
-    PoissonArrivals | DeterministicArrivals | TraceArrivals, Field(discriminator="process")
-]
+#: An arrival process: ``process`` names it, the other keys are its parameters.
+Arrivals = Annotated[ArrivalParams, Registered(ARRIVALS)]
 
 
-class ConstantWork(_Spec):
+class WorkParams(_Spec):
+    """What every work law's parameters share: the registered name of the law.
+
+    A plug-in work law's ``Params`` extends this model (see ``docs/extending.md``)."""
+
+    distribution: str = Field(
+        default="constant",
+        description="work law: constant, exponential, uniform, lognormal, or a registered plug-in",
+    )
+
+
+class ConstantWork(WorkParams):
     """Every request does the profile's work exactly (scale 1 unless ``value`` says otherwise)."""
 
     distribution: Literal["constant"] = "constant"
     value: float = Field(default=1.0, gt=0, description="work scale of every request")
 
 
-class ExponentialWork(_Spec):
+class ExponentialWork(WorkParams):
     """Exponentially distributed work scale (gives M/M/· service times)."""
 
     distribution: Literal["exponential"] = "exponential"
     mean: float = Field(default=1.0, gt=0, description="mean work scale")
 
 
-class UniformWork(_Spec):
+class UniformWork(WorkParams):
     """Work scale uniform in ``[low, high]``."""
 
     distribution: Literal["uniform"] = "uniform"
@@ -161,7 +203,7 @@ class UniformWork(_Spec):
         return self
 
 
-class LognormalWork(_Spec):
+class LognormalWork(WorkParams):
     """Log-normal work scale with the given mean and log-space standard deviation."""
 
     distribution: Literal["lognormal"] = "lognormal"
@@ -169,18 +211,17 @@ class LognormalWork(_Spec):
     sigma: float = Field(gt=0, description="standard deviation of log(scale)")
 
 
-Work = Annotated[
-    ConstantWork | ExponentialWork | UniformWork | LognormalWork,
-    Field(discriminator="distribution"),
-]
+#: A work law: ``distribution`` names it, the other keys are its parameters.
+Work = Annotated[WorkParams, Registered(WORK)]
 
 
-class EmpiricalWork(_Spec):
+class EmpiricalWork(WorkParams):
     """Values drawn uniformly, with replacement, from a file of observed values (a bootstrap).
 
     The file is a CSV: one value per row, or several columns with a header row naming them
     (``column`` picks one; default the first); blank lines and lines starting with ``#`` are
-    skipped. Every value must be a finite number > 0.
+    skipped. Every value must be a finite number > 0. The file is read once, on the first draw
+    (:meth:`values`).
     """
 
     distribution: Literal["empirical"] = "empirical"
@@ -194,22 +235,27 @@ class EmpiricalWork(_Spec):
         min_length=1,
         description="header name of the column to read (default: the first)",
     )
+    _values: np.ndarray | None = PrivateAttr(default=None)
+
+    def values(self, where: str = "file") -> np.ndarray:
+        """The file's values (read on the first call; ``where`` names the field in errors)."""
+        if self._values is None:
+            self._values = read_values(Path(self.file), self.column, where)
+        return self._values
 
 
-#: The law of a token count: a work law's name and parameters (the drawn value is rounded to
-#: a whole number of tokens, at least 1), or ``empirical``.
-TokenLaw = Annotated[
-    ConstantWork | ExponentialWork | UniformWork | LognormalWork | EmpiricalWork,
-    Field(discriminator="distribution"),
-]
+#: The law of a token count: any work law's name and parameters (``constant``, ``uniform``,
+#: ``lognormal``, ``exponential``, ``empirical`` or a registered plug-in); each drawn value is
+#: rounded to a whole number of tokens, at least 1.
+TokenLaw = Annotated[WorkParams, Registered(WORK)]
 
 
 class TokenCounts(_Spec):
     """The prompt and output tokens of each request of a generative device group.
 
-    Each count is drawn from its law (``constant``, ``uniform``, ``lognormal``, ``exponential``
-    with the parameters of the work laws, or ``empirical`` from a file), rounded to the nearest
-    whole number and raised to at least 1, from the device's own random stream (``prompt-tokens``,
+    Each count is drawn from its law (a work law: ``constant``, ``uniform``, ``lognormal``,
+    ``exponential``, ``empirical`` from a file, or a plug-in), rounded to the nearest whole
+    number and raised to at least 1, from the device's own random stream (``prompt-tokens``,
     ``output-tokens``).
     """
 
@@ -349,8 +395,26 @@ class DeviceGroup(_Spec):
 # ---- cells, servers, channel, downlink -------------------------------------------------------
 
 
-class Cell(_Spec):
-    """One access point and its uplink band."""
+class SharingParams(_Spec):
+    """The parameters of an uplink sharing discipline (the built-ins have none).
+
+    A plug-in sharing's ``Params`` extends this model; a scenario gives them beside the cell's
+    ``sharing`` (see ``docs/extending.md``)."""
+
+
+class DisciplineParams(_Spec):
+    """The parameters of a server discipline (the built-ins have none).
+
+    A plug-in discipline's ``Params`` extends this model; a scenario gives them beside the
+    server's ``discipline`` (see ``docs/extending.md``)."""
+
+
+class Cell(HostsMember):
+    """One access point and its uplink band; the sharing discipline's own parameters, if any,
+    are given beside ``sharing``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    member_family = SHARING
 
     id: str = Field(min_length=1, description="cell id")
     bandwidth_hz: float = Field(default=5e6, gt=0, description="uplink bandwidth B, Hz")
@@ -363,11 +427,11 @@ class Cell(_Spec):
         le=30,
         description="receiver noise figure, dB: N0 = -174 dBm/Hz + NF (instead of N0)",
     )
-    sharing: Literal["fdma", "ps", "fifo"] = Field(
+    sharing: str = Field(
         default="ps",
         description="how concurrent uploads share the band: fdma (static equal share among the "
         "cell's devices), ps (equal share among active uploads, re-rated as they come and go), "
-        "fifo (one upload at a time on the whole band)",
+        "fifo (one upload at a time on the whole band), or a registered plug-in",
     )
     server: str | None = Field(default=None, description="server id (default: the first server)")
 
@@ -384,128 +448,26 @@ class Cell(_Spec):
             return 10.0 ** ((THERMAL_NOISE_DBM_PER_HZ + self.noise_figure_db - 30.0) / 10.0)
         return 2e-19 if self.noise_psd_w_per_hz is None else self.noise_psd_w_per_hz
 
-
-class StepTimeSpec(_Spec):
-    """Which step-time model times a serving step, with its parameters (``docs/step-time.md``)."""
-
-    model: str = Field(default="roofline", description="step-time model: roofline, table or fitted")
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="the model's parameters (see docs/step-time.md)"
-    )
-
-    @model_validator(mode="after")
-    def _known_model(self) -> Self:
-        cls = STEP_TIME_MODELS.get(self.model)
-        if cls is None:
-            raise ValueError(
-                f"model: got {self.model!r}, expected one of {', '.join(STEP_TIME_MODELS)}"
-            )
-        try:
-            cls.Params.model_validate(self.params)
-        except ValidationError as err:
-            problems = "; ".join(
-                f"params.{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
-                for e in err.errors()
-            )
-            raise ValueError(f"step-time model {self.model!r}: {problems}") from None
-        return self
+    @property
+    def sharing_params(self) -> SharingParams:
+        """The sharing discipline's parameters."""
+        return self.member_params  # type: ignore[return-value]
 
 
-class ContinuousBatchingParams(_Spec):
-    """The parameters of the ``continuous-batching`` server discipline (``docs/generative.md``).
-
-    Given beside the server's ``discipline``. The KV-cache pool holds
-    ``(memory · memory_utilisation − weights − activation_reserve_bytes) / block bytes`` blocks
-    of ``block_size_tokens`` tokens, the server holding the whole model (every layer's weights
-    and KV cache, whatever the requests' split points).
-    """
-
-    scheduler: Literal["vllm", "sarathi", "orca"] = Field(
-        default="vllm",
-        description="vllm: prefill-first, watermark admission, preemption by recomputation; "
-        "sarathi: decodes first, prefills in chunks; orca: whole KV reserved on admission, never "
-        "a preemption",
-    )
-    block_size_tokens: int = Field(
-        default=16, ge=1, le=65_536, description="tokens held by one KV-cache block, tokens"
-    )
-    max_batched_tokens: int = Field(
-        default=2048,
-        ge=1,
-        le=2**40,
-        description="most tokens processed in one step (prompt or chunk tokens plus one per "
-        "decode), tokens",
-    )
-    max_sequences: int = Field(
-        default=256, ge=1, le=2**31, description="most sequences running at once (in one batch)"
-    )
-    watermark: float = Field(
-        default=0.01,
-        ge=0.0,
-        lt=1.0,
-        description="fraction of the pool an admission must leave free (vllm, sarathi), in [0, 1)",
-    )
-    chunk_size_tokens: int = Field(
-        default=512,
-        ge=1,
-        le=2**40,
-        description="most prompt tokens of one sequence prefilled in one step (sarathi), tokens",
-    )
-    memory_utilisation: float = Field(
-        default=0.9,
-        gt=0.0,
-        le=1.0,
-        description="fraction of the server's memory the serving engine takes, in (0, 1]",
-    )
-    activation_reserve_bytes: float = Field(
-        default=0.0, ge=0, description="memory kept for activations besides weights and KV, B"
-    )
-    stream_chunk_tokens: int = Field(
-        default=1,
-        ge=1,
-        le=2**31,
-        description="on-server mode: tokens sent back together on the downlink (1: each token "
-        "as soon as it is generated), tokens",
-    )
-    step_time: StepTimeSpec = Field(
-        default_factory=StepTimeSpec, description="the step-time model of the server's steps"
-    )
-
-    @model_validator(mode="after")
-    def _decodes_fit_the_token_budget(self) -> Self:
-        if self.max_sequences > self.max_batched_tokens:
-            raise ValueError(
-                f"max_sequences = {self.max_sequences} decodes would not fit in "
-                f"max_batched_tokens = {self.max_batched_tokens}; expected "
-                "max_sequences <= max_batched_tokens"
-            )
-        return self
-
-
-#: The server disciplines and the model of each one's own parameters (None: it has none).
-DISCIPLINE_PARAMS: dict[str, type[_Spec] | None] = {
-    "fcfs": None,
-    "ps": None,
-    "continuous-batching": ContinuousBatchingParams,
-}
-
-
-class Server(_Spec):
-    """One edge server: a hardware class with parallel workers and a queue.
-
-    A discipline's own parameters (``continuous-batching``'s) are given beside ``discipline``.
-    """
+class Server(HostsMember):
+    """One edge server: a hardware class with parallel workers and a queue; the discipline's own
+    parameters, if any, are given beside ``discipline``."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
+    member_family = SERVERS
 
     id: str = Field(min_length=1, description="server id")
     hardware: str = Field(default="paper-server", description="server hardware class name")
     workers: int = Field(default=1, ge=1, le=100_000, description="requests served in parallel")
-    discipline: Literal["fcfs", "ps", "continuous-batching"] = Field(
+    discipline: str = Field(
         default="fcfs",
         description="fcfs: first come first served on `workers` workers; ps: processor sharing, "
-        "each of n requests runs at min(1, workers/n) of its speed; continuous-batching: "
-        "generative requests in iteration-level batches (docs/generative.md)",
+        "each of n requests runs at min(1, workers/n) of its speed; or a registered plug-in",
     )
     queue_capacity: int | None = Field(
         default=None,
@@ -513,7 +475,6 @@ class Server(_Spec):
         description="fcfs: most requests waiting (not in service); ps: most requests in the "
         "server (at least 1). A request arriving to a full server is dropped. Default: unbounded",
     )
-    _discipline_params: BaseModel | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _ps_has_room(self) -> Self:
@@ -523,37 +484,24 @@ class Server(_Spec):
             )
         return self
 
-    @model_validator(mode="after")
-    def _discipline_params_beside(self) -> Self:
-        extras = self.__pydantic_extra__ or {}
-        params = DISCIPLINE_PARAMS[self.discipline]
-        if params is None:
-            if extras:
-                raise ValueError(
-                    f"{', '.join(sorted(extras))}: not a field of a server with discipline "
-                    f"{self.discipline} (it has no parameters of its own)"
-                )
-            return self
-        try:
-            validated = params.model_validate(extras)
-        except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in err.errors()
-            )
-            raise ValueError(f"discipline {self.discipline} parameters: {problems}") from None
-        self._discipline_params = validated
-        if self.__pydantic_extra__ is not None:
-            self.__pydantic_extra__.clear()
-            self.__pydantic_extra__.update(validated.model_dump())
-        return self
-
     @property
-    def discipline_params(self) -> BaseModel | None:
-        """The discipline's own parameters (None for a discipline without any)."""
-        return self._discipline_params
+    def discipline_params(self) -> DisciplineParams:
+        """The discipline's parameters."""
+        return self.member_params  # type: ignore[return-value]
 
 
-class LogDistancePathLoss(_Spec):
+class PathLossParams(_Spec):
+    """What every path-loss model's parameters share: the registered name of the model.
+
+    A plug-in path-loss model's ``Params`` extends this model (see ``docs/extending.md``)."""
+
+    model: str = Field(
+        default="log-distance",
+        description="path-loss model: log-distance, 38901, or a registered plug-in",
+    )
+
+
+class LogDistancePathLoss(PathLossParams):
     """The paper's path loss ``g = K0·(d/d0)^(−α)``."""
 
     model: Literal["log-distance"] = "log-distance"
@@ -562,7 +510,7 @@ class LogDistancePathLoss(_Spec):
     exponent: float = Field(default=2.8, gt=0, le=10, description="path-loss exponent α")
 
 
-class PathLoss38901(_Spec):
+class PathLoss38901(PathLossParams):
     """3GPP TR 38.901 UMi-Street Canyon or UMa path loss."""
 
     model: Literal["38901"] = "38901"
@@ -575,14 +523,20 @@ class PathLoss38901(_Spec):
     carrier_hz: float = Field(default=3.5e9, gt=0.5e9, le=100e9, description="carrier, Hz")
 
 
-PathLoss = Annotated[LogDistancePathLoss | PathLoss38901, Field(discriminator="model")]
+#: A path-loss model: ``model`` names it, the other keys are its parameters.
+PathLoss = Annotated[PathLossParams, Registered(PATHLOSS)]
 
 
 class Fading(_Spec):
-    """Small-scale block fading of the power gain (mean 1), redrawn every coherence time."""
+    """Small-scale block fading of the power gain (mean 1), redrawn every coherence time.
 
-    law: Literal["none", "rayleigh", "rician", "nakagami"] = Field(
-        default="none", description="distribution of the amplitude"
+    The built-in laws share these fields; a plug-in law's ``Params`` extends this model with its
+    own (see ``docs/extending.md``)."""
+
+    law: str = Field(
+        default="none",
+        description="distribution of the amplitude: none, rayleigh, rician, nakagami, or a "
+        "registered plug-in",
     )
     coherence_time_s: float = Field(
         default=0.01, gt=0, description="block length over which the gain is constant, s"
@@ -598,7 +552,9 @@ class Channel(_Spec):
     shadowing_std_db: float = Field(
         default=0.0, ge=0, le=20, description="log-normal shadowing std, dB (one draw per device)"
     )
-    fading: Fading = Field(default_factory=Fading, description="small-scale fading")
+    fading: Annotated[Fading, Registered(FADING)] = Field(
+        default_factory=Fading, description="small-scale fading"
+    )
     csi: Literal["instantaneous", "mean"] = Field(
         default="instantaneous",
         description="what the policy sees: the gain of the current block, or the mean gain",
@@ -638,10 +594,14 @@ class Scenario(_Spec):
     )
     devices: tuple[DeviceGroup, ...] = Field(min_length=1, description="device groups")
     cells: tuple[Cell, ...] = Field(
-        default=(Cell(id="cell-0"),), min_length=1, description="access points"
+        default_factory=lambda: (Cell(id="cell-0"),),
+        min_length=1,
+        description="access points (default: one, cell-0)",
     )
     servers: tuple[Server, ...] = Field(
-        default=(Server(id="server-0"),), min_length=1, description="edge servers"
+        default_factory=lambda: (Server(id="server-0"),),
+        min_length=1,
+        description="edge servers (default: one, server-0)",
     )
     channel: Channel = Field(default_factory=Channel, description="uplink channel model")
     downlink: Downlink | None = Field(default=None, description="result return; none = paper")
@@ -711,6 +671,8 @@ class Scenario(_Spec):
                     "servers); remove servers"
                 )
             return
+        if not isinstance(topology, GeneratedParams):
+            return  # a plug-in generator with parameters of its own
         groups = [g.name for g in self.devices]
         classes = [s.id for s in self.servers]
         for name in topology.device_mix or {}:

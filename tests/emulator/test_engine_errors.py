@@ -41,7 +41,7 @@ def test_input_errors_are_value_errors():
         ({"channel": {"fading": {"law": "rayleigh", "m": 0.1}}}, "channel.fading.m", "0.1"),
         (
             {"devices": [{"name": "d", "arrivals": {"process": "poisson", "rate_per_s": 0}}]},
-            "devices[0].arrivals.poisson.rate_per_s",
+            "devices[0].arrivals.rate_per_s",
             "0",
         ),
     ],

@@ -22,10 +22,10 @@ import pytest
 from scipy import stats
 
 from coinfer.emulator.api.run import simulate
-from coinfer.emulator.engine.fading import BlockFading, ergodic_capacity_bps
+from coinfer.emulator.engine.fading import BlockFading, ergodic_capacity_bps, fading_law
 from coinfer.emulator.model.reference import log_distance_gain, shannon_rate_bps, uplink_rate_bps
 from coinfer.emulator.randomness import seed_sequence
-from coinfer.emulator.scenario.schema import scenario_from_dict
+from coinfer.emulator.scenario.schema import Fading, scenario_from_dict
 
 BANDWIDTH_HZ = 5e6
 NOISE_W_PER_HZ = 2e-19
@@ -42,8 +42,13 @@ LAWS = [
 LAW_IDS = [law for law, *_ in LAWS]
 
 
+def block_fading(law: str, params: dict, coherence_s: float, seed) -> BlockFading:
+    """One link's block fading under ``law`` (a registered name) with ``params``."""
+    return BlockFading(fading_law(Fading(law=law, **params)), coherence_s, seed)
+
+
 def fading(law: str, params: dict, coherence_s: float = 1e-3, index: int = 0) -> BlockFading:
-    return BlockFading(law, coherence_s, seed_sequence(11, "fading", index), **params)
+    return block_fading(law, params, coherence_s, seed_sequence(11, "fading", index))
 
 
 # ---- the block-fading process --------------------------------------------------------------
@@ -223,7 +228,7 @@ def test_an_upload_across_blocks_integrates_the_rate_block_by_block(long_upload,
     ):
         scenario = one_device(profile, law, params, coherence_s, interval_s, n)
         trace = simulate(scenario, seed=9).trace
-        link = BlockFading(law, coherence_s, seed_sequence(9, "fading", 0), **params)
+        link = block_fading(law, params, coherence_s, seed_sequence(9, "fading", 0))
         rows = trace[["t_arrival", "payload_bits", "latency_uplink_s"]].itertuples(index=False)
         for t0, bits, took in rows:
             t, block, left = t0, link.block_at(t0), bits
@@ -274,7 +279,7 @@ def test_ps_uploads_over_fading_are_re_rated_block_by_block(long_upload):
         }
     )
     trace = simulate(scenario, seed=13).trace
-    links = [BlockFading(law, coherence_s, seed_sequence(13, "fading", i)) for i in (0, 1)]
+    links = [block_fading(law, {}, coherence_s, seed_sequence(13, "fading", i)) for i in (0, 1)]
     gains = [float(log_distance_gain(300.0)), GAIN]
 
     def rate(i: int, block: int, band_hz: float) -> float:

@@ -61,6 +61,42 @@ def test_bad_scenarios_name_the_field(changes, message):
         scenario_from_dict(minimal(**changes))
 
 
+@pytest.mark.parametrize(
+    ("path", "field", "known"),
+    [
+        ("devices.0.arrivals.process", "devices[0].arrivals.process", "deterministic, poisson"),
+        ("devices.0.work.distribution", "devices[0].work.distribution", "constant, exponential"),
+        ("cells.0.sharing", "cells[0].sharing", "fdma, fifo, ps"),
+        ("servers.0.discipline", "servers[0].discipline", "fcfs, ps"),
+        ("channel.pathloss.model", "channel.pathloss.model", "38901, log-distance"),
+        ("channel.fading.law", "channel.fading.law", "nakagami, none, rayleigh, rician"),
+        ("topology.generator", "topology.generator", "disc, file, hexagonal"),
+    ],
+)
+def test_a_name_that_is_not_registered_is_refused_naming_the_field_and_the_known_names(
+    path, field, known
+):
+    """Every pluggable part is named by a registered name (docs/extending.md): an unknown one
+    is refused at its field, with the registered names and the ``module:Class`` alternative."""
+    data = apply_overrides(
+        minimal(cells=[{"id": "c"}], servers=[{"id": "s"}]), [f"{path}=teleport"]
+    )
+    with pytest.raises(InputError) as caught:
+        scenario_from_dict(data)
+    message = str(caught.value)
+    assert f"{field}: got 'teleport', expected one of: {known}" in message
+    assert "or module:Class naming a class implementing coinfer." in message
+
+
+def test_a_plugin_name_may_also_be_module_class():
+    """``module:Class`` names the same built-in class an entry point does."""
+    data = minimal(channel={"fading": {"law": "coinfer.emulator.engine.fading:RicianFading"}})
+    fading = scenario_from_dict(data).channel.fading
+    assert fading.law == "coinfer.emulator.engine.fading:RicianFading"
+    with pytest.raises(InputError, match=r"channel.fading.law: fading law 'nowhere:Law': no "):
+        scenario_from_dict(minimal(channel={"fading": {"law": "nowhere:Law"}}))
+
+
 def test_overrides_address_fields_by_dotted_path():
     data = apply_overrides(
         minimal(), ["devices.0.count=20", "channel.fading.law=rayleigh", "seed=9"]

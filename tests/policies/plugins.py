@@ -64,8 +64,11 @@ def install_distribution(
     dist: str,
     entry_points: dict[str, str],
     source: str | None = None,
+    group: str = "coinfer.policies",
+    more_groups: dict[str, dict[str, str]] | None = None,
 ) -> str:
-    """Put a distribution ``dist`` on ``sys.path`` with ``coinfer.policies`` entry points.
+    """Put a distribution ``dist`` on ``sys.path`` with entry points in ``group`` (and in each
+    group of ``more_groups``).
 
     ``source`` (optional) becomes a module shipped with the distribution; ``{module}`` in an
     entry point value is replaced by that module's name, which is returned.
@@ -77,9 +80,10 @@ def install_distribution(
     (info / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n", encoding="utf-8"
     )
-    lines = [f"{name} = {value.format(module=module)}" for name, value in entry_points.items()]
-    (info / "entry_points.txt").write_text(
-        "[coinfer.policies]\n" + "\n".join(lines) + "\n", encoding="utf-8"
-    )
+    sections = []
+    for section, points in {group: entry_points, **(more_groups or {})}.items():
+        lines = [f"{name} = {value.format(module=module)}" for name, value in points.items()]
+        sections.append(f"[{section}]\n" + "\n".join(lines) + "\n")
+    (info / "entry_points.txt").write_text("\n".join(sections), encoding="utf-8")
     monkeypatch.syspath_prepend(str(site))
     return module

@@ -20,9 +20,16 @@ def data(topology, **changes):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"topology": {"rings": 1}}, r"topology: .*expected a generator \(one of paper, disc"),
-        ({"topology": {"generator": "torus"}}, r"topology: .*expected a generator"),
-        ({"topology": {"generator": "disc", "devics": 3}}, r"topology.disc.devics"),
+        ({"topology": {"rings": 1}}, r"topology: got \{'rings': 1\}, expected a generator"),
+        (
+            {"topology": {"generator": "torus"}},
+            r"topology.generator: got 'torus', expected one of: disc, file, hexagonal, hierarchy, "
+            "paper, random-geometric",
+        ),
+        (
+            {"topology": {"generator": "disc", "devics": 3}},
+            r"topology.devics: got 3, expected Extra inputs",
+        ),
         (
             {"topology": {"generator": "disc", "radius_m": 5}},
             r"min_distance_m \(10\) must be below radius_m \(5\)",
@@ -41,7 +48,7 @@ def data(topology, **changes):
         ),
         (
             {"topology": {"generator": "hierarchy"}},
-            r"topology.hierarchy.cloud: missing",
+            r"topology.cloud: missing",
         ),
         (
             {"topology": {"generator": "paper"}, "cells": [{"id": "c"}]},
@@ -64,7 +71,7 @@ def data(topology, **changes):
         ),
         (
             {"topology": {"generator": "paper", "routing": "random"}},
-            r"topology.paper.routing: got 'random'",
+            r"topology.routing: got 'random'",
         ),
     ],
     ids=[

@@ -9,10 +9,11 @@ import pytest
 
 from coinfer.emulator.cli.errors import FLAGS
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.plugins import TRACE_READERS
 from coinfer.traces import ArrivalTrace, LinkCapacityTrace, SnrTrace
 from coinfer.traces.checksum import file_sha256
 from coinfer.traces.locate import cache_dir, find_trace_file, search_dirs
-from coinfer.traces.registry import KINDS, READERS, TraceRegistry, reader_function
+from coinfer.traces.registry import KINDS, TraceRegistry, trace_reader
 
 TYPES = {"capacity": LinkCapacityTrace, "snr": SnrTrace, "arrivals": ArrivalTrace}
 ORIGINS = {  # from ../shared/traces/README.md
@@ -34,7 +35,8 @@ def test_every_entry_is_complete(registry):
     assert len(names) == len(set(names))
     for entry in registry:
         assert entry.kind in KINDS
-        assert entry.reader in READERS
+        assert entry.reader in TRACE_READERS.builtin_names()
+        trace_reader(entry.reader, entry.options, entry.name)  # its options are the reader's
         assert re.fullmatch(r"[0-9a-f]{64}", entry.file.sha256)
         assert entry.file.size_bytes > 0
         assert entry.source.license and entry.source.citation and entry.description
@@ -67,8 +69,10 @@ def test_the_catalog_covers_the_traces_the_issue_names(registry):
 def test_unknown_names_are_refused_with_the_known_ones(registry):
     with pytest.raises(InputError, match="unknown trace 'mahimahi/nope'; expected one of"):
         registry.get("mahimahi/nope")
-    with pytest.raises(InputError, match="unknown trace reader"):
-        reader_function("parquet")
+    with pytest.raises(InputError, match="unknown trace reader 'parquet'; expected one of: "):
+        TRACE_READERS.load("parquet")
+    with pytest.raises(InputError, match=r"options of reader 'mahimahi':\n?.*bin_s: got -1"):
+        trace_reader("mahimahi", {"bin_s": -1}, "trace 'x'")
 
 
 def test_checksums_and_sizes_match_the_real_files(registry, shared_dir):

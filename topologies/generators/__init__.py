@@ -1,34 +1,25 @@
 """Topology generators: each turns its typed configuration into a networkx graph.
 
-A generator is a function ``generate(config, population, seed) -> networkx.Graph`` whose nodes
-and edges carry the attributes of :mod:`topologies.specs`; :func:`generate` picks it by the
+A generator is a plug-in of the ``coinfer.topologies`` family (:mod:`coinfer.emulator.plugins`,
+protocol :class:`~coinfer.topologies.generators.common.TopologyGenerator`) whose nodes and edges
+carry the attributes of :mod:`topologies.specs`; :func:`generate` looks it up by the
 configuration's ``generator`` name. The graph is a pure function of the configuration, the
 scenario's device groups and server classes (:class:`Population`) and the seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import networkx as nx
 
-from coinfer.topologies.config import GeneratedTopology
-from coinfer.topologies.generators import disc, geometric, hexagonal, hierarchy, paper
-from coinfer.topologies.generators.common import Population, ServerClass
-
-GENERATORS: dict[str, Callable[[Any, Population, int], nx.Graph]] = {
-    "paper": paper.generate,
-    "disc": disc.generate,
-    "hexagonal": hexagonal.generate,
-    "random-geometric": geometric.generate,
-    "hierarchy": hierarchy.generate,
-}
+from coinfer.emulator.plugins import TOPOLOGIES
+from coinfer.topologies.config import TopologyParams
+from coinfer.topologies.generators.common import Population, ServerClass, TopologyGenerator
 
 
-def generate(config: GeneratedTopology, population: Population, seed: int) -> nx.Graph:
-    """The graph of ``config`` for ``population`` and the layout ``seed``."""
-    return GENERATORS[config.generator](config, population, seed)
+def generate(config: TopologyParams, population: Population, seed: int) -> nx.Graph:
+    """The graph of ``config`` for ``population`` and the run's ``seed``."""
+    generator: TopologyGenerator = TOPOLOGIES.load(config.generator)(config)
+    return generator.generate(population, seed)
 
 
-__all__ = ["GENERATORS", "Population", "ServerClass", "generate"]
+__all__ = ["Population", "ServerClass", "TopologyGenerator", "generate"]

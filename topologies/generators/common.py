@@ -1,15 +1,22 @@
-"""What every generator shares: the classes it mixes and a builder of typed graphs."""
+"""What every generator shares: its protocol, the classes it mixes and a builder of typed graphs.
+
+A topology generator is a plug-in of the ``coinfer.topologies`` family
+(:mod:`coinfer.emulator.plugins`): a class implementing :class:`TopologyGenerator`, registered
+under the name a scenario gives as ``topology.generator``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import networkx as nx
 import numpy as np
 
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.randomness import stream
-from coinfer.topologies.config import _Generated
+from coinfer.topologies.config import GeneratedParams, TopologyParams
 from coinfer.topologies.geometry import distances
 from coinfer.topologies.mix import assign
 from coinfer.topologies.specs import (
@@ -35,6 +42,8 @@ class ServerClass:
     workers: int
     discipline: str
     queue_capacity: int | None
+    #: the discipline's own parameters (stamped on the server nodes beside ``discipline``)
+    discipline_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,19 +54,56 @@ class Population:
     server_classes: dict[str, ServerClass]  #: class name (scenario server id) -> template
 
 
+class TopologyGenerator(Protocol):
+    """A topology generator, made from the scenario's ``topology`` parameters (``Params``, a
+    :class:`~coinfer.topologies.config.TopologyParams` model)."""
+
+    Params: ClassVar[type[TopologyParams]]
+
+    def __init__(self, params: TopologyParams) -> None: ...
+
+    def generate(self, population: Population, seed: int) -> nx.Graph:
+        """The graph for ``population`` and the run's ``seed``: nodes and edges carry the
+        attributes of :mod:`coinfer.topologies.specs` (it is checked like a loaded graph)."""
+        ...
+
+
+class LayoutGenerator:
+    """Base of the built-in generators: ``layout(population, seed)`` with the layout seed
+    ``params.seed``, or the run's seed when it is not set."""
+
+    Params: ClassVar[type[GeneratedParams]]
+
+    def __init__(self, params: GeneratedParams) -> None:
+        self.params = params
+
+    def generate(self, population: Population, seed: int) -> nx.Graph:
+        return self.layout(population, seed if self.params.seed is None else self.params.seed)
+
+    def layout(self, population: Population, seed: int) -> nx.Graph:
+        """The graph for ``population`` with the layout ``seed``."""
+        raise NotImplementedError
+
+
 def rng(seed: int, purpose: int) -> np.random.Generator:
     """The layout's random stream for ``purpose`` (positions, device or server classes)."""
     return stream(seed, "placement", purpose)
 
 
-def device_groups(config: _Generated, population: Population, seed: int, total: int) -> list[str]:
+def device_groups(
+    config: GeneratedParams, population: Population, seed: int, total: int
+) -> list[str]:
     """A device group for each of ``total`` devices, mixed by proportion and shuffled."""
     weights = config.device_mix or population.device_weights
     return assign(rng(seed, DEVICE_CLASSES), total, weights)
 
 
 def server_classes(
-    config: _Generated, population: Population, seed: int, total: int, exclude: str | None = None
+    config: GeneratedParams,
+    population: Population,
+    seed: int,
+    total: int,
+    exclude: str | None = None,
 ) -> list[str]:
     """A server class for each of ``total`` sites (default: equal shares of every class but
     ``exclude``, the cloud's)."""
@@ -105,6 +151,7 @@ class GraphBuilder:
             discipline=server_class.discipline,  # type: ignore[arg-type]
             queue_capacity=server_class.queue_capacity,
             server_class=name,
+            **server_class.discipline_params,
             x_m=float(xy[0]),
             y_m=float(xy[1]),
         )

@@ -9,6 +9,7 @@ from coinfer.topologies.config import DiscTopology
 from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
+    LayoutGenerator,
     Population,
     device_groups,
     rng,
@@ -37,3 +38,12 @@ def generate(config: DiscTopology, population: Population, seed: int) -> nx.Grap
     devices = build.devices(groups, positions)
     build.radio_links(devices, positions, [ap], np.zeros((1, 2)), [0] * len(devices), None)
     return build.graph
+
+
+class DiscGenerator(LayoutGenerator):
+    """The ``disc`` generator (see :func:`generate`)."""
+
+    Params = DiscTopology
+
+    def layout(self, population: Population, seed: int) -> nx.Graph:
+        return generate(self.params, population, seed)

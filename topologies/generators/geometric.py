@@ -9,6 +9,7 @@ from coinfer.topologies.config import GeometricTopology
 from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
+    LayoutGenerator,
     Population,
     device_groups,
     rng,
@@ -66,3 +67,12 @@ def generate(config: GeometricTopology, population: Population, seed: int) -> nx
     own = distances(device_xy, ap_xy).argmin(axis=1).tolist() if len(device_xy) else []
     build.radio_links(devices, device_xy, aps, ap_xy, own, config.radio_range_m)
     return build.graph
+
+
+class GeometricGenerator(LayoutGenerator):
+    """The ``random-geometric`` generator (see :func:`generate`)."""
+
+    Params = GeometricTopology
+
+    def layout(self, population: Population, seed: int) -> nx.Graph:
+        return generate(self.params, population, seed)

@@ -9,6 +9,7 @@ from coinfer.topologies.config import HexagonalTopology
 from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
+    LayoutGenerator,
     Population,
     device_groups,
     rng,
@@ -51,3 +52,12 @@ def generate(config: HexagonalTopology, population: Population, seed: int) -> nx
     devices = build.devices(groups, positions)
     build.radio_links(devices, positions, aps, centres, own, config.radio_range_m)
     return build.graph
+
+
+class HexagonalGenerator(LayoutGenerator):
+    """The ``hexagonal`` generator (see :func:`generate`)."""
+
+    Params = HexagonalTopology
+
+    def layout(self, population: Population, seed: int) -> nx.Graph:
+        return generate(self.params, population, seed)

@@ -11,6 +11,7 @@ from coinfer.topologies.config import HierarchyTopology
 from coinfer.topologies.generators.common import (
     POSITIONS,
     GraphBuilder,
+    LayoutGenerator,
     Population,
     device_groups,
     rng,
@@ -56,3 +57,12 @@ def generate(config: HierarchyTopology, population: Population, seed: int) -> nx
     devices = build.devices(groups, positions)
     build.radio_links(devices, positions, aps, ap_xy, own, config.radio_range_m)
     return build.graph
+
+
+class HierarchyGenerator(LayoutGenerator):
+    """The ``hierarchy`` generator (see :func:`generate`)."""
+
+    Params = HierarchyTopology
+
+    def layout(self, population: Population, seed: int) -> nx.Graph:
+        return generate(self.params, population, seed)

@@ -8,6 +8,7 @@ import numpy as np
 from coinfer.topologies.config import PaperTopology
 from coinfer.topologies.generators.common import (
     GraphBuilder,
+    LayoutGenerator,
     Population,
     device_groups,
     server_classes,
@@ -26,3 +27,12 @@ def generate(config: PaperTopology, population: Population, seed: int) -> nx.Gra
     device = build.devices(groups, np.array([[config.distance_m, 0.0]]))
     build.radio_links(device, np.zeros((1, 2)), [ap], np.zeros((1, 2)), [0], None)
     return build.graph
+
+
+class PaperGenerator(LayoutGenerator):
+    """The ``paper`` generator (see :func:`generate`)."""
+
+    Params = PaperTopology
+
+    def layout(self, population: Population, seed: int) -> nx.Graph:
+        return generate(self.params, population, seed)

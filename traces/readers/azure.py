@@ -25,6 +25,7 @@ from coinfer.traces.readers._parse import (
     read_csv_strings,
     require_columns,
 )
+from coinfer.traces.readers.base import FunctionReader
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 COLUMNS = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
@@ -65,3 +66,9 @@ def read_azure_llm(path: str | Path, provenance: Provenance | None = None) -> Ar
         tokens["GeneratedTokens"],
         source.with_notes(f"Azure LLM 2023: times from {stamps.iloc[0]} UTC"),
     )
+
+
+class AzureLlmReader(FunctionReader):
+    """The ``azure-llm`` reader (:func:`read_azure_llm`)."""
+
+    function = staticmethod(read_azure_llm)

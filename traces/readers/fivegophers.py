@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from coinfer.emulator.errors import InputError
 from coinfer.traces.capacity import LinkCapacityTrace
@@ -28,6 +29,7 @@ from coinfer.traces.readers._parse import (
     read_csv_strings,
     require_columns,
 )
+from coinfer.traces.readers.base import FunctionReader, ReaderParams
 
 MBPS = 1e6
 SEQ_COLUMN = "seq_num"
@@ -56,3 +58,12 @@ def read_5gophers(
     return LinkCapacityTrace.from_rates(
         times, mbps * MBPS, float(times[-1] + 1.0), source.with_notes(notes)
     )
+
+
+class FiveGophersReader(FunctionReader):
+    """The ``5gophers`` reader (:func:`read_5gophers`)."""
+
+    class Params(ReaderParams):
+        column: str = Field(default="throughput_mbps", description="throughput column, Mbit/s")
+
+    function = staticmethod(read_5gophers)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from coinfer.emulator.errors import InputError
 from coinfer.traces.arrivals import ArrivalTrace
@@ -31,6 +32,7 @@ from coinfer.traces.readers._parse import (
     numeric_column,
     read_csv_strings,
 )
+from coinfer.traces.readers.base import FunctionReader, ReaderParams
 from coinfer.traces.snr import SnrTrace
 
 TIME_NAMES = ("time", "time_s")
@@ -149,3 +151,29 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class _GridParams(ReaderParams):
+    duration_s: float | None = Field(
+        default=None, gt=0, description="length of the trace's loop, s (default: uniform grid)"
+    )
+
+
+class CapacityCsvReader(FunctionReader):
+    """The ``capacity-csv`` reader (:func:`read_capacity_csv`)."""
+
+    Params = _GridParams
+    function = staticmethod(read_capacity_csv)
+
+
+class SnrCsvReader(FunctionReader):
+    """The ``snr-csv`` reader (:func:`read_snr_csv`)."""
+
+    Params = _GridParams
+    function = staticmethod(read_snr_csv)
+
+
+class ArrivalsCsvReader(FunctionReader):
+    """The ``arrivals-csv`` reader (:func:`read_arrivals_csv`)."""
+
+    function = staticmethod(read_arrivals_csv)

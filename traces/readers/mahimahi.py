@@ -19,11 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from coinfer.emulator.errors import InputError
 from coinfer.traces.capacity import LinkCapacityTrace
 from coinfer.traces.provenance import Provenance
 from coinfer.traces.readers._parse import decode_ascii_lines, existing_file, file_error
+from coinfer.traces.readers.base import FunctionReader, ReaderParams
 
 PACKET_BITS = 1500 * 8  # one MTU-sized packet
 
@@ -99,3 +101,12 @@ def _one(line: str, number: int, source: Path) -> int:
         return int(line)
     except ValueError as err:
         raise file_error(source, number, line, "an integer (milliseconds)") from err
+
+
+class MahimahiReader(FunctionReader):
+    """The ``mahimahi`` reader (:func:`read_mahimahi`)."""
+
+    class Params(ReaderParams):
+        bin_s: float = Field(default=0.001, gt=0, description="resolution of the series, s")
+
+    function = staticmethod(read_mahimahi)

@@ -17,6 +17,7 @@ from coinfer.emulator.errors import InputError
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.provenance import Provenance
 from coinfer.traces.readers._parse import existing_file, file_error
+from coinfer.traces.readers.base import FunctionReader
 
 FIELDS = ("timestamp", "input_length", "output_length")
 
@@ -79,3 +80,9 @@ def _row(raw: bytes, number: int, file: Path) -> tuple[float, int, int]:
 
 def _shown(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
+
+
+class MooncakeReader(FunctionReader):
+    """The ``mooncake`` reader (:func:`read_mooncake`)."""
+
+    function = staticmethod(read_mooncake)

@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from coinfer.emulator.errors import InputError
 from coinfer.traces.capacity import LinkCapacityTrace
@@ -34,6 +35,7 @@ from coinfer.traces.readers._parse import (
     read_csv_strings,
     require_columns,
 )
+from coinfer.traces.readers.base import FunctionReader, ReaderParams
 from coinfer.traces.snr import SnrTrace
 
 ROOT = "5G-production-dataset/"
@@ -150,3 +152,13 @@ def _open_zip(file: Path) -> zipfile.ZipFile:
         return zipfile.ZipFile(file)
     except zipfile.BadZipFile as err:
         raise InputError(f"{file}: not a zip file, expected the UCC 5G dataset zip") from err
+
+
+class Ucc5gReader(FunctionReader):
+    """The ``ucc-5g`` reader (:func:`read_ucc5g`)."""
+
+    class Params(ReaderParams):
+        member: str = Field(description="the log's path inside the dataset zip")
+        series: Series = Field(default="snr", description="snr, dl or ul")
+
+    function = staticmethod(read_ucc5g)
