@@ -11,8 +11,9 @@ For one request and a set of candidate split points, (P1) is::
 with ``a_d = N(l)·w/c`` and ``a_s = Ñ(l)·w/c̃`` the unpruned cycles of each side for this
 request's work scale ``w``, ``k = η·φ`` the energy per cycle per Hz², and
 ``r(p) = B·log2(1 + g·p/(B·N0))``. A :class:`Problem` holds these numbers; the joint solver, the
-paper's SCA, the dense-grid reference and every baseline read the same object, and a baseline is
-the same problem with some bounds pinned (``p_lo = p_hi = P_max`` for fixed power, etc.).
+paper's SCA, every baseline and the tests' reference solvers (``tests/oracles``) read the same
+object, and a baseline is the same problem with some bounds pinned (``p_lo = p_hi = P_max`` for
+fixed power, etc.).
 """
 
 from __future__ import annotations
