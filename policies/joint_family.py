@@ -59,7 +59,7 @@ def virtual_power(z: float) -> float:
     return y
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SplitConstants:
     """Constants of one split, as plain floats, for the scalar evaluation."""
 
@@ -113,17 +113,17 @@ class FamilyPoint:
     f_server_hz: float = math.nan
     rho_device: float = math.nan
     rho_server: float = math.nan
-    free: Free = Free.NONE  #: which kept fractions the budgets set (the others at a bound)
+    free: Free = "none"  #: which kept fractions the budgets set (the others at a bound)
     slope: float = 0.0  #: dh/ds
     local: LocalTerms | None = None  #: for Newton's step (None: at a KKT point, or infeasible)
 
     def held(self) -> tuple[Free, float] | None:
         """``(free, bound)`` of a piece of h with one kept fraction held at a bound (the other
         set by the budgets), else None."""
-        if self.free is Free.SERVER:
-            return Free.SERVER, self.rho_device
-        if self.free is Free.DEVICE:
-            return Free.DEVICE, self.rho_server
+        if self.free == "server":
+            return "server", self.rho_device
+        if self.free == "device":
+            return "device", self.rho_server
         return None
 
 
@@ -178,7 +178,7 @@ class Family:
             snr = self.snr
             rate = self.bandwidth * math.log2(1.0 + snr * p)
             if rate <= 0.0:  # no rate: only more power could help
-                return FamilyPoint(s, -math.inf, LpStatus.INFEASIBLE, 1, p)
+                return FamilyPoint(s, -math.inf, "infeasible", 1, p)
             upload = theta / rate
             time_left = self.time_budget - upload
             energy_left = self.energy_budget - p * upload
@@ -196,7 +196,7 @@ class Family:
         a_d, a_s = split.a_d, split.a_s
         t_d, t_s = a_d / f_d, a_s / f_s
         e_d, e_s = self.k_d * f_d * f_d * a_d, self.k_s * f_s * f_s * a_s
-        lp = solve_lp(
+        value, x, y_s, lam_t, mu_e, status, free, way = solve_lp(
             split.q,
             split.s,
             t_d,
@@ -211,11 +211,10 @@ class Family:
             self.y_hi,
             lam,
         )
-        status, x, y_s = lp.status, lp.rho_device, lp.rho_server
-        if status is LpStatus.INFEASIBLE:
-            return FamilyPoint(s, lp.value, status, lp.way, p)
-        if status is LpStatus.KKT_POINT:
-            return FamilyPoint(s, lp.value, status, 0, p, f_d, f_s, x, y_s, lp.free)
+        if status == "infeasible":
+            return FamilyPoint(s, value, status, way, p)
+        if status == "kkt-point":
+            return FamilyPoint(s, value, status, 0, p, f_d, f_s, x, y_s, free)
         # Along s: dτ = −τ·g and dε = 2·ε·g with g = d(ln f)/ds on each side.
         g_d, g_s = df_d / f_d, df_s / f_s
         time_slope = dtime + x * t_d * g_d + y_s * t_s * g_s  # d(time left − time used)/ds
@@ -224,16 +223,14 @@ class Family:
         # and as p and the clocks are stationary for Λ, d(energy …)/ds = −Λ·d(time …)/ds: h
         # rises while the LP prices time above Λ (λ > Λ·μ). That sign still tells the way where
         # nothing moves (all clipped: h is flat but the point is not a KKT point).
-        slope = lp.time_price * time_slope + lp.energy_price * energy_slope
-        lead = lp.time_price - lam * lp.energy_price
+        slope = lam_t * time_slope + mu_e * energy_slope
+        lead = lam_t - lam * mu_e
         if lead == 0.0:
-            status, direction = LpStatus.KKT_POINT, 0
+            status, direction = "kkt-point", 0
         else:
             direction = 1 if lead > 0.0 else -1
         local = LocalTerms(time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s)
-        return FamilyPoint(
-            s, lp.value, status, direction, p, f_d, f_s, x, y_s, lp.free, slope, local
-        )
+        return FamilyPoint(s, value, status, direction, p, f_d, f_s, x, y_s, free, slope, local)
 
 
 def _clipped_clock(

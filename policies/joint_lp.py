@@ -20,30 +20,25 @@ which way the optimum of (P1) lies along its family of points.
 
 from __future__ import annotations
 
-import enum
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
+#: What an LP's answer says about the family point it was solved at:
+#:
+#: * ``"optimum"``: an optimum; its multipliers tell which way the split's optimum lies;
+#: * ``"infeasible"``: the lowest kept fractions miss a budget (:attr:`LpOptimum.way` says
+#:   which);
+#: * ``"kkt-point"``: the family point is a KKT point of (P1), the split's optimum (nothing
+#:   binds, or a corner whose multipliers include the ratio Λ, or the LP prices time at
+#:   exactly Λ).
+#:
+#: (Literal strings rather than an enum: they compare at the cost of an identity check, and the
+#: search compares them in its innermost loop.)
+LpStatus = Literal["optimum", "infeasible", "kkt-point"]
 
-class LpStatus(enum.Enum):
-    """What an LP's answer says about the family point it was solved at."""
-
-    #: An optimum; its multipliers tell which way the split's optimum lies.
-    OPTIMUM = "optimum"
-    #: The lowest kept fractions miss a budget (:attr:`LpOptimum.way` says which).
-    INFEASIBLE = "infeasible"
-    #: The family point is a KKT point of (P1): the split's optimum (nothing binds, or a corner
-    #: whose multipliers include the ratio Λ, or the LP prices time at exactly Λ).
-    KKT_POINT = "kkt point"
-
-
-class Free(enum.Enum):
-    """Which kept fractions the binding budgets set (the others are held at a bound)."""
-
-    NONE = 0
-    DEVICE = 1  #: ρ (ρ̃ held at a bound)
-    SERVER = 2  #: ρ̃ (ρ held at a bound)
-    BOTH = 3
+#: Which kept fractions the binding budgets set (the others are held at a bound): ``"none"``,
+#: ``"device"`` (ρ; ρ̃ held), ``"server"`` (ρ̃; ρ held) or ``"both"``.
+Free = Literal["none", "device", "server", "both"]
 
 
 class LpOptimum(NamedTuple):
@@ -85,14 +80,14 @@ def solve_lp(
     ``w``, ``τ`` (s), ``ε`` (J) are per unit of the kept fraction (a side with no cycles has
     ``τ = ε = 0`` and is kept at its top); ``time_s`` and ``energy_j`` the budgets left (finite).
     Where the multipliers are not unique (a corner), those nearest to the ratio
-    ``λ/μ = ratio`` (Λ, J/s) are returned, and the status is :attr:`LpStatus.KKT_POINT` if they
+    ``λ/μ = ratio`` (Λ, J/s) are returned, and the status is ``"kkt-point"`` if they
     reach it.
     """
     time_room = time_s - tau_d * x_lo - tau_s * y_lo
     energy_room = energy_j - eps_d * x_lo - eps_s * y_lo
     if time_room < 0.0 or energy_room < 0.0:
         way = (time_room < 0.0) - (energy_room < 0.0)
-        return LpOptimum(-math.inf, _NAN, _NAN, 0.0, 0.0, LpStatus.INFEASIBLE, Free.NONE, way)
+        return LpOptimum(-math.inf, _NAN, _NAN, 0.0, 0.0, "infeasible", "none", way)
     span_x, span_y = x_hi - x_lo, y_hi - y_lo
     free_d = tau_d <= 0.0 and eps_d <= 0.0  # a side with nothing to compute: kept at its top
     free_s = tau_s <= 0.0 and eps_s <= 0.0
@@ -103,9 +98,7 @@ def solve_lp(
     if tau_d * span_x + tau_s * span_y <= time_room and eps_d * span_x + eps_s * span_y <= (
         energy_room
     ):
-        return LpOptimum(
-            w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, LpStatus.KKT_POINT, Free.NONE
-        )
+        return LpOptimum(w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, "kkt-point", "none")
     u_top = min(time_room / tau_d, energy_room / eps_d, span_x)
     det = tau_d * eps_s - eps_d * tau_s
     best_value, best_u, best_z = -math.inf, 0.0, 0.0
@@ -122,6 +115,7 @@ def solve_lp(
         if value > best_value:
             best_value, best_u, best_z = value, u, z
     u, z = best_u, best_z
+    free: Free
     x, y = x_lo + u, y_lo + z
     value = w_d * x + w_s * y
     # Which constraints hold the optimum, and the budgets' multipliers. (The optimum is built
@@ -140,16 +134,16 @@ def solve_lp(
         if x_free and y_free and det != 0.0:  # the budget lines cross: w = λ·τ + μ·ε, both sides
             lam = (w_d * eps_s - w_s * eps_d) / det
             mu = (tau_d * w_s - tau_s * w_d) / det
-            return LpOptimum(value, x, y, max(lam, 0.0), max(mu, 0.0), LpStatus.OPTIMUM, Free.BOTH)
+            return LpOptimum(value, x, y, max(lam, 0.0), max(mu, 0.0), "optimum", "both")
         if not (x_free or y_free):  # both at bounds and both budgets bind: a corner
-            return LpOptimum(value, x, y, 0.0, 0.0, LpStatus.KKT_POINT, Free.NONE)
+            return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
         # A corner: the multipliers with w = λ·τ + μ·ε on the free side form a segment, cut by
         # the sign the held fraction's bound needs. Take the one nearest to the ratio Λ.
         if x_free:
-            w, tau, eps, free = w_d, tau_d, eps_d, Free.DEVICE
+            w, tau, eps, free = w_d, tau_d, eps_d, "device"
             w_b, tau_b, eps_b, at_top, at_bottom = w_s, tau_s, eps_s, at_y_hi, at_y_lo
         else:
-            w, tau, eps, free = w_s, tau_s, eps_s, Free.SERVER
+            w, tau, eps, free = w_s, tau_s, eps_s, "server"
             w_b, tau_b, eps_b, at_top, at_bottom = w_d, tau_d, eps_d, at_x_hi, at_x_lo
         lam_lo, lam_hi = 0.0, w / tau
         # the held fraction's reduced value along the segment: c0 − λ·c1
@@ -168,31 +162,31 @@ def solve_lp(
             lam_lo = lam_hi = 0.5 * (lam_lo + lam_hi)
         lam = ratio * w / (eps + ratio * tau)  # the multipliers in ratio Λ
         if lam_lo <= lam <= lam_hi:
-            return LpOptimum(value, x, y, lam, (w - lam * tau) / eps, LpStatus.KKT_POINT, free)
+            return LpOptimum(value, x, y, lam, (w - lam * tau) / eps, "kkt-point", free)
         lam = lam_lo if lam < lam_lo else lam_hi
-        return LpOptimum(value, x, y, lam, max((w - lam * tau) / eps, 0.0), LpStatus.OPTIMUM, free)
+        return LpOptimum(value, x, y, lam, max((w - lam * tau) / eps, 0.0), "optimum", free)
     if tight_t or tight_e:
         # One budget binds: its multiplier prices the free fraction (a vertex has at most one
         # free with one budget binding); with both at bounds, at least w/cost of any fraction at
         # its bottom, zero if both are at their tops (the best value: a maximum).
         cost_d, cost_s = (tau_d, tau_s) if tight_t else (eps_d, eps_s)
         if x_free:
-            price, free = w_d / cost_d, Free.DEVICE
+            price, free = w_d / cost_d, "device"
         elif y_free:
-            price, free = w_s / cost_s, Free.SERVER
+            price, free = w_s / cost_s, "server"
         else:
-            price, free = 0.0, Free.NONE
+            price, free = 0.0, "none"
             if at_x_lo and span_x > 0.0:
                 price = w_d / cost_d
             if at_y_lo and span_y > 0.0:
                 price = max(price, w_s / cost_s)
             if price == 0.0:
-                return LpOptimum(value, x, y, 0.0, 0.0, LpStatus.KKT_POINT, Free.NONE)
+                return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
         if tight_t:
-            return LpOptimum(value, x, y, price, 0.0, LpStatus.OPTIMUM, free)
-        return LpOptimum(value, x, y, 0.0, price, LpStatus.OPTIMUM, free)
+            return LpOptimum(value, x, y, price, 0.0, "optimum", free)
+        return LpOptimum(value, x, y, 0.0, price, "optimum", free)
     # nothing binds: both at their tops
-    return LpOptimum(value, x, y, 0.0, 0.0, LpStatus.KKT_POINT, Free.NONE)
+    return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
 
 
 def _one_side(
@@ -211,27 +205,26 @@ def _one_side(
 ) -> LpOptimum:
     """:func:`solve_lp` when at least one side has nothing to compute (kept at its top);
     ``time_room`` and ``energy_room`` are what is left at the lowest kept fractions."""
+    free: Free
     if tau_d <= 0.0 and eps_d <= 0.0:
         x = x_hi
         if tau_s <= 0.0 and eps_s <= 0.0:
-            return LpOptimum(
-                w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, LpStatus.KKT_POINT, Free.NONE
-            )
+            return LpOptimum(w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, "kkt-point", "none")
         z_t, z_e, span = time_room / tau_s, energy_room / eps_s, y_hi - y_lo
         z = min(z_t, z_e, span)
-        w, tau, eps, free = w_s, tau_s, eps_s, Free.SERVER
+        w, tau, eps, free = w_s, tau_s, eps_s, "server"
         y = y_lo + z
     else:
         y = y_hi
         z_t, z_e, span = time_room / tau_d, energy_room / eps_d, x_hi - x_lo
         z = min(z_t, z_e, span)
-        w, tau, eps, free = w_d, tau_d, eps_d, Free.DEVICE
+        w, tau, eps, free = w_d, tau_d, eps_d, "device"
         x = x_lo + z
     value = w_d * x + w_s * y
     if z >= span:
-        return LpOptimum(value, x, y, 0.0, 0.0, LpStatus.KKT_POINT, Free.NONE)
+        return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
     if z_t == z_e:  # a corner; the held side costs nothing: every multiplier pair works
-        return LpOptimum(value, x, y, 0.0, 0.0, LpStatus.KKT_POINT, free)
+        return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", free)
     if z_t < z_e:
-        return LpOptimum(value, x, y, w / tau, 0.0, LpStatus.OPTIMUM, free)
-    return LpOptimum(value, x, y, 0.0, w / eps, LpStatus.OPTIMUM, free)
+        return LpOptimum(value, x, y, w / tau, 0.0, "optimum", free)
+    return LpOptimum(value, x, y, 0.0, w / eps, "optimum", free)

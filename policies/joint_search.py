@@ -127,8 +127,8 @@ def refine(
             stalled += 1
         guess = math.nan
         if stalled < 5 and low.local is not None and high.local is not None:
-            if low.free is Free.BOTH and high.free is Free.BOTH:  # a smooth maximum: secant on h'
-                one, two = (last, previous) if previous.free is Free.BOTH else (low, high)
+            if low.free == "both" and high.free == "both":  # a smooth maximum: secant on h'
+                one, two = (last, previous) if previous.free == "both" else (low, high)
                 if one.slope != two.slope:
                     guess = one.s - one.slope * (one.s - two.s) / (one.slope - two.slope)
                     # what a quadratic model of h promises beyond `one`
@@ -169,7 +169,7 @@ def _corner(point: FamilyPoint, free: Free, bound: float) -> float:
     """Newton's estimate of the ``s`` where both budgets bind with one kept fraction held at
     ``bound`` (nan if there is none).
 
-    With ρ held (``free`` is SERVER; ρ̃ if DEVICE), each budget alone allows a value ``z_T``,
+    With ρ held (``free == "server"``; ρ̃ if ``"device"``), each budget alone allows a value ``z_T``,
     ``z_E`` of the other fraction; ``ψ = z_E − z_T`` is a smooth decreasing function of s
     (positive while time binds), and its root is where a piece of h with that fraction at its
     bound ends: the usual maximum, a corner of h.
@@ -178,7 +178,7 @@ def _corner(point: FamilyPoint, free: Free, bound: float) -> float:
     if local is None:
         return math.nan
     time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s = local
-    if free is Free.SERVER:
+    if free == "server":
         tb, eb, gb, tz, ez, gz = t_d, e_d, g_d, t_s, e_s, g_s
     else:
         tb, eb, gb, tz, ez, gz = t_s, e_s, g_s, t_d, e_d, g_d

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from coinfer.policies.joint_lp import Free, LpStatus, solve_lp
+from coinfer.policies.joint_lp import solve_lp
 
 W_D, W_S = 3.0, 2.0  # parameters on the device and on the server
 
@@ -48,7 +48,7 @@ def test_the_optimum_is_that_of_a_general_lp_solver(box_d, box_s):
             bounds=[box_d, box_s],
         )
         if not exact.success:
-            assert ours.status is LpStatus.INFEASIBLE and ours.value == -math.inf
+            assert ours.status == "infeasible" and ours.value == -math.inf
             continue
         assert ours.value == pytest.approx(-exact.fun, rel=1e-9, abs=1e-12)
         assert ours.value == pytest.approx(W_D * ours.rho_device + W_S * ours.rho_server)
@@ -65,15 +65,15 @@ def test_an_infeasible_lp_says_which_budget_its_lowest_fractions_miss():
     energy_missed = solve_lp(W_D, W_S, 1.0, 1.0, 1.0, 1.0, 2.0, 0.9, *lows, 1.0)
     both_missed = solve_lp(W_D, W_S, 1.0, 1.0, 1.0, 1.0, 0.9, 0.9, *lows, 1.0)
     for answer in (time_missed, energy_missed, both_missed):
-        assert answer.status is LpStatus.INFEASIBLE and answer.value == -math.inf
+        assert answer.status == "infeasible" and answer.value == -math.inf
     assert (time_missed.way, energy_missed.way, both_missed.way) == (1, -1, 0)
 
 
 def test_with_room_for_everything_both_sides_are_kept_whole_at_no_price():
     answer = solve_lp(W_D, W_S, 0.2, 0.3, 0.1, 0.4, 10.0, 10.0, 0.0, 1.0, 0.0, 1.0, 1.0)
-    assert answer.status is LpStatus.KKT_POINT  # nothing binds: the split's optimum
+    assert answer.status == "kkt-point"  # nothing binds: the split's optimum
     assert (answer.rho_device, answer.rho_server, answer.value) == (1.0, 1.0, W_D + W_S)
-    assert (answer.time_price, answer.energy_price, answer.free) == (0.0, 0.0, Free.NONE)
+    assert (answer.time_price, answer.energy_price, answer.free) == (0.0, 0.0, "none")
 
 
 @pytest.mark.parametrize(("box_d", "box_s"), BOXES)
@@ -85,7 +85,7 @@ def test_the_prices_are_the_lp_multipliers(box_d, box_s):
         answer = solve_lp(
             W_D, W_S, tau_d, tau_s, eps_d, eps_s, time_s, energy_j, *box_d, *box_s, ratio
         )
-        if answer.status is LpStatus.INFEASIBLE:
+        if answer.status == "infeasible":
             continue
         lam, mu = answer.time_price, answer.energy_price
         assert lam >= 0.0 and mu >= 0.0
@@ -95,11 +95,11 @@ def test_the_prices_are_the_lp_multipliers(box_d, box_s):
             assert used_t == pytest.approx(time_s, rel=1e-9)
         if mu > 0.0:
             assert used_e == pytest.approx(energy_j, rel=1e-9)
-        if answer.free in (Free.DEVICE, Free.BOTH) and tau_d > 0.0:
+        if answer.free in ("device", "both") and tau_d > 0.0:
             assert pytest.approx(lam * tau_d + mu * eps_d, rel=1e-9) == W_D
-        if answer.free in (Free.SERVER, Free.BOTH) and tau_s > 0.0:
+        if answer.free in ("server", "both") and tau_s > 0.0:
             assert pytest.approx(lam * tau_s + mu * eps_s, rel=1e-9) == W_S
-        if answer.status is LpStatus.KKT_POINT and mu > 0.0:
+        if answer.status == "kkt-point" and mu > 0.0:
             assert lam == pytest.approx(ratio * mu, rel=1e-12)  # the family's own ratio
 
 
@@ -114,8 +114,8 @@ def corner(ratio: float):
 
 def test_at_a_corner_the_prices_in_the_ratio_lambda_make_it_a_kkt_point():
     answer = corner(ratio=3.0)
-    assert (answer.rho_device, answer.rho_server, answer.free) == (0.5, 0.5, Free.DEVICE)
-    assert answer.status is LpStatus.KKT_POINT
+    assert (answer.rho_device, answer.rho_server, answer.free) == (0.5, 0.5, "device")
+    assert answer.status == "kkt-point"
     assert (answer.time_price, answer.energy_price) == pytest.approx((0.75, 0.25))
 
 
@@ -123,6 +123,6 @@ def test_at_a_corner_the_prices_nearest_the_ratio_tell_the_way():
     """Λ = 0.5 is below every valid ratio: the nearest prices (λ = μ = 0.5) price time above
     Λ, so the kept parameters rise with Λ (faster clocks and more power)."""
     answer = corner(ratio=0.5)
-    assert answer.status is LpStatus.OPTIMUM and answer.free is Free.DEVICE
+    assert answer.status == "optimum" and answer.free == "device"
     assert (answer.time_price, answer.energy_price) == pytest.approx((0.5, 0.5))
     assert answer.time_price - 0.5 * answer.energy_price > 0.0
