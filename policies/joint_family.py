@@ -33,6 +33,9 @@ from coinfer.policies.joint_static import HUGE, StaticPart
 from coinfer.policies.problem import BUDGET_MARGIN, Problem
 
 _LN2 = math.log(2.0)
+#: Builds a NamedTuple from the tuple of all its fields, without the argument handling of its
+#: constructor (see :data:`coinfer.policies.joint_lp._new`).
+_new = tuple.__new__
 #: Below this ``c·v`` the family's Λ(v) is evaluated by its series (the closed form cancels).
 _SERIES_BELOW = 1e-3
 
@@ -229,7 +232,9 @@ class Family:
             status, direction = "kkt-point", 0
         else:
             direction = 1 if lead > 0.0 else -1
-        local = LocalTerms(time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s)
+        local = _new(
+            LocalTerms, (time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s)
+        )
         return FamilyPoint(s, value, status, direction, p, f_d, f_s, x, y_s, free, slope, local)
 
 

@@ -57,6 +57,10 @@ class LpOptimum(NamedTuple):
 
 
 _NAN = math.nan
+#: Builds an :class:`LpOptimum` from the tuple of all its fields: ``tuple.__new__`` skips the
+#: argument handling of a NamedTuple's constructor, a third of a microsecond once per point of
+#: the solver's search (about 2 % of a solve).
+_new = tuple.__new__
 
 
 def solve_lp(
@@ -87,7 +91,7 @@ def solve_lp(
     energy_room = energy_j - eps_d * x_lo - eps_s * y_lo
     if time_room < 0.0 or energy_room < 0.0:
         way = (time_room < 0.0) - (energy_room < 0.0)
-        return LpOptimum(-math.inf, _NAN, _NAN, 0.0, 0.0, "infeasible", "none", way)
+        return _new(LpOptimum, (-math.inf, _NAN, _NAN, 0.0, 0.0, "infeasible", "none", way))
     span_x, span_y = x_hi - x_lo, y_hi - y_lo
     free_d = tau_d <= 0.0 and eps_d <= 0.0  # a side with nothing to compute: kept at its top
     free_s = tau_s <= 0.0 and eps_s <= 0.0
@@ -98,7 +102,9 @@ def solve_lp(
     if tau_d * span_x + tau_s * span_y <= time_room and eps_d * span_x + eps_s * span_y <= (
         energy_room
     ):
-        return LpOptimum(w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, "kkt-point", "none")
+        return _new(
+            LpOptimum, (w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, "kkt-point", "none", 0)
+        )
     u_top = min(time_room / tau_d, energy_room / eps_d, span_x)
     det = tau_d * eps_s - eps_d * tau_s
     best_value, best_u, best_z = -math.inf, 0.0, 0.0
@@ -134,9 +140,9 @@ def solve_lp(
         if x_free and y_free and det != 0.0:  # the budget lines cross: w = λ·τ + μ·ε, both sides
             lam = (w_d * eps_s - w_s * eps_d) / det
             mu = (tau_d * w_s - tau_s * w_d) / det
-            return LpOptimum(value, x, y, max(lam, 0.0), max(mu, 0.0), "optimum", "both")
+            return _new(LpOptimum, (value, x, y, max(lam, 0.0), max(mu, 0.0), "optimum", "both", 0))
         if not (x_free or y_free):  # both at bounds and both budgets bind: a corner
-            return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
+            return _new(LpOptimum, (value, x, y, 0.0, 0.0, "kkt-point", "none", 0))
         # A corner: the multipliers with w = λ·τ + μ·ε on the free side form a segment, cut by
         # the sign the held fraction's bound needs. Take the one nearest to the ratio Λ.
         if x_free:
@@ -162,9 +168,11 @@ def solve_lp(
             lam_lo = lam_hi = 0.5 * (lam_lo + lam_hi)
         lam = ratio * w / (eps + ratio * tau)  # the multipliers in ratio Λ
         if lam_lo <= lam <= lam_hi:
-            return LpOptimum(value, x, y, lam, (w - lam * tau) / eps, "kkt-point", free)
+            return _new(LpOptimum, (value, x, y, lam, (w - lam * tau) / eps, "kkt-point", free, 0))
         lam = lam_lo if lam < lam_lo else lam_hi
-        return LpOptimum(value, x, y, lam, max((w - lam * tau) / eps, 0.0), "optimum", free)
+        return _new(
+            LpOptimum, (value, x, y, lam, max((w - lam * tau) / eps, 0.0), "optimum", free, 0)
+        )
     if tight_t or tight_e:
         # One budget binds: its multiplier prices the free fraction (a vertex has at most one
         # free with one budget binding); with both at bounds, at least w/cost of any fraction at
@@ -181,12 +189,12 @@ def solve_lp(
             if at_y_lo and span_y > 0.0:
                 price = max(price, w_s / cost_s)
             if price == 0.0:
-                return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
+                return _new(LpOptimum, (value, x, y, 0.0, 0.0, "kkt-point", "none", 0))
         if tight_t:
-            return LpOptimum(value, x, y, price, 0.0, "optimum", free)
-        return LpOptimum(value, x, y, 0.0, price, "optimum", free)
+            return _new(LpOptimum, (value, x, y, price, 0.0, "optimum", free, 0))
+        return _new(LpOptimum, (value, x, y, 0.0, price, "optimum", free, 0))
     # nothing binds: both at their tops
-    return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
+    return _new(LpOptimum, (value, x, y, 0.0, 0.0, "kkt-point", "none", 0))
 
 
 def _one_side(
@@ -209,7 +217,9 @@ def _one_side(
     if tau_d <= 0.0 and eps_d <= 0.0:
         x = x_hi
         if tau_s <= 0.0 and eps_s <= 0.0:
-            return LpOptimum(w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, "kkt-point", "none")
+            return _new(
+                LpOptimum, (w_d * x_hi + w_s * y_hi, x_hi, y_hi, 0.0, 0.0, "kkt-point", "none", 0)
+            )
         z_t, z_e, span = time_room / tau_s, energy_room / eps_s, y_hi - y_lo
         z = min(z_t, z_e, span)
         w, tau, eps, free = w_s, tau_s, eps_s, "server"
@@ -222,9 +232,9 @@ def _one_side(
         x = x_lo + z
     value = w_d * x + w_s * y
     if z >= span:
-        return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", "none")
+        return _new(LpOptimum, (value, x, y, 0.0, 0.0, "kkt-point", "none", 0))
     if z_t == z_e:  # a corner; the held side costs nothing: every multiplier pair works
-        return LpOptimum(value, x, y, 0.0, 0.0, "kkt-point", free)
+        return _new(LpOptimum, (value, x, y, 0.0, 0.0, "kkt-point", free, 0))
     if z_t < z_e:
-        return LpOptimum(value, x, y, w / tau, 0.0, "optimum", free)
-    return LpOptimum(value, x, y, 0.0, w / eps, "optimum", free)
+        return _new(LpOptimum, (value, x, y, w / tau, 0.0, "optimum", free, 0))
+    return _new(LpOptimum, (value, x, y, 0.0, w / eps, "optimum", free, 0))
