@@ -96,7 +96,9 @@ def test_unknown_names_carry_the_name_and_the_known_ones():
     with pytest.raises(InputError) as caught:
         policy_class("oracle")
     assert caught.value.value == "oracle"
-    assert caught.value.expected.endswith("; or module:Class naming a subclass of coinfer.policies.base.Policy")
+    assert caught.value.expected.endswith(
+        "; or module:Class naming a subclass of coinfer.policies.base.Policy"
+    )
     err = unknown_name_error("trace", "x", ["b", "a"])
     assert str(err) == "unknown trace 'x'; expected one of: a, b"
 
