@@ -156,6 +156,7 @@ def simulate(
             warmup_s=scenario.warmup_s,
         )
         writer.set_labels(engine.labels())
+        engine.start()
         set_up_done()
         stats = engine.run()
     wall = time.perf_counter() - started
