@@ -208,6 +208,7 @@ class Engine:
         self.remaining = math.inf if max_requests is None else max_requests
         self.warmup_s = warmup_s
         self._next_id = 0
+        self._started = False  # the devices' processes are created
         self._last_arrival_s = 0.0
         self._last_done_s = 0.0
         self._instantaneous_csi = deployment.channel.csi == "instantaneous"
@@ -344,10 +345,18 @@ class Engine:
 
     # ---- running -----------------------------------------------------------------------------
 
-    def run(self) -> EngineStats:
-        """Emulate until every generated request has left the system."""
+    def start(self) -> None:
+        """Create every device's arrival process (done by :meth:`run` if not called before;
+        :func:`~coinfer.emulator.api.run.simulate` calls it while it sets the run up)."""
+        if self._started:
+            return
+        self._started = True
         for device in self._devices:
             self.env.process(self._source(device))
+
+    def run(self) -> EngineStats:
+        """Emulate until every generated request has left the system."""
+        self.start()
         self.env.run()
         self.writer.close()
         arrivals_end = self.duration_s if math.isfinite(self.duration_s) else self._last_arrival_s
