@@ -12,8 +12,8 @@ requests. A request then goes through:
    over a replayed capacity or SNR trace (:mod:`emulator.replay_links`);
    then, with a topology whose server is not at the access point, the **backhaul**: the wired
    path to the server, hop by hop on shared links (:mod:`emulator.backhaul`);
-4. **server**: FCFS on parallel workers (computed) or processor sharing (:mod:`emulator.server`);
-   a full server drops the request;
+4. **server**: its discipline (:mod:`emulator.engine.servers`: FCFS on parallel workers,
+   computed, or processor sharing, or a plug-in) takes it; a full server drops the request;
 5. **downlink**: the result at a fixed rate, if the scenario has a downlink.
 
 Per request the engine costs one arrival timeout, one device timeout and about one uplink
