@@ -152,7 +152,10 @@ class Family:
 
     def unknown(self, name: str, points: Iterable[str] | None = None) -> InputError:
         """The error for a name no member answers to."""
-        return InputError(f"unknown {self.what} {name!r}; expected {self.expected(points)}")
+        expected = self.expected(points)
+        return InputError(
+            f"unknown {self.what} {name!r}; expected {expected}", value=name, expected=expected
+        )
 
     def expected(self, points: Iterable[str] | None = None) -> str:
         """What a name of this family may be: the registered names, or ``module:Class``."""

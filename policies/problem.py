@@ -11,14 +11,16 @@ For one request and a set of candidate split points, (P1) is::
 with ``a_d = N(l)·w/c`` and ``a_s = Ñ(l)·w/c̃`` the unpruned cycles of each side for this
 request's work scale ``w``, ``k = η·φ`` the energy per cycle per Hz², and
 ``r(p) = B·log2(1 + g·p/(B·N0))``. A :class:`Problem` holds these numbers; the joint solver, the
-paper's SCA, the dense-grid reference and every baseline read the same object, and a baseline is
-the same problem with some bounds pinned (``p_lo = p_hi = P_max`` for fixed power, etc.).
+paper's SCA, every baseline and the tests' reference solvers (``tests/oracles``) read the same
+object, and a baseline is the same problem with some bounds pinned (``p_lo = p_hi = P_max`` for
+fixed power, etc.).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +30,14 @@ from coinfer.policies.base import PolicyContext
 #: Relative slack kept inside each budget by the solvers, so that a decision rounded to floats
 #: and re-evaluated with the reference formulas still meets the budget.
 BUDGET_MARGIN = 1e-9
+
+
+class Evaluation(NamedTuple):
+    """What one point of (P1) costs and keeps (:meth:`Problem.evaluate`)."""
+
+    latency_s: float  #: compute on both sides plus the upload, s
+    energy_j: float  #: device and server compute plus the upload, J
+    kept_params: float  #: ρ·q + ρ̃·s
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,8 @@ class Problem:
 
     def pinned(self, **bounds: float) -> Problem:
         """A copy with some fields replaced (e.g. ``p_lo_w=P, p_hi_w=P`` for fixed power)."""
-        return replace(self, **bounds)
+        changes: dict[str, Any] = dict(bounds)
+        return replace(self, **changes)
 
     def only_splits(self, keep: np.ndarray) -> Problem:
         """A copy restricted to the split points selected by the boolean mask or indices."""
@@ -145,8 +156,8 @@ class Problem:
         tx_power_w: float,
         f_device_hz: float,
         f_server_hz: float,
-    ) -> tuple[float, float, float]:
-        """(latency s, energy J, kept parameters) of one point at split ``splits[index]``."""
+    ) -> Evaluation:
+        """Latency (s), energy (J) and kept parameters of one point at split ``splits[index]``."""
         a_d, a_s = float(self.device_cycles[index]), float(self.server_cycles[index])
         theta = float(self.payload_bits[index])
         upload_s = 0.0
@@ -168,7 +179,35 @@ class Problem:
         kept = rho_device * float(self.device_params[index]) + rho_server * float(
             self.server_params[index]
         )
-        return latency, energy, kept
+        return Evaluation(latency, energy, kept)
+
+    def solution_at(
+        self,
+        index: int,
+        rho_device: float,
+        rho_server: float,
+        tx_power_w: float,
+        f_device_hz: float,
+        f_server_hz: float,
+    ) -> Solution:
+        """One point at split ``splits[index]`` as a :class:`Solution`, evaluated with
+        :meth:`evaluate`: feasible if it meets both budgets (:meth:`meets_budgets`)."""
+        latency, energy, kept = self.evaluate(
+            index, rho_device, rho_server, tx_power_w, f_device_hz, f_server_hz
+        )
+        return Solution(
+            feasible=self.meets_budgets(latency, energy),
+            index=index,
+            split=int(self.splits[index]),
+            rho_device=rho_device,
+            rho_server=rho_server,
+            tx_power_w=tx_power_w,
+            f_device_hz=f_device_hz,
+            f_server_hz=f_server_hz,
+            kept_params=kept,
+            latency_s=latency,
+            energy_j=energy,
+        )
 
     def meets_budgets(self, latency_s: float, energy_j: float, rel_tol: float = 1e-9) -> bool:
         """Whether a (latency, energy) pair meets both budgets (up to ``rel_tol``)."""

@@ -44,7 +44,9 @@ Every budget is shrunk by ``BUDGET_MARGIN`` so that the returned point, re-evalu
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
@@ -110,7 +112,15 @@ class _Side:
     ratio_free: bool
 
     @classmethod
-    def of(cls, params, cycles, k, rho, clock, clock_floor) -> _Side | None:
+    def of(
+        cls,
+        params: float,
+        cycles: float,
+        k: float,
+        rho: tuple[float, float],
+        clock: tuple[float, float],
+        clock_floor: float,
+    ) -> _Side | None:
         """The side, or None when its bounds cannot be met (it must compute but has no clock)."""
         rho_lo, rho_hi = max(float(rho[0]), 0.0), float(rho[1])
         f_lo, f_hi = float(clock[0]), float(clock[1])
@@ -153,6 +163,21 @@ class _Point:
     f_d: float
     f_s: float
     kept: float = 0.0
+
+
+class _Compute(NamedTuple):
+    """The least compute energy of both sides in a given time, and the clocks that spend it."""
+
+    energy_j: float
+    f_device_hz: float
+    f_server_hz: float
+
+
+class _LeastEnergy(NamedTuple):
+    """The phase 1's point at fixed kept fractions: the least energy meeting the deadline."""
+
+    point: _Point
+    energy_j: float  #: upload and compute, J
 
 
 class _Split:
@@ -206,21 +231,21 @@ class _Split:
 
     # ---- phase 1: least energy at fixed kept fractions ---------------------------------
 
-    def compute_energy(self, rho_d: float, rho_s: float, time_left: float):
+    def compute_energy(self, rho_d: float, rho_s: float, time_left: float) -> _Compute | None:
         """Least compute energy, J, of both sides within ``time_left`` s, and the clocks.
 
         With cycles ``c`` and time ``t`` a side uses ``k·c³/t²``; the best split of the time
         is ``t_d/t_s = (k_d·c_d³ / k_s·c_s³)^(1/3)``, projected onto the clock bounds (a convex
         function of ``t_d`` along ``t_d + t_s = τ`` is minimised over an interval by clipping its
-        free minimiser). Time beyond what the lowest clocks need is left idle. Returns
-        ``(inf, nan, nan)`` when even the top clocks are too slow.
+        free minimiser). Time beyond what the lowest clocks need is left idle. None when even
+        the top clocks are too slow.
         """
         dev, srv = self.device, self.server
         c_d, c_s = rho_d * dev.cycles, rho_s * srv.cycles
         lo_d, hi_d = (c_d / dev.f_hi, c_d / dev.f_lo) if c_d > 0 else (0.0, 0.0)
         lo_s, hi_s = (c_s / srv.f_hi, c_s / srv.f_lo) if c_s > 0 else (0.0, 0.0)
         if time_left < (lo_d + lo_s) * (1 - 1e-12):
-            return math.inf, math.nan, math.nan
+            return None
         tau = min(time_left, hi_d + hi_s)
         w_d = (dev.k * c_d**3) ** (1 / 3)
         w_s = (srv.k * c_s**3) ** (1 / 3)
@@ -235,10 +260,10 @@ class _Split:
         if c_s > 0:
             f_s = min(max(c_s / t_s, srv.f_lo), srv.f_hi)
             energy += srv.k * f_s**2 * c_s
-        return energy, f_d, f_s
+        return _Compute(energy, f_d, f_s)
 
-    def phase_one(self, rho_d: float, rho_s: float, deadline: float) -> tuple[_Point, float] | None:
-        """Least-energy point meeting ``deadline`` at fixed ρ, ρ̃, and its energy, J (None: the
+    def phase_one(self, rho_d: float, rho_s: float, deadline: float) -> _LeastEnergy | None:
+        """Least-energy point meeting ``deadline`` at fixed ρ, ρ̃, and its energy (None: the
         deadline is out of reach).
 
         Minimises ``e_U(t_U) + E_compute(T0 − t_U)`` over the upload time ``t_U`` (convex: both
@@ -246,10 +271,11 @@ class _Split:
         ``[θ/r(p_hi), θ/r(p_lo)]``.
         """
         if self.theta <= 0.0:
-            energy, f_d, f_s = self.compute_energy(rho_d, rho_s, deadline)
-            if not math.isfinite(energy):
+            compute = self.compute_energy(rho_d, rho_s, deadline)
+            if compute is None or not math.isfinite(compute.energy_j):
                 return None
-            return _Point(rho_d, rho_s, self.p_hi, f_d, f_s), energy
+            point = _Point(rho_d, rho_s, self.p_hi, compute.f_device_hz, compute.f_server_hz)
+            return _LeastEnergy(point, compute.energy_j)
         if not (self.p_hi > 0.0 and self.snr_per_w > 0.0):
             return None
         t_fast, t_slow = self.upload_time(self.p_hi), self.upload_time(self.p_lo)
@@ -262,7 +288,8 @@ class _Split:
             return None
 
         def total(t_upload: float) -> float:
-            energy = self.compute_energy(rho_d, rho_s, deadline - t_upload)[0]
+            compute = self.compute_energy(rho_d, rho_s, deadline - t_upload)
+            energy = math.inf if compute is None else compute.energy_j
             return self.upload_energy(self.power_for_time(t_upload)) + energy
 
         if t_slow > t_fast:
@@ -285,10 +312,11 @@ class _Split:
             while self.upload_time(p) > t_upload and p < self.p_hi:
                 p, nudge = p * (1 + nudge), nudge * 4
         p = min(max(p, self.p_lo), self.p_hi)
-        energy, f_d, f_s = self.compute_energy(rho_d, rho_s, deadline - self.upload_time(p))
-        if not math.isfinite(energy):
+        compute = self.compute_energy(rho_d, rho_s, deadline - self.upload_time(p))
+        if compute is None or not math.isfinite(compute.energy_j):
             return None
-        return _Point(rho_d, rho_s, p, f_d, f_s), energy + self.upload_energy(p)
+        point = _Point(rho_d, rho_s, p, compute.f_device_hz, compute.f_server_hz)
+        return _LeastEnergy(point, compute.energy_j + self.upload_energy(p))
 
     # ---- the true model at a point -------------------------------------------------------
 
@@ -405,9 +433,11 @@ class _Step:
         return float(self.objective_grad[self.free] @ v)
 
     def objective_jac(self, v: np.ndarray) -> np.ndarray:
-        return self.objective_grad[self.free]
+        grad: np.ndarray = self.objective_grad[self.free]
+        return grad
 
-    def _parts(self, v: np.ndarray):
+    def _parts(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The five step variables, ``2 − z`` per side and the two clock factors."""
         x = self.full(v)
         gap = 2.0 - x[:2]  # 2 − z per side
         return x, gap, x[2:4]
@@ -429,11 +459,14 @@ class _Step:
             rate = split.bandwidth * math.log1p(snr) / _LN2
             d_rate = split.bandwidth * split.snr_per_w / ((1.0 + snr) * _LN2)
             g[4] = split.theta * d_rate / rate**2 * self.point.p
-        return g[self.free] / split.deadline
+        jac: np.ndarray = g[self.free] / split.deadline
+        return jac
 
     def energy_row(self, v: np.ndarray) -> float:
         x, gap, clock = self._parts(v)
-        total = float(np.sum(self.e * clock**2 / gap)) + self.e_u + self.e_u_slope * (x[4] - 1.0)
+        total: float = (
+            float(np.sum(self.e * clock**2 / gap)) + self.e_u + self.e_u_slope * (x[4] - 1.0)
+        )
         return 1.0 - total / self.split.budget
 
     def energy_jac(self, v: np.ndarray) -> np.ndarray:
@@ -442,7 +475,8 @@ class _Step:
         g[:2] = -self.e * clock**2 / gap**2
         g[2:4] = -2.0 * self.e * clock / gap
         g[4] = -self.e_u_slope
-        return g[self.free] / self.split.budget
+        jac: np.ndarray = g[self.free] / self.split.budget
+        return jac
 
     def solve(self) -> np.ndarray | None:
         """The step's optimum as the five scaled variables (None: SLSQP gave nothing usable).
@@ -536,8 +570,8 @@ def _repair(split: _Split, point: _Point) -> _Point | None:
     return repaired if split.meets(repaired) else None
 
 
-def _start(split: _Split) -> tuple[_Point | None, bool]:
-    """Phase 1: (start point, feasible).
+def _start(split: _Split) -> _Point | None:
+    """Phase 1: the start point, or None if no point meets both budgets.
 
     Feasibility is decided at the least kept fractions with the true budgets; the start is the
     largest common fraction ``x`` of the ratio ranges whose least-energy point meets the
@@ -546,23 +580,23 @@ def _start(split: _Split) -> tuple[_Point | None, bool]:
     dev, srv = split.device, split.server
     problem = split.problem
     least = split.phase_one(dev.rho_lo, srv.rho_lo, float(problem.deadline_s))
-    if least is None or not least[1] <= problem.energy_budget_j:
-        return None, False
+    if least is None or not least.energy_j <= problem.energy_budget_j:
+        return None
 
     def at(fraction: float) -> _Point | None:
         # a hair inside the deadline, so that rounding cannot push the latency over it
         deadline = split.deadline * (1 - 1e-12)
         found = split.phase_one(dev.ratio_at(fraction), srv.ratio_at(fraction), deadline)
-        if found is None or found[1] > split.budget or not split.meets(found[0]):
+        if found is None or found.energy_j > split.budget or not split.meets(found.point):
             return None
-        return found[0]
+        return found.point
 
     best = at(0.0)
     if best is None:  # feasible only inside the safety margin: the least point itself
-        return least[0], True
+        return least.point
     top = at(1.0)
     if top is not None:
-        return top, True
+        return top
     lo, hi = 0.0, 1.0
     for _ in range(split.bisections):
         mid = 0.5 * (lo + hi)
@@ -571,7 +605,7 @@ def _start(split: _Split) -> tuple[_Point | None, bool]:
             hi = mid
         else:
             lo, best = mid, point
-    return best, True
+    return best
 
 
 def _solution(split: _Split, point: _Point) -> Solution:
@@ -637,8 +671,8 @@ def _solve_sca(problem: Problem, index: int, settings: ScaSettings) -> Solution:
     if device is None or server is None:
         return Solution.infeasible()
     split = _Split(problem, index, device, server, settings)
-    point, feasible = _start(split)
-    if not feasible:
+    point = _start(split)
+    if point is None:
         return Solution.infeasible()
     point = _iterate(split, point, settings)
     if settings.switch_off:
@@ -758,7 +792,7 @@ def solve_sca_all(problem: Problem, settings: ScaSettings = DEFAULTS) -> Solutio
     :func:`upper_bound` and a split whose bound cannot beat the best found so far is skipped:
     it could not have won, so the answer is the same, only faster.
     """
-    order = range(len(problem.splits))
+    order: Sequence[int] = range(len(problem.splits))
     bounds = [math.inf] * len(order)
     if settings.prune_splits:
         bounds = [upper_bound(problem, index, settings) for index in order]

@@ -159,32 +159,13 @@ def simulate(
     seed = scenario.seed if seed is None else seed
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
+    out = None if out_dir is None else Path(out_dir)
+    writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
+    token_writer = None
+    if token_trace:
+        token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
     with _collection_after_set_up() as set_up_done:
-        deployment, policy = _deployment_and_policy(scenario, seed, traces)
-        out = None if out_dir is None else Path(out_dir)
-        engine_writer_labels: dict[str, list[str]] = {}
-        generative = has_generative(deployment)
-        writer = TraceWriter(
-            engine_writer_labels,
-            None if out is None else out / TRACE_FILE,
-            generative=generative,
-        )
-        token_writer = None
-        if token_trace:
-            token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
-        engine = Engine(
-            deployment,
-            policy,
-            seed,
-            writer,
-            duration_s=scenario.duration_s,
-            max_requests=scenario.requests,
-            warmup_s=scenario.warmup_s,
-            token_writer=token_writer,
-        )
-        writer.set_labels(engine.labels())
-        set_up_done()
-        stats = engine.run()
+        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer)
     wall = time.perf_counter() - started
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
@@ -194,28 +175,64 @@ def simulate(
     return result
 
 
+def _run(
+    scenario: Scenario,
+    seed: int,
+    traces: ScenarioTraces,
+    writer: TraceWriter,
+    set_up_done: Callable[[bool], None],
+    token_writer: TableWriter | None = None,
+) -> EngineStats:
+    """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
+    its deployment and policy, is garbage once this returns."""
+    deployment, policy = _deployment_and_policy(scenario, seed, traces)
+    if has_generative(deployment):
+        writer.use_generative()
+    engine = Engine(
+        deployment,
+        policy,
+        seed,
+        writer,
+        duration_s=scenario.duration_s,
+        max_requests=scenario.requests,
+        warmup_s=scenario.warmup_s,
+        token_writer=token_writer,
+    )
+    writer.set_labels(engine.labels())
+    engine.start()
+    set_up_done(len(deployment.devices) >= FREEZE_FROM_DEVICES)
+    return engine.run()
+
+
+#: Runs of at least this many devices freeze their set-up for the collector (see below).
+FREEZE_FROM_DEVICES = 20_000
+
+
 @contextmanager
-def _collection_after_set_up() -> Iterator[Callable[[], None]]:
-    """Python's cyclic garbage collector paused while a run is set up, and the objects of the
-    set-up (about a dozen per device, alive until the run ends) kept out of its passes during
-    the run.
+def _collection_after_set_up() -> Iterator[Callable[[bool], None]]:
+    """Python's cyclic garbage collector paused while a run is set up, and, for a large run,
+    the objects of the set-up (about a dozen per device, alive until the run ends) kept out of
+    its passes during the run.
 
     Without this, the collector walks every device's objects again and again while they are
     being made: over half of the set-up time of 100,000 devices. Inside the block the collector
-    is off until ``set_up_done()`` is called; then everything made so far is frozen
-    (:func:`gc.freeze`) and collection resumes for what the run makes. On leaving, the frozen
-    objects return to the collector (:func:`gc.unfreeze`). Nothing is changed when collection
-    was already off; when someone else froze objects, set-up is only paused, not frozen.
+    is off until ``set_up_done(freeze)`` is called, then on again; with ``freeze`` everything
+    made so far is first frozen (:func:`gc.freeze`). On leaving, the frozen objects return to the
+    collector (:func:`gc.unfreeze`) and one full collection frees the finished run (its engine
+    holds reference cycles) at once: left for later, it would be frozen again, and kept alive,
+    by the next large run. That collection costs a pass over everything alive (about 50 ms in
+    a bare process), which is why small runs are not frozen. Nothing is changed when collection
+    was already off; when someone else froze objects, nothing is frozen.
     """
     if not gc.isenabled():
-        yield lambda: None
+        yield lambda freeze: None
         return
-    freeze = gc.get_freeze_count() == 0
+    can_freeze = gc.get_freeze_count() == 0
     frozen = False
 
-    def set_up_done() -> None:
+    def set_up_done(freeze: bool) -> None:
         nonlocal frozen
-        if freeze and not frozen:
+        if freeze and can_freeze and not frozen:
             gc.freeze()
             frozen = True
         gc.enable()
@@ -224,9 +241,10 @@ def _collection_after_set_up() -> Iterator[Callable[[], None]]:
     try:
         yield set_up_done
     finally:
+        gc.enable()
         if frozen:
             gc.unfreeze()
-        gc.enable()
+            gc.collect()
 
 
 def package_versions() -> dict[str, str]:

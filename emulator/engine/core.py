@@ -12,8 +12,8 @@ requests. A request then goes through:
    over a replayed capacity or SNR trace (:mod:`emulator.replay_links`);
    then, with a topology whose server is not at the access point, the **backhaul**: the wired
    path to the server, hop by hop on shared links (:mod:`emulator.backhaul`);
-4. **server**: FCFS on parallel workers (computed) or processor sharing (:mod:`emulator.server`);
-   a full server drops the request;
+4. **server**: its discipline (:mod:`emulator.engine.servers`: FCFS on parallel workers,
+   computed, or processor sharing, or a plug-in) takes it; a full server drops the request;
 5. **downlink**: the result at a fixed rate, if the scenario has a downlink.
 
 Per request the engine costs one arrival timeout, one device timeout and about one uplink
@@ -225,6 +225,7 @@ class Engine:
         self.remaining = math.inf if max_requests is None else max_requests
         self.warmup_s = warmup_s
         self._next_id = 0
+        self._started = False  # the devices' processes are created
         self._last_arrival_s = 0.0
         self._last_done_s = 0.0
         self._instantaneous_csi = deployment.channel.csi == "instantaneous"
@@ -402,10 +403,18 @@ class Engine:
 
     # ---- running -----------------------------------------------------------------------------
 
-    def run(self) -> EngineStats:
-        """Emulate until every generated request has left the system."""
+    def start(self) -> None:
+        """Create every device's arrival process (done by :meth:`run` if not called before;
+        :func:`~coinfer.emulator.api.run.simulate` calls it while it sets the run up)."""
+        if self._started:
+            return
+        self._started = True
         for device in self._devices:
             self.env.process(self._source(device))
+
+    def run(self) -> EngineStats:
+        """Emulate until every generated request has left the system."""
+        self.start()
         self.env.run()
         self.writer.close()
         generative = self._generative

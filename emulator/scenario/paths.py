@@ -22,7 +22,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.profile_files import PROFILE_SUFFIXES
+from coinfer.emulator.plugins import Registered
 
 #: The ``json_schema_extra`` key that marks a file field, and its two values.
 MARK = "x-coinfer-path"
@@ -66,7 +68,12 @@ def _walk(
 ) -> Iterator[FileField]:
     origin = get_origin(annotation)
     if origin is Annotated:
-        yield from _walk(get_args(annotation)[0], keys, seen)
+        base, *metadata = get_args(annotation)
+        yield from _walk(base, keys, seen)
+        for registered in (m for m in metadata if isinstance(m, Registered)):
+            # a registered family: each member's own parameters may hold files
+            for params in _member_params(registered):
+                yield from _walk(params, keys, seen)
     elif origin is Union or origin is types.UnionType:
         for member in get_args(annotation):
             yield from _walk(member, keys, seen)
@@ -90,6 +97,20 @@ def _walk(
                 yield FileField(key, kind)
             else:
                 yield from _walk(info.annotation, key, seen | {annotation})
+                for registered in (m for m in info.metadata if isinstance(m, Registered)):
+                    for params in _member_params(registered):
+                        yield from _walk(params, key, seen | {annotation})
+
+
+def _member_params(registered: Registered) -> Iterator[type[BaseModel]]:
+    """The parameter models of the family's members that load (a broken plug-in is refused
+    where it is used, not here)."""
+    family = registered.family
+    for name in family.names():
+        try:
+            yield family.params(name)
+        except InputError:
+            continue
 
 
 def _is_abc(origin: Any, abc: type) -> bool:

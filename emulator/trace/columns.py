@@ -383,3 +383,7 @@ class TraceWriter(TableWriter):
         generative: bool = False,
     ) -> None:
         super().__init__(GENERATIVE_TRACE if generative else TRACE, labels, path, chunk_rows)
+
+    def use_generative(self) -> None:
+        """Write :data:`GENERATIVE_TRACE` (before any row is written)."""
+        self.use_table(GENERATIVE_TRACE)

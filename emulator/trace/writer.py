@@ -48,6 +48,13 @@ class TableWriter:
         self.rows_written = 0
         self.append = self._rows.append  #: add one row (a tuple in column order)
 
+    def use_table(self, table: Table) -> None:
+        """Write ``table`` instead (only before the first row: ``RuntimeError`` after)."""
+        if self._rows or self._blocks or self.rows_written or self._writer is not None:
+            raise RuntimeError(f"use_table({table.name!r}) after rows were written")
+        self.declaration = table
+        self._schema = table.schema
+
     def set_labels(self, labels: dict[str, list[str]]) -> None:
         """Labels of the categorical columns (before the first flush)."""
         self._labels = {name: pa.array(values, pa.string()) for name, values in labels.items()}

@@ -44,10 +44,10 @@ def test_a_bad_scenario_file_names_field_value_expectation_and_file(tmp_path):
         load_scenario(path)
     err = caught.value
     assert str(err).splitlines()[1] == (
-        "  devices[0].arrivals.poisson.rate_per_s: got -1, expected Input should be greater than 0"
+        "  devices[0].arrivals.rate_per_s: got -1, expected Input should be greater than 0"
     )
     assert err.path == "devices[0].arrivals.rate_per_s"  # those of the first problem
-    assert err.problems[0].shown_at == "devices[0].arrivals.poisson.rate_per_s"
+    assert err.problems[0].shown_at is None  # the message shows the field's own path
     assert err.value == -1 and err.expected == "Input should be greater than 0"
     assert err.source == str(path)
 
@@ -96,7 +96,9 @@ def test_unknown_names_carry_the_name_and_the_known_ones():
     with pytest.raises(InputError) as caught:
         policy_class("oracle")
     assert caught.value.value == "oracle"
-    assert caught.value.expected.endswith("; or module:Class naming a Policy subclass")
+    assert caught.value.expected.endswith(
+        "; or module:Class naming a subclass of coinfer.policies.base.Policy"
+    )
     err = unknown_name_error("trace", "x", ["b", "a"])
     assert str(err) == "unknown trace 'x'; expected one of: a, b"
 

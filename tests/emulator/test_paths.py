@@ -28,6 +28,7 @@ KNOWN = {
     "devices.*.model": "name-or-file",
     "devices.*.arrivals.file": "file",
     "devices.*.link_trace.file": "file",
+    "devices.*.work.file": "file",
     "devices.*.tokens.prompt.file": "file",
     "devices.*.tokens.output.file": "file",
     "hardware_files": "file",

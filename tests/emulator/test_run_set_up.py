@@ -1,20 +1,24 @@
 """A run's set-up: ``simulate()`` and ``coinfer run`` build the deployment and the policy one
 time each (building a deployment of 100,000 devices takes a good part of a second) and still
 refuse a bad scenario before any file is written; the garbage collector, paused while a run is
-set up, is left as the run found it."""
+set up (and, for a run of many devices, kept off the set-up's objects during the run), is left
+as the run found it."""
 
 from __future__ import annotations
 
 import gc
 import sys
+import weakref
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
+from coinfer.emulator.api import run as api_run
 from coinfer.emulator.api.run import simulate
 from coinfer.emulator.cli.main import main
 from coinfer.emulator.deployment import build
+from coinfer.emulator.engine.core import Engine
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.schema import load_scenario
 from coinfer.policies import registry
@@ -74,9 +78,12 @@ def test_coinfer_run_refuses_a_bad_policy_before_creating_the_output(tmp_path, c
     assert not out.exists()
 
 
-def test_a_run_leaves_the_garbage_collector_as_it_found_it():
+@pytest.mark.parametrize("freeze_from_devices", [1, 10**9], ids=["frozen", "not-frozen"])
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(monkeypatch, freeze_from_devices):
     """On, with nothing frozen, after a run and after a run refused during its set-up; off if
-    it was off; and objects someone else froze stay frozen."""
+    it was off; and objects someone else froze stay frozen (whether the run freezes its set-up,
+    as runs of many devices do, or not)."""
+    monkeypatch.setattr(api_run, "FREEZE_FROM_DEVICES", freeze_from_devices)
     scenario = load_scenario(PAPER, ["requests=5"])
     assert gc.isenabled() and gc.get_freeze_count() == 0
     simulate(scenario)
@@ -96,3 +103,27 @@ def test_a_run_leaves_the_garbage_collector_as_it_found_it():
         assert gc.isenabled() and gc.get_freeze_count() > 0  # not unfrozen by the run
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize(("devices", "frozen"), [(1, False), (2, True)])
+def test_a_run_of_many_devices_runs_with_its_set_up_frozen_and_is_freed_at_once(
+    monkeypatch, devices, frozen
+):
+    """From ``FREEZE_FROM_DEVICES`` devices (here 2) the collector runs during the run but
+    skips everything made before it; after the run the engine, which holds reference cycles, is
+    freed at once rather than at some later collection."""
+    monkeypatch.setattr(api_run, "FREEZE_FROM_DEVICES", 2)
+    seen, engines = [], []
+    original_run = Engine.run
+
+    def run(self: Engine):
+        seen.append((gc.isenabled(), gc.get_freeze_count() > 0))
+        engines.append(weakref.ref(self))
+        return original_run(self)
+
+    monkeypatch.setattr(Engine, "run", run)
+    simulate(load_scenario(PAPER, ["requests=5", f"devices.0.count={devices}"]))
+    assert seen == [(True, frozen)]
+    assert gc.get_freeze_count() == 0
+    if frozen:
+        assert engines[0]() is None

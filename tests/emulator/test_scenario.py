@@ -65,9 +65,13 @@ def test_bad_scenarios_name_the_field(changes, message):
     ("path", "field", "known"),
     [
         ("devices.0.arrivals.process", "devices[0].arrivals.process", "deterministic, poisson"),
-        ("devices.0.work.distribution", "devices[0].work.distribution", "constant, exponential"),
+        (
+            "devices.0.work.distribution",
+            "devices[0].work.distribution",
+            "constant, empirical, exponential",
+        ),
         ("cells.0.sharing", "cells[0].sharing", "fdma, fifo, ps"),
-        ("servers.0.discipline", "servers[0].discipline", "fcfs, ps"),
+        ("servers.0.discipline", "servers[0].discipline", "continuous-batching, fcfs, ps"),
         ("channel.pathloss.model", "channel.pathloss.model", "38901, log-distance"),
         ("channel.fading.law", "channel.fading.law", "nakagami, none, rayleigh, rician"),
         ("topology.generator", "topology.generator", "disc, file, hexagonal"),

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from coinfer.emulator.model.catalog import ModelCatalog
-from coinfer.policies.dense_grid import solve_dense_grid
 from coinfer.policies.problem import Problem
+from tests.oracles.dense_grid import solve_dense_grid
 from tests.policies.contexts import context
 
 MODELS = ("bert-paper", "bart-paper")

@@ -7,9 +7,9 @@ the issue's 200 (with the paper's baselines pinned in some) run with ``-m slow``
 
 import pytest
 
-from coinfer.policies.dense_grid import solve_dense_grid
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.sca import solve_sca_all
+from tests.oracles.dense_grid import solve_dense_grid
 from tests.policies.instances import random_instances
 
 TOLERANCE = 1e-3  # 0.1% of the best kept-parameter count

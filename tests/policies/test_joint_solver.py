@@ -2,9 +2,9 @@
 
 Two independent checks of :meth:`JointSolver.solve`:
 
-* a very fine configuration of the former search (:meth:`JointSolver.solve_grid`, grids and
-  zooms over split, power and power level) never finds more kept parameters (beyond 1e-4), nor
-  a feasible point where the solver finds none;
+* a very fine configuration of the former search (:func:`tests.oracles.grid_search.solve_grid`,
+  grids and zooms over split, power and power level) never finds more kept parameters (beyond
+  1e-4), nor a feasible point where the solver finds none;
 * the Lagrangian dual of (P1), evaluated here from scratch on a dense grid of multiplier ratios,
   bounds every split's optimum from above: the solver's answer must reach the bound (it is
   optimal) and the bound must be −inf where the solver says infeasible (no point exists).
@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 
 from coinfer.emulator.model.catalog import ModelCatalog
-from coinfer.policies.joint_solver import GridSizes, JointSolver
+from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.problem import Problem
+from tests.oracles.grid_search import GridSearchSizes, solve_grid
 from tests.policies.contexts import HARDWARE, context
 from tests.policies.test_joint import random_contexts
 
-FINE = GridSizes(
+FINE = GridSearchSizes(
     power_points=48,
     level_points=96,
     power_zoom_points=13,
@@ -158,12 +159,11 @@ def _dual(problem, j, c, budgets, s):
 
 
 def test_it_matches_a_fine_run_of_the_former_search():
-    fine = JointSolver(FINE)
     contexts = random_contexts(5, seed=21)
     checked = 0
     for ctx in contexts:
         for name, problem in variants(ctx).items():
-            ours, reference = SOLVER.solve(problem), fine.solve_grid(problem)
+            ours, reference = SOLVER.solve(problem), solve_grid(problem, FINE)
             check_point(problem, ours)
             if reference.feasible:
                 assert ours.feasible, name

@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from coinfer.policies.dense_grid import solve_dense_grid
 from coinfer.policies.problem import Problem
 from coinfer.policies.sca import DEFAULTS, ScaSettings, solve_sca, solve_sca_all, upper_bound
+from tests.oracles.dense_grid import solve_dense_grid
 from tests.policies.contexts import context
 from tests.policies.instances import random_instances
 

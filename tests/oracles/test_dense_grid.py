@@ -1,4 +1,4 @@
-"""The dense-grid reference (``policies.dense_grid``): why its answers can be trusted.
+"""The dense-grid reference (``tests.oracles.dense_grid``): why its answers can be trusted.
 
 The grid solver rests on three pieces, each checked here against something more naive: the
 exact two-variable LP in the kept fractions (against a general LP solver), the closed-form
@@ -6,7 +6,7 @@ candidates for the best server clock (against a fine sweep of the clock), and th
 grid search over power and device clock (against peaks it must find, and against a plain
 exhaustive grid over all three of power and clocks). Then the whole: its points meet both
 budgets and every bound, and skipping splits that cannot win changes nothing. The comparisons
-with the paper's SCA, infeasibility and monotonicity are in ``test_sca.py``.
+with the paper's SCA, infeasibility and monotonicity are in ``tests/policies/test_sca.py``.
 """
 
 import math
@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from coinfer.policies.dense_grid import (
+from coinfer.policies.problem import Problem
+from tests.oracles.dense_grid import (
     best_ratios,
     maximise,
     server_clock_candidates,
     solve_dense_grid,
 )
-from coinfer.policies.problem import Problem
 from tests.policies.contexts import context
 from tests.policies.instances import random_instances
 

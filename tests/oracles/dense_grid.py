@@ -29,7 +29,8 @@ searched, and why:
 * Splits are searched in decreasing order of an upper bound on their kept parameters and
   skipped once the bound cannot beat the best found (:func:`_upper_bound`).
 
-Nothing here is clever beyond that on purpose: this is what the tests trust.
+Nothing here is clever beyond that on purpose: this is what the tests trust. It is a test
+oracle, not part of the package (the policies never use it).
 """
 
 from __future__ import annotations
