@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.generative import GenerativePlanner
 from coinfer.policies.joint import JointParams, OptimisingPolicy
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
@@ -72,21 +73,49 @@ class _NoSplitParams(JointParams):
 
 
 class OnDevicePolicy(OptimisingPolicy):
-    """Everything on the device (split L, nothing uploaded); pruning and clock optimised."""
+    """Everything on the device (split L, nothing uploaded); pruning and clock optimised. A
+    generative request runs its prefill and every decode on the device
+    (:mod:`coinfer.policies.generative`)."""
 
     name = "on-device"
-    summary = "paper baseline: the whole model on the device (split L), the rest optimised"
+    summary = (
+        "paper baseline: the whole model on the device (split L), the rest optimised; "
+        "generative requests generate on the device"
+    )
     Params = _NoSplitParams
     forced_split = "device"
 
+    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self._generative = GenerativePlanner()
+
+    def decide(self, context: PolicyContext) -> Decision:
+        if context.generative:
+            return self._generative.decide(context, context.model.last_split, "on-device")
+        return super().decide(context)
+
 
 class OnServerPolicy(OptimisingPolicy):
-    """Everything on the server (split 0: the raw input is uploaded); the rest optimised."""
+    """Everything on the server (split 0: the raw input is uploaded); the rest optimised. A
+    generative request uploads its prompt's token ids and the server generates
+    (:mod:`coinfer.policies.generative`)."""
 
     name = "on-server"
-    summary = "paper baseline: the whole model on the server (split 0), the rest optimised"
+    summary = (
+        "paper baseline: the whole model on the server (split 0), the rest optimised; "
+        "generative requests generate on the server"
+    )
     Params = _NoSplitParams
     forced_split = "server"
+
+    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self._generative = GenerativePlanner()
+
+    def decide(self, context: PolicyContext) -> Decision:
+        if context.generative:
+            return self._generative.decide(context, 0, "on-server")
+        return super().decide(context)
 
 
 class NoPruningPolicy(OptimisingPolicy):

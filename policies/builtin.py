@@ -24,6 +24,7 @@ from coinfer.policies.baselines import (
 from coinfer.policies.fixed import FixedPolicy
 from coinfer.policies.joint import JointPolicy, QueueAwarePolicy
 from coinfer.policies.joint_sca import JointScaPolicy
+from coinfer.policies.split import SplitPolicy
 
 #: Every built-in policy class, in the order ``coinfer policies`` lists them.
 BUILTIN_POLICY_CLASSES: tuple[type[Policy], ...] = (
@@ -40,4 +41,5 @@ BUILTIN_POLICY_CLASSES: tuple[type[Policy], ...] = (
     MinLatencyPolicy,
     RandomPolicy,
     FixedPolicy,
+    SplitPolicy,
 )

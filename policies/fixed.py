@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.generative import GenerativePlanner
 from coinfer.policies.prediction import StaticCost
 
 
@@ -32,7 +33,8 @@ class FixedParams(BaseModel):
 
 
 class FixedPolicy(Policy):
-    """Runs every request with the same split, pruning, power and clocks.
+    """Runs every request with the same split, pruning, power and clocks (a generative request
+    at its split, unpruned at the top power and clocks: :mod:`coinfer.policies.generative`).
 
     The values depend only on the model and the hardware, so they are resolved once per
     (model, device class, server class) and the prediction is split into its static part (both
@@ -46,6 +48,7 @@ class FixedPolicy(Policy):
     def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self._static: dict[tuple[int, int, int], tuple[Decision, StaticCost | None]] = {}
+        self._planner = GenerativePlanner()
 
     @inline_builds  # the decision, built by name, compiled to a tuple (once per request)
     def decide(self, context: PolicyContext) -> Decision:
@@ -54,6 +57,8 @@ class FixedPolicy(Policy):
         if cached is None:
             cached = self._static[key] = self._resolve(context)
         decision, static = cached
+        if context.generative:  # unpruned at top power and clocks (docs/generative.md)
+            return self._planner.decide(context, decision.split, "")
         if static is None:  # split out of range: the engine's bound check names it
             return decision
         latency, energy = static.predict(context, decision.tx_power_w)

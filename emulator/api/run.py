@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from coinfer.emulator.api.summary import SUMMARY_COLUMNS, Summary, summarize
+from coinfer.emulator.api.summary import (
+    GENERATIVE_SUMMARY_COLUMNS,
+    SUMMARY_COLUMNS,
+    Summary,
+    summarize,
+)
 from coinfer.emulator.deployment.build import build_deployment
 from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_traces
 from coinfer.emulator.deployment.spec import Deployment
@@ -98,8 +103,21 @@ class RunResult:
         """Headline figures (warm-up excluded)."""
         trace = self.__dict__.get("trace")  # already in memory: reuse it
         if trace is None:
-            trace = self.read_trace(SUMMARY_COLUMNS)
-        return summarize(trace, self.stats, self.scenario.warmup_s)
+            columns = SUMMARY_COLUMNS
+            if "output_tokens" in self.trace_columns():
+                columns = (*columns, *GENERATIVE_SUMMARY_COLUMNS)
+            trace = self.read_trace(columns)
+        slo = self.scenario.slo
+        if slo is None:
+            return summarize(trace, self.stats, self.scenario.warmup_s)
+        return summarize(trace, self.stats, self.scenario.warmup_s, slo.ttft_s, slo.tpot_s)
+
+    def trace_columns(self) -> list[str]:
+        """The names of the trace's columns (without reading it)."""
+        if self._table is not None:
+            return list(self._table.schema.names)
+        assert self.out_dir is not None
+        return list(pq.read_schema(self.out_dir / TRACE_FILE).names)
 
 
 def prepare(

@@ -9,7 +9,7 @@ import numpy as np
 
 from coinfer.emulator.engine.core import EngineStats
 from coinfer.emulator.tables import format_table
-from coinfer.emulator.trace.columns import TRACE
+from coinfer.emulator.trace.columns import GENERATIVE_TRACE, TRACE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,6 +25,17 @@ SUMMARY_COLUMNS: tuple[str, ...] = TRACE.require(
     "energy_device_j",
     "distortion_bound",
     "deadline_met",
+)
+
+#: The generative columns :func:`summarize` reads too, when the trace has them.
+GENERATIVE_SUMMARY_COLUMNS: tuple[str, ...] = GENERATIVE_TRACE.require(
+    "t_arrival",
+    "output_tokens",
+    "ttft_s",
+    "tpot_s",
+    "itl_p99_s",
+    "preemptions",
+    "energy_per_token_j",
 )
 
 _LINKS_SHOWN = 5  # the table shows the busiest wired links; to_dict() has them all
@@ -56,6 +67,8 @@ class Summary:
     cell_utilisation: dict[str, float]
     #: each shared wired link direction's busy fraction (empty without backhaul)
     link_utilisation: dict[str, float] = field(default_factory=dict)
+    #: generative requests (empty without any): see :func:`generative_summary`
+    generative: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready dictionary."""
@@ -88,11 +101,42 @@ class Summary:
         rows += [(f"cell {k} utilisation", f"{v:.1%}") for k, v in self.cell_utilisation.items()]
         busiest = sorted(self.link_utilisation.items(), key=lambda kv: -kv[1])[:_LINKS_SHOWN]
         rows += [(f"link {k} utilisation", f"{v:.1%}") for k, v in busiest]
+        g = self.generative
+        if g:
+
+            def three(name: str) -> str:
+                return " / ".join(f"{g[f'{name}_{q}_s'] * ms:.4g}" for q in ("p50", "p90", "p99"))
+
+            rows += [
+                ("generative requests", f"{g['requests']:.0f} ({g['completed']:.0f} completed)"),
+                ("TTFT p50 / p90 / p99", f"{three('ttft')} ms"),
+                ("TPOT p50 / p90 / p99", f"{three('tpot')} ms"),
+                ("ITL p99 of a request: p50 / p99", f"{three('itl_p99')} ms"),
+                ("output tokens per second", f"{g['tokens_per_s']:.4g}"),
+                ("energy per output token", f"{g['energy_per_token_j'] * 1e3:.4g} mJ"),
+                ("preemptions", f"{g['preemptions']:.0f}"),
+            ]
+            if not np.isnan(g["slo_attainment"]):
+                rows.append(
+                    (
+                        f"SLO attainment (TTFT ≤ {g['slo_ttft_s'] * ms:.4g} ms, "
+                        f"TPOT ≤ {g['slo_tpot_s'] * ms:.4g} ms)",
+                        f"{g['slo_attainment']:.2%}",
+                    )
+                )
         return format_table(("metric", "value"), rows)
 
 
-def summarize(trace: pd.DataFrame, stats: EngineStats, warmup_s: float) -> Summary:
-    """The :class:`Summary` of a run from its trace and the engine's own measurements."""
+def summarize(
+    trace: pd.DataFrame,
+    stats: EngineStats,
+    warmup_s: float,
+    slo_ttft_s: float = np.inf,
+    slo_tpot_s: float = np.inf,
+) -> Summary:
+    """The :class:`Summary` of a run from its trace and the engine's own measurements; with
+    generative requests (the trace has their columns), also :func:`generative_summary` with
+    the SLOs ``slo_ttft_s`` and ``slo_tpot_s`` (s)."""
     measured = trace[~trace["warmup"].to_numpy(dtype=bool)]
     status = measured["status"].astype(str).to_numpy()
     done = measured[status == "completed"]
@@ -129,4 +173,59 @@ def summarize(trace: pd.DataFrame, stats: EngineStats, warmup_s: float) -> Summa
         server_utilisation={k: v / span for k, v in stats.server_busy_s.items()},
         cell_utilisation={k: v / span for k, v in stats.cell_busy_s.items()},
         link_utilisation={k: v / span for k, v in stats.link_busy_s.items()},
+        generative=(
+            generative_summary(measured, window, slo_ttft_s, slo_tpot_s)
+            if "output_tokens" in measured.columns
+            else {}
+        ),
     )
+
+
+def generative_summary(
+    measured: pd.DataFrame, window_s: float, slo_ttft_s: float, slo_tpot_s: float
+) -> dict[str, float]:
+    """The generative figures of the measured rows (warm-up left out); empty without any.
+
+    Over completed generative requests: ``ttft``, ``tpot`` and ``itl_p99`` (each request's 99th
+    percentile inter-token gap) at their 50th, 90th and 99th percentiles (``*_p50_s`` ...; TPOT
+    and ITL over requests of at least two tokens), ``tokens_per_s`` (their output tokens per
+    second of the arrival window ``window_s``), the mean ``energy_per_token_j`` and the
+    ``preemptions``; over every measured generative request, ``slo_attainment``: the share that
+    completed with TTFT ≤ ``slo_ttft_s`` and TPOT ≤ ``slo_tpot_s`` (a one-token request meets
+    any TPOT), NaN when neither objective is set.
+    """
+    generative = measured[measured["output_tokens"].to_numpy() > 0]
+    if generative.empty:
+        return {}
+    status = generative["status"].astype(str).to_numpy()
+    done = generative[status == "completed"]
+
+    def quantiles(column: str) -> dict[str, float]:
+        values = done[column].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        return {
+            f"{column.removesuffix('_s')}_{name}_s": (
+                float(np.quantile(values, q)) if len(values) else float("nan")
+            )
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+        }
+
+    ttft = done["ttft_s"].to_numpy(dtype=float)
+    tpot = done["tpot_s"].to_numpy(dtype=float)
+    met = (ttft <= slo_ttft_s) & ((tpot <= slo_tpot_s) | np.isnan(tpot))
+    set_slo = np.isfinite(slo_ttft_s) or np.isfinite(slo_tpot_s)
+    tokens = float(done["output_tokens"].to_numpy(dtype=float).sum())
+    energy = done["energy_per_token_j"].to_numpy(dtype=float)
+    return {
+        "requests": float(len(generative)),
+        "completed": float(len(done)),
+        **quantiles("ttft_s"),
+        **quantiles("tpot_s"),
+        **quantiles("itl_p99_s"),
+        "tokens_per_s": tokens / window_s if window_s > 0 else float("nan"),
+        "energy_per_token_j": float(energy.mean()) if len(energy) else float("nan"),
+        "preemptions": float(generative["preemptions"].to_numpy(dtype=float).sum()),
+        "slo_ttft_s": float(slo_ttft_s),
+        "slo_tpot_s": float(slo_tpot_s),
+        "slo_attainment": float(met.sum() / len(generative)) if set_slo else float("nan"),
+    }

@@ -51,6 +51,11 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         metavar="DIR",
         help=f"directory for trace.parquet and run.json (default: {DEFAULT_RUNS_DIR}/NAME-sSEED)",
     )
+    run.add_argument(
+        "--token-trace",
+        action="store_true",
+        help="also write tokens.parquet: one row per generated token (docs/generative.md)",
+    )
     commands.add_parser(
         "validate", parents=[scenario_args], help="check a scenario without running it"
     )
@@ -77,7 +82,13 @@ def run_command(args: argparse.Namespace) -> str:
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
     # simulate() refuses bad names, traces and policies before it creates any file
-    result = simulate(scenario, seed, out, trace_dir=args.trace_dir)
+    result = simulate(
+        scenario,
+        seed,
+        out,
+        trace_dir=args.trace_dir,
+        token_trace=getattr(args, "token_trace", False),
+    )
     if getattr(args, "json", False):
         payload = {"out_dir": str(out), "seed": seed, **result.summary.to_dict()}
         return json.dumps(_finite(payload), indent=2)

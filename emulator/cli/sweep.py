@@ -35,6 +35,11 @@ DEFAULT_METRICS = (
     ("deadline_met_ratio", 100.0, "%"),
     ("energy_per_request_j", 1e3, "mJ"),
     ("distortion_mean", 1.0, ""),
+    # generative runs only (the aggregate has them when the runs had generative requests)
+    ("generative.ttft_p99_s", 1e3, "ms"),
+    ("generative.tpot_p99_s", 1e3, "ms"),
+    ("generative.tokens_per_s", 1.0, "tok/s"),
+    ("generative.slo_attainment", 100.0, "%"),
 )
 _SHOWN_FAILURES = 5
 

@@ -368,7 +368,7 @@ class DeviceGroup(_Spec):
     def _work_from_one_place(self) -> Self:
         arrivals = self.arrivals
         if self.tokens is not None:
-            if "work" in self.model_fields_set:
+            if "work" in self.model_fields_set and self.work != ConstantWork():
                 raise ValueError(
                     "work: generative requests (tokens given) do their prompt and output "
                     "tokens, not a work scale; remove work"
@@ -575,6 +575,20 @@ class PolicySpec(_Spec):
     params: dict[str, Any] = Field(default_factory=dict, description="the policy's parameters")
 
 
+class GenerativeSlo(_Spec):
+    """Service-level objectives of generative requests: a request *attains* them when it
+    completes with its time to first token and its time per output token within both."""
+
+    ttft_s: float = Field(
+        default=float("inf"), gt=0, description="most time to first token, s (default: none)"
+    )
+    tpot_s: float = Field(
+        default=float("inf"),
+        gt=0,
+        description="most mean time per output token after the first, s (default: none)",
+    )
+
+
 # ---- the scenario ----------------------------------------------------------------------------
 
 
@@ -620,6 +634,11 @@ class Scenario(_Spec):
         default=None,
         description="a networkx topology (generator or graph file) instead of cells; devices "
         "and servers are then the classes it places",
+    )
+    slo: GenerativeSlo | None = Field(
+        default=None,
+        description="service-level objectives of generative requests: the summary reports the "
+        "share of requests meeting both (docs/generative.md)",
     )
 
     @model_validator(mode="after")

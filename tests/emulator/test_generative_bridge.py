@@ -220,3 +220,27 @@ def test_the_kv_peaks_are_the_prompt_and_all_but_the_last_token():
     assert (
         row["kv_peak_bytes_server"] == math.ceil(cached / 16) * 16 * server_side.kv_bytes_per_token
     )
+
+
+POLICIES = {
+    "on-device": {"name": "on-device"},
+    "on-server": {"name": "on-server"},
+    "split": {"name": "split", "params": {"layer": SPLIT_AT}},
+}
+
+
+@pytest.mark.parametrize("mode", list(POLICIES))
+def test_the_generative_policies_predict_what_a_lone_request_costs(mode):
+    """``on-device``, ``on-server`` and ``split`` choose their mode, run unpruned at the top
+    power and clocks, and predict the request alone: without a downlink (which they leave out)
+    the prediction is what the engine measures."""
+    data = lone_request(MODES[mode]).model_dump()
+    data.update(downlink=None, policy=POLICIES[mode])
+    result = simulate(scenario_from_dict(data), seed=1)
+    row = result.trace.set_index("request_id").loc[1]
+    device = HardwareCatalog.builtin().get(DEVICE)
+    assert row["mode"] == mode and row["split"] == MODES[mode]
+    assert (row["rho_device"], row["rho_server"]) == (1.0, 1.0)
+    assert row["tx_power_w"] == device.max_tx_power_w and row["f_device_hz"] == device.f_max_hz
+    assert row["predicted_latency_s"] == pytest.approx(row["latency_s"], rel=1e-12)
+    assert row["predicted_energy_j"] == pytest.approx(row["energy_total_j"], rel=1e-12)

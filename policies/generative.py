@@ -1,0 +1,89 @@
+"""Deciding generative requests: where they run, and what they cost alone.
+
+A generative request (``context.generative``: a prompt of ``context.prompt_tokens`` tokens and
+``context.output_tokens`` tokens to generate) runs unpruned at the top clocks, transmitting at
+the device's top power: its steps are timed by the step-time models (``docs/step-time.md``),
+not by the clock model of one-pass requests. What is left to decide is the mode, and for a split
+the layer; :class:`GenerativePlanner` makes the decision for a given split. The policies that
+fix it:
+
+* ``on-device`` and ``on-server`` (:mod:`coinfer.policies.baselines`, the paper's baselines of
+  the same names, which still optimise one-pass requests) put a generative request wholly on
+  the device (split at the last point) or on the server (split 0);
+* ``split`` (:mod:`coinfer.policies.split`) cuts every request after block ``layer``;
+* ``fixed`` (:mod:`coinfer.policies.fixed`) at its ``split``.
+
+A decision predicts what the request would cost alone (no queue, no other upload, a batch of one
+on the server, the rate of the band it would get now, no downlink):
+:func:`~coinfer.emulator.model.generative.solo_timeline` with the roofline model on both sides.
+"""
+
+from __future__ import annotations
+
+from coinfer.emulator.model.generative import solo_timeline
+from coinfer.emulator.model.reference import distortion_bound, shannon_rate_bps
+from coinfer.emulator.model.step_time import StepTimeModelBase, make_step_time_model
+from coinfer.emulator.records import build, inline_builds
+from coinfer.policies.base import Decision, PolicyContext
+
+
+class GenerativePlanner:
+    """Decisions for generative requests at a given split, with their predicted cost alone."""
+
+    def __init__(self) -> None:
+        self._roofline: StepTimeModelBase = make_step_time_model("roofline")
+
+    @inline_builds  # the decision, built by name, compiled to a tuple
+    def decide(self, context: PolicyContext, split: int, mode: str) -> Decision:
+        """Run the generative request of ``context`` at ``split`` (``mode`` as the split says),
+        unpruned, at top power and clocks; predict its latency (arrival to last token) and
+        energy alone."""
+        device, server, model = context.device, context.server, context.model
+        p = device.max_tx_power_w
+        assert p is not None
+        last = model.last_split
+        latency = energy = 0.0
+        if 0 <= split <= last:
+            rate = shannon_rate_bps(
+                p, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+            )
+            timeline = solo_timeline(
+                model,
+                split,
+                context.prompt_tokens,
+                context.output_tokens,
+                device=device,
+                server=server,
+                device_model=self._roofline,
+                server_model=self._roofline,
+                uplink_rate_bps=rate,
+                tx_power_w=p,
+                downlink_rate_bps=None,
+            )
+            latency = timeline.e2e_s + (context.device_backlog_s if split > 0 else 0.0)
+            energy = timeline.device_energy_j + timeline.server_energy_j
+        distortion = float(
+            distortion_bound(
+                model.total_params,
+                model.total_params,
+                float(model.weight_bits),
+                model.entropy_bits_per_param,
+            )
+        )
+        feasible = latency <= context.deadline_s and energy <= context.energy_budget_j
+        decision: Decision = build(
+            Decision,
+            split=split,
+            rho_device=1.0,
+            rho_server=1.0,
+            tx_power_w=p,
+            f_device_hz=device.f_max_hz,
+            f_server_hz=server.f_max_hz,
+            predicted_latency_s=latency,
+            predicted_energy_j=energy,
+            predicted_distortion=distortion,
+            feasible=bool(feasible),
+            admit=True,
+            mode=mode,
+        )
+        return decision
