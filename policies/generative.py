@@ -21,7 +21,9 @@ on the server, the rate of the band it would get now, no downlink):
 from __future__ import annotations
 
 from coinfer.emulator.model.generative import solo_timeline
+from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.reference import distortion_bound, shannon_rate_bps
+from coinfer.emulator.model.step_costs import SideCosts
 from coinfer.emulator.model.step_time import StepTimeModelBase, make_step_time_model
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, PolicyContext
@@ -32,6 +34,18 @@ class GenerativePlanner:
 
     def __init__(self) -> None:
         self._roofline: StepTimeModelBase = make_step_time_model("roofline")
+        self._sides: dict[tuple[str, int], tuple[SideCosts, SideCosts]] = {}
+
+    def _split_sides(self, model: ModelProfile, split: int) -> tuple[SideCosts, SideCosts]:
+        """The device and server sides of ``split`` (remembered per model and split)."""
+        key = (model.name, split)
+        sides = self._sides.get(key)
+        if sides is None:
+            sides = self._sides[key] = (
+                SideCosts.for_split(model, split, "device"),
+                SideCosts.for_split(model, split, "server"),
+            )
+        return sides
 
     @inline_builds  # the decision, built by name, compiled to a tuple
     def decide(self, context: PolicyContext, split: int, mode: str) -> Decision:
@@ -59,6 +73,7 @@ class GenerativePlanner:
                 uplink_rate_bps=rate,
                 tx_power_w=p,
                 downlink_rate_bps=None,
+                sides=self._split_sides(model, split),
             )
             latency = timeline.e2e_s + (context.device_backlog_s if split > 0 else 0.0)
             energy = timeline.device_energy_j + timeline.server_energy_j

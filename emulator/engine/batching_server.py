@@ -47,16 +47,16 @@ from coinfer.emulator.engine.batching import (
     StepResult,
     make_scheduler,
 )
-from coinfer.emulator.engine.batching.records import IntArray
+from coinfer.emulator.engine.batching.records import BoolArray, IntArray
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.kv_memory import kv_block_bytes, kv_blocks_available
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import Batch as CostBatch
-from coinfer.emulator.model.step_costs import SideCosts
+from coinfer.emulator.model.step_costs import BatchSums, SideCosts
 from coinfer.emulator.model.step_time import (
     STEP_TIME_MODELS,
     make_step_time_model,
-    step_energy_j,
+    phase_step_energy_j,
 )
 from coinfer.emulator.scenario.schema import DisciplineParams
 
@@ -354,35 +354,38 @@ class ContinuousBatchingServer:
             side = self._sides[key] = SideCosts.of_blocks(self.model, first_block, stop_block)
         return side
 
-    def step_time_s(self, batch: Batch) -> tuple[float, CostBatch]:
-        """The duration of ``batch`` on this server (s), and the batch as the cost models see
-        it."""
-        emits = batch.emits_token
-        costs = CostBatch(
-            new_tokens=batch.tokens,
-            cached_tokens=batch.context_tokens,
-            is_prefill=batch.is_prefill,
-            emits_token=np.ones(len(batch), dtype=np.bool_) if emits is None else emits,
-        )
+    def step_time_s(self, batch: Batch) -> float:
+        """The duration of ``batch`` on this server, s."""
         splits = self._split_of(batch.seq_ids)
         stop = self.model.num_blocks
         first = int(splits[0])
         if len(splits) == 1 or bool((splits == first).all()):
-            side = self.side(first, stop)
-            return self.step_model.step_time_s(costs, side, self.hardware), costs
+            return self._segment_s(batch, None, self.side(first, stop))
         total = 0.0
         cuts = np.unique(splits).tolist()
         for k, low in enumerate(cuts):  # segment low..next cut: the sequences cut at <= low
             high = cuts[k + 1] if k + 1 < len(cuts) else stop
-            mask = splits <= low
-            segment = CostBatch(
+            total += self._segment_s(batch, splits <= low, self.side(low, high))
+        return total
+
+    def _segment_s(self, batch: Batch, mask: BoolArray | None, side: SideCosts) -> float:
+        """The time of the entries ``mask`` of ``batch`` (None: all) on ``side``, s: from the
+        batch's sums when the model can (:meth:`step_time_from_sums_s`), else from the batch."""
+        hardware = self.hardware
+        if mask is None:
+            sums = batch_sums(batch)
+            fast = self.step_model.step_time_from_sums_s(sums, side, hardware)
+            if fast is not None:
+                return fast
+        costs = _cost_batch(batch)
+        if mask is not None:
+            costs = CostBatch(
                 new_tokens=costs.new_tokens[mask],
                 cached_tokens=costs.cached_tokens[mask],
                 is_prefill=costs.is_prefill[mask],
                 emits_token=costs.emits_token[mask],
             )
-            total += self.step_model.step_time_s(segment, self.side(low, high), self.hardware)
-        return total, costs
+        return self.step_model.step_time_s(costs, side, hardware)
 
     # ---- the steps ------------------------------------------------------------------------
 
@@ -397,8 +400,9 @@ class ContinuousBatchingServer:
         used = scheduler.kv.used
         if used > self.kv_peak_blocks:
             self.kv_peak_blocks = used
-        step_s, costs = self.step_time_s(batch)
-        energy_j = step_energy_j(costs, step_s, self.hardware)
+        step_s = self.step_time_s(batch)
+        phase: Literal["prefill", "decode"] = "prefill" if batch.num_prefills else "decode"
+        energy_j = phase_step_energy_j(phase, step_s, self.hardware)
         end_s = start_s + step_s
         timer = self.env.timeout(max(end_s - self.env.now, 0.0))
         timer.callbacks.append(lambda _event: self._step_done(batch, step_s, energy_j, end_s))
@@ -410,3 +414,52 @@ class ContinuousBatchingServer:
         self.busy_s += step_s
         self._on_step(self, batch, result, step_s, energy_j, end_s)
         self._next_step(end_s)
+
+
+def batch_sums(batch: Batch) -> BatchSums:
+    """The sums of a scheduler's batch (decodes first, then prefills) as the cost models see
+    them: the numbers :meth:`~coinfer.emulator.model.step_costs.Batch.sums` gives for it, from
+    a few integer sums."""
+    prefills = batch.num_prefills
+    decodes = len(batch) - prefills
+    context = batch.context_tokens
+    decode_cached = float(context[:decodes].sum()) if decodes else 0.0
+    if not prefills:
+        return BatchSums(
+            prefill_tokens=0.0,
+            decode_tokens=float(decodes),
+            prefill_positions=0.0,
+            decode_positions=decode_cached + decodes,
+            prefill_emitting=0.0,
+            decode_emitting=float(decodes),
+            prefill_cached_tokens=0.0,
+            decode_cached_tokens=decode_cached,
+            prefill_sequences=0.0,
+            decode_sequences=float(decodes),
+        )
+    tokens = batch.tokens[decodes:]
+    cached = context[decodes:]
+    emits = batch.emits_token
+    return BatchSums(
+        prefill_tokens=float(tokens.sum()),
+        decode_tokens=float(decodes),
+        prefill_positions=float((tokens * (cached + tokens)).sum()),
+        decode_positions=decode_cached + decodes,
+        prefill_emitting=float(prefills if emits is None else emits[decodes:].sum()),
+        decode_emitting=float(decodes),
+        prefill_cached_tokens=float(cached.sum()),
+        decode_cached_tokens=decode_cached,
+        prefill_sequences=float(prefills),
+        decode_sequences=float(decodes),
+    )
+
+
+def _cost_batch(batch: Batch) -> CostBatch:
+    """The scheduler's batch as the cost models' :class:`CostBatch`."""
+    emits = batch.emits_token
+    return CostBatch(
+        new_tokens=batch.tokens,
+        cached_tokens=batch.context_tokens,
+        is_prefill=batch.is_prefill,
+        emits_token=np.ones(len(batch), dtype=np.bool_) if emits is None else emits,
+    )

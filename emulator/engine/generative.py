@@ -173,6 +173,8 @@ class Generative:
         self._servers: list[GenerativeDiscipline] = []  # those prepared
         self._tails: dict[tuple[int, int], tuple[Any, ...]] = {}
         self.tokens_delivered = 0  #: output tokens that reached their device
+        self._splits_open = 0  # split requests holding a slot
+        self._by_index: dict[int, GenerativeDiscipline] = {}  # prepared servers by index
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ class Generative:
                 continue
             server.prepare(next(iter(models.values())), self._split_of, self._on_step)
             self._servers.append(server)
+            self._by_index[index] = server
 
     def _split_of(self, slots: IntArray) -> IntArray:
         split: IntArray = self._split[slots]
@@ -246,8 +249,9 @@ class Generative:
                 return
             state.dev_steps = steps.tolist()
             state.decode_power_w = hardware.pue * hardware.phase_power_w("decode")
-        server = request.server
-        if not isinstance(server, GenerativeDiscipline):
+        server = self._by_index.get(request.server_index)
+        if server is None:
+            server = request.server
             raise InputError(
                 f"request {request.id} of device {spec.id!r}: mode {MODE_LABELS[mode]} needs a "
                 "server whose discipline serves generative requests (continuous-batching); "
@@ -365,8 +369,11 @@ class Generative:
         """A server step ended at ``end_s``: account for it, batch-wide, then send its tokens."""
         slots = batch.seq_ids
         self._compute[slots] += step_s
-        tokens = batch.tokens
-        self._energy[slots] += energy_j * (tokens / tokens.sum())
+        if batch.num_prefills:  # shared in proportion to the tokens of each
+            tokens = batch.tokens
+            self._energy[slots] += energy_j * (tokens / tokens.sum())
+        else:  # one token each
+            self._energy[slots] += energy_j / len(slots)
         if len(batch.preempted):
             self._preempted[batch.preempted] += 1
         emitted = result.emitted
@@ -390,9 +397,10 @@ class Generative:
         if done.any():
             for slot in emitted[done].tolist():
                 self._complete(slot)
-        back = emitted[~done & self._is_split[emitted]]
-        for slot in back.tolist():
-            self._token_back(slot, end_s)
+        if self._splits_open:
+            back = emitted[~done & self._is_split[emitted]]
+            for slot in back.tolist():
+                self._token_back(slot, end_s)
 
     def _token_back(self, slot: int, emitted_s: float) -> None:
         """Split mode: the token emitted at ``emitted_s`` goes back, the device runs its layers
@@ -471,6 +479,7 @@ class Generative:
         arena.close(slot)
         self._states[slot] = None
         self._free.append(slot)
+        self._splits_open -= state.mode == _SPLIT
 
     def _token_parts(
         self,
@@ -554,6 +563,7 @@ class Generative:
         self._states[slot] = state
         self._split[slot] = state.split
         self._is_split[slot] = state.mode == _SPLIT
+        self._splits_open += state.mode == _SPLIT
         self._emitted[slot] = 0
         self._output[slot] = state.output
         self._compute[slot] = 0.0

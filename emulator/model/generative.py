@@ -107,6 +107,7 @@ def solo_timeline(
     uplink_rate_bps: float,
     tx_power_w: float,
     downlink_rate_bps: float | None,
+    sides: tuple[SideCosts, SideCosts] | None = None,
 ) -> SoloTimeline:
     """The timeline of one request with nothing else in the system, in the engine's order.
 
@@ -115,19 +116,24 @@ def solo_timeline(
     ``split+1..L``, a batch of one), the token id back at ``downlink_rate_bps`` (None: no
     downlink, instant). Fully on the device (the last split) the steps follow one another
     there; on the server (split 0) the prompt's ids go up once and every token comes back on
-    its own. Energies are phase power × step time (``docs/generative.md``).
+    its own. Energies are phase power × step time (``docs/generative.md``). ``sides``: the
+    split's ``(device, server)`` :class:`SideCosts`, if already made (else made here).
     """
     last = profile.last_split
     new, cached, prefill = solo_step_inputs(prompt_tokens, output_tokens)
     down_s = 0.0 if downlink_rate_bps is None else token_id_bits(profile) / downlink_rate_bps
     up_bits = hidden_bits_per_token(profile, split) if split < last else 0.0
+    if sides is None:
+        sides = (
+            SideCosts.for_split(profile, split, "device"),
+            SideCosts.for_split(profile, split, "server"),
+        )
+    device_side, server_side = sides
     if split > 0:
-        device_side = SideCosts.for_split(profile, split, "device")
         device_steps = device_model.solo_step_times_s(new, cached, prefill, device_side, device)
     else:
         device_steps = np.zeros(output_tokens)
     if split < last:
-        server_side = SideCosts.for_split(profile, split, "server")
         server_steps = server_model.solo_step_times_s(new, cached, prefill, server_side, server)
     else:
         server_steps = np.zeros(output_tokens)

@@ -124,6 +124,15 @@ class StepTimeModelBase(ABC):
         """Duration of one step, s (the ``total_s`` of :meth:`breakdown`)."""
         return self.breakdown(batch, side, hardware).total_s
 
+    def step_time_from_sums_s(
+        self, sums: BatchSums, side: SideCosts, hardware: HardwareSpec
+    ) -> float | None:
+        """Duration of a step given only its sums (:meth:`Batch.sums`), s; the same number as
+        :meth:`step_time_s` of any batch with these sums. None when the model needs more of the
+        batch than its sums (then call :meth:`step_time_s`). A server runs many steps: this
+        spares building a :class:`Batch` for each."""
+        return None
+
     def solo_step_times_s(
         self,
         new_tokens: ArrayLike,
@@ -270,8 +279,17 @@ class RooflineStepTime(StepTimeModelBase):
     def breakdown(self, batch: Batch, side: SideCosts, hardware: HardwareSpec) -> StepTime:
         if batch.size == 0 or side.num_blocks == 0:
             return ZERO_STEP
+        return self._breakdown(batch.sums(), side, hardware)
+
+    def step_time_from_sums_s(
+        self, sums: BatchSums, side: SideCosts, hardware: HardwareSpec
+    ) -> float | None:
+        if sums.prefill_sequences + sums.decode_sequences == 0 or side.num_blocks == 0:
+            return 0.0
+        return self._breakdown(sums, side, hardware).total_s
+
+    def _breakdown(self, sums: BatchSums, side: SideCosts, hardware: HardwareSpec) -> StepTime:
         cal = self.calibration(hardware)
-        sums = batch.sums()
         prefill_flops, decode_flops = side.flops_by_phase(sums)
         compute_s, memory_s = _roofline_parts(
             prefill_flops,
@@ -591,8 +609,18 @@ class FittedStepTime(StepTimeModelBase):
     def breakdown(self, batch: Batch, side: SideCosts, hardware: HardwareSpec) -> StepTime:
         if batch.size == 0 or side.num_blocks == 0:
             return ZERO_STEP
+        return StepTime(self._total_s(batch.sums(), side, hardware), None, None, 0.0)
+
+    def step_time_from_sums_s(
+        self, sums: BatchSums, side: SideCosts, hardware: HardwareSpec
+    ) -> float | None:
+        if sums.prefill_sequences + sums.decode_sequences == 0 or side.num_blocks == 0:
+            return 0.0
+        return self._total_s(sums, side, hardware)
+
+    def _total_s(self, s: BatchSums, side: SideCosts, hardware: HardwareSpec) -> float:
         self.params.check("fitted step-time model", side, hardware)
-        p, s = self.params, batch.sums()
+        p = self.params
         total = 0.0
         if s.prefill_sequences:
             total += (
@@ -606,7 +634,7 @@ class FittedStepTime(StepTimeModelBase):
                 + p.decode_s_per_context_token * (s.decode_cached_tokens + s.decode_tokens)
                 + p.decode_s_per_sequence * s.decode_sequences
             )
-        return StepTime(total, None, None, 0.0)
+        return total
 
 
 # --------------------------------------------------------------------------------------------
@@ -647,6 +675,14 @@ def phase_energy_j(duration_s: ArrayLike, power_w: ArrayLike, pue: ArrayLike = 1
     )
 
 
+def phase_step_energy_j(
+    phase: Literal["prefill", "decode"], step_time_s: float, hardware: HardwareSpec
+) -> float:
+    """Energy of one serving step of ``phase``: ``η · P_phase · T_step`` J (see
+    :func:`step_energy_j`)."""
+    return hardware.pue * hardware.phase_power_w(phase) * step_time_s
+
+
 def step_energy_j(batch: Batch, step_time_s: float, hardware: HardwareSpec) -> float:
     """Energy of one serving step: ``η · P_phase · T_step`` J, facility overhead included.
 
@@ -656,7 +692,10 @@ def step_energy_j(batch: Batch, step_time_s: float, hardware: HardwareSpec) -> f
     stays at its top value; the per-request split inference of the paper keeps its own
     ``η·φ·f²·N/c`` (``reference.compute_energy_j``), which follows the policy's clock choice.
     """
-    return hardware.pue * hardware.phase_power_w(batch.phase) * step_time_s
+    phase = batch.phase
+    if phase == "idle":
+        return hardware.pue * hardware.phase_power_w("idle") * step_time_s
+    return phase_step_energy_j(phase, step_time_s, hardware)
 
 
 def idle_energy_j(duration_s: float, hardware: HardwareSpec) -> float:
@@ -687,6 +726,7 @@ __all__ = [
     "load_step_time_table",
     "make_step_time_model",
     "phase_energy_j",
+    "phase_step_energy_j",
     "roofline_step_time_s",
     "step_energy_j",
 ]
