@@ -328,13 +328,18 @@ class ContinuousBatchingServer:
         return self.params.stream_chunk_tokens
 
     def stats(self) -> dict[str, int]:
-        """Steps run, preemptions, peak and total KV blocks."""
+        """Steps run, preemptions, tokens emitted (each once), peak, total and (at the end)
+        still used KV blocks."""
         scheduler = self.scheduler
+        if scheduler is None:
+            return {"steps": 0, "preemptions": 0, "tokens_emitted": 0, "kv_peak_blocks": 0}
         return {
             "steps": self.steps,
-            "preemptions": 0 if scheduler is None else scheduler.preemptions,
+            "preemptions": scheduler.preemptions,
+            "tokens_emitted": scheduler.tokens_emitted,
             "kv_peak_blocks": self.kv_peak_blocks,
-            "kv_blocks": 0 if scheduler is None else scheduler.kv.num_blocks,
+            "kv_blocks": scheduler.kv.num_blocks,
+            "kv_blocks_in_use": scheduler.kv.used,
         }
 
     def check_idle(self) -> None:

@@ -195,8 +195,9 @@ class EngineStats:
     link_busy_s: dict[str, float] = field(default_factory=dict)
     #: generative runs: output tokens that reached their device (completed requests)
     tokens_delivered: int = 0
-    #: generative runs: per server serving them, its steps, preemptions, peak KV blocks in use
-    #: and KV blocks in its pool (``steps``, ``preemptions``, ``kv_peak_blocks``, ``kv_blocks``)
+    #: generative runs: per server serving them, its ``steps``, ``preemptions``,
+    #: ``tokens_emitted``, ``kv_peak_blocks`` (most in use at once), ``kv_blocks`` (its pool) and
+    #: ``kv_blocks_in_use`` (at the end of the run)
     batching: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
