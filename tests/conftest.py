@@ -1,4 +1,8 @@
-"""The suite leaves the checkout as it found it.
+"""How the suite runs: in work units under xdist, and leaving the checkout as it found it.
+
+Under ``-n`` (``-n auto`` is in addopts) xdist's ``load`` distribution hands out work units
+(``tests/scheduling.py``) instead of single tests: one document's commands, or a module's tests
+that share a costly fixture, go to one worker together.
 
 Tests write into ``tmp_path``, never into the checkout (the documentation commands run in a
 temporary copy, see ``tests/test_docs.py``). To prove it, the process that runs the session (the
@@ -15,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.checkout import Snapshot, left_behind, snapshot
+from tests.scheduling import work_unit
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = pytest.StashKey[Snapshot | None]()
@@ -53,3 +58,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line(
             f"checked with `git status --ignored` in {ROOT}; a test must write to tmp_path"
         )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist load`` (the default under ``-n``) by work unit; any other ``--dist`` as is."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        """xdist's scheduler by scope (largest units first), with our work units as scopes."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
