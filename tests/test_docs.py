@@ -1,8 +1,9 @@
 """Every command and Python snippet shown in README.md and docs/ runs as shown.
 
 Shell commands are the ``$ ``-prefixed lines of ```console blocks; the install and test commands
-themselves are skipped (CI runs them around this suite). Python blocks are executed in a fresh
-namespace.
+themselves are skipped (CI runs them around this suite). Each runs in a process of its own
+(``tests/commands.py``: ``coinfer`` lines in a child forked from a Python that has already
+imported the command line). Python blocks are executed in a fresh namespace.
 
 The docs show the commands as a user types them at the root of the checkout, and some write
 there (``runs/busy-cell-s7/``, ``sweeps/budgets/``). So that the suite leaves the checkout clean,
@@ -19,14 +20,14 @@ one workspace; a command run on its own (``-k``, ``-m slow``) first runs the ear
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.commands import Commands
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -85,23 +86,12 @@ def as_param(shown: Shown):
     return pytest.param(shown, marks=marks, id=f"{shown.doc}: {shown.command}"[:70])
 
 
-def argv_for(command: str) -> list[str]:
-    argv = shlex.split(command)
-    if argv[0] == "coinfer":
-        script = Path(sys.executable).with_name("coinfer")  # this environment's, not PATH's
-        if script.is_file():
-            return [str(script), *argv[1:]]
-        return [sys.executable, "-m", "coinfer.emulator.cli.main", *argv[1:]]
-    if argv[0] == "python":
-        return [sys.executable, *argv[1:]]
-    raise AssertionError(f"docs show a command this test does not know how to run: {command}")
-
-
 class Workspace:
     """Where one document's commands run: ``<tmp>/checkout`` holds a copy of the folders they
     read, ``<tmp>/shared`` links to the real ``../shared`` when there is one."""
 
-    def __init__(self, parent: Path):
+    def __init__(self, parent: Path, commands: Commands):
+        self.commands = commands
         self.root = parent / "checkout"
         self.root.mkdir()
         for folder in COPIED:
@@ -114,9 +104,7 @@ class Workspace:
 
     def run(self, shown: Shown) -> subprocess.CompletedProcess:
         self.ran.add(shown.index)
-        return subprocess.run(
-            argv_for(shown.command), cwd=self.root, capture_output=True, text=True, timeout=600
-        )
+        return self.commands.run(shown.command, cwd=self.root)
 
     def catch_up(self, shown: Shown) -> None:
         """Run the document's earlier commands not yet run here (the slow ones only before a
@@ -136,13 +124,21 @@ class Workspace:
 
 
 @pytest.fixture(scope="session")
-def workspace_of(tmp_path_factory):
+def commands(tmp_path_factory):
+    """Runs the shown command lines (``tests/commands.py``): one fork server per process."""
+    commands = Commands(tmp_path_factory.mktemp("commands"))
+    yield commands
+    commands.close()
+
+
+@pytest.fixture(scope="session")
+def workspace_of(tmp_path_factory, commands):
     """``workspace_of(doc)``: the document's workspace, made on first use (one per process)."""
     made: dict[str, Workspace] = {}
 
     def workspace_of(doc: str) -> Workspace:
         if doc not in made:
-            made[doc] = Workspace(tmp_path_factory.mktemp(Path(doc).stem))
+            made[doc] = Workspace(tmp_path_factory.mktemp(Path(doc).stem), commands)
         return made[doc]
 
     return workspace_of
