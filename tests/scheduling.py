@@ -21,7 +21,7 @@ SHARED_FIXTURES = (
     "tests/emulator/test_engine_uplink.py",  # FIFO uplink runs of 60k requests
     "tests/paper/test_multi_user.py",  # the multi-user study's sweep
     "tests/paper/test_reproduction.py",  # the paper's figures, every point also in the engine
-    "tests/policies/test_sca.py",  # 50 random instances solved by SCA and the dense grid
+    "tests/policies/test_sca.py",  # random instances solved by SCA and by the dense grid
 )
 
 SHOWN_COMMAND = re.compile(r"(tests/test_docs\.py)::test_shown_command_runs\[(.+?\.md):")
