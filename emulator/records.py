@@ -27,9 +27,10 @@ import functools
 import inspect
 import types
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R", bound=tuple[Any, ...])
 
 _FUTURE_FLAGS = functools.reduce(
     lambda flags, name: flags | getattr(__future__, name).compiler_flag,
@@ -81,6 +82,10 @@ def _check_fields(kind: object, names: tuple[str, ...], given: Any, where: str =
         )
 
 
+@overload
+def build(kind: type[R], /, **values: Any) -> R: ...
+@overload
+def build(kind: object, /, **values: Any) -> tuple[Any, ...]: ...
 def build(kind: Any, /, **values: Any) -> Any:
     """One record of ``kind`` from every one of its fields, by name (a tuple in field order, of
     the ``NamedTuple`` class itself for a ``NamedTuple`` kind)."""
@@ -119,6 +124,7 @@ class _Inliner(ast.NodeTransformer):
         given = {keyword.arg: keyword.value for keyword in node.keywords}
         _check_fields(kind, names, given, where)
         values = ast.Tuple([given[name] for name in names], ast.Load())
+        new: ast.expr
         if _is_named_tuple(kind):
             new = ast.Call(
                 ast.Attribute(ast.Name("tuple", ast.Load()), "__new__", ast.Load()),

@@ -13,7 +13,17 @@ Both types are ``NamedTuple``: immutable, and cheap enough to build once per req
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    NamedTuple,
+    Protocol,
+    Self,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -136,16 +146,26 @@ def mode_of_split(split: int, last_split: int) -> str:
     return "on-server" if split <= 0 else "split"
 
 
+#: The parameter model of a policy (its ``Params``).
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
 class PolicyError(InputError):
     """A policy returned a decision outside its bounds (names the policy and the field)."""
 
 
-class Policy(ABC):
+class Policy(ABC, Generic[ParamsT]):
     """Base class of every policy.
 
     Subclasses set ``name``, a one-line ``summary`` and ``Params``, a pydantic model of their
-    typed, documented parameters; they implement :meth:`decide`. ``rng`` is the policy's own
-    random stream (for randomised policies); it is the same for every policy on one seed.
+    typed, documented parameters (extending :class:`Policy.Params`), and name that model as the
+    type parameter, for the type checker to know ``self.params``::
+
+        class MyPolicy(Policy[MyParams]):
+            Params = MyParams
+
+    They implement :meth:`decide`. ``rng`` is the policy's own random stream (for randomised
+    policies); it is the same for every policy on one seed.
     """
 
     name: ClassVar[str]
@@ -154,15 +174,16 @@ class Policy(ABC):
     class Params(BaseModel):
         model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
-        self.params = params
+    def __init__(self, params: ParamsT, rng: np.random.Generator) -> None:
+        self.params: ParamsT = params
         self.rng = rng
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], rng: np.random.Generator) -> Policy:
+    def from_params(cls, params: dict[str, Any], rng: np.random.Generator) -> Self:
         """Validate ``params`` against :attr:`Params` and build the policy."""
         try:
-            typed = cls.Params.model_validate(params)
+            # Params is the model the class names as ParamsT (the type checker cannot tie them)
+            typed = cast(ParamsT, cls.Params.model_validate(params))
         except ValidationError as err:
             invalid = input_error_from_validation(
                 err, f"parameters of policy {cls.name!r}", model=cls.Params
@@ -189,7 +210,8 @@ def check_decision(policy_name: str, decision: Decision, context: PolicyContext)
         and 0 <= split <= context.model.last_split
         and 0.0 <= decision.rho_device <= 1.0
         and 0.0 <= decision.rho_server <= 1.0
-        and 0.0 < p <= device.max_tx_power_w * (1 + 1e-9)
+        # max_tx_power_w is None only for a server (HardwareSpec's validator): a device has one
+        and 0.0 < p <= device.max_tx_power_w * (1 + 1e-9)  # type: ignore[operator]
         and f > 0.0
         and device.f_min_hz * (1 - 1e-9) <= f <= device.f_max_hz * (1 + 1e-9)
         and fs > 0.0
@@ -220,7 +242,7 @@ def _first_violation(decision: Decision, context: PolicyContext) -> str:
             return f"{field}={value!r}, expected a kept fraction in [0, 1]"
     device, server = context.device, context.server
     p = decision.tx_power_w
-    if not 0.0 < p <= device.max_tx_power_w * (1 + 1e-9):
+    if not 0.0 < p <= device.max_tx_power_w * (1 + 1e-9):  # type: ignore[operator]  # see above
         return f"tx_power_w={p!r}, expected a power in (0, {device.max_tx_power_w:g}] W"
     for field, spec in (("f_device_hz", device), ("f_server_hz", server)):
         f = getattr(decision, field)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
@@ -23,7 +23,7 @@ from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
 
 
-class FixedPowerPolicy(OptimisingPolicy):
+class FixedPowerPolicy(OptimisingPolicy[JointParams]):
     """Transmit at P_max; split, pruning and clocks optimised."""
 
     name = "fixed-power"
@@ -33,7 +33,7 @@ class FixedPowerPolicy(OptimisingPolicy):
         return problem.pinned(p_lo_w=problem.p_hi_w)
 
 
-class FixedFrequencyPolicy(OptimisingPolicy):
+class FixedFrequencyPolicy(OptimisingPolicy[JointParams]):
     """Both clocks at their top; split, pruning and power optimised."""
 
     name = "fixed-frequency"
@@ -45,7 +45,7 @@ class FixedFrequencyPolicy(OptimisingPolicy):
         )
 
 
-class PruneDeviceOnlyPolicy(OptimisingPolicy):
+class PruneDeviceOnlyPolicy(OptimisingPolicy[JointParams]):
     """The server runs its part unpruned (ρ̃ = 1)."""
 
     name = "prune-device-only"
@@ -55,7 +55,7 @@ class PruneDeviceOnlyPolicy(OptimisingPolicy):
         return problem.pinned(rho_server_lo=1.0, rho_server_hi=1.0)
 
 
-class PruneServerOnlyPolicy(OptimisingPolicy):
+class PruneServerOnlyPolicy(OptimisingPolicy[JointParams]):
     """The device runs its part unpruned (ρ = 1)."""
 
     name = "prune-server-only"
@@ -72,7 +72,7 @@ class _NoSplitParams(JointParams):
     splits: None = Field(default=None, description="fixed by the policy", exclude=True)
 
 
-class OnDevicePolicy(OptimisingPolicy):
+class OnDevicePolicy(OptimisingPolicy[_NoSplitParams]):
     """Everything on the device (split L, nothing uploaded); pruning and clock optimised. A
     generative request runs its prefill and every decode on the device
     (:mod:`coinfer.policies.generative`)."""
@@ -85,7 +85,7 @@ class OnDevicePolicy(OptimisingPolicy):
     Params = _NoSplitParams
     forced_split = "device"
 
-    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+    def __init__(self, params: _NoSplitParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self._generative = GenerativePlanner()
 
@@ -95,7 +95,7 @@ class OnDevicePolicy(OptimisingPolicy):
         return super().decide(context)
 
 
-class OnServerPolicy(OptimisingPolicy):
+class OnServerPolicy(OptimisingPolicy[_NoSplitParams]):
     """Everything on the server (split 0: the raw input is uploaded); the rest optimised. A
     generative request uploads its prompt's token ids and the server generates
     (:mod:`coinfer.policies.generative`)."""
@@ -108,7 +108,7 @@ class OnServerPolicy(OptimisingPolicy):
     Params = _NoSplitParams
     forced_split = "server"
 
-    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+    def __init__(self, params: _NoSplitParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self._generative = GenerativePlanner()
 
@@ -118,7 +118,7 @@ class OnServerPolicy(OptimisingPolicy):
         return super().decide(context)
 
 
-class NoPruningPolicy(OptimisingPolicy):
+class NoPruningPolicy(OptimisingPolicy[JointParams]):
     """ρ = ρ̃ = 1; split, power and clocks spend the least energy that meets the deadline."""
 
     name = "no-pruning"
@@ -133,7 +133,7 @@ class NoPruningPolicy(OptimisingPolicy):
         return self.solver.least_energy(problem)
 
 
-class MinLatencyParams(BaseModel):
+class MinLatencyParams(Policy.Params):
     """Parameters of ``min-latency``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -143,7 +143,7 @@ class MinLatencyParams(BaseModel):
     )
 
 
-class MinLatencyPolicy(Policy):
+class MinLatencyPolicy(Policy[MinLatencyParams]):
     """Neurosurgeon-style: no pruning, top clocks and power, the split with the least latency.
 
     Budgets play no part in the choice; the decision is flagged infeasible when it misses one.
@@ -153,16 +153,17 @@ class MinLatencyPolicy(Policy):
     summary: ClassVar[str] = (
         "Neurosurgeon-style: no pruning, top clocks and power, the split with least latency"
     )
-    Params: ClassVar[type[BaseModel]] = MinLatencyParams
+    Params = MinLatencyParams
 
-    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+    def __init__(self, params: MinLatencyParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
 
     def decide(self, context: PolicyContext) -> Decision:
         params: Any = self.params
         last = context.model.last_split
         splits = list(range(last + 1)) if params.splits is None else params.splits
-        p = context.device.max_tx_power_w
+        # a device always has a max_tx_power_w (HardwareSpec's validator; None is a server's)
+        p: float = context.device.max_tx_power_w  # type: ignore[assignment]
         f, fs = context.device.f_max_hz, context.server.f_max_hz
         best = None
         for split in (s for s in splits if s <= last):
@@ -190,7 +191,7 @@ class MinLatencyPolicy(Policy):
         )
 
 
-class RandomParams(BaseModel):
+class RandomParams(Policy.Params):
     """Parameters of ``random``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -198,12 +199,12 @@ class RandomParams(BaseModel):
     rho_min: float = Field(default=0.0, ge=0.0, le=1.0, description="lowest kept fraction drawn")
 
 
-class RandomPolicy(Policy):
+class RandomPolicy(Policy[RandomParams]):
     """Uniform random split, kept fractions, power and clocks (from the policy's own stream)."""
 
     name: ClassVar[str] = "random"
     summary: ClassVar[str] = "uniform random split, pruning, power and clocks (a sanity floor)"
-    Params: ClassVar[type[BaseModel]] = RandomParams
+    Params = RandomParams
 
     def decide(self, context: PolicyContext) -> Decision:
         params: Any = self.params
@@ -211,7 +212,8 @@ class RandomPolicy(Policy):
         device, server = context.device, context.server
         split = int(rng.integers(0, context.model.last_split + 1))
         rho, rho_s = rng.uniform(params.rho_min, 1.0, 2).tolist()
-        p = float(device.max_tx_power_w * (1.0 - rng.random()))  # (0, P_max]
+        # (0, P_max]; a device always has a max_tx_power_w (None is a server's)
+        p = float(device.max_tx_power_w * (1.0 - rng.random()))  # type: ignore[operator]
         f = _uniform_clock(rng, device.f_min_hz, device.f_max_hz)
         fs = _uniform_clock(rng, server.f_min_hz, server.f_max_hz)
         latency, energy, distortion = predict(context, split, rho, rho_s, p, f, fs)

@@ -9,6 +9,8 @@ point group or are named ``module:Class`` (see ``docs/writing-a-policy.md``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from coinfer.policies.base import Policy
 from coinfer.policies.baselines import (
     FixedFrequencyPolicy,
@@ -27,7 +29,7 @@ from coinfer.policies.joint_sca import JointScaPolicy
 from coinfer.policies.split import SplitPolicy
 
 #: Every built-in policy class, in the order ``coinfer policies`` lists them.
-BUILTIN_POLICY_CLASSES: tuple[type[Policy], ...] = (
+BUILTIN_POLICY_CLASSES: tuple[type[Policy[Any]], ...] = (
     JointPolicy,
     JointScaPolicy,
     QueueAwarePolicy,

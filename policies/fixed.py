@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
@@ -11,7 +11,7 @@ from coinfer.policies.generative import GenerativePlanner
 from coinfer.policies.prediction import StaticCost
 
 
-class FixedParams(BaseModel):
+class FixedParams(Policy.Params):
     """Parameters of the ``fixed`` policy; an omitted power or clock means the hardware's top."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,7 +32,7 @@ class FixedParams(BaseModel):
     )
 
 
-class FixedPolicy(Policy):
+class FixedPolicy(Policy[FixedParams]):
     """Runs every request with the same split, pruning, power and clocks (a generative request
     at its split, unpruned at the top power and clocks: :mod:`coinfer.policies.generative`).
 
@@ -45,7 +45,7 @@ class FixedPolicy(Policy):
     summary = "split, pruning, power and clocks fixed by the scenario (defaults: top values)"
     Params = FixedParams
 
-    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+    def __init__(self, params: FixedParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self._static: dict[tuple[int, int, int], tuple[Decision, StaticCost | None]] = {}
         self._planner = GenerativePlanner()
@@ -80,7 +80,7 @@ class FixedPolicy(Policy):
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
-        params: FixedParams = self.params  # type: ignore[assignment]
+        params = self.params
         split = context.model.last_split if params.split is None else params.split
         p = params.tx_power_w if params.tx_power_w is not None else context.device.max_tx_power_w
         f = params.f_device_hz if params.f_device_hz is not None else context.device.f_max_hz

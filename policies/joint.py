@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
@@ -36,7 +36,7 @@ from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
 
 
-class JointParams(BaseModel):
+class JointParams(Policy.Params):
     """Parameters shared by ``joint`` and the baselines built on its solver."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -109,7 +109,11 @@ class _Template:
         self.admit = admit
 
 
-class OptimisingPolicy(Policy):
+#: The parameters of a solver-backed policy: ``joint``'s or an extension of them.
+JointParamsT = TypeVar("JointParamsT", bound=JointParams)
+
+
+class OptimisingPolicy(Policy[JointParamsT]):
     """Base of the solver-backed policies: subclasses pin bounds in :meth:`pin`."""
 
     name: ClassVar[str] = "joint"
@@ -117,14 +121,14 @@ class OptimisingPolicy(Policy):
         "the paper's joint design: split, pruning, power and clocks maximising kept parameters "
         "within T0 and E0 (fast exact solver)"
     )
-    Params: ClassVar[type[BaseModel]] = JointParams
+    Params = JointParams
     #: Split points forced by the policy itself (on-device / on-server), or None.
     forced_split: ClassVar[str | None] = None
 
-    def __init__(self, params: BaseModel, rng: np.random.Generator) -> None:
+    def __init__(self, params: JointParamsT, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self.solver = JointSolver()
-        self._cache: OrderedDict[tuple, _Template] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], _Template] = OrderedDict()
 
     # ---- hooks ---------------------------------------------------------------------------------
 
@@ -270,7 +274,7 @@ class OptimisingPolicy(Policy):
         )
 
 
-class JointPolicy(OptimisingPolicy):
+class JointPolicy(OptimisingPolicy[JointParams]):
     """``joint``: the paper's design, every variable optimised, split searched."""
 
     name = "joint"
@@ -296,7 +300,7 @@ class QueueAwareParams(JointParams):
     )
 
 
-class QueueAwarePolicy(OptimisingPolicy):
+class QueueAwarePolicy(OptimisingPolicy[QueueAwareParams]):
     """``joint`` on the budget left after the waits the context shows (this project's extension).
 
     From the context it takes: the time until the device finishes its earlier requests (exact:
@@ -317,7 +321,7 @@ class QueueAwarePolicy(OptimisingPolicy):
     Params = QueueAwareParams
 
     def expected_wait_s(self, context: PolicyContext, split: int) -> float:
-        weight = self.params.wait_weight  # type: ignore[attr-defined]
+        weight = self.params.wait_weight
         wait = context.device_backlog_s
         if split < context.model.last_split and context.server_discipline == "fcfs":
             wait += context.server_backlog_s  # a request run wholly on the device never queues
@@ -330,7 +334,7 @@ class QueueAwarePolicy(OptimisingPolicy):
         if context.server_discipline != "ps":
             return 1.0
         sharing = (context.server_in_service + 1) / context.server_workers
-        weight = self.params.wait_weight  # type: ignore[attr-defined]
+        weight = self.params.wait_weight
         return max(1.0, 1.0 + weight * (sharing - 1.0))
 
     def _template(self, context: PolicyContext, deadline: float, slowdown: float) -> _Template:

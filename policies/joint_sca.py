@@ -30,7 +30,7 @@ class JointScaParams(JointParams):
     )
 
 
-class JointScaPolicy(OptimisingPolicy):
+class JointScaPolicy(OptimisingPolicy[JointScaParams]):
     """``joint-sca``: the paper's SCA per split, the best split kept."""
 
     name = "joint-sca"

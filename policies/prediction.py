@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from coinfer.emulator.model.reference import (
     co_inference_cost,
@@ -64,9 +64,11 @@ def predict(
     distortion = distortion_bound(
         float(kept), model.total_params, float(model.weight_bits), model.entropy_bits_per_param
     )
+    # The cost's fields are float | ndarray; scalar arguments give floats (numpy's float64 for
+    # the table entries), which a cast per decision would only re-state.
     return Prediction(
-        cost.device_compute_s + cost.upload_s + cost.server_compute_s,
-        cost.device_compute_j + cost.upload_j + cost.server_compute_j,
+        cost.device_compute_s + cost.upload_s + cost.server_compute_s,  # type: ignore[arg-type]
+        cost.device_compute_j + cost.upload_j + cost.server_compute_j,  # type: ignore[arg-type]
         distortion,
     )
 
@@ -122,8 +124,9 @@ class StaticCost:
             server_pue=server.pue,
         )
         return cls(
-            compute_s=cost.device_compute_s + cost.server_compute_s,
-            compute_j=cost.device_compute_j + cost.server_compute_j,
+            # scalar arguments: float fields (see predict)
+            compute_s=cast(float, cost.device_compute_s + cost.server_compute_s),
+            compute_j=cast(float, cost.device_compute_j + cost.server_compute_j),
             payload_bits=table.payload_bits[split],
             distortion=float(distortion),
         )

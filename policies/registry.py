@@ -49,7 +49,7 @@ def _listing_order(name: str) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
 
-def builtin_policies() -> dict[str, type[Policy]]:
+def builtin_policies() -> dict[str, type[Policy[Any]]]:
     """Built-in policy classes by name, in the order of ``BUILTIN_POLICY_CLASSES``."""
     return {
         name: policy_class(name) for name in sorted(POLICIES.builtin_names(), key=_listing_order)
@@ -62,7 +62,9 @@ def _plugin_entry_points() -> dict[str, EntryPoint]:
     return {name: point for name, point in POLICIES.entry_points().items() if name not in builtin}
 
 
-def _checked_policy_class(cls: type[Policy], name: str, point: EntryPoint | None) -> type[Policy]:
+def _checked_policy_class(
+    cls: type[Policy[Any]], name: str, point: EntryPoint | None
+) -> type[Policy[Any]]:
     """``cls`` if it is a concrete Policy with a name (equal to its entry point's), else an
     InputError naming it."""
     if point is not None:
@@ -91,7 +93,7 @@ def _checked_policy_class(cls: type[Policy], name: str, point: EntryPoint | None
     return cls
 
 
-def policy_class(name: str) -> type[Policy]:
+def policy_class(name: str) -> type[Policy[Any]]:
     """The policy class registered under ``name`` (or named by ``module:Class``)."""
     cls = POLICIES.load(name)
     return _checked_policy_class(cls, name, POLICIES.entry_points().get(name))
@@ -107,7 +109,7 @@ def policy_source(name: str) -> str:
     return policy_class(name).__module__
 
 
-def known_policies() -> dict[str, type[Policy]]:
+def known_policies() -> dict[str, type[Policy[Any]]]:
     """Every policy found by name: the built-ins, then the installed plug-ins (loaded here)."""
     known = builtin_policies()
     for name in _plugin_entry_points():
@@ -115,6 +117,6 @@ def known_policies() -> dict[str, type[Policy]]:
     return known
 
 
-def make_policy(name: str, params: dict[str, Any], rng: np.random.Generator) -> Policy:
+def make_policy(name: str, params: dict[str, Any], rng: np.random.Generator) -> Policy[Any]:
     """Build the named policy with validated parameters and its random stream."""
     return policy_class(name).from_params(params, rng)

@@ -2,8 +2,9 @@
 
 The source tree keeps ``emulator/``, ``policies/``, ``topologies/`` and ``traces/`` at its root;
 ``pyproject.toml`` maps them under ``coinfer``. These tests read the mapping, import the public
-API from a directory outside the checkout (so that only the installed package can answer), and
-check the layering contract of ``[tool.importlinter]`` with import-linter.
+API from a directory outside the checkout (so that only the installed package can answer),
+check the layering contract of ``[tool.importlinter]`` with import-linter and type-check the
+package with mypy (``[tool.mypy]``), both on a copy of the tree laid out as installed.
 """
 
 import shutil
@@ -62,11 +63,9 @@ def test_the_bare_folder_names_do_not_import_from_an_installed_coinfer(tmp_path,
     assert f"No module named '{bare}'" in result.stderr
 
 
-def test_the_layering_contract_holds(tmp_path):
-    """``lint-imports`` on a copy of the tree laid out as installed (coinfer/emulator/...)."""
-    lint_imports = shutil.which("lint-imports")
-    if lint_imports is None:
-        pytest.skip("import-linter is not installed (it comes with the dev extra)")
+def _installed_layout(tmp_path: Path) -> Path:
+    """A copy of the tree laid out as installed (``coinfer/emulator/...``) in ``tmp_path``, with
+    ``pyproject.toml`` beside it (for the tools' settings); returns ``tmp_path``."""
     package = tmp_path / "coinfer"
     shutil.copytree(ROOT / "coinfer", package, ignore=shutil.ignore_patterns("__pycache__"))
     for folder in FOLDERS:
@@ -74,13 +73,46 @@ def test_the_layering_contract_holds(tmp_path):
             ROOT / folder, package / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_layering_contract_holds(tmp_path):
+    """``lint-imports`` on a copy of the tree laid out as installed (coinfer/emulator/...)."""
+    lint_imports = shutil.which("lint-imports")
+    if lint_imports is None:
+        pytest.skip("import-linter is not installed (it comes with the dev extra)")
+    layout = _installed_layout(tmp_path)
     result = subprocess.run(
         [lint_imports, "--no-cache"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        cwd=layout,
+        env={"PYTHONPATH": str(layout), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_package_type_checks(tmp_path):
+    """``mypy -p coinfer`` on the installed layout, with ``[tool.mypy]`` of pyproject.toml (the
+    whole package; strict in the engine, the model layer and the policies)."""
+    pytest.importorskip("mypy", reason="mypy is not installed (it comes with the dev extra)")
+    layout = _installed_layout(tmp_path / "tree")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            "-p",
+            "coinfer",
+        ],
+        cwd=layout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success" in result.stdout

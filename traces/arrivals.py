@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -71,7 +72,10 @@ class ArrivalTrace:
         """Arrivals at absolute times in s, shifted so that the first request arrives at 0."""
         times = np.asarray(times_s, dtype=float).reshape(-1)
         shifted = times - times[0] if times.size else times
-        return cls(shifted, input_tokens, output_tokens, provenance)
+        # __post_init__ makes read-only arrays of the token counts
+        tokens_in = cast("np.ndarray | None", input_tokens)
+        tokens_out = cast("np.ndarray | None", output_tokens)
+        return cls(shifted, tokens_in, tokens_out, provenance)
 
     @property
     def count(self) -> int:

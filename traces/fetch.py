@@ -43,7 +43,9 @@ def fetch_file(
     if target.is_file() and file_sha256(target) == file.sha256:
         return FetchResult(target, False, target.stat().st_size)
     if opener is None:
-        from urllib.request import urlopen as opener
+        from urllib.request import urlopen
+
+        opener = urlopen
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -19,7 +19,7 @@ from coinfer.emulator.errors import InputError
 
 def frozen_array(values: ArrayLike, dtype: type = np.float64) -> np.ndarray:
     """A read-only 1-D copy of ``values``."""
-    array = np.array(values, dtype=dtype, copy=True).reshape(-1)
+    array: np.ndarray = np.array(values, dtype=dtype, copy=True).reshape(-1)
     array.setflags(write=False)
     return array
 

@@ -23,7 +23,7 @@ from coinfer.traces.registry import Kind, TraceRegistry, trace_reader
 from coinfer.traces.snr import SnrTrace
 
 FileFormat = Literal["csv", "mahimahi"]
-_TYPES: dict[str, type] = {
+_TYPES: dict[str, type[Trace]] = {
     "arrivals": ArrivalTrace,
     "capacity": LinkCapacityTrace,
     "snr": SnrTrace,
@@ -57,6 +57,7 @@ def open_trace(
             )
         trace = entry.load(find_trace_file(entry, trace_dir))
     else:
+        assert file is not None  # exactly one of name and file (checked above)
         trace = _read_file(kind, Path(file), file_format)
     expected = _TYPES[kind]
     if not isinstance(trace, expected):  # a catalog entry whose reader disagrees with its kind

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -84,7 +85,10 @@ class SnrTrace(PeriodicGrid):
         """A trace from sample times (s, the first 0; each value holds until the next), SNRs
         in dB and the period in s."""
         edges = edges_from_starts(times_s, duration_s, f"SNR trace {provenance.source}")
-        return cls(edges, np.asarray(snr_db, dtype=float), provenance, cqi)
+        # __post_init__ makes a read-only array of the CQIs
+        return cls(
+            edges, np.asarray(snr_db, dtype=float), provenance, cast("np.ndarray | None", cqi)
+        )
 
     @property
     def snr_linear(self) -> np.ndarray:

@@ -188,7 +188,8 @@ class Instance:
                 problems=problems,
             ) from err
         attribute = {"channel": "link"}.get(section, section)
-        return replace(self, **{attribute: changed})
+        changes: dict[str, Any] = {attribute: changed}  # the model of that section
+        return replace(self, **changes)
 
 
 def _number(key: str, text: str) -> float:

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from coinfer.emulator import __version__
 from coinfer.emulator.cli import compare as cli_compare
@@ -124,7 +125,7 @@ def _model_catalog(args: argparse.Namespace) -> ModelCatalog:
     return ModelCatalog.builtin().with_files(getattr(args, "model_file", []))
 
 
-def _model_row(profile: ModelProfile) -> dict[str, object]:
+def _model_row(profile: ModelProfile) -> dict[str, Any]:
     return {
         "name": profile.name,
         "family": profile.family,

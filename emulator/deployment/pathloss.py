@@ -14,7 +14,7 @@ the name a scenario gives as ``channel.pathloss.model``. Both ways of describing
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, cast
 
 import numpy as np
 
@@ -62,7 +62,9 @@ class LogDistanceModel:
         self, distances_m: np.ndarray, los_rng: Callable[[], np.random.Generator]
     ) -> np.ndarray:
         p = self.params
-        return log_distance_gain(distances_m, p.k0_db, p.reference_distance_m, p.exponent)
+        # the reference formulas give an array for array distances
+        gains = log_distance_gain(distances_m, p.k0_db, p.reference_distance_m, p.exponent)
+        return cast(np.ndarray, gains)
 
 
 class Model38901:
@@ -78,10 +80,11 @@ class Model38901:
     ) -> np.ndarray:
         p = self.params
         if p.los == "mean":
-            return mean_gain_38901(p.scenario, distances_m, p.carrier_hz)
+            return cast(np.ndarray, mean_gain_38901(p.scenario, distances_m, p.carrier_hz))
         if p.los == "random":
             p_los = los_probability_38901(p.scenario, distances_m)
             los = los_rng().random(len(distances_m)) < p_los
         else:
             los = np.full(len(distances_m), p.los == "los")
-        return gain_from_pathloss_db(pathloss_38901_db(p.scenario, los, distances_m, p.carrier_hz))
+        pathloss_db = pathloss_38901_db(p.scenario, los, distances_m, p.carrier_hz)
+        return cast(np.ndarray, gain_from_pathloss_db(pathloss_db))

@@ -28,8 +28,8 @@ from coinfer.emulator.randomness import Streams
 from coinfer.emulator.scenario.schema import CapacityReplay, Scenario, SnrReplay, TraceArrivals
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
-from coinfer.traces.registry import TraceRegistry
-from coinfer.traces.resolve import Trace, open_trace
+from coinfer.traces.registry import Kind, TraceRegistry
+from coinfer.traces.resolve import FileFormat, Trace, open_trace
 from coinfer.traces.snr import SnrTrace
 
 
@@ -44,10 +44,12 @@ class ScenarioTraces:
         """What each group replays, with the trace's provenance (for the run's sidecar)."""
         rows = []
         for index, group in enumerate(scenario.devices):
-            for key, traces, spec in (
+            # spec: the group's trace reference (TraceArrivals or a link replay) where it has one
+            replayed: tuple[tuple[str, Mapping[int, Trace], Any], ...] = (
                 ("arrivals", self.arrivals, group.arrivals),
                 ("link_trace", self.links, group.link_trace),
-            ):
+            )
+            for key, traces, spec in replayed:
                 trace = traces.get(index)
                 if trace is None:
                     continue
@@ -88,13 +90,13 @@ def load_scenario_traces(scenario: Scenario, trace_dir: str | Path | None = None
     arrivals: dict[int, ArrivalTrace] = {}
     links: dict[int, LinkCapacityTrace | SnrTrace] = {}
     for index, group in enumerate(scenario.devices):
-        wanted: list[tuple[str, Any, str, dict[int, Any]]] = []
+        wanted: list[tuple[str, Any, Kind, dict[int, Any]]] = []
         if isinstance(group.arrivals, TraceArrivals):
             wanted.append(("arrivals", group.arrivals, "arrivals", arrivals))
         if group.link_trace is not None:
             wanted.append(("link_trace", group.link_trace, group.link_trace.kind, links))
         for key, spec, kind, into in wanted:
-            file_format = getattr(spec, "format", "csv")
+            file_format: FileFormat = getattr(spec, "format", "csv")
             source = "trace" if spec.trace is not None else "file"
             cache_key = (kind, source, spec.reference, file_format)
             if cache_key not in read:
@@ -137,7 +139,7 @@ def attach_replays(
         index = group_index.get(spec.group)
         arrival_trace = traces.arrivals.get(index) if index is not None else None
         link_trace = traces.links.get(index) if index is not None else None
-        if arrival_trace is None and link_trace is None:
+        if index is None or (arrival_trace is None and link_trace is None):
             devices.append(spec)
             continue
         group = scenario.devices[index]

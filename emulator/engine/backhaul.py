@@ -16,7 +16,7 @@ from typing import Any
 import simpy
 
 from coinfer.emulator.deployment.spec import LinkSpec
-from coinfer.emulator.engine.sharing import ProcessorSharing
+from coinfer.emulator.engine.sharing import ProcessorSharing, SharedJob
 
 
 class WiredLinkResource(ProcessorSharing):
@@ -32,8 +32,8 @@ class WiredLinkResource(ProcessorSharing):
         self.spec = spec
         self._bandwidth = spec.bandwidth_bps
 
-    def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
+    def work_done(self, job: SharedJob, t0: float, t1: float, n: int) -> float:
         return self._bandwidth / n * (t1 - t0)
 
-    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+    def finish_time(self, job: SharedJob, t0: float, n: int, horizon_s: float) -> float:
         return t0 + job.left * n / self._bandwidth

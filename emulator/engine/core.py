@@ -36,9 +36,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import simpy
@@ -47,7 +47,7 @@ from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, R
 from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
-from coinfer.emulator.engine.generative import Generative, has_generative
+from coinfer.emulator.engine.generative import Generative, GenState, has_generative
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -65,6 +65,9 @@ from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
+
+if TYPE_CHECKING:
+    from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
 
 _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
@@ -109,6 +112,37 @@ class Request(SharedJob):
         "uplink_energy_j",
         "work_scale",
     )
+
+    # The slots, set by the engine as the request goes along (declared for the type checker).
+    backhaul_done_s: float
+    band_seen: float
+    decision: Decision
+    device: _Device
+    device_compute_j: float
+    device_compute_s: float
+    device_done_s: float
+    device_start_s: float
+    f_server_hz: float
+    fading: BlockFading | None
+    gain_seen: float
+    gen: GenState | None  #: the generative part of the request (None: a one-pass request)
+    hop: int
+    id: int
+    link: CapacityLink | SnrLink | None
+    mean_gain: float
+    payload_bits: float
+    route: _Route | None
+    server: ServerDiscipline
+    server_energy_j: float
+    server_flops: float
+    server_index: int
+    server_start_s: float
+    t_arrival: float
+    tx_power_w: float
+    tx_start_s: float
+    uplink_done_s: float
+    uplink_energy_j: float
+    work_scale: float
 
 
 class _Route:
@@ -164,6 +198,13 @@ class _Device:
         "work",
     )
 
+    # Set by Engine._make_device once the run's uplinks and servers exist.
+    uplink: UplinkSharing
+    server: ServerDiscipline
+    options: tuple[_Option, ...] | None
+    codes: tuple[int, int, int]  #: (device index, cell index, model code)
+    server_index: int
+
     def __init__(
         self,
         spec: DeviceSpec,
@@ -207,7 +248,7 @@ class Engine:
     def __init__(
         self,
         deployment: Deployment,
-        policy: Policy,
+        policy: Policy[Any],
         seed: int,
         writer: TraceWriter,
         *,
@@ -277,7 +318,7 @@ class Engine:
             else None
             for link in deployment.links
         ]
-        self._choose_server = None
+        self._choose_server: Callable[[PolicyContext], int] | None = None
         if deployment.routing == "policy":
             if not isinstance(policy, ServerChooser):
                 raise InputError(policy_cannot_route(policy.name))
@@ -336,7 +377,7 @@ class Engine:
     def _compile(self, route: RouteSpec) -> _Route | None:
         """The path as shared-link steps; ideal links only add their latency."""
         initial = 0.0
-        steps: list[list] = []
+        steps: list[list[Any]] = []  # [link, latency after it], the latency grown in place
         for index in route.links:
             link, resource = self.deployment.links[index], self._links[index]
             if resource is None:
@@ -443,7 +484,7 @@ class Engine:
             batching={} if generative is None else generative.server_stats(),
         )
 
-    def _source(self, device: _Device):
+    def _source(self, device: _Device) -> Generator[simpy.Event, object, None]:
         """SimPy process: the device's arrivals until the duration or request count is reached."""
         env = self.env
         timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
@@ -608,7 +649,7 @@ class Engine:
 
     @inline_builds  # the candidate servers, built by name, compiled to tuples
     def _routed_context(
-        self, device: _Device, options: tuple[_Option, ...], **request: float
+        self, device: _Device, options: tuple[_Option, ...], **request: Any
     ) -> tuple[_Option, PolicyContext]:
         """The server for a request of a topology scenario, and the policy's context for it.
 
@@ -734,7 +775,9 @@ class Engine:
         self._next_hop(event._value)
 
     def _next_hop(self, request: Request) -> None:
-        steps = request.route.steps
+        # Only a request with a route crosses the backhaul (_uplink_done): not narrowed at run
+        # time, which would cost a check per hop.
+        steps = request.route.steps  # type: ignore[union-attr]
         if request.hop == len(steps):
             request.backhaul_done_s = self.env.now
             self._serve(request)
@@ -743,7 +786,7 @@ class Engine:
         steps[request.hop][0].join(request)
 
     def _hop_done(self, request: Request) -> None:
-        delay = request.route.steps[request.hop][1]
+        delay = request.route.steps[request.hop][1]  # type: ignore[union-attr]  # see _next_hop
         request.hop += 1
         if delay > 0.0:
             self.env.timeout(delay, request).callbacks.append(self._backhaul_timer)
@@ -918,7 +961,7 @@ class Engine:
             self._last_done_s = t_done
 
 
-def _with_params(spec: _SpecT, field: str, plugin: type) -> _SpecT:
+def _with_params(spec: _SpecT, field: str, plugin: type[Any]) -> _SpecT:
     """``spec`` with its plug-in's parameters: as given, or the plug-in's defaults."""
     if getattr(spec, field) is not None:
         return spec

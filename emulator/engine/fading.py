@@ -20,7 +20,8 @@ mean gain is set by path loss and shadowing alone:
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
 import numpy as np
 from scipy import special
@@ -28,6 +29,11 @@ from scipy import special
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.plugins import FADING
 from coinfer.emulator.scenario.schema import Fading
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from numpy.random.bit_generator import ISeedSequence
 
 
 class FadingLaw(Protocol):
@@ -56,17 +62,28 @@ class FadingLaw(Protocol):
 
 def fading_law(params: Fading) -> FadingLaw:
     """The law ``params.law`` names, made with ``params``."""
-    return FADING.load(params.law)(params)
+    law: type[FadingLaw] = FADING.load(params.law)
+    return law(params)
 
 
 # The inverse transforms, written once for both ``math`` (one block) and ``numpy`` (many).
 
 
-def _rayleigh_power(u, xp):
+@overload
+def _rayleigh_power(u: float, xp: ModuleType) -> float: ...
+@overload
+def _rayleigh_power(u: np.ndarray, xp: ModuleType) -> np.ndarray: ...
+def _rayleigh_power(u: Any, xp: Any) -> Any:
     return -xp.log1p(-u)
 
 
-def _rician_power(u1, u2, k_factor: float, xp):
+@overload
+def _rician_power(u1: float, u2: float, k_factor: float, xp: ModuleType) -> float: ...
+@overload
+def _rician_power(
+    u1: np.ndarray, u2: np.ndarray, k_factor: float, xp: ModuleType
+) -> np.ndarray: ...
+def _rician_power(u1: Any, u2: Any, k_factor: float, xp: Any) -> Any:
     radius = xp.sqrt(-xp.log1p(-u1))  # |CN(0, 1)| by Box–Muller
     angle = 2.0 * xp.pi * u2
     los = math.sqrt(k_factor / (k_factor + 1.0))
@@ -195,7 +212,8 @@ class NakagamiFading:
         return float(special.gammaincinv(self._m, counter_uniform(key, block))) / self._m
 
     def gains(self, key: int, first: int, count: int) -> np.ndarray:
-        return special.gammaincinv(self._m, counter_uniforms(key, first, count)) / self._m
+        gains: np.ndarray = special.gammaincinv(self._m, counter_uniforms(key, first, count))
+        return gains / self._m
 
     def ergodic_capacity_bps(self, mean_snr: float, bandwidth_hz: float) -> float:
         """``B·E[log2(1 + γ|h|²)]`` integrated against the Gamma(m, 1/m) density."""
@@ -205,9 +223,12 @@ class NakagamiFading:
         return _integrated_capacity_bps(density, mean_snr, bandwidth_hz)
 
 
-def _integrated_capacity_bps(density, mean_snr: float, bandwidth_hz: float) -> float:
+def _integrated_capacity_bps(
+    density: Callable[[float], float], mean_snr: float, bandwidth_hz: float
+) -> float:
     from scipy import integrate  # only needed here; slow to import
 
+    value: float
     value, _ = integrate.quad(
         lambda x: math.log2(1.0 + mean_snr * x) * density(x), 0, np.inf, limit=200
     )
@@ -228,9 +249,7 @@ class BlockFading:
     __slots__ = ("_gain_of", "_gains_of", "_key", "_last_block", "_last_gain", "coherence_s",
                  "offset_s")  # fmt: skip
 
-    def __init__(
-        self, law: FadingLaw, coherence_time_s: float, seed: np.random.SeedSequence
-    ) -> None:
+    def __init__(self, law: FadingLaw, coherence_time_s: float, seed: ISeedSequence) -> None:
         self._gain_of = law.gain
         self._gains_of = law.gains
         key, offset = seed.generate_state(2, np.uint64).tolist()

@@ -251,11 +251,11 @@ class Generative:
             state.decode_power_w = hardware.pue * hardware.phase_power_w("decode")
         server = self._by_index.get(request.server_index)
         if server is None:
-            server = request.server
+            other = request.server
             raise InputError(
                 f"request {request.id} of device {spec.id!r}: mode {MODE_LABELS[mode]} needs a "
                 "server whose discipline serves generative requests (continuous-batching); "
-                f"server {server.spec.id!r} has discipline {server.spec.discipline} "
+                f"server {other.spec.id!r} has discipline {other.spec.discipline} "
                 "(docs/generative.md)"
             )
         if server.refusal(Sequence(0, prompt, output)) is not None:
@@ -292,7 +292,8 @@ class Generative:
         timer.callbacks.append(lambda _event: self._upload(request, bits))
 
     def _upload(self, request: Request, bits: float) -> None:
-        state: GenState = request.gen
+        state = request.gen
+        assert state is not None
         state.payload_bits += bits
         request.left = bits
         request.device.uplink.start(request)
@@ -300,7 +301,8 @@ class Generative:
     def _on_device(self, request: Request, device: _Device, steps: np.ndarray) -> None:
         """Every step on the device, back to back behind its earlier work: all computed now."""
         now = self.env.now
-        state: GenState = request.gen
+        state = request.gen
+        assert state is not None
         start = device.free_at if device.free_at > now else now
         times = np.cumsum(np.concatenate(([start], steps)))[1:]  # start + s0, then + s1, ...
         done = float(times[-1])
@@ -338,7 +340,8 @@ class Generative:
     def uploaded(self, request: Request) -> None:
         """An upload of ``request`` is on the server's side (called by the uplink)."""
         now = self.env.now
-        state: GenState = request.gen
+        state = request.gen
+        assert state is not None
         sent = request.finish_s
         t = sent if sent <= now else now  # the time computed for the transfer's end
         state.up_s += t - state.up_ready_s
@@ -672,7 +675,8 @@ class Generative:
         kv_server: float,
     ) -> None:
         engine = self.engine
-        state: GenState = request.gen
+        state = request.gen
+        assert state is not None
         decision = request.decision
         device = request.device
         spec = device.spec

@@ -33,6 +33,13 @@ from coinfer.emulator.scenario.schema import DisciplineParams
 ServerDone = Callable[[Any, float, float], None]
 
 
+class ServerJob(Protocol):
+    """What a processor-sharing server reads of a job (see :class:`ServerDiscipline`)."""
+
+    left: float
+    f_server_hz: float
+
+
 class ServerDiscipline(Protocol):
     """A server discipline: one instance per server, made once when the run is set up.
 
@@ -147,8 +154,8 @@ class PsServer(ProcessorSharing):
     def busy_fraction(self, n: int) -> float:
         return min(n, self.spec.workers) / self.spec.workers
 
-    def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
+    def work_done(self, job: ServerJob, t0: float, t1: float, n: int) -> float:
         return job.f_server_hz * self._speed_share(n) * (t1 - t0)
 
-    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+    def finish_time(self, job: ServerJob, t0: float, n: int, horizon_s: float) -> float:
         return t0 + job.left / (job.f_server_hz * self._speed_share(n))

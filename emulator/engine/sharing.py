@@ -27,6 +27,10 @@ class SharedJob:
     #: predicted finish under the current sharing, s. Both set by the resource.
     __slots__ = ("finish_s", "left", "updated_s")
 
+    left: float
+    updated_s: float
+    finish_s: float
+
 
 class ProcessorSharing(ABC):
     """Active jobs share the resource equally; subclasses define the rates."""
@@ -98,8 +102,8 @@ class ProcessorSharing(ABC):
             return  # superseded by a later join or leave
         now = self._env.now
         sharing = len(self._active)
-        finished = []
-        remaining = []
+        finished: list[Any] = []
+        remaining: list[Any] = []
         for job in self._active:
             (finished if job.finish_s <= now else remaining).append(job)
         self._active = remaining

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import simpy
@@ -33,11 +33,25 @@ from coinfer.emulator.engine.sharing import ProcessorSharing
 from coinfer.emulator.model.reference import shannon_rate_bps, uplink_rate_bps
 from coinfer.emulator.scenario.schema import SharingParams
 
+if TYPE_CHECKING:
+    from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
+    from coinfer.emulator.engine.fading import BlockFading
+
 _SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
 _CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
 
 
-def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> float:
+class UplinkJob(Protocol):
+    """What :func:`bits_sent` and :func:`transfer_end` read of a job (see :class:`Uplink`)."""
+
+    left: float
+    tx_power_w: float
+    mean_gain: float
+    fading: BlockFading | None
+    link: CapacityLink | SnrLink | None
+
+
+def bits_sent(job: UplinkJob, t0: float, t1: float, band_hz: float, noise: float) -> float:
     """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block)."""
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
@@ -74,7 +88,7 @@ def bits_sent(job: Any, t0: float, t1: float, band_hz: float, noise: float) -> f
 
 
 def transfer_end(
-    job: Any, t0: float, band_hz: float, noise: float, horizon_s: float = math.inf
+    job: UplinkJob, t0: float, band_hz: float, noise: float, horizon_s: float = math.inf
 ) -> float:
     """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``.
 
@@ -134,6 +148,9 @@ class UplinkSharing(Protocol):
     cell: CellSpec  #: the cell it serves
     noise: float  #: noise PSD N0 of the cell, W/Hz
     busy_s: float  #: time integral of the fraction of the band in use, s
+    #: called with each job once its bits are sent (the engine calls it directly for a job
+    #: with nothing to send)
+    on_done: Callable[[Any], None]
 
     def __init__(
         self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
@@ -191,7 +208,9 @@ class FdmaUplink(Uplink):
     (the job's ``device`` identifies it); uploads of different devices never interact.
     """
 
-    def __init__(self, env, cell, on_done) -> None:
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
         super().__init__(env, cell, on_done)
         self.band_hz = cell.bandwidth_hz / max(cell.num_devices, 1)
         self._queues: dict[int, deque[Any]] = {}  # per device: uploads on air or waiting
@@ -237,7 +256,9 @@ class FdmaUplink(Uplink):
 class FifoUplink(Uplink):
     """One upload at a time on the whole band, in the order they become ready."""
 
-    def __init__(self, env, cell, on_done) -> None:
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
         super().__init__(env, cell, on_done)
         self._queue: deque[Any] = deque()
         self._tx_s = 0.0
@@ -278,7 +299,9 @@ class FifoUplink(Uplink):
 class PsUplink(Uplink, ProcessorSharing):
     """Equal shares among active uploads, re-rated as uploads start and end."""
 
-    def __init__(self, env, cell, on_done) -> None:
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
         Uplink.__init__(self, env, cell, on_done)
         ProcessorSharing.__init__(self, env, on_done)
 

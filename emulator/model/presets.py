@@ -61,7 +61,7 @@ class Preset:
 
 
 def _decoder(**kwargs: object) -> TransformerConfig:
-    return TransformerConfig(kind="decoder", **kwargs)  # type: ignore[arg-type]
+    return TransformerConfig(kind="decoder", **kwargs)
 
 
 GPT2 = dict(vocab_size=50257, learned_positions=1024, tied_head=True)

@@ -22,7 +22,7 @@ Conventions:
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -110,6 +110,18 @@ def snr_linear(
     )
 
 
+@overload
+def uplink_rate_bps(
+    tx_power_w: float, gain: float, bandwidth_hz: float, noise_psd_w_per_hz: float
+) -> float: ...
+@overload
+def uplink_rate_bps(
+    tx_power_w: ArrayLike, gain: np.ndarray, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
+) -> np.ndarray: ...
+@overload
+def uplink_rate_bps(
+    tx_power_w: ArrayLike, gain: ArrayLike, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
+) -> Real: ...
 def uplink_rate_bps(
     tx_power_w: ArrayLike, gain: ArrayLike, bandwidth_hz: ArrayLike, noise_psd_w_per_hz: ArrayLike
 ) -> Real:
@@ -329,6 +341,20 @@ def log2_distortion_bound(
     return _log2(n) - _LOG2_SQRT_PI_E - (rate_bits - entropy_bits) / n + log2_gamma_ratio / n
 
 
+@overload
+def distortion_bound(
+    kept_params: float,
+    total_params: float,
+    weight_bits: float = 32,
+    entropy_bits_per_param: float = -2.70,
+) -> float: ...
+@overload
+def distortion_bound(
+    kept_params: ArrayLike,
+    total_params: ArrayLike,
+    weight_bits: ArrayLike = 32,
+    entropy_bits_per_param: ArrayLike = -2.70,
+) -> Real: ...
 def distortion_bound(
     kept_params: ArrayLike,
     total_params: ArrayLike,

@@ -333,8 +333,8 @@ class RooflineStepTime(StepTimeModelBase):
             return np.where(prefill, values, zero), np.where(prefill, zero, values)
 
         # Each field an array, one element per step (BatchSums is typed for one step's floats).
-        sums = BatchSums(
-            *split(tokens), *split(positions), *split(ones), *split(cached), *split(ones)
+        sums = BatchSums._make(
+            (*split(tokens), *split(positions), *split(ones), *split(cached), *split(ones))
         )
         prefill_flops, decode_flops = side.flops_by_phase(sums)
         compute_s, memory_s = _roofline_parts(

@@ -645,9 +645,8 @@ class Scenario(_Spec):
     def _check_references(self) -> Self:
         if (self.duration_s is None) == (self.requests is None):
             raise ValueError("give exactly one of duration_s and requests")
-        for kind, items in (("device group", self.devices), ("cell", self.cells)):
-            ids = [getattr(item, "name", None) or item.id for item in items]
-            _unique(kind, ids)
+        _unique("device group", [group.name for group in self.devices])
+        _unique("cell", [cell.id for cell in self.cells])
         _unique("server", [s.id for s in self.servers])
         if self.topology is not None:
             self._check_topology()

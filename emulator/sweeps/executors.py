@@ -23,7 +23,7 @@ import logging
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
@@ -138,7 +138,7 @@ class ProcessExecutor(Executor):
         tasks: list[T],
         on_error: Callable[[T, BaseException], R],
         workers: int,
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, list[T]]:
         """Run ``tasks`` on one pool; return the tasks lost to a dead worker process."""
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)

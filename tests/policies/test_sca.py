@@ -50,14 +50,17 @@ def test_paper_point_of_fig_4c_agrees_with_the_dense_grid():
     assert sca.f_server_hz < 1e9
 
 
-@pytest.fixture(scope="module")
-def compared():
-    """50 random instances (some with a paper baseline pinned) solved by both solvers."""
-    problems = random_instances(50, seed=2026, pins=True)
+@pytest.fixture(
+    scope="module", params=[20, pytest.param(50, marks=pytest.mark.slow)], ids=lambda n: f"{n}"
+)
+def compared(request):
+    """Random instances (some with a paper baseline pinned) solved by both solvers: 20 by
+    default, 50 with ``-m slow`` (and 200 in the test below)."""
+    problems = random_instances(request.param, seed=2026, pins=True)
     return [(problem, solve_sca_all(problem), solve_dense_grid(problem)) for problem in problems]
 
 
-def test_matches_the_dense_grid_on_50_random_instances(compared):
+def test_matches_the_dense_grid_on_random_instances(compared):
     gaps = []
     for _, sca, grid in compared:
         assert sca.feasible and grid.feasible

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -68,13 +68,17 @@ class TopologyGenerator(Protocol):
         ...
 
 
-class LayoutGenerator:
+#: The parameter model of a built-in generator.
+GeneratedT = TypeVar("GeneratedT", bound=GeneratedParams)
+
+
+class LayoutGenerator(Generic[GeneratedT]):
     """Base of the built-in generators: ``layout(population, seed)`` with the layout seed
     ``params.seed``, or the run's seed when it is not set."""
 
     Params: ClassVar[type[GeneratedParams]]
 
-    def __init__(self, params: GeneratedParams) -> None:
+    def __init__(self, params: GeneratedT) -> None:
         self.params = params
 
     def generate(self, population: Population, seed: int) -> nx.Graph:
@@ -148,7 +152,7 @@ class GraphBuilder:
         spec = kind(
             hardware=server_class.hardware,
             workers=server_class.workers,
-            discipline=server_class.discipline,  # type: ignore[arg-type]
+            discipline=server_class.discipline,
             queue_capacity=server_class.queue_capacity,
             server_class=name,
             **server_class.discipline_params,

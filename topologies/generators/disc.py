@@ -40,7 +40,7 @@ def generate(config: DiscTopology, population: Population, seed: int) -> nx.Grap
     return build.graph
 
 
-class DiscGenerator(LayoutGenerator):
+class DiscGenerator(LayoutGenerator[DiscTopology]):
     """The ``disc`` generator (see :func:`generate`)."""
 
     Params = DiscTopology

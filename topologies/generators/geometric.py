@@ -69,7 +69,7 @@ def generate(config: GeometricTopology, population: Population, seed: int) -> nx
     return build.graph
 
 
-class GeometricGenerator(LayoutGenerator):
+class GeometricGenerator(LayoutGenerator[GeometricTopology]):
     """The ``random-geometric`` generator (see :func:`generate`)."""
 
     Params = GeometricTopology

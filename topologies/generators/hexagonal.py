@@ -54,7 +54,7 @@ def generate(config: HexagonalTopology, population: Population, seed: int) -> nx
     return build.graph
 
 
-class HexagonalGenerator(LayoutGenerator):
+class HexagonalGenerator(LayoutGenerator[HexagonalTopology]):
     """The ``hexagonal`` generator (see :func:`generate`)."""
 
     Params = HexagonalTopology

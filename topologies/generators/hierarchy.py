@@ -59,7 +59,7 @@ def generate(config: HierarchyTopology, population: Population, seed: int) -> nx
     return build.graph
 
 
-class HierarchyGenerator(LayoutGenerator):
+class HierarchyGenerator(LayoutGenerator[HierarchyTopology]):
     """The ``hierarchy`` generator (see :func:`generate`)."""
 
     Params = HierarchyTopology

@@ -29,7 +29,7 @@ def generate(config: PaperTopology, population: Population, seed: int) -> nx.Gra
     return build.graph
 
 
-class PaperGenerator(LayoutGenerator):
+class PaperGenerator(LayoutGenerator[PaperTopology]):
     """The ``paper`` generator (see :func:`generate`)."""
 
     Params = PaperTopology
