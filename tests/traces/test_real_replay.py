@@ -6,6 +6,9 @@
   scale of its context tokens.
 * The example ``lte-azure`` (shortened) keeps conservation and decomposition and offers the
   load its rate scale says.
+* The example ``llm-chat-cell`` (shortened): each phone's generative requests carry the
+  conversation trace's context and generated tokens, every one of its output tokens arrives, and
+  the latency parts add up.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from coinfer.emulator.api.run import simulate
 from coinfer.emulator.scenario.schema import load_scenario, scenario_from_dict
 from coinfer.traces.readers.azure import read_azure_llm
 from coinfer.traces.readers.mahimahi import read_mahimahi
-from tests.decomposition import LATENCY_COMPONENTS, assert_parts_add_up
+from tests.decomposition import (
+    LATENCY_COMPONENTS,
+    assert_generative_parts_add_up,
+    assert_parts_add_up,
+)
 from tests.emulator.replay_fixtures import upload_profile
 from tests.traces.conftest import ROOT, shared_file
 
@@ -114,3 +121,21 @@ def test_the_lte_azure_example_keeps_the_invariants(shared_dir):
     assert_parts_add_up(trace)
     tokens = trace["work_scale"].to_numpy() * 512
     np.testing.assert_allclose(tokens, np.round(tokens), atol=1e-9)
+
+
+def test_the_llm_chat_cell_example_generates_the_traces_tokens(shared_dir):
+    azure = read_azure_llm(shared_file(AZURE_CONV))
+    scenario = load_scenario(
+        ROOT / "examples" / "scenarios" / "llm-chat-cell.yaml",
+        ["duration_s=40", "warmup_s=0"],
+    )
+    result = simulate(scenario, seed=2, trace_dir=shared_dir, token_trace=True)
+    trace = result.trace
+    assert len(trace) == pytest.approx(100 * 0.005 * 19366 / 3501.7 * 40, rel=0.25)
+    assert (trace["status"] == "completed").all() and (trace["mode"] == "on-server").all()
+    pairs = set(zip(np.maximum(azure.input_tokens, 1), np.maximum(azure.output_tokens, 1)))
+    assert set(zip(trace["prompt_tokens"], trace["output_tokens"])) <= pairs
+    tokens = result.read_tokens()
+    assert len(tokens) == trace["output_tokens"].sum() == result.stats.tokens_delivered
+    assert (trace[LATENCY_COMPONENTS] >= 0).all().all()
+    assert_generative_parts_add_up(trace, tokens)
