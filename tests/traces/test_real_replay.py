@@ -133,8 +133,10 @@ def test_the_llm_chat_cell_example_generates_the_traces_tokens(shared_dir):
     trace = result.trace
     assert len(trace) == pytest.approx(100 * 0.005 * 19366 / 3501.7 * 40, rel=0.25)
     assert (trace["status"] == "completed").all() and (trace["mode"] == "on-server").all()
-    pairs = set(zip(np.maximum(azure.input_tokens, 1), np.maximum(azure.output_tokens, 1)))
-    assert set(zip(trace["prompt_tokens"], trace["output_tokens"])) <= pairs
+    pairs = set(
+        zip(np.maximum(azure.input_tokens, 1), np.maximum(azure.output_tokens, 1), strict=True)
+    )
+    assert set(zip(trace["prompt_tokens"], trace["output_tokens"], strict=True)) <= pairs
     tokens = result.read_tokens()
     assert len(tokens) == trace["output_tokens"].sum() == result.stats.tokens_delivered
     assert (trace[LATENCY_COMPONENTS] >= 0).all().all()
