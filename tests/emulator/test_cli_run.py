@@ -103,3 +103,37 @@ def test_console_script_refuses_a_bad_file_with_exit_2(tmp_path):
     result = subprocess.run([script, "run", str(bad)], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "devices: got [], expected" in result.stderr
+
+
+GENERATIVE = """\
+name: chat
+requests: 30
+slo: {ttft_s: 0.5, tpot_s: 0.05}
+devices:
+  - name: phone
+    count: 3
+    hardware: jetson-agx-orin
+    model: llama-3-8b
+    arrivals: {process: poisson, rate_per_s: 0.5}
+    tokens:
+      prompt: {distribution: uniform, low: 50, high: 200}
+      output: {distribution: constant, value: 12}
+servers: [{id: edge, hardware: a100, discipline: continuous-batching, scheduler: sarathi}]
+policy: {name: on-server}
+"""
+
+
+def test_run_of_generative_requests_reports_tokens_and_writes_the_token_table(capsys, tmp_path):
+    scenario = tmp_path / "chat.yaml"
+    scenario.write_text(GENERATIVE, encoding="utf-8")
+    out_dir = tmp_path / "out"
+    status, out, _ = run_cli(capsys, "run", str(scenario), "--out", str(out_dir), "--token-trace")
+    assert status == 0
+    assert "TTFT p50 / p90 / p99" in out and "SLO attainment" in out
+    tokens = pd.read_parquet(out_dir / "tokens.parquet")
+    assert len(tokens) == 30 * 12 and tokens["token_index"].max() == 12
+    sidecar = json.loads((out_dir / "run.json").read_text())
+    assert sidecar["summary"]["generative"]["completed"] == 30
+    status, out, _ = run_cli(capsys, "run", str(scenario), "--out", str(tmp_path / "j"), "--json")
+    assert json.loads(out)["generative"]["tokens_per_s"] > 0
+    assert not (tmp_path / "j" / "tokens.parquet").exists()

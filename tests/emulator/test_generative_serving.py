@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 import pytest
+import simpy
 from scipy import stats
 
 from coinfer.emulator.api.run import simulate
@@ -280,3 +281,35 @@ def test_sarathi_chunked_prefills_lower_the_p99_inter_token_gap_against_vllm():
     sarathi = p99_gap_s("sarathi", chunk_size_tokens=512)
     print(f"p99 inter-token gap: vLLM {vllm * 1e3:.1f} ms, Sarathi {sarathi * 1e3:.1f} ms")
     assert sarathi < 0.6 * vllm
+
+
+def test_a_step_mixing_splits_runs_the_shared_layers_once():
+    """Two sequences decode in one step, one on the server from block 1 (split 0), the other
+    from block 10 (split 9): the step runs blocks 1..9 for the first alone, then blocks 10..L
+    for both, each segment timed by the roofline on the sequences that run it."""
+    from coinfer.emulator.deployment.spec import ServerSpec
+    from coinfer.emulator.engine.batching import Sequence
+    from coinfer.emulator.engine.batching_server import ContinuousBatchingServer
+
+    a100 = HardwareCatalog.builtin().get(SERVER)
+    model = ModelCatalog.builtin().get(MODEL)
+    spec = ServerSpec(0, "s", a100, 1, "continuous-batching", None)
+    server = ContinuousBatchingServer(simpy.Environment(), spec)
+    splits = {1: 0, 2: 9}
+    server.prepare(model, lambda ids: np.array([splits[i] for i in ids.tolist()]), None)
+    scheduler = server.scheduler
+    for seq_id in (1, 2):
+        scheduler.admit(Sequence(seq_id, prompt_tokens=100, output_tokens=5))
+    scheduler.complete_step(scheduler.next_batch())  # both prefilled
+    batch = scheduler.next_batch()  # both decode over 100 cached tokens
+    roofline = make_step_time_model("roofline")
+    front = SideCosts.of_blocks(model, 0, 9)
+    back = SideCosts.of_blocks(model, 9, model.num_blocks)
+    expected = roofline.step_time_s(Batch.decode([100]), front, a100) + roofline.step_time_s(
+        Batch.decode([100, 100]), back, a100
+    )
+    assert server.step_time_s(batch) == pytest.approx(expected, rel=1e-12)
+    whole = SideCosts.of_blocks(model, 0, model.num_blocks)
+    both_whole = roofline.step_time_s(Batch.decode([100, 100]), whole, a100)
+    both_back = roofline.step_time_s(Batch.decode([100, 100]), back, a100)
+    assert both_back < server.step_time_s(batch) < both_whole
