@@ -3,8 +3,8 @@
 100 phones in one 100 MHz cell send chat requests (prompt log-normal of mean 256 tokens, output
 log-normal of mean 200 tokens, Poisson arrivals of 8 requests/s in all) to Llama-3-8B on one
 A100 with continuous batching (vLLM's scheduler), first with every request ``on-server``, then
-``split`` after block 9 (the phone runs the embeddings and 8 layers and uploads a hidden vector
-per token over the shared, fading uplink). Each mode runs in a fresh process, its trace written
+``split`` after block 3 (the phone runs the embeddings and 2 layers, about 14 ms a token, and
+uploads a hidden vector per token over the shared, fading uplink). Each mode runs in a fresh process, its trace written
 to a temporary directory; the benchmark prints, per mode, the requests, output tokens, wall
 time, output tokens per wall second, SimPy events (counted by wrapping
 ``Environment.schedule``), events per token, server steps and the process's peak resident
@@ -30,7 +30,7 @@ from typing import Any
 
 MODES = {
     "on-server": {"name": "on-server"},
-    "split": {"name": "split", "params": {"layer": 9}},
+    "split": {"name": "split", "params": {"layer": 3}},
 }
 
 
