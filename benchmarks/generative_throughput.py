@@ -4,11 +4,11 @@
 log-normal of mean 200 tokens, Poisson arrivals of 8 requests/s in all) to Llama-3-8B on one
 A100 with continuous batching (vLLM's scheduler), first with every request ``on-server``, then
 ``split`` after block 3 (the phone runs the embeddings and 2 layers, about 14 ms a token, and
-uploads a hidden vector per token over the shared, fading uplink). Each mode runs in a fresh process, its trace written
-to a temporary directory; the benchmark prints, per mode, the requests, output tokens, wall
-time, output tokens per wall second, SimPy events (counted by wrapping
-``Environment.schedule``), events per token, server steps and the process's peak resident
-memory (``ru_maxrss``: everything, the interpreter and numpy included).
+uploads a hidden vector per token over the shared, fading uplink). Each mode runs in a fresh
+process, its trace written to a temporary directory; the benchmark prints, per mode, the
+requests, output tokens, wall time, output tokens per wall second, SimPy events (counted by
+wrapping ``Environment.schedule``), events per token, server steps and the process's peak
+resident memory (``ru_maxrss``: everything, the interpreter and numpy included).
 
 The issue's target is ``--requests 100000`` (about 20 million tokens): minutes and under 1 GB in
 ``on-server`` mode with one event per server step, a small constant number of events per token in
