@@ -171,3 +171,19 @@ def test_engine_doc_lists_every_trace_column():
     text = (ROOT / "docs" / "engine.md").read_text(encoding="utf-8")
     missing = [name for name in COLUMN_NAMES if f"`{name}`" not in text]
     assert not missing, f"docs/engine.md does not describe trace columns {missing}"
+
+
+def test_the_readme_runs_the_tests_as_ci_does():
+    """The README's test command is the one .ci/run ends with, after installing the same extras."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Run the tests\n", 1)[1].split("\n## ", 1)[0]
+    install, test = [line[2:] for line in section.splitlines() if line.startswith("$ ")][:2]
+    ci = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert test == ci[-1] == "python -m pytest"
+    ci_install = next(line for line in ci if "pip install" in line and " -e " in line)
+    extras = re.compile(r"\.\[([\w,-]+)\]")
+    assert extras.search(install)[1] == extras.search(ci_install)[1]
