@@ -234,6 +234,7 @@ class ContinuousBatchingServer:
         self.params = params if isinstance(params, ContinuousBatchingParams) else self.Params()
         self.hardware = spec.hardware
         self._busy = False
+        self._free_s = 0.0  # when the last step ended, s
         self.busy_s = 0.0  #: time integral of the busy fraction (steps run), s
         self.steps = 0  #: steps run
         self.kv_peak_blocks = 0  #: most KV blocks in use at once
@@ -310,14 +311,14 @@ class ContinuousBatchingServer:
         assert self.scheduler is not None
         self.scheduler.admit(seq)
         if not self._busy:
-            self._next_step(at_s)
+            self._next_step(max(at_s, self._free_s))
 
     def mark_ready(self, seq_id: int, at_s: float) -> None:
         """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now)."""
         assert self.scheduler is not None
         self.scheduler.mark_ready(seq_id)
         if not self._busy:
-            self._next_step(at_s)
+            self._next_step(max(at_s, self._free_s))
 
     def kv_block_tokens(self) -> int:
         """Tokens per KV block."""
@@ -415,6 +416,7 @@ class ContinuousBatchingServer:
     def _step_done(self, batch: Batch, step_s: float, energy_j: float, end_s: float) -> None:
         assert self.scheduler is not None
         result = self.scheduler.complete_step(batch)
+        self._free_s = end_s
         self.steps += 1
         self.busy_s += step_s
         self._on_step(self, batch, result, step_s, energy_j, end_s)

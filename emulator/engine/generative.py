@@ -296,6 +296,7 @@ class Generative:
         assert state is not None
         state.payload_bits += bits
         request.left = bits
+        request.finish_s = math.inf  # the uplink sets the end it computes
         request.device.uplink.start(request)
 
     def _on_device(self, request: Request, device: _Device, steps: np.ndarray) -> None:

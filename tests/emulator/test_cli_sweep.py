@@ -123,3 +123,42 @@ def test_dask_local_cluster_from_the_command_line(capsys, sweep_file, tmp_path):
         pd.read_parquet(tmp_path / "dask" / "aggregate.parquet"),
         pd.read_parquet(tmp_path / "serial" / "aggregate.parquet"),
     )
+
+
+def test_a_sweep_of_generative_runs_summarizes_their_token_figures(capsys, tmp_path):
+    """Modes × load: the aggregate shows TTFT and TPOT p99, tokens/s and SLO attainment."""
+    scenario = {
+        "name": "chat",
+        "requests": 20,
+        "slo": {"ttft_s": 0.5, "tpot_s": 0.05},
+        "devices": [
+            {
+                "name": "phone",
+                "count": 4,
+                "hardware": "jetson-agx-orin",
+                "model": "llama-3-8b",
+                "arrivals": {"process": "poisson", "rate_per_s": 0.5},
+                "tokens": {
+                    "prompt": {"distribution": "constant", "value": 100},
+                    "output": {"distribution": "constant", "value": 8},
+                },
+            }
+        ],
+        "servers": [{"id": "edge", "hardware": "a100", "discipline": "continuous-batching"}],
+    }
+    data = sweep_data(
+        scenario=scenario,
+        axes={"devices.0.arrivals.rate_per_s": [0.5, 2.0]},
+        policies=["on-server", {"name": "split", "params": {"layer": 9}}],
+        seeds=[1, 2],
+    )
+    out_dir = tmp_path / "out"
+    status, out, err = run_cli(
+        capsys, "sweep", write_sweep(tmp_path, data), "--serial", "--out", out_dir
+    )
+    assert status == 0, err
+    for shown in ("generative.ttft_p99_s (ms)", "generative.tokens_per_s (tok/s)"):
+        assert shown in out
+    status, out, _ = run_cli(capsys, "summarize", out_dir, "--json")
+    rows = json.loads(out)
+    assert len(rows) == 4 and all(row["generative.slo_attainment_mean"] >= 0 for row in rows)

@@ -244,3 +244,18 @@ def test_the_generative_policies_predict_what_a_lone_request_costs(mode):
     assert row["tx_power_w"] == device.max_tx_power_w and row["f_device_hz"] == device.f_max_hz
     assert row["predicted_latency_s"] == pytest.approx(row["latency_s"], rel=1e-12)
     assert row["predicted_energy_j"] == pytest.approx(row["energy_total_j"], rel=1e-12)
+
+
+def test_tokens_streamed_in_chunks_arrive_together_when_their_chunk_is_complete():
+    """``stream_chunk_tokens: 5``: tokens 1..5 leave with the 5th, 6..10 with the 10th, 11..12
+    with the last; a chunk of k tokens takes k token times on the downlink."""
+    row, tokens, _ = run(0, stream_chunk_tokens=5)
+    model = ModelCatalog.builtin().get(MODEL)
+    down = model.input_bits / model.sequence_length / DOWNLINK_BPS
+    emitted = [t - down for t in closed_form(0)[0]]  # one token at a time, alone
+    expected = (
+        [emitted[4] + 5 * down] * 5 + [emitted[9] + 5 * down] * 5 + [emitted[11] + 2 * down] * 2
+    )
+    np.testing.assert_allclose(tokens["t_s"], expected, rtol=1e-15)
+    assert row["latency_downlink_s"] == pytest.approx(2 * down, rel=1e-9)
+    assert (tokens["gap_s"].to_numpy()[[1, 2, 3, 4, 6, 7, 8, 9, 11]] == 0).all()

@@ -9,6 +9,7 @@
 * The example ``llm-chat-cell`` (shortened): each phone's generative requests carry the
   conversation trace's context and generated tokens, every one of its output tokens arrives, and
   the latency parts add up.
+* The Mooncake conversation trace's input and output lengths become prompt and output tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from coinfer.emulator.api.run import simulate
 from coinfer.emulator.scenario.schema import load_scenario, scenario_from_dict
 from coinfer.traces.readers.azure import read_azure_llm
 from coinfer.traces.readers.mahimahi import read_mahimahi
+from coinfer.traces.readers.mooncake import read_mooncake
 from tests.decomposition import (
     LATENCY_COMPONENTS,
     assert_generative_parts_add_up,
@@ -30,6 +32,7 @@ from tests.traces.conftest import ROOT, shared_file
 
 VERIZON_UP = "mahimahi/Verizon-LTE-short.up"
 AZURE_CONV = "azure-llm-2023/AzureLLMInferenceTrace_conv.csv"
+MOONCAKE = "mooncake/conversation_trace.jsonl"
 
 
 def test_uploads_over_a_mahimahi_link_carry_what_the_trace_delivers(shared_dir, tmp_path):
@@ -141,3 +144,43 @@ def test_the_llm_chat_cell_example_generates_the_traces_tokens(shared_dir):
     assert len(tokens) == trace["output_tokens"].sum() == result.stats.tokens_delivered
     assert (trace[LATENCY_COMPONENTS] >= 0).all().all()
     assert_generative_parts_add_up(trace, tokens)
+
+
+def test_mooncake_requests_generate_their_input_and_output_lengths(shared_dir):
+    """A phone replaying the Mooncake conversation trace from its start: its requests carry
+    the trace's input and output lengths, in order, as prompt and output tokens."""
+    mooncake = read_mooncake(shared_file(MOONCAKE))
+    scenario = scenario_from_dict(
+        {
+            "name": "mooncake",
+            "requests": 12,
+            "devices": [
+                {
+                    "name": "phone",
+                    "hardware": "jetson-agx-orin",
+                    "model": "llama-3-8b",
+                    "arrivals": {
+                        "process": "trace",
+                        "trace": "mooncake/conversation",
+                        "random_offset": False,
+                        "rate_scale": 0.05,
+                    },
+                    "tokens": "trace",
+                }
+            ],
+            "servers": [
+                {
+                    "id": "edge",
+                    "hardware": "h100",
+                    "discipline": "continuous-batching",
+                    "scheduler": "sarathi",
+                }
+            ],
+            "policy": {"name": "on-server"},
+        }
+    )
+    trace = simulate(scenario, trace_dir=shared_dir).trace.sort_values("request_id")
+    assert trace["prompt_tokens"].tolist() == np.maximum(mooncake.input_tokens[:12], 1).tolist()
+    assert trace["output_tokens"].tolist() == np.maximum(mooncake.output_tokens[:12], 1).tolist()
+    done = trace[trace["status"] == "completed"]
+    assert len(done) > 0 and (done["ttft_s"] > 0).all()
