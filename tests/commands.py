@@ -8,7 +8,8 @@ command. The child is a fresh process like the one the console script starts: ``
 ``sys.path[0]``, the current directory and the environment are the command's, stdin is empty,
 stdout and stderr go to files; it calls the entry point as the script does
 (``sys.exit(main())``) and exits the normal way, running ``atexit`` handlers. ``python ...``
-lines (example scripts, benchmarks) run in a new interpreter.
+lines (example scripts, benchmarks) run in a new interpreter, and so does everything where
+forking a Python that has loaded numpy is not safe (anywhere but Linux).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 TIMEOUT_S = 600  # a command still running after this is killed (SIGALRM) and fails
+FORK = sys.platform == "linux"  # macOS and Windows start processes afresh (spawn)
 
 
 def coinfer_script() -> Path:
@@ -35,23 +37,32 @@ class Commands:
         self.scratch = scratch  # the fork server's log and the children's outputs
         self.count = 0
         self.log = scratch / "fork-server.log"
-        with self.log.open("w") as log:
-            self.server = subprocess.Popen(
-                [sys.executable, __file__, str(coinfer_script())],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                cwd=scratch,
-            )
+        self.server = None
+        if FORK:
+            with self.log.open("w") as log:
+                self.server = subprocess.Popen(
+                    [sys.executable, __file__, str(coinfer_script())],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                    cwd=scratch,
+                )
 
     def run(self, command: str, cwd: Path) -> subprocess.CompletedProcess:
         argv = shlex.split(command)
-        if argv[0] == "python":
-            argv = [sys.executable, *argv[1:]]
-            return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S)
-        if argv[0] != "coinfer":
+        if argv[0] not in ("coinfer", "python"):
             raise ValueError(f"not a coinfer or python command: {command}")
+        if argv[0] == "python" or self.server is None:
+            if argv[0] == "python":
+                start = [sys.executable]
+            elif coinfer_script().is_file():
+                start = [str(coinfer_script())]
+            else:  # an environment with no scripts beside its Python (Windows: Scripts\)
+                start = [sys.executable, "-m", "coinfer.emulator.cli.main"]
+            return subprocess.run(
+                [*start, *argv[1:]], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S
+            )
         self.count += 1
         out, err = (self.scratch / f"{self.count}.{name}" for name in ("out", "err"))
         request = {
@@ -71,8 +82,9 @@ class Commands:
         )
 
     def close(self) -> None:
-        self.server.stdin.close()
-        self.server.wait(timeout=60)
+        if self.server is not None:
+            self.server.stdin.close()
+            self.server.wait(timeout=60)
 
 
 # ---- the fork server: `python tests/commands.py <coinfer script>` ------------------------------

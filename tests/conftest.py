@@ -56,7 +56,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for line in lines:
             terminalreporter.line(line, red=True)
         terminalreporter.line(
-            f"checked with `git status --ignored` in {ROOT}; a test must write to tmp_path"
+            f"checked with `git status --ignored` in {ROOT}: a test must write to tmp_path "
+            "(or were these files edited while the suite ran?)"
         )
 
 

@@ -180,3 +180,19 @@ def test_the_docs_tables_of_columns_are_generated_from_the_declarations():
             f"python -m coinfer.emulator.trace.docs docs/{path.name}"
         )
     assert shown.get("trace") == "engine.md"
+
+
+def test_the_readme_runs_the_tests_as_ci_does():
+    """The README's test command is the one .ci/run ends with, after installing the same extras."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Run the tests\n", 1)[1].split("\n## ", 1)[0]
+    install, test = [line[2:] for line in section.splitlines() if line.startswith("$ ")][:2]
+    ci = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert test == ci[-1] == "python -m pytest"
+    ci_install = next(line for line in ci if "pip install" in line and " -e " in line)
+    extras = re.compile(r"\.\[([\w,-]+)\]")
+    assert extras.search(install)[1] == extras.search(ci_install)[1]
