@@ -23,6 +23,7 @@ with the chain of causes).
 
 from __future__ import annotations
 
+import reprlib
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -244,11 +245,31 @@ def validation_problems(
             text = message.removeprefix("Value error, ")
             problems.append(Problem(field, text, value, text, **at))
             continue
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
+        shown = short_repr(value)
         problems.append(Problem(field, f"got {shown}, expected {message}", value, message, **at))
     return problems
+
+
+def _short_repr() -> reprlib.Repr:
+    shortener = reprlib.Repr()  # keyword arguments only from Python 3.12
+    shortener.maxlevel = 2
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 4
+    shortener.maxstring = shortener.maxother = 50
+    return shortener
+
+
+_SHORT = _short_repr()
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` of at most ``limit`` characters, computed without formatting the whole of
+    a huge or deeply nested value; a NumPy scalar shows as its Python number (``5.0``, not
+    ``np.float64(5.0)``)."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        value = item()
+    shown = _SHORT.repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def input_error_from_validation(

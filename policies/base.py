@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
 
@@ -171,7 +172,7 @@ class Policy(ABC, Generic[ParamsT]):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
 
-    class Params(BaseModel):
+    class Params(InputModel):
         model_config = ConfigDict(frozen=True, extra="forbid")
 
     def __init__(self, params: ParamsT, rng: np.random.Generator) -> None:

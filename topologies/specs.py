@@ -25,6 +25,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.plugins import SERVERS, SHARING, HostsMember
 
 NodeKind = Literal["device", "access_point", "server", "cloud", "switch"]
@@ -35,7 +36,7 @@ EDGE_KINDS: tuple[str, ...] = ("wireless", "wired")
 SERVER_KINDS: tuple[str, ...] = ("server", "cloud")
 
 
-class _Spec(BaseModel):
+class _Spec(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

@@ -297,21 +297,17 @@ def summarize_command(args: argparse.Namespace) -> str:
 
 def plot_command(args: argparse.Namespace) -> str:
     """``coinfer plot DIR --kind KIND``: write KIND.png and KIND.pdf."""
-    import yaml
-
     from coinfer.emulator.sweeps.aggregate import collect
     from coinfer.emulator.sweeps.plots import PlotOptions, plot, save_figure
     from coinfer.emulator.sweeps.store import PLOTS_DIR, SweepStore
+    from coinfer.emulator.yaml_files import parse_yaml_or_text
 
     where = []
     for item in args.where:
         path, sep, text = item.partition("=")
         if not sep or not path:
             raise InputError(f"--where: got {item!r}, expected PATH=VALUE")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = parse_yaml_or_text(text, f"--where {path}")
         where.append((path, value))
     store = SweepStore(Path(args.directory))
     tables = collect(store)

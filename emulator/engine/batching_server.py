@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from coinfer.emulator.deployment.spec import ServerSpec
 from coinfer.emulator.engine.batching import (
@@ -49,6 +49,7 @@ from coinfer.emulator.engine.batching import (
 )
 from coinfer.emulator.engine.batching.records import BoolArray, IntArray
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.kv_memory import kv_block_bytes, kv_blocks_available
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import Batch as CostBatch
@@ -61,7 +62,7 @@ from coinfer.emulator.model.step_time import (
 from coinfer.emulator.scenario.schema import DisciplineParams
 
 
-class StepTimeSpec(BaseModel):
+class StepTimeSpec(InputModel):
     """Which step-time model times a serving step, with its parameters (``docs/step-time.md``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

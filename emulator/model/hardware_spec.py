@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from coinfer.emulator.inputs import InputModel
 
 ServingPhase = Literal["idle", "prefill", "decode"]
 
 
-class HardwareSpec(BaseModel):
+class HardwareSpec(InputModel):
     """One device or server class, in SI units."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -51,8 +51,10 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation, unknown_name_error
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.hardware_spec import HardwareSpec
 from coinfer.emulator.model.step_costs import Batch, BatchSums, SideCosts
+from coinfer.emulator.text_files import read_text_lines
 
 Phase = Literal["prefill", "decode"]
 Num = TypeVar("Num", float, np.ndarray)
@@ -228,7 +230,7 @@ class RooflineCalibration(NamedTuple):
     layer_overhead_s: float
 
 
-class RooflineParams(BaseModel):
+class RooflineParams(InputModel):
     """Optional overrides of the hardware's calibration (None: the hardware class's value)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -356,7 +358,7 @@ class RooflineStepTime(StepTimeModelBase):
 # --------------------------------------------------------------------------------------------
 
 
-class _Measured(BaseModel):
+class _Measured(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str | None = Field(
@@ -448,10 +450,11 @@ def load_step_time_table(path: str | Path) -> StepTimeTable:
     """
     path = Path(path)
     where = f"step-time table {str(path)!r}"
-    if not path.is_file():
-        raise InputError(f"{where} does not exist")
-    with path.open(newline="", encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line
+        for line in read_text_lines(path, "step-time table")
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     reader = csv.DictReader(lines)
     if tuple(reader.fieldnames or ()) != TABLE_COLUMNS:
         raise InputError(

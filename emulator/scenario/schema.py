@@ -35,9 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -46,6 +44,7 @@ from pydantic import (
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.plugins import (
     ARRIVALS,
     FADING,
@@ -58,7 +57,7 @@ from coinfer.emulator.plugins import (
 )
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.value_files import read_values
-from coinfer.emulator.yaml_files import read_yaml
+from coinfer.emulator.yaml_files import parse_yaml_or_text, read_yaml
 from coinfer.topologies.config import (
     FileTopology,
     GeneratedParams,
@@ -70,7 +69,7 @@ from coinfer.topologies.config import (
 THERMAL_NOISE_DBM_PER_HZ = -174.0
 
 
-class _Spec(BaseModel):
+class _Spec(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -346,8 +345,18 @@ class DeviceGroup(_Spec):
     scale_payload: bool = Field(
         default=True, description="whether the work scale also scales the uploaded activation"
     )
-    deadline_s: float = Field(default=float("inf"), gt=0, description="latency budget T0, s")
-    energy_budget_j: float = Field(default=float("inf"), gt=0, description="energy budget E0, J")
+    deadline_s: float = Field(
+        default=float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="latency budget T0, s (default and .inf: none)",
+    )
+    energy_budget_j: float = Field(
+        default=float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="energy budget E0, J (default and .inf: none)",
+    )
     distance_m: float | DistanceRange = Field(
         default=500.0, description="distance to the access point, m, or a range to drop in"
     )
@@ -580,11 +589,15 @@ class GenerativeSlo(_Spec):
     completes with its time to first token and its time per output token within both."""
 
     ttft_s: float = Field(
-        default=float("inf"), gt=0, description="most time to first token, s (default: none)"
+        default=float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="most time to first token, s (default and .inf: none)",
     )
     tpot_s: float = Field(
         default=float("inf"),
         gt=0,
+        allow_inf_nan=True,
         description="most mean time per output token after the first, s (default: none)",
     )
 
@@ -773,10 +786,7 @@ def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, A
                 value=assignment,
                 expected="dotted.path=value",
             )
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = parse_yaml_or_text(text, f"override {path}")
         try:
             assign(data, path, value)
         except InputError as err:
