@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 _NUMBERS = (int, float)
 
+#: A name that becomes a file or folder name: no path separator, no ``..``, no leading dot.
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
 
 def is_number_type(annotation: Any) -> bool:
     """Whether ``annotation`` is ``int`` or ``float``, or a union holding one and no ``bool``."""

@@ -45,6 +45,7 @@ from coinfer.emulator.engine.core import Engine, EngineStats
 from coinfer.emulator.engine.generative import has_generative
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.output_files import check_output_dir, write_text_atomically
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario
 from coinfer.emulator.trace.columns import TOKENS, TraceWriter
@@ -177,7 +178,7 @@ def simulate(
     seed = scenario.seed if seed is None else seed
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
-    out = None if out_dir is None else Path(out_dir)
+    out = None if out_dir is None else check_output_dir(out_dir, "out_dir")
     writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
     token_writer = None
     if token_trace:
@@ -291,5 +292,5 @@ def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None)
         "summary": result.summary.to_dict(),
         "trace": TRACE_FILE,
     }
-    path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return path

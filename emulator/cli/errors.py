@@ -34,6 +34,7 @@ FLAGS: dict[str, str] = {
     "latency": "--latency",
     "by": "--by",
     "trace_dir": "--trace-dir",
+    "out_dir": "--out",
 }
 
 

@@ -44,7 +44,7 @@ from pydantic import (
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
-from coinfer.emulator.inputs import InputModel
+from coinfer.emulator.inputs import SAFE_NAME, InputModel
 from coinfer.emulator.plugins import (
     ARRIVALS,
     FADING,
@@ -608,7 +608,14 @@ class GenerativeSlo(_Spec):
 class Scenario(_Spec):
     """One emulation run's full description (see the module docstring)."""
 
-    name: str = Field(default="scenario", min_length=1, description="scenario name")
+    name: str = Field(
+        default="scenario",
+        min_length=1,
+        max_length=100,
+        pattern=SAFE_NAME,
+        description="scenario name; names the default run folder, so letters, digits, '.', '_' "
+        "and '-' only, starting with a letter or digit",
+    )
     seed: int = Field(default=0, ge=0, description="root seed of every random stream")
     duration_s: float | None = Field(
         default=None, gt=0, description="arrivals stop at this time, s; in-flight work drains"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coinfer.emulator.output_files import check_output_dir
 from coinfer.emulator.sweeps.aggregate import SweepResults, collect, write_tables
 from coinfer.emulator.sweeps.executors import Executor
 from coinfer.emulator.sweeps.plan import Plan
@@ -74,7 +75,7 @@ def run_sweep(
     from tqdm import tqdm
 
     started = time.perf_counter()
-    store = SweepStore(Path(out_dir))
+    store = SweepStore(check_output_dir(out_dir, "out_dir"))
     store.write_plan(plan.to_json())
     tasks = pending_tasks(plan, store)
     failed: list[dict[str, Any]] = []

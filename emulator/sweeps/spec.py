@@ -29,7 +29,7 @@ from typing import Any, Self
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
-from coinfer.emulator.inputs import InputModel
+from coinfer.emulator.inputs import SAFE_NAME, InputModel
 from coinfer.emulator.yaml_files import read_yaml
 
 
@@ -54,7 +54,14 @@ class PolicyEntry(_Spec):
 class SweepSpec(_Spec):
     """A sweep file, validated (see the module docstring)."""
 
-    name: str | None = Field(default=None, min_length=1, description="sweep name")
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=SAFE_NAME,
+        description="sweep name; names the default sweep folder, so letters, digits, '.', '_' "
+        "and '-' only, starting with a letter or digit",
+    )
     base: str | None = Field(default=None, description="scenario file, relative to the sweep")
     scenario: dict[str, Any] | None = Field(default=None, description="inline scenario")
     overrides: dict[str, Any] = Field(
