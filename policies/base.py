@@ -32,6 +32,7 @@ from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.policies.setting import PolicySetting, check_parameters_fit
 
 
 class CandidateServer(NamedTuple):
@@ -191,6 +192,12 @@ class Policy(ABC, Generic[ParamsT]):
             )
             raise invalid from err
         return cls(typed, rng)
+
+    def check_setting(self, setting: PolicySetting) -> None:
+        """Refuse, before the run, parameters that no request of ``setting`` could use (raise
+        :class:`InputError`); by default the parameters :mod:`coinfer.policies.setting` knows
+        by name (split points, power, clocks)."""
+        check_parameters_fit(self.name, self.params, setting)
 
     @abstractmethod
     def decide(self, context: PolicyContext) -> Decision:

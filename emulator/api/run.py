@@ -52,6 +52,7 @@ from coinfer.emulator.trace.columns import TOKENS, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Policy
 from coinfer.policies.registry import make_policy
+from coinfer.policies.setting import DeviceGroupSetting, PolicySetting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -151,9 +152,20 @@ def _deployment_and_policy(
     for what is refused)."""
     deployment = build_deployment(scenario, seed, traces)
     policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    policy.check_setting(policy_setting(deployment))
     if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
         raise InputError(policy_cannot_route(policy.name))
     return deployment, policy
+
+
+def policy_setting(deployment: Deployment) -> PolicySetting:
+    """The device groups (model and hardware) and server hardware of ``deployment``."""
+    groups: dict[str, DeviceGroupSetting] = {}
+    for device in deployment.devices:
+        if device.group not in groups:
+            groups[device.group] = DeviceGroupSetting(device.group, device.model, device.hardware)
+    servers = {server.hardware.name: server.hardware for server in deployment.servers}
+    return PolicySetting(tuple(groups.values()), tuple(servers.values()))
 
 
 def simulate(
