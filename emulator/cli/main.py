@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from coinfer.emulator import __version__
 from coinfer.emulator.cli import compare as cli_compare
@@ -24,7 +24,11 @@ from coinfer.emulator.cli import sweep as cli_sweep
 from coinfer.emulator.cli import topology as cli_topology
 from coinfer.emulator.cli import traces as cli_traces
 from coinfer.emulator.cli.argtypes import positive_int
-from coinfer.emulator.cli.errors import report_bad_input, report_internal_error
+from coinfer.emulator.cli.errors import (
+    EXIT_BAD_INPUT,
+    report_bad_input,
+    report_internal_error,
+)
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
@@ -72,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="add hardware classes from a YAML file (repeatable)",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="coinfer",
         description="Emulator of split large-AI-model inference at the wireless edge.",
     )
@@ -292,11 +296,20 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     return parser.format_help()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other bad input is:
+    ``coinfer: error: MESSAGE (see coinfer COMMAND --help)``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"coinfer: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: print the output, or one error line and exit status 2 (bad
     input) or 1 (an unexpected error); with ``--debug``, the traceback too."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error: one line and SystemExit(2)
     try:
         output = dispatch(parser, args)
     except InputError as err:
