@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `coinfer ... | head`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
-    return 0
+    return getattr(output, "exit_status", 0)
 
 
 if __name__ == "__main__":

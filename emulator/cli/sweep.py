@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.cli.errors import EXIT_PARTLY_FAILED, Printed
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.tables import format_table
 
@@ -148,8 +149,9 @@ def sweep_command(args: argparse.Namespace) -> str:
         dask_local=args.dask_local,
     )
     outcome = run_sweep(plan, out, executor)
+    status = EXIT_PARTLY_FAILED if outcome.failed else 0
     if getattr(args, "json", False):
-        return json.dumps(_outcome_json(outcome, out), indent=2)
+        return Printed(json.dumps(_outcome_json(outcome, out), indent=2), status)
     where = executor.description if outcome.ran else "nothing left to run"
     head = (
         f"sweep {plan.name}: {outcome.planned} runs ({len(plan.configurations)} configurations "
@@ -160,8 +162,9 @@ def sweep_command(args: argparse.Namespace) -> str:
     )
     lines = [head, f"results: {out}/aggregate.csv (and .parquet), per-run traces in {out}/runs/"]
     lines += _failures(outcome.failed, out)
-    return (
-        "\n".join(lines) + "\n\n" + format_aggregate(outcome.tables.aggregate, list(plan.columns))
+    return Printed(
+        "\n".join(lines) + "\n\n" + format_aggregate(outcome.tables.aggregate, list(plan.columns)),
+        status,
     )
 
 
