@@ -20,6 +20,8 @@ from __future__ import annotations
 import gc
 import json
 import platform
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,6 +77,8 @@ class RunResult:
     _table: pa.Table | None  #: the trace in memory; None: read from ``out_dir`` when asked for
     token_trace: bool = False  #: whether the per-token table was kept
     _tokens: pa.Table | None = None  #: the token table in memory (None: in ``out_dir``)
+    #: the signal that stopped the run early ("SIGINT", "SIGTERM"), or None: it ran to its end
+    stopped_by: str | None = None
 
     def read_tokens(self) -> pd.DataFrame:
         """The per-token table (the run must have been made with ``token_trace=True``)."""
@@ -176,8 +180,15 @@ def simulate(
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
     token_trace: bool = False,
+    stop_on_signal: bool = False,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
+
+    ``stop_on_signal``: while the run executes, the first SIGINT (Ctrl-C) or SIGTERM stops it
+    cleanly at the current simulated time: the trace holds the requests finished so far, the
+    sidecar says ``"stopped_by": "SIGINT"`` (or ``SIGTERM``), and the result's
+    :attr:`RunResult.stopped_by` names the signal; a second signal interrupts at once. Only in
+    the main thread (elsewhere Python cannot handle signals, and nothing changes).
 
     ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
     the traces already read (to share them between runs), as for :func:`prepare`. Everything
@@ -195,12 +206,14 @@ def simulate(
     token_writer = None
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
+    stopper = _SignalStop() if stop_on_signal else None
     with _collection_after_set_up() as set_up_done:
-        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer)
+        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper)
     wall = time.perf_counter() - started
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
-    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens)
+    stopped_by = None if stopper is None else stopper.signal_name
+    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by)
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result
@@ -213,6 +226,7 @@ def _run(
     writer: TraceWriter,
     set_up_done: Callable[[bool], None],
     token_writer: TableWriter | None = None,
+    stopper: _SignalStop | None = None,
 ) -> EngineStats:
     """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
     its deployment and policy, is garbage once this returns."""
@@ -232,7 +246,39 @@ def _run(
     writer.set_labels(engine.labels())
     engine.start()
     set_up_done(len(deployment.devices) >= FREEZE_FROM_DEVICES)
-    return engine.run()
+    if stopper is None:
+        return engine.run()
+    with stopper.watching(engine):
+        return engine.run()
+
+
+class _SignalStop:
+    """While :meth:`watching` an engine, SIGINT and SIGTERM stop it (:meth:`Engine.stop`)
+    instead of killing the process; a second signal raises ``KeyboardInterrupt``."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None  #: the signal that stopped the run, if any
+
+    @contextmanager
+    def watching(self, engine: Engine) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, frame: object) -> None:
+            if self.signal_name is not None:
+                raise KeyboardInterrupt
+            self.signal_name = signal.Signals(signum).name
+            engine.stop()
+
+        previous = {number: signal.signal(number, stop) for number in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 #: Runs of at least this many devices freeze their set-up for the collector (see below).
@@ -303,6 +349,8 @@ def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None)
         "requests": result.stats.requests,
         "summary": result.summary.to_dict(),
         "trace": TRACE_FILE,
+        "stopped_by": result.stopped_by,
+        "stopped_at_s": result.stats.stopped_at_s,
     }
     write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return path

@@ -18,6 +18,8 @@ from coinfer.emulator.errors import InputError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL_ERROR = 1
+#: Interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 #: A command that did its work but some of it failed (a sweep with failed runs).
 EXIT_PARTLY_FAILED = 3
 

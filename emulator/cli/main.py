@@ -26,6 +26,7 @@ from coinfer.emulator.cli import traces as cli_traces
 from coinfer.emulator.cli.argtypes import positive_int
 from coinfer.emulator.cli.errors import (
     EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
     report_bad_input,
     report_internal_error,
 )
@@ -314,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = dispatch(parser, args)
     except InputError as err:
         return report_bad_input(err, debug=args.debug)
+    except KeyboardInterrupt:  # Ctrl-C outside a run, or a second one during it
+        print("coinfer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as err:
         return report_internal_error(err, debug=args.debug)
     try:

@@ -240,6 +240,9 @@ class EngineStats:
     #: ``tokens_emitted``, ``kv_peak_blocks`` (most in use at once), ``kv_blocks`` (its pool) and
     #: ``kv_blocks_in_use`` (at the end of the run)
     batching: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the simulated time at which the run was stopped early (:meth:`Engine.stop`), s; None:
+    #: it ran to its end. A stopped run's trace holds the requests finished by then.
+    stopped_at_s: float | None = None
 
 
 class Engine:
@@ -268,6 +271,7 @@ class Engine:
         self.warmup_s = warmup_s
         self._next_id = 0
         self._started = False  # the devices' processes are created
+        self._stopped_at_s: float | None = None  # see stop()
         self._last_arrival_s = 0.0
         self._last_done_s = 0.0
         self._instantaneous_csi = deployment.channel.csi == "instantaneous"
@@ -454,8 +458,20 @@ class Engine:
         for device in self._devices:
             self.env.process(self._source(device))
 
+    def stop(self) -> None:
+        """Stop the run at the current simulated time, as soon as the event being processed is
+        done (safe to call from a signal handler: it only schedules an event). :meth:`run` then
+        returns normally, with the requests finished so far in the trace and
+        ``stopped_at_s`` set."""
+        if self._stopped_at_s is not None:
+            return
+        self._stopped_at_s = self.env.now
+        stop = self.env.event()
+        stop.callbacks.append(simpy.core.StopSimulation.callback)
+        stop.succeed()
+
     def run(self) -> EngineStats:
-        """Emulate until every generated request has left the system."""
+        """Emulate until every generated request has left the system (or :meth:`stop`)."""
         self.start()
         self.env.run()
         self.writer.close()
@@ -463,8 +479,12 @@ class Engine:
         if generative is not None:
             generative.close()
         arrivals_end = self.duration_s if math.isfinite(self.duration_s) else self._last_arrival_s
+        requests = self._next_id
+        if self._stopped_at_s is not None:  # the requests in flight left no row
+            arrivals_end = min(arrivals_end, self._stopped_at_s)
+            requests = self.writer.rows_written
         return EngineStats(
-            requests=self._next_id,
+            requests=requests,
             sim_end_s=self._last_done_s,
             arrivals_end_s=arrivals_end,
             server_busy_s={
@@ -482,6 +502,7 @@ class Engine:
             },
             tokens_delivered=0 if generative is None else generative.tokens_delivered,
             batching={} if generative is None else generative.server_stats(),
+            stopped_at_s=self._stopped_at_s,
         )
 
     def _source(self, device: _Device) -> Generator[simpy.Event, object, None]:
