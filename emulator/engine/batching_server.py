@@ -160,6 +160,10 @@ class ContinuousBatchingParams(DisciplineParams):
         return self
 
 
+#: ``kept_of(ids)``: each sequence's kept fraction ρ̃ of the server's side, or None when every
+#: live sequence is unpruned.
+KeptOf = Callable[[IntArray], np.ndarray | None]
+
 #: ``on_step(server, batch, result, step_s, energy_j, end_s)``: a step of ``step_s`` seconds and
 #: ``energy_j`` joules ended at ``end_s`` (s) with ``result``.
 StepHook = Callable[[Any, Batch, StepResult, float, float, float], None]
@@ -182,9 +186,11 @@ class GenerativeDiscipline(Protocol):
         model: ModelProfile,
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
+        kept_of: KeptOf | None = None,
     ) -> None:
         """Serve ``model``; ``split_of(ids)`` gives each sequence's split point (the server
-        runs blocks ``split+1..L``); ``on_step`` is called after every step."""
+        runs blocks ``split+1..L``); ``on_step`` is called after every step; ``kept_of(ids)``
+        gives each sequence's kept fraction ρ̃ of the server's side (None: all unpruned)."""
         ...
 
     def refusal(self, seq: Sequence) -> str | None:
@@ -252,6 +258,7 @@ class ContinuousBatchingServer:
         model: ModelProfile,
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
+        kept_of: KeptOf | None = None,
     ) -> None:
         """Serve ``model``: size the KV pool and make the scheduler (see the module docstring)."""
         spec = self.spec
@@ -259,6 +266,7 @@ class ContinuousBatchingServer:
         self.model = model
         self._split_of = split_of
         self._on_step = on_step
+        self._kept_of = kept_of
         self.step_model = make_step_time_model(params.step_time.model, params.step_time.params)
         whole = SideCosts.for_split(model, 0, "server")
         blocks = kv_blocks_available(
@@ -362,22 +370,46 @@ class ContinuousBatchingServer:
 
     def step_time_s(self, batch: Batch) -> float:
         """The duration of ``batch`` on this server, s."""
-        splits = self._split_of(batch.seq_ids)
+        seq_ids = batch.seq_ids
+        splits = self._split_of(seq_ids)
+        kept = None if self._kept_of is None else self._kept_of(seq_ids)
         stop = self.model.num_blocks
         first = int(splits[0])
         if len(splits) == 1 or bool((splits == first).all()):
-            return self._segment_s(batch, None, self.side(first, stop))
+            return self._segment_s(batch, None, self.side(first, stop), kept)
         total = 0.0
         cuts = np.unique(splits).tolist()
         for k, low in enumerate(cuts):  # segment low..next cut: the sequences cut at <= low
             high = cuts[k + 1] if k + 1 < len(cuts) else stop
-            total += self._segment_s(batch, splits <= low, self.side(low, high))
+            total += self._segment_s(batch, splits <= low, self.side(low, high), kept)
         return total
 
-    def _segment_s(self, batch: Batch, mask: BoolArray | None, side: SideCosts) -> float:
+    def _segment_s(
+        self,
+        batch: Batch,
+        mask: BoolArray | None,
+        side: SideCosts,
+        kept: np.ndarray | None = None,
+    ) -> float:
         """The time of the entries ``mask`` of ``batch`` (None: all) on ``side``, s: from the
-        batch's sums when the model can (:meth:`step_time_from_sums_s`), else from the batch."""
+        batch's sums when the model can (:meth:`step_time_from_sums_s`), else from the batch.
+
+        ``kept``: each entry's kept fraction ρ̃ (None: all 1). Pruned variants are nested
+        sub-networks (a prefix of the full width): the step reads the weights of the widest
+        member of the segment and each entry's FLOPs scale with its own ρ̃. When every member
+        keeps the same fraction, the step is that of the pruned side (:meth:`SideCosts.pruned`).
+        """
         hardware = self.hardware
+        if kept is not None:
+            members = kept if mask is None else kept[mask]
+            widest = float(members.max())
+            if bool((members == widest).all()):
+                side = side.pruned(widest)
+            else:
+                nested = _cost_batch(batch)
+                if mask is not None:
+                    nested = _masked(nested, mask)
+                return self.step_model.nested_step_time_s(nested, members, side, hardware)
         if mask is None:
             sums = batch_sums(batch)
             fast = self.step_model.step_time_from_sums_s(sums, side, hardware)
@@ -385,12 +417,7 @@ class ContinuousBatchingServer:
                 return fast
         costs = _cost_batch(batch)
         if mask is not None:
-            costs = CostBatch(
-                new_tokens=costs.new_tokens[mask],
-                cached_tokens=costs.cached_tokens[mask],
-                is_prefill=costs.is_prefill[mask],
-                emits_token=costs.emits_token[mask],
-            )
+            costs = _masked(costs, mask)
         return self.step_model.step_time_s(costs, side, hardware)
 
     # ---- the steps ------------------------------------------------------------------------
@@ -458,6 +485,16 @@ def batch_sums(batch: Batch) -> BatchSums:
         decode_cached_tokens=decode_cached,
         prefill_sequences=float(prefills),
         decode_sequences=float(decodes),
+    )
+
+
+def _masked(costs: CostBatch, mask: BoolArray) -> CostBatch:
+    """The entries ``mask`` of ``costs``."""
+    return CostBatch(
+        new_tokens=costs.new_tokens[mask],
+        cached_tokens=costs.cached_tokens[mask],
+        is_prefill=costs.is_prefill[mask],
+        emits_token=costs.emits_token[mask],
     )
 
 
