@@ -209,6 +209,15 @@ class GenerativeDiscipline(Protocol):
         """Tokens per KV block (the granularity of a sequence's KV on the server)."""
         ...
 
+    def load(self) -> tuple[int, int, int, int, int]:
+        """``(running sequences, their cached tokens, prompt tokens not yet prefilled, free KV
+        blocks, tokens per block)`` now."""
+        ...
+
+    def live_ids(self) -> list[int]:
+        """Ids of the live sequences."""
+        ...
+
     def stream_chunk_tokens(self) -> int:
         """Tokens sent back together on the downlink in on-server mode."""
         ...
@@ -308,6 +317,21 @@ class ContinuousBatchingServer:
         if scheduler is None:
             return 0, 0, 0.0
         return scheduler.num_waiting, scheduler.num_running, 0.0
+
+    def load(self) -> tuple[int, int, int, int, int]:
+        """``(running sequences, their cached tokens, prompt tokens not yet prefilled, free KV
+        blocks, tokens per block)`` now (:meth:`BatchScheduler.load`)."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        running, cached, waiting = scheduler.load()
+        kv = scheduler.kv
+        return running, cached, waiting, kv.free, kv.block_size
+
+    def live_ids(self) -> list[int]:
+        """Ids of the live sequences, running then waiting."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        return scheduler.running_ids() + scheduler.waiting_ids()
 
     def refusal(self, seq: Sequence) -> str | None:
         """Why ``seq`` could never be served here, even alone (None: it can)."""

@@ -67,7 +67,7 @@ from coinfer.emulator.model.step_time import (
 from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
 from coinfer.emulator.trace.writer import TableWriter
-from coinfer.policies.base import mode_of_split
+from coinfer.policies.base import ServerBatch, mode_of_split
 
 if TYPE_CHECKING:
     from coinfer.emulator.engine.core import Engine, Request, _Device
@@ -225,6 +225,17 @@ class Generative:
             return None
         kept: np.ndarray = self._kept[slots]
         return kept
+
+    def server_batch(self, server_index: int) -> ServerBatch | None:
+        """The batch state of server ``server_index`` now, for a generative request's policy
+        context (None: not a server of generative requests)."""
+        server = self._by_index.get(server_index)
+        if server is None:
+            return None
+        running, cached, waiting, free, block = server.load()
+        live = server.live_ids()
+        widest = float(self._kept[live].max()) if live else 0.0
+        return ServerBatch(running, cached, waiting, widest, free, block)
 
     def _side(self, model: ModelProfile, split: int, side: Side) -> SideCosts:
         key = (model.name, split, side)
