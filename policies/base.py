@@ -71,10 +71,11 @@ class ServerBatch(NamedTuple):
     widest_kept: float  #: largest kept fraction ρ̃ among the live sequences (0: none)
     free_kv_blocks: int  #: KV blocks not held by any sequence
     kv_block_tokens: int  #: tokens per KV block
+    step_left_s: float = 0.0  #: time until the step under way ends, s (0: idle)
 
 
 #: The state of an idle server (nothing running, nothing waiting).
-IDLE_SERVER = ServerBatch(0, 0, 0, 0.0, 0, 0)
+IDLE_SERVER = ServerBatch(0, 0, 0, 0.0, 0, 0, 0.0)
 
 
 class PolicyContext(NamedTuple):

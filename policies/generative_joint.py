@@ -234,7 +234,9 @@ def uplink_parts(
 ) -> tuple[_Parts, np.ndarray]:
     """The uploads at power ``power_w`` over the band share the request would get now (the
     prompt's ids or hidden vectors, then one hidden vector per decode in split mode), and the
-    time a token takes on the downlink; the ``_Parts`` include that downlink time."""
+    time a token takes on the downlink; the ``_Parts`` include that downlink time and, on the
+    server, the wait for the end of the step under way when the prompt arrives before it
+    (``max(U_0, step_left_s)``)."""
     model = context.model
     last = model.last_split
     down = token_id_bits(model) / context.downlink_rate_bps
@@ -248,6 +250,10 @@ def uplink_parts(
     per_token = bits / rate if split > 0 else 0.0 * rate
     n = output - 1
     first = prompt_s + down
+    batch = context.server_batch
+    if split == 0 and batch is not None and batch.step_left_s > 0.0:
+        # the prompt reaches a busy server: its prefill starts when the step under way ends
+        first = np.maximum(prompt_s, batch.step_left_s) + down
     decodes = (per_token + (down if split > 0 else 0.0)) * n
     energy = power_w * (prompt_s + per_token * n)
     return _Parts(first, decodes, energy), np.full(np.shape(power_w), down)

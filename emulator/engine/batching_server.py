@@ -209,9 +209,9 @@ class GenerativeDiscipline(Protocol):
         """Tokens per KV block (the granularity of a sequence's KV on the server)."""
         ...
 
-    def load(self) -> tuple[int, int, int, int, int]:
+    def load(self) -> tuple[int, int, int, int, int, float]:
         """``(running sequences, their cached tokens, prompt tokens not yet prefilled, free KV
-        blocks, tokens per block)`` now."""
+        blocks, tokens per block, time left in the step under way, s)`` now."""
         ...
 
     def live_ids(self) -> list[int]:
@@ -250,6 +250,7 @@ class ContinuousBatchingServer:
         self.hardware = spec.hardware
         self._busy = False
         self._free_s = 0.0  # when the last step ended, s
+        self._step_end_s = 0.0  # when the step under way (or the last one) ends, s
         self.busy_s = 0.0  #: time integral of the busy fraction (steps run), s
         self.steps = 0  #: steps run
         self.kv_peak_blocks = 0  #: most KV blocks in use at once
@@ -318,14 +319,16 @@ class ContinuousBatchingServer:
             return 0, 0, 0.0
         return scheduler.num_waiting, scheduler.num_running, 0.0
 
-    def load(self) -> tuple[int, int, int, int, int]:
+    def load(self) -> tuple[int, int, int, int, int, float]:
         """``(running sequences, their cached tokens, prompt tokens not yet prefilled, free KV
-        blocks, tokens per block)`` now (:meth:`BatchScheduler.load`)."""
+        blocks, tokens per block, time left in the step under way (s, 0 when idle))`` now
+        (:meth:`BatchScheduler.load`)."""
         scheduler = self.scheduler
         assert scheduler is not None
         running, cached, waiting = scheduler.load()
         kv = scheduler.kv
-        return running, cached, waiting, kv.free, kv.block_size
+        left = max(self._step_end_s - self.env.now, 0.0) if self._busy else 0.0
+        return running, cached, waiting, kv.free, kv.block_size, left
 
     def live_ids(self) -> list[int]:
         """Ids of the live sequences, running then waiting."""
@@ -461,6 +464,7 @@ class ContinuousBatchingServer:
         phase: Literal["prefill", "decode"] = "prefill" if batch.num_prefills else "decode"
         energy_j = phase_step_energy_j(phase, step_s, self.hardware)
         end_s = start_s + step_s
+        self._step_end_s = end_s
         timer = self.env.timeout(max(end_s - self.env.now, 0.0))
         timer.callbacks.append(lambda _event: self._step_done(batch, step_s, energy_j, end_s))
 

@@ -232,10 +232,10 @@ class Generative:
         server = self._by_index.get(server_index)
         if server is None:
             return None
-        running, cached, waiting, free, block = server.load()
+        running, cached, waiting, free, block, left = server.load()
         live = server.live_ids()
         widest = float(self._kept[live].max()) if live else 0.0
-        return ServerBatch(running, cached, waiting, widest, free, block)
+        return ServerBatch(running, cached, waiting, widest, free, block, left)
 
     def _side(self, model: ModelProfile, split: int, side: Side) -> SideCosts:
         key = (model.name, split, side)

@@ -234,12 +234,13 @@ def chat_cell(policy: dict) -> dict:
 
 def test_under_a_tight_ttft_budget_joint_meets_the_slo_where_on_server_does_not():
     """An unpruned 400-token prefill takes 27 ms on the A100: ``on-server`` misses a 20 ms
-    TTFT every time; ``joint`` prunes the server side to fit and meets it for some."""
+    TTFT every time; ``joint`` prunes the server side to fit, and plans for the batch it joins
+    and the step under way, and meets it for most (0.85 of these 40 requests)."""
     on_server = simulate(chat_cell({"name": "on-server"}), seed=1)
     joint = simulate(chat_cell({"name": "joint", "params": {"splits": [0, 9, 34]}}), seed=1)
     met = joint.summary.generative["slo_attainment"]
     assert on_server.summary.generative["slo_attainment"] == 0.0
-    assert met > 0.25
+    assert met > 0.7
     served = joint.trace[joint.trace["mode"] != "on-device"]
     assert len(served) and (served["rho_server"] < 1.0).all()
 
