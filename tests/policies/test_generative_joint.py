@@ -264,3 +264,27 @@ def test_the_engine_fills_the_batch_state_and_the_budgets_for_generative_request
     assert all(b.running_context_tokens <= (400 + 40) * b.running_sequences for b in busy)
     assert any(b.running_context_tokens >= 400 for b in busy)
     assert all(0.0 < b.widest_kept < 1.0 for b in busy)
+
+
+def test_a_one_pass_request_gets_no_batch_state_and_no_slo(monkeypatch):
+    """The generative fields of a one-pass request's context are constants: nothing is
+    computed for them."""
+    from coinfer.policies.joint import OptimisingPolicy
+
+    seen = []
+    decide = OptimisingPolicy.decide
+
+    def spy(self, ctx):
+        seen.append(ctx)
+        return decide(self, ctx)
+
+    monkeypatch.setattr(OptimisingPolicy, "decide", spy)
+    one_pass = {
+        "requests": 5,
+        "devices": [{"name": "d", "count": 2, "arrivals": {"process": "poisson", "rate_per_s": 2}}],
+        "policy": {"name": "joint"},
+    }
+    simulate(scenario_from_dict(one_pass), seed=1)
+    assert len(seen) == 5
+    assert all(c.server_batch is None and c.output_tokens == 0 for c in seen)
+    assert all(c.ttft_budget_s == c.tpot_budget_s == c.downlink_rate_bps == math.inf for c in seen)
