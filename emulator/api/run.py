@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import platform
 import signal
 import threading
@@ -242,6 +243,8 @@ def _run(
         max_requests=scenario.requests,
         warmup_s=scenario.warmup_s,
         token_writer=token_writer,
+        slo_ttft_s=math.inf if scenario.slo is None else scenario.slo.ttft_s,
+        slo_tpot_s=math.inf if scenario.slo is None else scenario.slo.tpot_s,
     )
     writer.set_labels(engine.labels())
     engine.start()

@@ -324,6 +324,10 @@ def context_for(instance: Instance) -> PolicyContext:
         candidate_servers=(),
         prompt_tokens=0,
         output_tokens=0,
+        ttft_budget_s=math.inf,
+        tpot_budget_s=math.inf,
+        downlink_rate_bps=math.inf,
+        server_batch=None,
     )
 
 

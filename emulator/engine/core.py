@@ -259,6 +259,8 @@ class Engine:
         max_requests: int | None,
         warmup_s: float = 0.0,
         token_writer: TableWriter | None = None,
+        slo_ttft_s: float = math.inf,
+        slo_tpot_s: float = math.inf,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -269,6 +271,9 @@ class Engine:
         self.duration_s = math.inf if duration_s is None else duration_s
         self.remaining = math.inf if max_requests is None else max_requests
         self.warmup_s = warmup_s
+        #: the scenario's slo (s; inf: none): the budgets of generative requests' policies
+        self.slo_ttft_s = slo_ttft_s
+        self.slo_tpot_s = slo_tpot_s
         self._next_id = 0
         self._started = False  # the devices' processes are created
         self._stopped_at_s: float | None = None  # see stop()
@@ -529,9 +534,15 @@ class Engine:
         if tokens is None:
             work_scale = next(device.work)  # type: ignore[arg-type]
             prompt_tokens = output_tokens = 0
+            ttft_budget = tpot_budget = downlink_rate = math.inf
+            batch = None
         else:  # generative: its work is its tokens
             work_scale = 1.0
             prompt_tokens, output_tokens = next(tokens)
+            ttft_budget, tpot_budget = self.slo_ttft_s, self.slo_tpot_s
+            downlink = self.deployment.downlink
+            downlink_rate = math.inf if downlink is None else downlink.rate_bps
+            batch = self._generative.server_batch(device.server_index)  # type: ignore[union-attr]
         fading = device.fading
         uplink = device.uplink
         band = uplink.share_for_new_hz()
@@ -583,6 +594,10 @@ class Engine:
                 candidate_servers=(),  # none without a topology (see _routed_context)
                 prompt_tokens=prompt_tokens,
                 output_tokens=output_tokens,
+                ttft_budget_s=ttft_budget,
+                tpot_budget_s=tpot_budget,
+                downlink_rate_bps=downlink_rate,
+                server_batch=batch,
             )
         else:
             option, context = self._routed_context(
@@ -763,6 +778,11 @@ class Engine:
             candidate_servers=candidates,
             prompt_tokens=prompt_tokens,
             output_tokens=output_tokens,
+            # generative requests over a topology are refused at set-up (docs/generative.md)
+            ttft_budget_s=math.inf,
+            tpot_budget_s=math.inf,
+            downlink_rate_bps=math.inf,
+            server_batch=None,
         )
 
     def _checked_choice(self, chosen: object, context: PolicyContext) -> int:
