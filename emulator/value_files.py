@@ -27,10 +27,10 @@ def read_values(path: Path, column: str | None, where: str) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{what} does not exist", path=where, value=str(path))
     try:
-        text = read_text_lines(path, f"{where}: file")
+        file_lines = read_text_lines(path, f"{where}: file")
     except InputError as err:
         raise InputError(err.message, path=where, value=str(path)) from err
-    lines = [line for line in text if line.strip() and not line.lstrip().startswith("#")]
+    lines = [line for line in file_lines if line.strip() and not line.lstrip().startswith("#")]
     rows = list(csv.reader(lines))
     if not rows:
         raise InputError(f"{what} holds no values, expected one number per row", path=where)

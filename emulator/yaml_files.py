@@ -53,13 +53,13 @@ class _GuardedLoader(yaml.SafeLoader):
             if self._aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
                 raise HostileYamlError(f"more than {MAX_ALIASES} aliases{_at(mark)}")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
             mark = self.peek_event().start_mark
             raise HostileYamlError(f"nested deeper than {MAX_DEPTH} levels{_at(mark)}")
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -79,7 +79,7 @@ class _GuardedLoader(yaml.SafeLoader):
                     f"(first at line {earlier.start_mark.line + 1})"
                 )
             seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def _at(mark: Any) -> str:

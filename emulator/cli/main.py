@@ -51,16 +51,25 @@ SCENARIO_COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other bad input is:
+    ``coinfer: error: MESSAGE (see coinfer COMMAND --help)``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"coinfer: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so the docs and tests can introspect it)."""
-    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag = OneLineParser(add_help=False)
     json_flag.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
         help="print JSON instead of a table",
     )
-    model_files = argparse.ArgumentParser(add_help=False)
+    model_files = OneLineParser(add_help=False)
     model_files.add_argument(
         "--model-file",
         action="append",
@@ -68,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="add a model profile from a YAML or CSV file (repeatable)",
     )
-    hardware_files = argparse.ArgumentParser(add_help=False)
+    hardware_files = OneLineParser(add_help=False)
     hardware_files.add_argument(
         "--hardware-file",
         action="append",
@@ -295,15 +304,6 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     if handler is not None:
         return handler(args)
     return parser.format_help()
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line, as every other bad input is:
-    ``coinfer: error: MESSAGE (see coinfer COMMAND --help)``, exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"coinfer: error: {message} (see {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
