@@ -279,6 +279,8 @@ class ContinuousBatchingServer:
         self._on_step = on_step
         self._kept_of = kept_of
         self.step_model = make_step_time_model(params.step_time.model, params.step_time.params)
+        #: the roofline, to share a measured whole-model step among the blocks of a side
+        self._roofline = make_step_time_model("roofline")
         whole = SideCosts.for_split(model, 0, "server")
         blocks = kv_blocks_available(
             whole,
@@ -413,6 +415,29 @@ class ContinuousBatchingServer:
         return total
 
     def _segment_s(
+        self,
+        batch: Batch,
+        mask: BoolArray | None,
+        side: SideCosts,
+        kept: np.ndarray | None = None,
+    ) -> float:
+        """The time of the entries ``mask`` of ``batch`` on ``side``, s (see
+        :meth:`_model_segment_s`). A measured model (a table or a fit of whole-model steps,
+        :attr:`StepTimeModelBase.times_whole_model`) on a side that runs part of the blocks
+        gives the side the share of the measured step that the roofline gives its blocks:
+        ``T = T_measured · T_roofline(side) / T_roofline(all blocks)``, on the same batch."""
+        measured = self._model_segment_s(batch, mask, side, kept)
+        if not self.step_model.times_whole_model or side.num_blocks == self.model.num_blocks:
+            return measured
+        costs = _cost_batch(batch)
+        if mask is not None:
+            costs = _masked(costs, mask)
+        whole = self.side(0, self.model.num_blocks)
+        part_s = self._roofline.step_time_s(costs, side, self.hardware)
+        whole_s = self._roofline.step_time_s(costs, whole, self.hardware)
+        return measured * part_s / whole_s if whole_s > 0 else measured
+
+    def _model_segment_s(
         self,
         batch: Batch,
         mask: BoolArray | None,

@@ -100,6 +100,10 @@ class StepTimeModelBase(ABC):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]]
+    #: Whether the model times a step of the whole model whatever blocks a side runs (measured
+    #: models: a table or a fit of whole-model steps); the engine then gives a side that runs
+    #: part of the blocks the share of the step the roofline gives those blocks.
+    times_whole_model: ClassVar[bool] = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None) -> Self:
@@ -586,6 +590,7 @@ class TableStepTime(StepTimeModelBase):
 
     name = "table"
     summary = "interpolation in a CSV of measured step times versus tokens and context"
+    times_whole_model = True
     Params = TableParams
     params: TableParams
 
@@ -655,6 +660,7 @@ class FittedStepTime(StepTimeModelBase):
 
     name = "fitted"
     summary = "a + b·Σℓ + c·Σℓ² (prefill), a' + b'·Σctx + c'·B (decode)"
+    times_whole_model = True
     Params = FittedParams
     params: FittedParams
 
