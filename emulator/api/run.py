@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coinfer.emulator.api.estimate import check_run_size
 from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -133,6 +134,7 @@ def prepare(
     *,
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
+    force: bool = False,
 ) -> tuple[Deployment, int]:
     """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
 
@@ -141,9 +143,12 @@ def prepare(
     ``trace_dir``, ``$COINFER_TRACE_DIR`` or the download cache. Raises
     :class:`~coinfer.emulator.errors.InputError` for anything the run would trip over: unknown
     hardware, models, traces or policy, a missing trace file, bad policy parameters, a topology
-    that does not hold together, ``routing: policy`` with a policy that does not choose servers.
+    that does not hold together, ``routing: policy`` with a policy that does not choose servers,
+    and (unless ``force``) a run beyond this machine (:func:`~.estimate.check_run_size`).
     """
     seed = scenario.seed if seed is None else seed
+    if not force:
+        check_run_size(scenario)
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     deployment, _ = _deployment_and_policy(scenario, seed, traces)
@@ -182,6 +187,7 @@ def simulate(
     traces: ScenarioTraces | None = None,
     token_trace: bool = False,
     stop_on_signal: bool = False,
+    force: bool = False,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
 
@@ -193,13 +199,16 @@ def simulate(
 
     ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
     the traces already read (to share them between runs), as for :func:`prepare`. Everything
-    :func:`prepare` refuses is refused before any file is written to ``out_dir``.
+    :func:`prepare` refuses is refused before any file is written to ``out_dir``; ``force``
+    runs a scenario beyond this machine's means anyway (:func:`~.estimate.check_run_size`).
     ``token_trace``: also keep the per-token table of generative requests
     (:data:`~coinfer.emulator.trace.columns.TOKENS`; ``out_dir/tokens.parquet``,
     :meth:`RunResult.read_tokens`).
     """
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
+    if not force:
+        check_run_size(scenario)
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     out = None if out_dir is None else check_output_dir(out_dir, "out_dir")

@@ -51,6 +51,7 @@ FLAGS: dict[str, str] = {
     "by": "--by",
     "trace_dir": "--trace-dir",
     "out_dir": "--out",
+    "force": "--force",
 }
 
 

@@ -42,6 +42,12 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     """Register the scenario subcommands on the top-level parser."""
     scenario_args = scenario_arguments("scenario YAML file", "devices.0.count=20")
     add_trace_dir(scenario_args)
+    scenario_args.add_argument(
+        "--force",
+        action="store_true",
+        help="run (or pass) a scenario even if its estimated events or memory exceed this "
+        "machine's means",
+    )
     run = commands.add_parser(
         "run",
         parents=[scenario_args, json_flag],
@@ -94,6 +100,7 @@ def run_command(args: argparse.Namespace) -> str:
         trace_dir=args.trace_dir,
         token_trace=getattr(args, "token_trace", False),
         stop_on_signal=True,
+        force=args.force,
     )
     status = 0 if result.stopped_by is None else EXIT_STOPPED_BY[result.stopped_by]
     if getattr(args, "json", False):
@@ -123,7 +130,7 @@ def validate_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.api.run import prepare
 
     scenario = load_scenario(args.scenario, args.overrides)
-    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir)
+    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir, force=args.force)
     length = (
         f"{scenario.requests} requests"
         if scenario.requests is not None

@@ -41,7 +41,14 @@ def build_deployment(
     """
     seed = scenario.seed if seed is None else seed
     read_work_files(scenario)
-    deployment = attach_tokens(_resolve(scenario, seed), scenario)
+    resolved = _resolve(scenario, seed)
+    if not resolved.devices:
+        raise InputError(
+            "the scenario places no device (with a topology: its device counts, e.g. "
+            "topology.devices_per_cell, are 0), expected at least one",
+            expected="at least one device",
+        )
+    deployment = attach_tokens(resolved, scenario)
 
     if traces is None:
         traces = load_scenario_traces(scenario)

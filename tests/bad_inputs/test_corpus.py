@@ -37,6 +37,8 @@ def _write_files(folder: Path, files: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str):
             path.write_text(content, encoding="utf-8")
+        elif "copy" in content:
+            shutil.copy(ROOT / content["copy"], path)
         elif "hex" in content:
             path.write_bytes(bytes.fromhex(content["hex"]))
         else:
@@ -61,7 +63,7 @@ def _alarm(signum: int, frame: Any) -> None:
 
 def test_the_corpus_covers_every_class_of_the_issue():
     classes = {case["class"] for case in CASES}
-    assert classes == {"numbers", "unseen", "files", "yaml", "paths", "messages"}
+    assert classes == {"numbers", "unseen", "files", "yaml", "paths", "messages", "scale"}
     ids = [case["id"] for case in CASES]
     assert len(ids) == len(set(ids)), "case ids are unique"
 
