@@ -37,7 +37,7 @@ def test_a_serial_sweep_runs_everything_and_writes_its_files(serial, plan):
         assert (root / name).stat().st_size > 0
     for run in plan.runs:
         files = {p.name for p in serial.store.run_dir(run.run_id).iterdir()}
-        assert files == {"trace.parquet", "run.json", "summary.json"}
+        assert files == {"trace.parquet", "run.json", "summary.json", ".lock"}  # lock: free
     table = serial.tables.aggregate
     assert list(table["runs"]) == [3, 3, 3, 3]
     assert (table["requests_mean"] == 40).all()
