@@ -68,6 +68,11 @@ class Executor(ABC):
     def description(self) -> str:
         """What runs the tasks, for messages (``"2 local processes"``)."""
 
+    @property
+    def parallelism(self) -> int | None:
+        """How many tasks run at once (None: not known until the executor is entered)."""
+        return 1
+
     @abstractmethod
     def map_unordered(
         self,
@@ -116,6 +121,10 @@ class ProcessExecutor(Executor):
     def description(self) -> str:
         plural = "es" if self.workers != 1 else ""
         return f"{self.workers} local process{plural}"
+
+    @property
+    def parallelism(self) -> int:
+        return self.workers
 
     def map_unordered(
         self,
@@ -197,6 +206,16 @@ class DaskExecutor(Executor):
             return f"a local Dask cluster of {self._local_workers} worker {kind}"
         where = self._address if isinstance(self._address, str) else type(self._address).__name__
         return f"the Dask cluster at {where}"
+
+    @property
+    def parallelism(self) -> int | None:
+        """The local workers, or the worker threads of the cluster once connected."""
+        if self._local_workers is not None:
+            return self._local_workers
+        if self._client is None:
+            return None
+        workers = self._client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
     def __enter__(self) -> Self:
         try:
