@@ -34,6 +34,15 @@ FLAGS: dict[str, str] = {
     "latency": "--latency",
     "by": "--by",
     "trace_dir": "--trace-dir",
+    # goodput
+    "attainment": "--attainment",
+    "ttft_s": "--ttft",
+    "tpot_s": "--tpot",
+    "tolerance": "--tolerance",
+    "lo": "--lo",
+    "hi": "--hi",
+    "per_round": "--per-round",
+    "out_dir": "--out",
 }
 
 

@@ -184,12 +184,7 @@ def check_search(
             expected="a positive integer",
         )
     if max_doublings < 1:
-        raise InputError(
-            f"got {max_doublings}, expected a positive integer",
-            argument="max_doublings",
-            value=max_doublings,
-            expected="a positive integer",
-        )
+        raise ValueError(f"max_doublings: got {max_doublings}, expected a positive integer")
     for name, value in (("lo", lo), ("hi", hi)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(

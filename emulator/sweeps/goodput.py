@@ -310,7 +310,7 @@ def goodput(
 
         def evaluate(xs: Sequence[float]) -> list[float]:
             probes = probing.round(xs)
-            _write_outputs(store, probing, header, None)
+            _write_probes(store, probing, {**header, "status": "running"})
             if on_round is not None:
                 on_round(probes)
             return [p.attainment for p in probes]
@@ -549,29 +549,34 @@ def _result(
     )
 
 
-def _write_outputs(
-    store: SweepStore,
-    probing: _Probing,
-    header: dict[str, Any],
-    result: GoodputResult | None,
-) -> None:
-    """The probe table, the sweep tables and ``goodput.json`` (``running`` until ``result``)."""
+def _write_probes(store: SweepStore, probing: _Probing, record: dict[str, Any]) -> None:
+    """The probe table (Parquet and CSV) and ``goodput.json`` (``record`` with the probes)."""
     import pandas as pd
 
+    table = pd.DataFrame([asdict(p) for p in probing.probes])
+    atomic_write_bytes(store.root / PROBES_PARQUET, table.to_parquet(index=False))
+    atomic_write_bytes(store.root / PROBES_CSV, table.to_csv(index=False).encode("utf-8"))
+    write_json(
+        store.root / GOODPUT_FILE,
+        {**record, "probes": jsonable([asdict(p) for p in probing.probes])},
+    )
+
+
+def _write_outputs(
+    store: SweepStore, probing: _Probing, header: dict[str, Any], result: GoodputResult
+) -> None:
+    """Everything at the end: the sweep plan and tables, the probes, the answer."""
     from coinfer.emulator.api.run import package_versions
 
-    table = pd.DataFrame([asdict(p) for p in probing.probes])
-    for name, kind in ((PROBES_PARQUET, "parquet"), (PROBES_CSV, "csv")):
-        data = table.to_parquet(index=False) if kind == "parquet" else table.to_csv(index=False)
-        atomic_write_bytes(store.root / name, data if isinstance(data, bytes) else data.encode())
     name = f"goodput-{probing.base.name}"
     store.write_plan(probing.plan_json(name, header.get("source") or "goodput"))
     write_tables(store, collect(store))
-    payload: dict[str, Any] = {**header, "status": "running" if result is None else "done"}
-    if result is not None:
-        payload["result"] = jsonable(result.to_dict())
-        payload["slo"] = {"ttft_s": result.slo_ttft_s, "tpot_s": result.slo_tpot_s}
-    payload["probes"] = jsonable([asdict(p) for p in probing.probes])
-    payload["coinfer"] = __version__
-    payload["versions"] = package_versions()
-    write_json(store.root / GOODPUT_FILE, payload)
+    record = {
+        **header,
+        "status": "done",
+        "result": jsonable(result.to_dict()),
+        "slo": {"ttft_s": result.slo_ttft_s, "tpot_s": result.slo_tpot_s},
+        "coinfer": __version__,
+        "versions": package_versions(),
+    }
+    _write_probes(store, probing, record)
