@@ -20,7 +20,7 @@ def test_processes_are_kept_between_calls_inside_a_with_block_and_ended_by_it(mo
     with executor:
         first = set(executor.map_unordered(pid_of, range(6), fail))
         second = set(executor.map_unordered(pid_of, range(6), fail))
-        assert first == second and 1 <= len(first) <= 2
+        assert second <= first and 1 <= len(first) <= 2  # the same processes (or some)
         pool = executor._pool
         assert pool is not None
     assert executor._pool is None
