@@ -10,8 +10,8 @@ tolerance)^k`` (``k`` an integer; ``anchor`` is ``lo`` if given, else ``hi``, el
 to 12 significant digits. The search is a search over ``k``: the answer's bracket is two
 neighbours of the grid, ``[x_k, x_(k+1)]``, whose relative width is the tolerance; and which
 points get probed does not change the answer when the attainment is monotone in the probed
-points (a run with more probes per round, or resumed with a different bracket, probes the same
-grid, so its runs are reused).
+points (a search with more probes per round probes the same grid, so it reuses the runs of the
+points it shares with another).
 
 **The rounds.** The first round probes the given ends (``lo`` and ``hi``, with ``per_round − 2``
 points between them; ``lo`` alone: ``lo`` and ``per_round − 1`` doublings above it; ``hi``

@@ -39,8 +39,8 @@ one probe's wall time on ``per_round`` workers.
 
 **The directory** (``out_dir``) is a sweep directory (:mod:`~coinfer.emulator.sweeps.store`):
 each run of each probe in ``runs/RUN_ID/`` under the sweep's run ids (a hash of the resolved
-scenario and seed), so a rerun of the same search redoes nothing, and a search with another
-bracket or more probes per round reuses every grid point it shares. Besides the runs:
+scenario and seed), so a rerun of the same search redoes nothing, and one with more probes per
+round (not part of the question) reuses every grid point it shares. Besides the runs:
 
 ::
 
