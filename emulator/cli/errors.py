@@ -52,6 +52,14 @@ FLAGS: dict[str, str] = {
     "trace_dir": "--trace-dir",
     "out_dir": "--out",
     "force": "--force",
+    # goodput
+    "attainment": "--attainment",
+    "ttft_s": "--ttft",
+    "tpot_s": "--tpot",
+    "tolerance": "--tolerance",
+    "lo": "--lo",
+    "hi": "--hi",
+    "per_round": "--per-round",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from coinfer.emulator import __version__
 from coinfer.emulator.cli import compare as cli_compare
+from coinfer.emulator.cli import goodput as cli_goodput
 from coinfer.emulator.cli import policies as cli_policies
 from coinfer.emulator.cli import run as cli_run
 from coinfer.emulator.cli import solve as cli_solve
@@ -45,6 +46,7 @@ SCENARIO_COMMANDS = {
     "sweep": cli_sweep.sweep_command,
     "summarize": cli_sweep.summarize_command,
     "plot": cli_sweep.plot_command,
+    "goodput": cli_goodput.goodput_command,
     "traces": cli_traces.traces_command,
     "topology": cli_topology.topology_command,
     "compare": cli_compare.compare_command,
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_policies.add_commands(commands, json_flag)
     cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
     cli_sweep.add_commands(commands, json_flag)
+    cli_goodput.add_commands(commands, json_flag)
     cli_traces.add_commands(commands, json_flag)
     cli_topology.add_commands(commands, json_flag)
     cli_compare.add_commands(commands, json_flag)

@@ -85,6 +85,12 @@ class ArrivalParams(_Spec):
         description="arrival process: poisson, deterministic, trace, or a registered plug-in"
     )
 
+    def rate_scaled(self, factor: float) -> ArrivalParams | None:
+        """These parameters with the arrival rate multiplied by ``factor`` (> 0), the same
+        process otherwise; None if the process cannot be scaled (the default: a plug-in says
+        how by overriding this). ``coinfer goodput`` scales every group's arrivals this way."""
+        return None
+
 
 class PoissonArrivals(ArrivalParams):
     """Poisson arrivals: exponential inter-arrival times, per device."""
@@ -93,6 +99,10 @@ class PoissonArrivals(ArrivalParams):
     rate_per_s: float = Field(
         gt=0, le=1e6, description="mean arrivals per second per device (at most 1e6)"
     )
+
+    def rate_scaled(self, factor: float) -> PoissonArrivals:
+        """Poisson arrivals of rate ``rate_per_s × factor``."""
+        return self.model_copy(update={"rate_per_s": self.rate_per_s * factor})
 
 
 class DeterministicArrivals(ArrivalParams):
@@ -105,6 +115,10 @@ class DeterministicArrivals(ArrivalParams):
     random_phase: bool = Field(
         default=True, description="start each device at a uniform random phase in [0, interval)"
     )
+
+    def rate_scaled(self, factor: float) -> DeterministicArrivals:
+        """One arrival every ``interval_s / factor``."""
+        return self.model_copy(update={"interval_s": self.interval_s / factor})
 
 
 class _TraceRef(_Spec):
@@ -161,6 +175,10 @@ class TraceArrivals(_TraceRef, ArrivalParams):
         description="work scale = tokens / the profile's sequence length, with input (context) "
         "tokens, or total (input + generated) tokens; none: the group's work law",
     )
+
+    def rate_scaled(self, factor: float) -> TraceArrivals:
+        """The same trace replayed at ``rate_scale × factor`` (its times divided by it)."""
+        return self.model_copy(update={"rate_scale": self.rate_scale * factor})
 
 
 #: An arrival process: ``process`` names it, the other keys are its parameters.
