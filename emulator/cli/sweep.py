@@ -67,6 +67,11 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the configurations and runs, run nothing"
     )
+    sweep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="take over an --out folder that holds another sweep (its runs stay, in no table)",
+    )
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--serial", action="store_true", help="run in this process, one by one")
     where.add_argument(
@@ -148,7 +153,7 @@ def sweep_command(args: argparse.Namespace) -> str:
         scheduler=args.scheduler,
         dask_local=args.dask_local,
     )
-    outcome = run_sweep(plan, out, executor)
+    outcome = run_sweep(plan, out, executor, overwrite=args.overwrite)
     status = EXIT_PARTLY_FAILED if outcome.failed else 0
     if getattr(args, "json", False):
         return Printed(json.dumps(_outcome_json(outcome, out), indent=2), status)

@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator import __version__
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.output_files import write_bytes_atomically
 from coinfer.emulator.scenario.schema import GenerativeSlo, Scenario
 from coinfer.emulator.sweeps.aggregate import collect, write_tables
 from coinfer.emulator.sweeps.bisection import Bisection, Status, bisect_load, check_search
@@ -74,7 +75,6 @@ from coinfer.emulator.sweeps.ids import config_id, digest, jsonable, run_id
 from coinfer.emulator.sweeps.plan import POLICY_COLUMN, canonical_configuration
 from coinfer.emulator.sweeps.store import (
     SweepStore,
-    atomic_write_bytes,
     read_json,
     write_json,
 )
@@ -554,8 +554,8 @@ def _write_probes(store: SweepStore, probing: _Probing, record: dict[str, Any]) 
     import pandas as pd
 
     table = pd.DataFrame([asdict(p) for p in probing.probes])
-    atomic_write_bytes(store.root / PROBES_PARQUET, table.to_parquet(index=False))
-    atomic_write_bytes(store.root / PROBES_CSV, table.to_csv(index=False).encode("utf-8"))
+    write_bytes_atomically(store.root / PROBES_PARQUET, table.to_parquet(index=False))
+    write_bytes_atomically(store.root / PROBES_CSV, table.to_csv(index=False).encode("utf-8"))
     write_json(
         store.root / GOODPUT_FILE,
         {**record, "probes": jsonable([asdict(p) for p in probing.probes])},

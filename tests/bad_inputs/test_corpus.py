@@ -63,7 +63,7 @@ def _alarm(signum: int, frame: Any) -> None:
 
 def test_the_corpus_covers_every_class_of_the_issue():
     classes = {case["class"] for case in CASES}
-    assert classes == {"numbers", "unseen", "files", "yaml", "paths", "messages", "scale"}
+    assert classes == {"numbers", "unseen", "files", "yaml", "paths", "messages", "scale", "writes"}
     ids = [case["id"] for case in CASES]
     assert len(ids) == len(set(ids)), "case ids are unique"
 
