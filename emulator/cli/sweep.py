@@ -305,6 +305,7 @@ def summarize_command(args: argparse.Namespace) -> str:
 
 def plot_command(args: argparse.Namespace) -> str:
     """``coinfer plot DIR --kind KIND``: write KIND.png and KIND.pdf."""
+    from coinfer.emulator.output_files import check_output_dir
     from coinfer.emulator.sweeps.aggregate import collect
     from coinfer.emulator.sweeps.plots import PlotOptions, plot, save_figure
     from coinfer.emulator.sweeps.store import PLOTS_DIR, SweepStore
@@ -318,6 +319,8 @@ def plot_command(args: argparse.Namespace) -> str:
         value = parse_yaml_or_text(text, f"--where {path}")
         where.append((path, value))
     store = SweepStore(Path(args.directory))
+    if args.out:
+        check_output_dir(Path(args.out).parent, "out_dir")
     tables = collect(store)
     options = PlotOptions(where=tuple(where), x=args.x, by=args.by, latency=args.latency)
     figure = plot(args.kind, tables, store, options)
