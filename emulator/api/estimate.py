@@ -124,9 +124,10 @@ def check_run_size(scenario: Scenario, max_events: float = MAX_EVENTS) -> RunEst
     if estimate.events is not None and estimate.events > max_events:
         raise InputError(
             f"the run implies about {estimate.requests:.3g} requests and {estimate.events:.3g} "
-            f"engine events, expected at most {max_events:.3g} events (hours of computing or "
-            "more); shorten duration_s or lower the arrival rate, or run it anyway with `force`",
-            mentions=("force",),
+            f"engine events, expected at most {max_events:.3g} (`max_events`; 1e9 events take "
+            "about an hour here); shorten duration_s or lower the arrival rate, or run it anyway "
+            "with `force`",
+            mentions=("max_events", "force"),
             expected=f"at most {max_events:.3g} events",
         )
     memory = machine_memory_bytes()

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from coinfer.emulator.api.estimate import check_run_size
+from coinfer.emulator.api.estimate import MAX_EVENTS, check_run_size
 from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -135,6 +135,7 @@ def prepare(
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
     force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> tuple[Deployment, int]:
     """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
 
@@ -148,7 +149,7 @@ def prepare(
     """
     seed = scenario.seed if seed is None else seed
     if not force:
-        check_run_size(scenario)
+        check_run_size(scenario, max_events)
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     deployment, _ = _deployment_and_policy(scenario, seed, traces)
@@ -188,6 +189,7 @@ def simulate(
     token_trace: bool = False,
     stop_on_signal: bool = False,
     force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
 
@@ -200,7 +202,8 @@ def simulate(
     ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
     the traces already read (to share them between runs), as for :func:`prepare`. Everything
     :func:`prepare` refuses is refused before any file is written to ``out_dir``; ``force``
-    runs a scenario beyond this machine's means anyway (:func:`~.estimate.check_run_size`).
+    runs a scenario beyond this machine's means (or ``max_events`` engine events) anyway
+    (:func:`~.estimate.check_run_size`).
     ``token_trace``: also keep the per-token table of generative requests
     (:data:`~coinfer.emulator.trace.columns.TOKENS`; ``out_dir/tokens.parquet``,
     :meth:`RunResult.read_tokens`).
@@ -208,7 +211,7 @@ def simulate(
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
     if not force:
-        check_run_size(scenario)
+        check_run_size(scenario, max_events)
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     out = None if out_dir is None else check_output_dir(out_dir, "out_dir")

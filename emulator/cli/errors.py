@@ -52,6 +52,7 @@ FLAGS: dict[str, str] = {
     "trace_dir": "--trace-dir",
     "out_dir": "--out",
     "force": "--force",
+    "max_events": "--max-events",
     "overwrite": "--overwrite",
     # goodput
     "attainment": "--attainment",

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from coinfer.emulator.cli.argtypes import non_negative_int
+from coinfer.emulator.api.estimate import MAX_EVENTS
+from coinfer.emulator.cli.argtypes import non_negative_int, positive_float
 from coinfer.emulator.cli.errors import Printed
 from coinfer.emulator.plugins import Family, HostsMember, Registered
 from coinfer.emulator.scenario.schema import Scenario, load_scenario
@@ -47,6 +48,13 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         action="store_true",
         help="run (or pass) a scenario even if its estimated events or memory exceed this "
         "machine's means",
+    )
+    scenario_args.add_argument(
+        "--max-events",
+        type=positive_float,
+        default=MAX_EVENTS,
+        metavar="N",
+        help=f"refuse a run estimated above N engine events (default {MAX_EVENTS:.0e})",
     )
     run = commands.add_parser(
         "run",
@@ -101,6 +109,7 @@ def run_command(args: argparse.Namespace) -> str:
         token_trace=getattr(args, "token_trace", False),
         stop_on_signal=True,
         force=args.force,
+        max_events=args.max_events,
     )
     status = 0 if result.stopped_by is None else EXIT_STOPPED_BY[result.stopped_by]
     if getattr(args, "json", False):
@@ -130,7 +139,9 @@ def validate_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.api.run import prepare
 
     scenario = load_scenario(args.scenario, args.overrides)
-    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir, force=args.force)
+    deployment, seed = prepare(
+        scenario, args.seed, trace_dir=args.trace_dir, force=args.force, max_events=args.max_events
+    )
     length = (
         f"{scenario.requests} requests"
         if scenario.requests is not None
