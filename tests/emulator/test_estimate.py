@@ -53,6 +53,6 @@ def test_a_request_count_is_taken_as_given():
 
 
 def test_a_run_above_the_event_limit_is_refused_with_its_estimate():
-    with pytest.raises(InputError, match=r"about 2\.8e\+03 requests and 3\.4e\+04 engine events"):
+    with pytest.raises(InputError, match=r"about 2\.8e\+03 requests and 3\.36e\+04 engine events"):
         check_run_size(scenario(), max_events=1e4)
     assert check_run_size(scenario(), max_events=1e5).requests == pytest.approx(2800)
