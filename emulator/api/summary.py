@@ -111,7 +111,7 @@ class Summary:
                 ("generative requests", f"{g['requests']:.0f} ({g['completed']:.0f} completed)"),
                 ("TTFT p50 / p90 / p99", f"{three('ttft')} ms"),
                 ("TPOT p50 / p90 / p99", f"{three('tpot')} ms"),
-                ("ITL p99 of a request: p50 / p99", f"{three('itl_p99')} ms"),
+                ("ITL p99 of a request: p50 / p90 / p99", f"{three('itl_p99')} ms"),
                 ("output tokens per second", f"{g['tokens_per_s']:.4g}"),
                 ("energy per output token", f"{g['energy_per_token_j'] * 1e3:.4g} mJ"),
                 ("preemptions", f"{g['preemptions']:.0f}"),
