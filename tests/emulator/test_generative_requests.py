@@ -239,6 +239,9 @@ def test_the_summary_reports_the_generative_figures_from_the_trace():
     assert summary["tpot_p50_s"] == pytest.approx(np.nanquantile(done["tpot_s"], 0.5))
     window = result.stats.arrivals_end_s
     assert summary["tokens_per_s"] == pytest.approx(done["output_tokens"].sum() / window)
+    device_per_token = done["energy_device_j"] / done["output_tokens"]
+    assert summary["device_energy_per_token_j"] == pytest.approx(device_per_token.mean())
+    assert 0 < summary["device_energy_per_token_j"] < summary["energy_per_token_j"]
     met = (done["ttft_s"] <= 0.05) & ((done["tpot_s"] <= 0.0105) | done["tpot_s"].isna())
     assert 0 < met.sum() < len(done)  # the objectives split the requests
     assert summary["slo_attainment"] == pytest.approx(met.sum() / len(trace))
