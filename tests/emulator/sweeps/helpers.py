@@ -70,10 +70,10 @@ GENERATIVE_SWEEP: dict[str, Any] = {
 }
 
 
-def sweep_data(base: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
-    """A copy of ``base`` (default :data:`SWEEP`) with top-level keys replaced (None removes a
-    key)."""
-    data = copy.deepcopy(SWEEP if base is None else base)
+def sweep_data(template: dict[str, Any] | None = None, /, **changes: Any) -> dict[str, Any]:
+    """A copy of ``template`` (default :data:`SWEEP`) with top-level keys replaced (None removes
+    a key)."""
+    data = copy.deepcopy(SWEEP if template is None else template)
     for key, value in changes.items():
         if value is None:
             data.pop(key, None)
