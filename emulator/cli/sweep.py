@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.cli.run import add_trace_dir
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.tables import format_table
 
@@ -74,6 +75,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the configurations and runs, run nothing"
     )
+    add_trace_dir(sweep)
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--serial", action="store_true", help="run in this process, one by one")
     where.add_argument(
@@ -146,7 +148,7 @@ def sweep_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.sweeps.plan import load_plan
     from coinfer.emulator.sweeps.runner import run_sweep
 
-    plan = load_plan(args.sweep, args.overrides)
+    plan = load_plan(args.sweep, args.overrides, trace_dir=args.trace_dir)
     out = Path(args.out) if args.out else DEFAULT_SWEEPS_DIR / plan.name
     if args.dry_run:
         return _listing(plan, out)
@@ -156,7 +158,7 @@ def sweep_command(args: argparse.Namespace) -> str:
         scheduler=args.scheduler,
         dask_local=args.dask_local,
     )
-    outcome = run_sweep(plan, out, executor)
+    outcome = run_sweep(plan, out, executor, trace_dir=args.trace_dir)
     if getattr(args, "json", False):
         return json.dumps(_outcome_json(outcome, out), indent=2)
     where = executor.description if outcome.ran else "nothing left to run"

@@ -30,6 +30,9 @@ class RunTask:
     seed: int
     scenario: Scenario
     run_dir: str  #: the run's directory (on a file system every worker sees)
+    #: where the input traces the scenario replays are read from (None: $COINFER_TRACE_DIR,
+    #: then the download cache); absolute, on a file system every worker sees
+    trace_dir: str | None = None
 
 
 def execute_run(task: RunTask) -> dict[str, Any]:
@@ -41,7 +44,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     _clear(run_dir)
     started = time.perf_counter()
     try:
-        result = simulate(task.scenario, task.seed, run_dir)
+        result = simulate(task.scenario, task.seed, run_dir, trace_dir=task.trace_dir)
         metrics, sketch = run_metrics(result)
     except Exception as err:
         record = failure_record(task, err, time.perf_counter() - started)

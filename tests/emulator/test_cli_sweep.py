@@ -151,3 +151,48 @@ def test_a_sweep_of_generative_runs_summarizes_their_token_figures(capsys, tmp_p
         first["generative.energy_per_token_j"].mean()
     )
     assert rows[0]["generative.preemptions_mean"] == first["generative.preemptions"].mean()
+
+
+def test_a_sweep_reads_the_traces_its_scenarios_replay_from_the_trace_dir(
+    capsys, tmp_path, monkeypatch
+):
+    """``--trace-dir`` reaches the validation and every run (here a synthetic Azure trace whose
+    every request has 64 prompt and 4 output tokens); without it the sweep is refused, exit 2."""
+    monkeypatch.delenv("COINFER_TRACE_DIR", raising=False)
+    monkeypatch.setenv("COINFER_CACHE_DIR", str(tmp_path / "cache"))
+    traces = tmp_path / "traces" / "azure-llm-2023"
+    traces.mkdir(parents=True)
+    rows = [f"2023-11-16 18:00:{second:02d}.0000000,64,4" for second in range(0, 60, 2)]
+    (traces / "AzureLLMInferenceTrace_conv.csv").write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    scenario = sweep_data(GENERATIVE_SWEEP)["scenario"]
+    scenario["devices"][0]["arrivals"] = {"process": "trace", "trace": "azure-2023/conv"}
+    scenario["devices"][0]["tokens"] = "trace"
+    data = sweep_data(
+        GENERATIVE_SWEEP,
+        scenario=scenario,
+        axes={"devices.0.arrivals.rate_scale": [1.0, 2.0]},
+        policies=["on-server"],
+        seeds=[1],
+    )
+    sweep_file = write_sweep(tmp_path, data)
+    out_dir = tmp_path / "out"
+    status, _, err = run_cli(capsys, "sweep", sweep_file, "--serial", "--out", out_dir)
+    assert status == 2 and "trace 'azure-2023/conv'" in err and "Traceback" not in err
+    assert not out_dir.exists()
+    status, _, err = run_cli(
+        capsys,
+        "sweep",
+        sweep_file,
+        "--serial",
+        "--out",
+        out_dir,
+        "--trace-dir",
+        tmp_path / "traces",
+    )
+    assert status == 0, err
+    for trace in out_dir.glob("runs/*/trace.parquet"):
+        tokens = pd.read_parquet(trace, columns=["prompt_tokens", "output_tokens"])
+        assert (tokens["prompt_tokens"] == 64).all() and (tokens["output_tokens"] == 4).all()
+    assert len(list(out_dir.glob("runs/*/summary.json"))) == 2
