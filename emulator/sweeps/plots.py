@@ -655,6 +655,7 @@ def _against_load(
             ax.set_ylim(low, max([high, *(t * (1.3 if log else 1.05) for t in tops)]))
         ax.set_xlabel("offered load (requests/s)" if measured else axis)
         ax.set_ylabel(panel.ylabel)
+        _log_x_if_wide(ax, np.concatenate([x for _, x, _, _ in curves]) if curves else [])
     if handles:
         labels = [
             label for label in [*(item.label for item in series), _SLO_LABEL] if label in handles
@@ -668,6 +669,21 @@ def _against_load(
             fontsize="small",
         )
     return figure
+
+
+def _log_x_if_wide(ax: Axes, x: Any) -> None:
+    """A log x axis, ticks at 1, 2 and 5 per decade written plainly, when the positive x values
+    span at least :data:`_LOG_SPAN` / 2 (loads from light to overload often do)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    values = np.asarray(x, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values) or values.max() < _LOG_SPAN / 2 * values.min():
+        return
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _tokens(

@@ -169,3 +169,17 @@ def test_token_plots_of_a_sweep_without_generative_requests_are_refused(swept, k
     store, tables = swept
     with pytest.raises(InputError, match=f"plot {kind}: the runs have no generative request"):
         plot(kind, tables, store, PlotOptions())
+
+
+def test_a_load_axis_from_light_to_overload_is_logarithmic_with_plain_ticks():
+    from matplotlib.figure import Figure
+
+    from coinfer.emulator.sweeps.plots import _log_x_if_wide
+
+    wide, narrow = Figure().subplots(1, 2)
+    wide.plot([0.7, 22.0], [1.0, 1.0])
+    _log_x_if_wide(wide, [0.7, 1.3, 5.4, 22.0, np.nan])
+    narrow.plot([2.0, 8.0], [1.0, 1.0])
+    _log_x_if_wide(narrow, [2.0, 8.0])
+    assert wide.get_xscale() == "log" and narrow.get_xscale() == "linear"
+    assert wide.xaxis.get_major_formatter()(20.0, 0) == "20"
