@@ -23,9 +23,11 @@ with the chain of causes).
 
 from __future__ import annotations
 
+import reprlib
 import types
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -224,31 +226,100 @@ def validation_problems(
     """Each problem of a pydantic ``ValidationError``: ``field: got VALUE, expected WHAT``.
 
     With the ``model`` validated, each problem's ``path`` leaves out the labels pydantic gives
-    the members of unions (the message still shows pydantic's location).
+    the members of unions (the message still shows pydantic's location). Two kinds of
+    pydantic's reports are consequences, not problems, and are left out: a list or tuple "too
+    short after validation" because one of its items failed (that item's problem is reported),
+    and, where a field may take several forms (a number or a mapping), the forms the value did
+    not even have the type of, when another form's problem says more.
     """
-    problems = []
+    found: list[tuple[Problem, str]] = []
     for problem in err.errors(include_url=False):
         loc = problem.get("loc", ())
         shown_at = location(loc) if loc else None
         field = location(field_location(model, loc)) if model is not None and loc else shown_at
         at = {"shown_at": shown_at} if shown_at != field else {}
-        kind = problem.get("type", "")
+        kind = str(problem.get("type", ""))
         message = str(problem.get("msg", "a valid value"))
         if kind == "missing":
             expected = "a value (this field is required)"
-            problems.append(Problem(field, f"missing, expected {expected}", None, expected, **at))
+            found.append(
+                (Problem(field, f"missing, expected {expected}", None, expected, **at), kind)
+            )
             continue
         value = problem.get("input")
         if kind == "value_error":
             # Our own validators: their message already names the value and what was expected.
             text = message.removeprefix("Value error, ")
-            problems.append(Problem(field, text, value, text, **at))
+            found.append((Problem(field, text, value, text, **at), kind))
             continue
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        problems.append(Problem(field, f"got {shown}, expected {message}", value, message, **at))
-    return problems
+        shown = short_repr(value)
+        found.append(
+            (Problem(field, f"got {shown}, expected {message}", value, message, **at), kind)
+        )
+    return _causes_only(found)
+
+
+def _causes_only(found: list[tuple[Problem, str]]) -> list[Problem]:
+    """``found`` without the reports that only follow from another one (see
+    :func:`validation_problems`)."""
+    paths = [problem.path or ROOT for problem, _ in found]
+
+    def has_inner(path: str) -> bool:
+        return any(other.startswith((path + "[", path + ".")) for other in paths)
+
+    kept = [
+        (problem, kind)
+        for (problem, kind), path in zip(found, paths, strict=True)
+        if not (kind in ("too_short", "too_long") and has_inner(path))
+    ]
+    by_path: dict[str | None, list[tuple[Problem, str]]] = {}
+    for problem, kind in kept:
+        by_path.setdefault(problem.path, []).append((problem, kind))
+    result = []
+    for problem, kind in kept:
+        forms = by_path[problem.path]
+        if (
+            len(forms) > 1
+            and _wrong_type(kind)
+            and any(not _wrong_type(other) for _, other in forms)
+        ):
+            continue  # another form of this field says what is wrong with the value
+        result.append(problem)
+    alone = Counter(problem.path for problem in result)
+    return [
+        replace(problem, shown_at=None) if alone[problem.path] == 1 else problem
+        for problem in result
+    ]
+
+
+def _wrong_type(kind: str) -> bool:
+    """Whether a pydantic error type says the value is not of the expected type at all."""
+    return kind.endswith(("_type", "_parsing", "_class_type")) or kind in (
+        "model_attributes_type",
+        "dataclass_type",
+    )
+
+
+def _short_repr() -> reprlib.Repr:
+    shortener = reprlib.Repr()  # keyword arguments only from Python 3.12
+    shortener.maxlevel = 2
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 4
+    shortener.maxstring = shortener.maxother = 50
+    return shortener
+
+
+_SHORT = _short_repr()
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` of at most ``limit`` characters, computed without formatting the whole of
+    a huge or deeply nested value; a NumPy scalar shows as its Python number (``5.0``, not
+    ``np.float64(5.0)``)."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        value = item()
+    shown = _SHORT.repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def input_error_from_validation(

@@ -66,6 +66,7 @@ from pydantic_core import (
 )
 
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.inputs import InputModel
 
 #: The distribution whose entry points are the built-in members.
 BUILTIN_DISTRIBUTION = "coinfer"
@@ -356,7 +357,7 @@ class Registered:
         }
 
 
-class HostsMember(BaseModel):
+class HostsMember(InputModel):
     """A model one of whose fields names a member of :attr:`member_family` (a cell's
     ``sharing``, a server's ``discipline``), with the member's parameters as extra fields beside
     it; they are validated by the member's ``Params`` (see :func:`validate_extras`)."""

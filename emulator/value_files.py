@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.text_files import read_text_lines
 
 
 def read_values(path: Path, column: str | None, where: str) -> np.ndarray:
@@ -25,8 +26,11 @@ def read_values(path: Path, column: str | None, where: str) -> np.ndarray:
     what = f"{where}: file {str(path)!r}"
     if not path.is_file():
         raise InputError(f"{what} does not exist", path=where, value=str(path))
-    with path.open(newline="", encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    try:
+        file_lines = read_text_lines(path, f"{where}: file")
+    except InputError as err:
+        raise InputError(err.message, path=where, value=str(path)) from err
+    lines = [line for line in file_lines if line.strip() and not line.lstrip().startswith("#")]
     rows = list(csv.reader(lines))
     if not rows:
         raise InputError(f"{what} holds no values, expected one number per row", path=where)

@@ -12,6 +12,7 @@ Both types are ``NamedTuple``: immutable, and cheap enough to build once per req
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import (
     Any,
@@ -29,8 +30,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.policies.setting import PolicySetting, check_parameters_fit
 
 
 class CandidateServer(NamedTuple):
@@ -58,6 +61,23 @@ class CandidateServer(NamedTuple):
     def backhaul_s(self, bits: float) -> float:
         """Time to carry ``bits`` to this server if nothing else used the path, s."""
         return self.backhaul_latency_s + bits * self.backhaul_s_per_bit
+
+
+class ServerBatch(NamedTuple):
+    """A continuous-batching server's state when a generative request is decided (what the
+    generative optimiser predicts with; ``docs/policies.md``)."""
+
+    running_sequences: int  #: sequences holding KV blocks (prefilling or decoding)
+    running_context_tokens: int  #: tokens cached by the running sequences, summed, tokens
+    waiting_prefill_tokens: int  #: prompt tokens queued or running not yet prefilled, tokens
+    widest_kept: float  #: largest kept fraction ρ̃ among the live sequences (0: none)
+    free_kv_blocks: int  #: KV blocks not held by any sequence
+    kv_block_tokens: int  #: tokens per KV block
+    step_left_s: float = 0.0  #: time until the step under way ends, s (0: idle)
+
+
+#: The state of an idle server (nothing running, nothing waiting).
+IDLE_SERVER = ServerBatch(0, 0, 0, 0.0, 0, 0, 0.0)
 
 
 class PolicyContext(NamedTuple):
@@ -96,6 +116,18 @@ class PolicyContext(NamedTuple):
     prompt_tokens: int = 0
     #: A generative request: the tokens it will generate; 0 for a one-pass request.
     output_tokens: int = 0
+    #: A generative request: the scenario's ``slo.ttft_s``, most time to first token, s (inf:
+    #: none); inf for a one-pass request.
+    ttft_budget_s: float = math.inf
+    #: A generative request: the scenario's ``slo.tpot_s``, most mean time per output token
+    #: after the first, s (inf: none); inf for a one-pass request.
+    tpot_budget_s: float = math.inf
+    #: A generative request: the rate of the downlink carrying its tokens back, bit/s (inf: no
+    #: downlink, instant).
+    downlink_rate_bps: float = math.inf
+    #: A generative request sent to a continuous-batching server: that server's batch state at
+    #: the decision time; None otherwise (one-pass requests: nothing is computed).
+    server_batch: ServerBatch | None = None
 
     @property
     def generative(self) -> bool:
@@ -171,7 +203,7 @@ class Policy(ABC, Generic[ParamsT]):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
 
-    class Params(BaseModel):
+    class Params(InputModel):
         model_config = ConfigDict(frozen=True, extra="forbid")
 
     def __init__(self, params: ParamsT, rng: np.random.Generator) -> None:
@@ -190,6 +222,12 @@ class Policy(ABC, Generic[ParamsT]):
             )
             raise invalid from err
         return cls(typed, rng)
+
+    def check_setting(self, setting: PolicySetting) -> None:
+        """Refuse, before the run, parameters that no request of ``setting`` could use (raise
+        :class:`InputError`); by default the parameters :mod:`coinfer.policies.setting` knows
+        by name (split points, power, clocks)."""
+        check_parameters_fit(self.name, self.params, setting)
 
     @abstractmethod
     def decide(self, context: PolicyContext) -> Decision:

@@ -34,7 +34,7 @@ class FixedParams(Policy.Params):
 
 class FixedPolicy(Policy[FixedParams]):
     """Runs every request with the same split, pruning, power and clocks (a generative request
-    at its split, unpruned at the top power and clocks: :mod:`coinfer.policies.generative`).
+    too, the server at its top clock: :mod:`coinfer.policies.generative`).
 
     The values depend only on the model and the hardware, so they are resolved once per
     (model, device class, server class) and the prediction is split into its static part (both
@@ -57,8 +57,16 @@ class FixedPolicy(Policy[FixedParams]):
         if cached is None:
             cached = self._static[key] = self._resolve(context)
         decision, static = cached
-        if context.generative:  # unpruned at top power and clocks (docs/generative.md)
-            return self._planner.decide(context, decision.split, "")
+        if context.generative:  # at its own values; the server at its top clock
+            return self._planner.decide(
+                context,
+                decision.split,
+                "",
+                decision.rho_device,
+                decision.rho_server,
+                decision.tx_power_w,
+                decision.f_device_hz,
+            )
         if static is None:  # split out of range: the engine's bound check names it
             return decision
         latency, energy = static.predict(context, decision.tx_power_w)

@@ -1,11 +1,13 @@
 """Deciding generative requests: where they run, and what they cost alone.
 
 A generative request (``context.generative``: a prompt of ``context.prompt_tokens`` tokens and
-``context.output_tokens`` tokens to generate) runs unpruned at the top clocks, transmitting at
-the device's top power: its steps are timed by the step-time models (``docs/step-time.md``),
-not by the clock model of one-pass requests. What is left to decide is the mode, and for a split
-the layer; :class:`GenerativePlanner` makes the decision for a given split. The policies that
-fix it:
+``context.output_tokens`` tokens to generate) has its steps timed by the step-time models
+(``docs/step-time.md``), not by the clock model of one-pass requests; the engine honours the
+decision's kept fractions and device clock (``docs/generative.md``). The policies here run it
+unpruned at the top clocks, transmitting at the device's top power (``fixed`` at its own
+values), and decide the mode, and for a split the layer; :class:`GenerativePlanner` makes the
+decision for a given split. The optimiser that chooses all of them under TTFT, TPOT and energy
+budgets is :mod:`coinfer.policies.generative_joint`. The policies that fix them:
 
 * ``on-device`` and ``on-server`` (:mod:`coinfer.policies.baselines`, the paper's baselines of
   the same names, which still optimise one-pass requests) put a generative request wholly on
@@ -48,13 +50,24 @@ class GenerativePlanner:
         return sides
 
     @inline_builds  # the decision, built by name, compiled to a tuple
-    def decide(self, context: PolicyContext, split: int, mode: str) -> Decision:
-        """Run the generative request of ``context`` at ``split`` (``mode`` as the split says),
-        unpruned, at top power and clocks; predict its latency (arrival to last token) and
-        energy alone."""
+    def decide(
+        self,
+        context: PolicyContext,
+        split: int,
+        mode: str,
+        rho_device: float = 1.0,
+        rho_server: float = 1.0,
+        tx_power_w: float | None = None,
+        f_device_hz: float | None = None,
+    ) -> Decision:
+        """Run the generative request of ``context`` at ``split`` (``mode`` as the split says)
+        with the kept fractions, power and device clock given (defaults: unpruned, the top
+        power and clock; the server runs at its top clock); predict its latency (arrival to
+        last token) and energy alone."""
         device, server, model = context.device, context.server, context.model
-        p = device.max_tx_power_w
+        p = device.max_tx_power_w if tx_power_w is None else tx_power_w
         assert p is not None
+        f = device.f_max_hz if f_device_hz is None else f_device_hz
         last = model.last_split
         latency = energy = 0.0
         if 0 <= split <= last:
@@ -74,12 +87,21 @@ class GenerativePlanner:
                 tx_power_w=p,
                 downlink_rate_bps=None,
                 sides=self._split_sides(model, split),
+                rho_device=rho_device,
+                rho_server=rho_server,
+                device_clock_fraction=min(f / device.f_max_hz, 1.0),
             )
             latency = timeline.e2e_s + (context.device_backlog_s if split > 0 else 0.0)
             energy = timeline.device_energy_j + timeline.server_energy_j
+        kept = model.total_params
+        if 0 <= split <= last and (rho_device, rho_server) != (1.0, 1.0):
+            table = model.split_table
+            kept = float(
+                rho_device * table.device_params[split] + rho_server * table.server_params[split]
+            )
         distortion = float(
             distortion_bound(
-                model.total_params,
+                kept,
                 model.total_params,
                 float(model.weight_bits),
                 model.entropy_bits_per_param,
@@ -89,10 +111,10 @@ class GenerativePlanner:
         decision: Decision = build(
             Decision,
             split=split,
-            rho_device=1.0,
-            rho_server=1.0,
+            rho_device=rho_device,
+            rho_server=rho_server,
             tx_power_w=p,
-            f_device_hz=device.f_max_hz,
+            f_device_hz=f,
             f_server_hz=server.f_max_hz,
             predicted_latency_s=latency,
             predicted_energy_j=energy,

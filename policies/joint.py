@@ -31,6 +31,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.generative_joint import GenerativeOptimiser
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
@@ -275,9 +276,29 @@ class OptimisingPolicy(Policy[JointParamsT]):
 
 
 class JointPolicy(OptimisingPolicy[JointParams]):
-    """``joint``: the paper's design, every variable optimised, split searched."""
+    """``joint``: the paper's design, every variable optimised, split searched.
+
+    A generative request goes to the generative optimiser
+    (:class:`~coinfer.policies.generative_joint.GenerativeOptimiser`: mode, split, ρ, ρ̃, p and
+    f under the TTFT, TPOT, latency and energy budgets, with the server's batch state) with this
+    policy's ``splits``, ``rho_min`` and ``on_infeasible``; a one-pass request is decided as
+    before.
+    """
 
     name = "joint"
+
+    def __init__(self, params: JointParams, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self._generative = GenerativeOptimiser(
+            splits=params.splits,
+            rho_min=params.rho_min,
+            admit_infeasible=params.on_infeasible == "best-effort",
+        )
+
+    def decide(self, context: PolicyContext) -> Decision:
+        if context.generative:
+            return self._generative.decide(context)
+        return super().decide(context)
 
 
 class QueueAwareParams(JointParams):

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.plugins import TOPOLOGIES, Registered
 from coinfer.emulator.scenario.paths import FILE
 from coinfer.topologies.specs import AccessPointTemplate, WiredLink
@@ -26,7 +27,7 @@ Association = Literal["nearest", "strongest"]
 Routing = Literal["own", "least-loaded", "policy"]
 
 
-class _Spec(BaseModel):
+class _Spec(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

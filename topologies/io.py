@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.text_files import read_text
 
 FORMATS = (".graphml", ".json")
 _GRAPHML_NS = "{http://graphml.graphdrawing.org/xmlns}"
@@ -30,10 +31,7 @@ def load_topology(path: str | Path) -> nx.Graph:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise InputError(f"{where}: got suffix {suffix!r}, expected one of {', '.join(FORMATS)}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"{where}: cannot be read ({err.strerror or err})") from err
+    text = read_text(path, "topology file")
     graph = _read_graphml(text, where) if suffix == ".graphml" else _read_json(text, where)
     return _simple(graph, where)
 

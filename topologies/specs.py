@@ -25,6 +25,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.plugins import SERVERS, SHARING, HostsMember
 
 NodeKind = Literal["device", "access_point", "server", "cloud", "switch"]
@@ -35,7 +36,7 @@ EDGE_KINDS: tuple[str, ...] = ("wireless", "wired")
 SERVER_KINDS: tuple[str, ...] = ("server", "cloud")
 
 
-class _Spec(BaseModel):
+class _Spec(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -74,9 +75,14 @@ class AccessPointTemplate(HostsMember):
     model_config = ConfigDict(frozen=True, extra="allow")
     member_family = SHARING
 
-    bandwidth_hz: float = Field(default=5e6, gt=0, description="uplink bandwidth B, Hz")
+    bandwidth_hz: float = Field(
+        default=5e6, gt=0, le=1e12, description="uplink bandwidth B, Hz (at most 1 THz)"
+    )
     noise_psd_w_per_hz: float | None = Field(
-        default=None, gt=0, description="noise PSD N0, W/Hz (default 2e-19, the paper's)"
+        default=None,
+        gt=0,
+        le=1e-6,
+        description="noise PSD N0, W/Hz (default 2e-19, the paper's; at most 1e-6)",
     )
     noise_figure_db: float | None = Field(
         default=None, ge=0, le=30, description="noise figure, dB: N0 = -174 dBm/Hz + NF"

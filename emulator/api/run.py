@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import platform
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coinfer.emulator.api.estimate import check_run_size
 from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -45,12 +49,14 @@ from coinfer.emulator.engine.core import Engine, EngineStats
 from coinfer.emulator.engine.generative import has_generative
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.output_files import check_output_dir, write_text_atomically
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario
 from coinfer.emulator.trace.columns import TOKENS, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Policy
 from coinfer.policies.registry import make_policy
+from coinfer.policies.setting import DeviceGroupSetting, PolicySetting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,6 +79,8 @@ class RunResult:
     _table: pa.Table | None  #: the trace in memory; None: read from ``out_dir`` when asked for
     token_trace: bool = False  #: whether the per-token table was kept
     _tokens: pa.Table | None = None  #: the token table in memory (None: in ``out_dir``)
+    #: the signal that stopped the run early ("SIGINT", "SIGTERM"), or None: it ran to its end
+    stopped_by: str | None = None
 
     def read_tokens(self) -> pd.DataFrame:
         """The per-token table (the run must have been made with ``token_trace=True``)."""
@@ -126,6 +134,7 @@ def prepare(
     *,
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
+    force: bool = False,
 ) -> tuple[Deployment, int]:
     """Resolve the scenario for ``seed`` (default: the scenario's) without running it.
 
@@ -134,9 +143,12 @@ def prepare(
     ``trace_dir``, ``$COINFER_TRACE_DIR`` or the download cache. Raises
     :class:`~coinfer.emulator.errors.InputError` for anything the run would trip over: unknown
     hardware, models, traces or policy, a missing trace file, bad policy parameters, a topology
-    that does not hold together, ``routing: policy`` with a policy that does not choose servers.
+    that does not hold together, ``routing: policy`` with a policy that does not choose servers,
+    and (unless ``force``) a run beyond this machine (:func:`~.estimate.check_run_size`).
     """
     seed = scenario.seed if seed is None else seed
+    if not force:
+        check_run_size(scenario)
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     deployment, _ = _deployment_and_policy(scenario, seed, traces)
@@ -150,9 +162,20 @@ def _deployment_and_policy(
     for what is refused)."""
     deployment = build_deployment(scenario, seed, traces)
     policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    policy.check_setting(policy_setting(deployment))
     if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
         raise InputError(policy_cannot_route(policy.name))
     return deployment, policy
+
+
+def policy_setting(deployment: Deployment) -> PolicySetting:
+    """The device groups (model and hardware) and server hardware of ``deployment``."""
+    groups: dict[str, DeviceGroupSetting] = {}
+    for device in deployment.devices:
+        if device.group not in groups:
+            groups[device.group] = DeviceGroupSetting(device.group, device.model, device.hardware)
+    servers = {server.hardware.name: server.hardware for server in deployment.servers}
+    return PolicySetting(tuple(groups.values()), tuple(servers.values()))
 
 
 def simulate(
@@ -163,31 +186,44 @@ def simulate(
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
     token_trace: bool = False,
+    stop_on_signal: bool = False,
+    force: bool = False,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
 
+    ``stop_on_signal``: while the run executes, the first SIGINT (Ctrl-C) or SIGTERM stops it
+    cleanly at the current simulated time: the trace holds the requests finished so far, the
+    sidecar says ``"stopped_by": "SIGINT"`` (or ``SIGTERM``), and the result's
+    :attr:`RunResult.stopped_by` names the signal; a second signal interrupts at once. Only in
+    the main thread (elsewhere Python cannot handle signals, and nothing changes).
+
     ``trace_dir`` and ``traces``: where the input traces the scenario replays are read from, or
     the traces already read (to share them between runs), as for :func:`prepare`. Everything
-    :func:`prepare` refuses is refused before any file is written to ``out_dir``.
+    :func:`prepare` refuses is refused before any file is written to ``out_dir``; ``force``
+    runs a scenario beyond this machine's means anyway (:func:`~.estimate.check_run_size`).
     ``token_trace``: also keep the per-token table of generative requests
     (:data:`~coinfer.emulator.trace.columns.TOKENS`; ``out_dir/tokens.parquet``,
     :meth:`RunResult.read_tokens`).
     """
     started = time.perf_counter()
     seed = scenario.seed if seed is None else seed
+    if not force:
+        check_run_size(scenario)
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
-    out = None if out_dir is None else Path(out_dir)
+    out = None if out_dir is None else check_output_dir(out_dir, "out_dir")
     writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
     token_writer = None
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
+    stopper = _SignalStop() if stop_on_signal else None
     with _collection_after_set_up() as set_up_done:
-        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer)
+        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper)
     wall = time.perf_counter() - started
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
-    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens)
+    stopped_by = None if stopper is None else stopper.signal_name
+    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by)
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result
@@ -200,6 +236,7 @@ def _run(
     writer: TraceWriter,
     set_up_done: Callable[[bool], None],
     token_writer: TableWriter | None = None,
+    stopper: _SignalStop | None = None,
 ) -> EngineStats:
     """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
     its deployment and policy, is garbage once this returns."""
@@ -215,11 +252,45 @@ def _run(
         max_requests=scenario.requests,
         warmup_s=scenario.warmup_s,
         token_writer=token_writer,
+        slo_ttft_s=math.inf if scenario.slo is None else scenario.slo.ttft_s,
+        slo_tpot_s=math.inf if scenario.slo is None else scenario.slo.tpot_s,
     )
     writer.set_labels(engine.labels())
     engine.start()
     set_up_done(len(deployment.devices) >= FREEZE_FROM_DEVICES)
-    return engine.run()
+    if stopper is None:
+        return engine.run()
+    with stopper.watching(engine):
+        return engine.run()
+
+
+class _SignalStop:
+    """While :meth:`watching` an engine, SIGINT and SIGTERM stop it (:meth:`Engine.stop`)
+    instead of killing the process; a second signal raises ``KeyboardInterrupt``."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None  #: the signal that stopped the run, if any
+
+    @contextmanager
+    def watching(self, engine: Engine) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, frame: object) -> None:
+            if self.signal_name is not None:
+                raise KeyboardInterrupt
+            self.signal_name = signal.Signals(signum).name
+            engine.stop()
+
+        previous = {number: signal.signal(number, stop) for number in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 #: Runs of at least this many devices freeze their set-up for the collector (see below).
@@ -290,6 +361,8 @@ def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None)
         "requests": result.stats.requests,
         "summary": result.summary.to_dict(),
         "trace": TRACE_FILE,
+        "stopped_by": result.stopped_by,
+        "stopped_at_s": result.stats.stopped_at_s,
     }
-    path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return path

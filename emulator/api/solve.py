@@ -38,6 +38,7 @@ from coinfer.emulator.records import build
 from coinfer.emulator.scenario.schema import Cell, DeviceGroup, LogDistancePathLoss
 from coinfer.policies.base import Decision, PolicyContext, check_decision
 from coinfer.policies.registry import make_policy
+from coinfer.policies.setting import DeviceGroupSetting, PolicySetting
 
 _PATHLOSS = LogDistancePathLoss()
 _CELL = Cell(id="solve")
@@ -323,6 +324,10 @@ def context_for(instance: Instance) -> PolicyContext:
         candidate_servers=(),
         prompt_tokens=0,
         output_tokens=0,
+        ttft_budget_s=math.inf,
+        tpot_budget_s=math.inf,
+        downlink_rate_bps=math.inf,
+        server_batch=None,
     )
 
 
@@ -333,6 +338,11 @@ def solve(instance: Instance, policy: str, params: dict[str, Any], seed: int = 0
     :class:`InputError` for an unknown policy, bad parameters or a decision out of bounds.
     """
     built = make_policy(policy, params, stream(seed, "policy"))
+    built.check_setting(
+        PolicySetting(
+            (DeviceGroupSetting("device", instance.model, instance.device),), (instance.server,)
+        )
+    )
     context = context_for(instance)
     decision = built.decide(context)
     check_decision(built.name, decision, context)

@@ -18,6 +18,22 @@ from coinfer.emulator.errors import InputError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL_ERROR = 1
+#: Interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
+#: A command that did its work but some of it failed (a sweep with failed runs).
+EXIT_PARTLY_FAILED = 3
+
+
+class Printed(str):
+    """What a command prints, with the exit status it ends with (0 unless given)."""
+
+    exit_status: int
+
+    def __new__(cls, text: str, exit_status: int = 0) -> Printed:
+        printed = super().__new__(cls, text)
+        printed.exit_status = exit_status
+        return printed
+
 
 #: The flag of each library argument an :class:`InputError` may name (``InputError.argument``).
 FLAGS: dict[str, str] = {
@@ -34,6 +50,17 @@ FLAGS: dict[str, str] = {
     "latency": "--latency",
     "by": "--by",
     "trace_dir": "--trace-dir",
+    "out_dir": "--out",
+    "force": "--force",
+    "overwrite": "--overwrite",
+    # goodput
+    "attainment": "--attainment",
+    "ttft_s": "--ttft",
+    "tpot_s": "--tpot",
+    "tolerance": "--tolerance",
+    "lo": "--lo",
+    "hi": "--hi",
+    "per_round": "--per-round",
 }
 
 

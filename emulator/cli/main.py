@@ -13,10 +13,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from coinfer.emulator import __version__
 from coinfer.emulator.cli import compare as cli_compare
+from coinfer.emulator.cli import goodput as cli_goodput
 from coinfer.emulator.cli import policies as cli_policies
 from coinfer.emulator.cli import run as cli_run
 from coinfer.emulator.cli import solve as cli_solve
@@ -24,7 +25,12 @@ from coinfer.emulator.cli import sweep as cli_sweep
 from coinfer.emulator.cli import topology as cli_topology
 from coinfer.emulator.cli import traces as cli_traces
 from coinfer.emulator.cli.argtypes import positive_int
-from coinfer.emulator.cli.errors import report_bad_input, report_internal_error
+from coinfer.emulator.cli.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    report_bad_input,
+    report_internal_error,
+)
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
@@ -40,22 +46,32 @@ SCENARIO_COMMANDS = {
     "sweep": cli_sweep.sweep_command,
     "summarize": cli_sweep.summarize_command,
     "plot": cli_sweep.plot_command,
+    "goodput": cli_goodput.goodput_command,
     "traces": cli_traces.traces_command,
     "topology": cli_topology.topology_command,
     "compare": cli_compare.compare_command,
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other bad input is:
+    ``coinfer: error: MESSAGE (see coinfer COMMAND --help)``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"coinfer: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so the docs and tests can introspect it)."""
-    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag = OneLineParser(add_help=False)
     json_flag.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
         help="print JSON instead of a table",
     )
-    model_files = argparse.ArgumentParser(add_help=False)
+    model_files = OneLineParser(add_help=False)
     model_files.add_argument(
         "--model-file",
         action="append",
@@ -63,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="add a model profile from a YAML or CSV file (repeatable)",
     )
-    hardware_files = argparse.ArgumentParser(add_help=False)
+    hardware_files = OneLineParser(add_help=False)
     hardware_files.add_argument(
         "--hardware-file",
         action="append",
@@ -72,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="add hardware classes from a YAML file (repeatable)",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="coinfer",
         description="Emulator of split large-AI-model inference at the wireless edge.",
     )
@@ -112,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_policies.add_commands(commands, json_flag)
     cli_solve.add_commands(commands, json_flag, model_files, hardware_files)
     cli_sweep.add_commands(commands, json_flag)
+    cli_goodput.add_commands(commands, json_flag)
     cli_traces.add_commands(commands, json_flag)
     cli_topology.add_commands(commands, json_flag)
     cli_compare.add_commands(commands, json_flag)
@@ -296,11 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: print the output, or one error line and exit status 2 (bad
     input) or 1 (an unexpected error); with ``--debug``, the traceback too."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error: one line and SystemExit(2)
     try:
         output = dispatch(parser, args)
     except InputError as err:
         return report_bad_input(err, debug=args.debug)
+    except KeyboardInterrupt:  # Ctrl-C outside a run, or a second one during it
+        print("coinfer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as err:
         return report_internal_error(err, debug=args.debug)
     try:
@@ -309,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `coinfer ... | head`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
-    return 0
+    return getattr(output, "exit_status", 0)
 
 
 if __name__ == "__main__":

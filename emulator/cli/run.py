@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from coinfer.emulator.cli.argtypes import non_negative_int
+from coinfer.emulator.cli.errors import Printed
 from coinfer.emulator.plugins import Family, HostsMember, Registered
 from coinfer.emulator.scenario.schema import Scenario, load_scenario
 from coinfer.emulator.tables import format_table
@@ -41,6 +42,12 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     """Register the scenario subcommands on the top-level parser."""
     scenario_args = scenario_arguments("scenario YAML file", "devices.0.count=20")
     add_trace_dir(scenario_args)
+    scenario_args.add_argument(
+        "--force",
+        action="store_true",
+        help="run (or pass) a scenario even if its estimated events or memory exceed this "
+        "machine's means",
+    )
     run = commands.add_parser(
         "run",
         parents=[scenario_args, json_flag],
@@ -74,6 +81,10 @@ def add_trace_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: Exit status of a run stopped by a signal: 128 + the signal's number, as a shell reports it.
+EXIT_STOPPED_BY = {"SIGINT": 130, "SIGTERM": 143}
+
+
 def run_command(args: argparse.Namespace) -> str:
     """``coinfer run``: the summary (table or JSON); the trace goes to ``--out``."""
     from coinfer.emulator.api.run import simulate  # the engine's imports are heavy
@@ -88,15 +99,30 @@ def run_command(args: argparse.Namespace) -> str:
         out,
         trace_dir=args.trace_dir,
         token_trace=getattr(args, "token_trace", False),
+        stop_on_signal=True,
+        force=args.force,
     )
+    status = 0 if result.stopped_by is None else EXIT_STOPPED_BY[result.stopped_by]
     if getattr(args, "json", False):
-        payload = {"out_dir": str(out), "seed": seed, **result.summary.to_dict()}
-        return json.dumps(_finite(payload), indent=2)
+        payload = {
+            "out_dir": str(out),
+            "seed": seed,
+            "stopped_by": result.stopped_by,
+            **result.summary.to_dict(),
+        }
+        return Printed(json.dumps(_finite(payload), indent=2), status)
     head = (
         f"{scenario.name}: seed {seed}, {result.stats.requests} requests, "
         f"{result.wall_time_s:.2f} s wall time; trace in {out}/"
     )
-    return head + "\n\n" + result.summary.format()
+    if result.stopped_by is not None:
+        head = (
+            f"{scenario.name}: STOPPED by {result.stopped_by} at simulated time "
+            f"{result.stats.stopped_at_s:.6g} s: {result.stats.requests} requests finished by then "
+            f"are in the trace ({out}/, run.json says stopped_by), {result.wall_time_s:.2f} s "
+            "wall time"
+        )
+    return Printed(head + "\n\n" + result.summary.format(), status)
 
 
 def validate_command(args: argparse.Namespace) -> str:
@@ -104,7 +130,7 @@ def validate_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.api.run import prepare
 
     scenario = load_scenario(args.scenario, args.overrides)
-    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir)
+    deployment, seed = prepare(scenario, args.seed, trace_dir=args.trace_dir, force=args.force)
     length = (
         f"{scenario.requests} requests"
         if scenario.requests is not None

@@ -149,8 +149,7 @@ def policy_params(
     ``--split L`` becomes ``splits: [L]`` for a policy with a ``splits`` parameter (it searches
     the listed split points) and ``split: L`` for one with ``split``.
     """
-    import yaml
-
+    from coinfer.emulator.yaml_files import parse_yaml_or_text
     from coinfer.policies.registry import policy_class
 
     params: dict[str, Any] = {}
@@ -161,10 +160,7 @@ def policy_params(
             raise InputError(
                 f"--param: got {assignment!r}, expected KEY=VALUE, e.g. --param rho_device=0.8"
             )
-        try:
-            params[key] = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InputError(f"--param {key}: got {text!r}, expected a YAML value") from err
+        params[key] = parse_yaml_or_text(text, f"--param {key}")
     fields = policy_class(policy).Params.model_fields
     if split is not None:
         if split > model.last_split:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.cli.argtypes import positive_int
+from coinfer.emulator.cli.errors import EXIT_PARTLY_FAILED, Printed
 from coinfer.emulator.cli.run import add_trace_dir
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.tables import format_table
@@ -76,6 +77,11 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         "--dry-run", action="store_true", help="list the configurations and runs, run nothing"
     )
     add_trace_dir(sweep)
+    sweep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="take over an --out folder that holds another sweep (its runs stay, in no table)",
+    )
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--serial", action="store_true", help="run in this process, one by one")
     where.add_argument(
@@ -158,9 +164,10 @@ def sweep_command(args: argparse.Namespace) -> str:
         scheduler=args.scheduler,
         dask_local=args.dask_local,
     )
-    outcome = run_sweep(plan, out, executor, trace_dir=args.trace_dir)
+    outcome = run_sweep(plan, out, executor, overwrite=args.overwrite, trace_dir=args.trace_dir)
+    status = EXIT_PARTLY_FAILED if outcome.failed else 0
     if getattr(args, "json", False):
-        return json.dumps(_outcome_json(outcome, out), indent=2)
+        return Printed(json.dumps(_outcome_json(outcome, out), indent=2), status)
     where = executor.description if outcome.ran else "nothing left to run"
     head = (
         f"sweep {plan.name}: {outcome.planned} runs ({len(plan.configurations)} configurations "
@@ -171,8 +178,9 @@ def sweep_command(args: argparse.Namespace) -> str:
     )
     lines = [head, f"results: {out}/aggregate.csv (and .parquet), per-run traces in {out}/runs/"]
     lines += _failures(outcome.failed, out)
-    return (
-        "\n".join(lines) + "\n\n" + format_aggregate(outcome.tables.aggregate, list(plan.columns))
+    return Printed(
+        "\n".join(lines) + "\n\n" + format_aggregate(outcome.tables.aggregate, list(plan.columns)),
+        status,
     )
 
 
@@ -309,23 +317,22 @@ def summarize_command(args: argparse.Namespace) -> str:
 
 def plot_command(args: argparse.Namespace) -> str:
     """``coinfer plot DIR --kind KIND``: write KIND.png and KIND.pdf."""
-    import yaml
-
+    from coinfer.emulator.output_files import check_output_dir
     from coinfer.emulator.sweeps.aggregate import collect
     from coinfer.emulator.sweeps.plots import PlotOptions, plot, save_figure
     from coinfer.emulator.sweeps.store import PLOTS_DIR, SweepStore
+    from coinfer.emulator.yaml_files import parse_yaml_or_text
 
     where = []
     for item in args.where:
         path, sep, text = item.partition("=")
         if not sep or not path:
             raise InputError(f"--where: got {item!r}, expected PATH=VALUE")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = parse_yaml_or_text(text, f"--where {path}")
         where.append((path, value))
     store = SweepStore(Path(args.directory))
+    if args.out:
+        check_output_dir(Path(args.out).parent, "out_dir")
     tables = collect(store)
     options = PlotOptions(where=tuple(where), x=args.x, by=args.by, latency=args.latency)
     figure = plot(args.kind, tables, store, options)

@@ -26,7 +26,7 @@ from coinfer.emulator.deployment.token_laws import (
     resolve_token_counts,
 )
 from coinfer.emulator.errors import InputError
-from coinfer.emulator.scenario.schema import Scenario
+from coinfer.emulator.scenario.schema import EmpiricalWork, Scenario
 
 
 def build_deployment(
@@ -40,11 +40,27 @@ def build_deployment(
     unknown hardware class, model or trace, or a model option that does not apply.
     """
     seed = scenario.seed if seed is None else seed
-    deployment = attach_tokens(_resolve(scenario, seed), scenario)
+    read_work_files(scenario)
+    resolved = _resolve(scenario, seed)
+    if not resolved.devices:
+        raise InputError(
+            "the scenario places no device (with a topology: its device counts, e.g. "
+            "topology.devices_per_cell, are 0), expected at least one",
+            expected="at least one device",
+        )
+    deployment = attach_tokens(resolved, scenario)
 
     if traces is None:
         traces = load_scenario_traces(scenario)
     return attach_replays(deployment, scenario, seed, traces)
+
+
+def read_work_files(scenario: Scenario) -> None:
+    """Read every empirical work law's file now, so that one that cannot be read is refused
+    before the run (naming ``devices[i].work.file``) rather than at its first draw."""
+    for index, group in enumerate(scenario.devices):
+        if isinstance(group.work, EmpiricalWork):
+            group.work.values(f"devices[{index}].work.file")
 
 
 def _resolve(scenario: Scenario, seed: int) -> Deployment:

@@ -7,7 +7,6 @@ random distances and long-term mean gains of a group's devices (SI units: metres
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -40,8 +39,8 @@ def lookup(get, where: str, *, path: str | None = None):
 def group_model(models: ModelCatalog, group: DeviceGroup) -> ModelProfile:
     """The model profile a device group runs (a catalog name or a profile file)."""
     name = group.model
-    if name.lower().endswith((".yaml", ".yml", ".csv")) and Path(name).exists():
-        models = models.with_files([name])
+    if name.lower().endswith((".yaml", ".yml", ".csv")) and name not in models.names():
+        models = models.with_files([name])  # a profile file; a missing one is refused by name
         name = models.names()[-1]
     return models.get(name, sequence_length=group.sequence_length, image_size=group.image_size)
 

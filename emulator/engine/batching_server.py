@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from coinfer.emulator.deployment.spec import ServerSpec
 from coinfer.emulator.engine.batching import (
@@ -49,6 +49,7 @@ from coinfer.emulator.engine.batching import (
 )
 from coinfer.emulator.engine.batching.records import BoolArray, IntArray
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.kv_memory import kv_block_bytes, kv_blocks_available
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import Batch as CostBatch
@@ -61,7 +62,7 @@ from coinfer.emulator.model.step_time import (
 from coinfer.emulator.scenario.schema import DisciplineParams
 
 
-class StepTimeSpec(BaseModel):
+class StepTimeSpec(InputModel):
     """Which step-time model times a serving step, with its parameters (``docs/step-time.md``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -160,6 +161,10 @@ class ContinuousBatchingParams(DisciplineParams):
         return self
 
 
+#: ``kept_of(ids)``: each sequence's kept fraction ρ̃ of the server's side, or None when every
+#: live sequence is unpruned.
+KeptOf = Callable[[IntArray], np.ndarray | None]
+
 #: ``on_step(server, batch, result, step_s, energy_j, end_s)``: a step of ``step_s`` seconds and
 #: ``energy_j`` joules ended at ``end_s`` (s) with ``result``.
 StepHook = Callable[[Any, Batch, StepResult, float, float, float], None]
@@ -182,9 +187,11 @@ class GenerativeDiscipline(Protocol):
         model: ModelProfile,
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
+        kept_of: KeptOf | None = None,
     ) -> None:
         """Serve ``model``; ``split_of(ids)`` gives each sequence's split point (the server
-        runs blocks ``split+1..L``); ``on_step`` is called after every step."""
+        runs blocks ``split+1..L``); ``on_step`` is called after every step; ``kept_of(ids)``
+        gives each sequence's kept fraction ρ̃ of the server's side (None: all unpruned)."""
         ...
 
     def refusal(self, seq: Sequence) -> str | None:
@@ -201,6 +208,15 @@ class GenerativeDiscipline(Protocol):
 
     def kv_block_tokens(self) -> int:
         """Tokens per KV block (the granularity of a sequence's KV on the server)."""
+        ...
+
+    def load(self) -> tuple[int, int, int, int, int, float]:
+        """``(running sequences, their cached tokens, prompt tokens not yet prefilled, free KV
+        blocks, tokens per block, time left in the step under way, s)`` now."""
+        ...
+
+    def live_ids(self) -> list[int]:
+        """Ids of the live sequences."""
         ...
 
     def stream_chunk_tokens(self) -> int:
@@ -235,6 +251,7 @@ class ContinuousBatchingServer:
         self.hardware = spec.hardware
         self._busy = False
         self._free_s = 0.0  # when the last step ended, s
+        self._step_end_s = 0.0  # when the step under way (or the last one) ends, s
         self.busy_s = 0.0  #: time integral of the busy fraction (steps run), s
         self.steps = 0  #: steps run
         self.kv_peak_blocks = 0  #: most KV blocks in use at once
@@ -252,6 +269,7 @@ class ContinuousBatchingServer:
         model: ModelProfile,
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
+        kept_of: KeptOf | None = None,
     ) -> None:
         """Serve ``model``: size the KV pool and make the scheduler (see the module docstring)."""
         spec = self.spec
@@ -259,7 +277,10 @@ class ContinuousBatchingServer:
         self.model = model
         self._split_of = split_of
         self._on_step = on_step
+        self._kept_of = kept_of
         self.step_model = make_step_time_model(params.step_time.model, params.step_time.params)
+        #: the roofline, to share a measured whole-model step among the blocks of a side
+        self._roofline = make_step_time_model("roofline")
         whole = SideCosts.for_split(model, 0, "server")
         blocks = kv_blocks_available(
             whole,
@@ -300,6 +321,23 @@ class ContinuousBatchingServer:
         if scheduler is None:
             return 0, 0, 0.0
         return scheduler.num_waiting, scheduler.num_running, 0.0
+
+    def load(self) -> tuple[int, int, int, int, int, float]:
+        """``(running sequences, their cached tokens, prompt tokens not yet prefilled, free KV
+        blocks, tokens per block, time left in the step under way (s, 0 when idle))`` now
+        (:meth:`BatchScheduler.load`)."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        running, cached, waiting = scheduler.load()
+        kv = scheduler.kv
+        left = max(self._step_end_s - self.env.now, 0.0) if self._busy else 0.0
+        return running, cached, waiting, kv.free, kv.block_size, left
+
+    def live_ids(self) -> list[int]:
+        """Ids of the live sequences, running then waiting."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        return scheduler.running_ids() + scheduler.waiting_ids()
 
     def refusal(self, seq: Sequence) -> str | None:
         """Why ``seq`` could never be served here, even alone (None: it can)."""
@@ -362,22 +400,69 @@ class ContinuousBatchingServer:
 
     def step_time_s(self, batch: Batch) -> float:
         """The duration of ``batch`` on this server, s."""
-        splits = self._split_of(batch.seq_ids)
+        seq_ids = batch.seq_ids
+        splits = self._split_of(seq_ids)
+        kept = None if self._kept_of is None else self._kept_of(seq_ids)
         stop = self.model.num_blocks
         first = int(splits[0])
         if len(splits) == 1 or bool((splits == first).all()):
-            return self._segment_s(batch, None, self.side(first, stop))
+            return self._segment_s(batch, None, self.side(first, stop), kept)
         total = 0.0
         cuts = np.unique(splits).tolist()
         for k, low in enumerate(cuts):  # segment low..next cut: the sequences cut at <= low
             high = cuts[k + 1] if k + 1 < len(cuts) else stop
-            total += self._segment_s(batch, splits <= low, self.side(low, high))
+            total += self._segment_s(batch, splits <= low, self.side(low, high), kept)
         return total
 
-    def _segment_s(self, batch: Batch, mask: BoolArray | None, side: SideCosts) -> float:
+    def _segment_s(
+        self,
+        batch: Batch,
+        mask: BoolArray | None,
+        side: SideCosts,
+        kept: np.ndarray | None = None,
+    ) -> float:
+        """The time of the entries ``mask`` of ``batch`` on ``side``, s (see
+        :meth:`_model_segment_s`). A measured model (a table or a fit of whole-model steps,
+        :attr:`StepTimeModelBase.times_whole_model`) on a side that runs part of the blocks
+        gives the side the share of the measured step that the roofline gives its blocks:
+        ``T = T_measured · T_roofline(side) / T_roofline(all blocks)``, on the same batch."""
+        measured = self._model_segment_s(batch, mask, side, kept)
+        if not self.step_model.times_whole_model or side.num_blocks == self.model.num_blocks:
+            return measured
+        costs = _cost_batch(batch)
+        if mask is not None:
+            costs = _masked(costs, mask)
+        whole = self.side(0, self.model.num_blocks)
+        part_s = self._roofline.step_time_s(costs, side, self.hardware)
+        whole_s = self._roofline.step_time_s(costs, whole, self.hardware)
+        return measured * part_s / whole_s if whole_s > 0 else measured
+
+    def _model_segment_s(
+        self,
+        batch: Batch,
+        mask: BoolArray | None,
+        side: SideCosts,
+        kept: np.ndarray | None = None,
+    ) -> float:
         """The time of the entries ``mask`` of ``batch`` (None: all) on ``side``, s: from the
-        batch's sums when the model can (:meth:`step_time_from_sums_s`), else from the batch."""
+        batch's sums when the model can (:meth:`step_time_from_sums_s`), else from the batch.
+
+        ``kept``: each entry's kept fraction ρ̃ (None: all 1). Pruned variants are nested
+        sub-networks (a prefix of the full width): the step reads the weights of the widest
+        member of the segment and each entry's FLOPs scale with its own ρ̃. When every member
+        keeps the same fraction, the step is that of the pruned side (:meth:`SideCosts.pruned`).
+        """
         hardware = self.hardware
+        if kept is not None:
+            members = kept if mask is None else kept[mask]
+            widest = float(members.max())
+            if bool((members == widest).all()):
+                side = side.pruned(widest)
+            else:
+                nested = _cost_batch(batch)
+                if mask is not None:
+                    nested = _masked(nested, mask)
+                return self.step_model.nested_step_time_s(nested, members, side, hardware)
         if mask is None:
             sums = batch_sums(batch)
             fast = self.step_model.step_time_from_sums_s(sums, side, hardware)
@@ -385,12 +470,7 @@ class ContinuousBatchingServer:
                 return fast
         costs = _cost_batch(batch)
         if mask is not None:
-            costs = CostBatch(
-                new_tokens=costs.new_tokens[mask],
-                cached_tokens=costs.cached_tokens[mask],
-                is_prefill=costs.is_prefill[mask],
-                emits_token=costs.emits_token[mask],
-            )
+            costs = _masked(costs, mask)
         return self.step_model.step_time_s(costs, side, hardware)
 
     # ---- the steps ------------------------------------------------------------------------
@@ -410,6 +490,7 @@ class ContinuousBatchingServer:
         phase: Literal["prefill", "decode"] = "prefill" if batch.num_prefills else "decode"
         energy_j = phase_step_energy_j(phase, step_s, self.hardware)
         end_s = start_s + step_s
+        self._step_end_s = end_s
         timer = self.env.timeout(max(end_s - self.env.now, 0.0))
         timer.callbacks.append(lambda _event: self._step_done(batch, step_s, energy_j, end_s))
 
@@ -458,6 +539,16 @@ def batch_sums(batch: Batch) -> BatchSums:
         decode_cached_tokens=decode_cached,
         prefill_sequences=float(prefills),
         decode_sequences=float(decodes),
+    )
+
+
+def _masked(costs: CostBatch, mask: BoolArray) -> CostBatch:
+    """The entries ``mask`` of ``costs``."""
+    return CostBatch(
+        new_tokens=costs.new_tokens[mask],
+        cached_tokens=costs.cached_tokens[mask],
+        is_prefill=costs.is_prefill[mask],
+        emits_token=costs.emits_token[mask],
     )
 
 

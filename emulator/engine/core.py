@@ -240,6 +240,9 @@ class EngineStats:
     #: ``tokens_emitted``, ``kv_peak_blocks`` (most in use at once), ``kv_blocks`` (its pool) and
     #: ``kv_blocks_in_use`` (at the end of the run)
     batching: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the simulated time at which the run was stopped early (:meth:`Engine.stop`), s; None:
+    #: it ran to its end. A stopped run's trace holds the requests finished by then.
+    stopped_at_s: float | None = None
 
 
 class Engine:
@@ -256,6 +259,8 @@ class Engine:
         max_requests: int | None,
         warmup_s: float = 0.0,
         token_writer: TableWriter | None = None,
+        slo_ttft_s: float = math.inf,
+        slo_tpot_s: float = math.inf,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -266,8 +271,12 @@ class Engine:
         self.duration_s = math.inf if duration_s is None else duration_s
         self.remaining = math.inf if max_requests is None else max_requests
         self.warmup_s = warmup_s
+        #: the scenario's slo (s; inf: none): the budgets of generative requests' policies
+        self.slo_ttft_s = slo_ttft_s
+        self.slo_tpot_s = slo_tpot_s
         self._next_id = 0
         self._started = False  # the devices' processes are created
+        self._stopped_at_s: float | None = None  # see stop()
         self._last_arrival_s = 0.0
         self._last_done_s = 0.0
         self._instantaneous_csi = deployment.channel.csi == "instantaneous"
@@ -454,8 +463,20 @@ class Engine:
         for device in self._devices:
             self.env.process(self._source(device))
 
+    def stop(self) -> None:
+        """Stop the run at the current simulated time, as soon as the event being processed is
+        done (safe to call from a signal handler: it only schedules an event). :meth:`run` then
+        returns normally, with the requests finished so far in the trace and
+        ``stopped_at_s`` set."""
+        if self._stopped_at_s is not None:
+            return
+        self._stopped_at_s = self.env.now
+        stop = self.env.event()
+        stop.callbacks.append(simpy.core.StopSimulation.callback)
+        stop.succeed()
+
     def run(self) -> EngineStats:
-        """Emulate until every generated request has left the system."""
+        """Emulate until every generated request has left the system (or :meth:`stop`)."""
         self.start()
         self.env.run()
         self.writer.close()
@@ -463,8 +484,12 @@ class Engine:
         if generative is not None:
             generative.close()
         arrivals_end = self.duration_s if math.isfinite(self.duration_s) else self._last_arrival_s
+        requests = self._next_id
+        if self._stopped_at_s is not None:  # the requests in flight left no row
+            arrivals_end = min(arrivals_end, self._stopped_at_s)
+            requests = self.writer.rows_written
         return EngineStats(
-            requests=self._next_id,
+            requests=requests,
             sim_end_s=self._last_done_s,
             arrivals_end_s=arrivals_end,
             server_busy_s={
@@ -482,6 +507,7 @@ class Engine:
             },
             tokens_delivered=0 if generative is None else generative.tokens_delivered,
             batching={} if generative is None else generative.server_stats(),
+            stopped_at_s=self._stopped_at_s,
         )
 
     def _source(self, device: _Device) -> Generator[simpy.Event, object, None]:
@@ -508,9 +534,15 @@ class Engine:
         if tokens is None:
             work_scale = next(device.work)  # type: ignore[arg-type]
             prompt_tokens = output_tokens = 0
+            ttft_budget = tpot_budget = downlink_rate = math.inf
+            batch = None
         else:  # generative: its work is its tokens
             work_scale = 1.0
             prompt_tokens, output_tokens = next(tokens)
+            ttft_budget, tpot_budget = self.slo_ttft_s, self.slo_tpot_s
+            downlink = self.deployment.downlink
+            downlink_rate = math.inf if downlink is None else downlink.rate_bps
+            batch = self._generative.server_batch(device.server_index)  # type: ignore[union-attr]
         fading = device.fading
         uplink = device.uplink
         band = uplink.share_for_new_hz()
@@ -562,6 +594,10 @@ class Engine:
                 candidate_servers=(),  # none without a topology (see _routed_context)
                 prompt_tokens=prompt_tokens,
                 output_tokens=output_tokens,
+                ttft_budget_s=ttft_budget,
+                tpot_budget_s=tpot_budget,
+                downlink_rate_bps=downlink_rate,
+                server_batch=batch,
             )
         else:
             option, context = self._routed_context(
@@ -742,6 +778,11 @@ class Engine:
             candidate_servers=candidates,
             prompt_tokens=prompt_tokens,
             output_tokens=output_tokens,
+            # generative requests over a topology are refused at set-up (docs/generative.md)
+            ttft_budget_s=math.inf,
+            tpot_budget_s=math.inf,
+            downlink_rate_bps=math.inf,
+            server_batch=None,
         )
 
     def _checked_choice(self, chosen: object, context: PolicyContext) -> int:

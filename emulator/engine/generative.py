@@ -59,11 +59,15 @@ from coinfer.emulator.model.generative import (
 from coinfer.emulator.model.kv_memory import side_fits
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import Side, SideCosts
-from coinfer.emulator.model.step_time import StepTimeModelBase, make_step_time_model
+from coinfer.emulator.model.step_time import (
+    StepTimeModelBase,
+    clocked_phase_power_w,
+    make_step_time_model,
+)
 from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
 from coinfer.emulator.trace.writer import TableWriter
-from coinfer.policies.base import mode_of_split
+from coinfer.policies.base import ServerBatch, mode_of_split
 
 if TYPE_CHECKING:
     from coinfer.emulator.engine.core import Engine, Request, _Device
@@ -161,6 +165,7 @@ class Generative:
         self._free: list[int] = []
         slots = 64
         self._split = np.zeros(slots, dtype=np.int64)
+        self._kept = np.ones(slots)  # each sequence's kept fraction of the server side, ρ̃
         self._is_split = np.zeros(slots, dtype=np.bool_)
         self._emitted = np.zeros(slots, dtype=np.int64)
         self._output = np.zeros(slots, dtype=np.int64)
@@ -176,6 +181,7 @@ class Generative:
         self._tails: dict[tuple[int, int], tuple[Any, ...]] = {}
         self.tokens_delivered = 0  #: output tokens that reached their device
         self._splits_open = 0  # split requests holding a slot
+        self._pruned_open = 0  # requests holding a slot with ρ̃ < 1
         self._by_index: dict[int, GenerativeDiscipline] = {}  # prepared servers by index
 
     # ---- set-up -----------------------------------------------------------------------------
@@ -202,13 +208,34 @@ class Generative:
                 )
             if not models:  # no generative device uses it
                 continue
-            server.prepare(next(iter(models.values())), self._split_of, self._on_step)
+            server.prepare(
+                next(iter(models.values())), self._split_of, self._on_step, self._kept_of
+            )
             self._servers.append(server)
             self._by_index[index] = server
 
     def _split_of(self, slots: IntArray) -> IntArray:
         split: IntArray = self._split[slots]
         return split
+
+    def _kept_of(self, slots: IntArray) -> np.ndarray | None:
+        """Each slot's kept fraction of the server side, ρ̃; None when no request in flight is
+        pruned there (every ρ̃ is 1)."""
+        if not self._pruned_open:
+            return None
+        kept: np.ndarray = self._kept[slots]
+        return kept
+
+    def server_batch(self, server_index: int) -> ServerBatch | None:
+        """The batch state of server ``server_index`` now, for a generative request's policy
+        context (None: not a server of generative requests)."""
+        server = self._by_index.get(server_index)
+        if server is None:
+            return None
+        running, cached, waiting, free, block, left = server.load()
+        live = server.live_ids()
+        widest = float(self._kept[live].max()) if live else 0.0
+        return ServerBatch(running, cached, waiting, widest, free, block, left)
 
     def _side(self, model: ModelProfile, split: int, side: Side) -> SideCosts:
         key = (model.name, split, side)
@@ -237,20 +264,22 @@ class Generative:
         if not decision.admit:
             self._refuse(request, _POLICY)
             return
-        if mode != _ON_SERVER:
-            device_side = self._side(model, split, "device")
-            if not side_fits(device_side, spec.hardware, prompt, output):
+        clock = 1.0
+        if mode != _ON_SERVER:  # the device side pruned to ρ, at the clock f (docs/generative.md)
+            hardware = spec.hardware
+            device_side = self._side(model, split, "device").pruned(decision.rho_device)
+            if not side_fits(device_side, hardware, prompt, output):
                 self._refuse(request, _MEMORY)
                 return
-            hardware = spec.hardware
+            clock = min(decision.f_device_hz / hardware.f_max_hz, 1.0)
             steps = self._device_model.solo_step_times_s(
-                *solo_step_inputs(prompt, output), device_side, hardware
+                *solo_step_inputs(prompt, output), device_side, hardware, clock
             )
             if mode == _ON_DEVICE:
-                self._on_device(request, device, steps)
+                self._on_device(request, device, steps, clock)
                 return
             state.dev_steps = steps  # a float64 array: 8 bytes a token while in flight
-            state.decode_power_w = hardware.pue * hardware.phase_power_w("decode")
+            state.decode_power_w = hardware.pue * clocked_phase_power_w(hardware, "decode", clock)
         server = self._by_index.get(request.server_index)
         if server is None:
             other = request.server
@@ -280,7 +309,9 @@ class Generative:
         state.dev_queue_s = start - now
         state.dev_compute_s = prefill_s
         hardware = spec.hardware
-        state.dev_energy_j = hardware.pue * hardware.phase_power_w("prefill") * prefill_s
+        state.dev_energy_j = (
+            hardware.pue * clocked_phase_power_w(hardware, "prefill", clock) * prefill_s
+        )
         state.up_ready_s = done
         self._after(done, request, prompt * state.up_bits)
 
@@ -301,8 +332,11 @@ class Generative:
         request.finish_s = math.inf  # the uplink sets the end it computes
         request.device.uplink.start(request)
 
-    def _on_device(self, request: Request, device: _Device, steps: np.ndarray) -> None:
-        """Every step on the device, back to back behind its earlier work: all computed now."""
+    def _on_device(
+        self, request: Request, device: _Device, steps: np.ndarray, clock: float
+    ) -> None:
+        """Every step on the device, back to back behind its earlier work: all computed now
+        (``clock``: the device's clock over its top, ``f/f_max``)."""
         now = self.env.now
         state = request.gen
         assert state is not None
@@ -313,8 +347,8 @@ class Generative:
         device.pending.append(done)
         hardware = device.spec.hardware
         energy = hardware.pue * (
-            hardware.phase_power_w("prefill") * float(steps[0])
-            + hardware.phase_power_w("decode") * float(steps[1:].sum())
+            clocked_phase_power_w(hardware, "prefill", clock) * float(steps[0])
+            + clocked_phase_power_w(hardware, "decode", clock) * float(steps[1:].sum())
         )
         side = self._side(device.spec.model, state.split, "device")
         self._complete_row(
@@ -486,6 +520,7 @@ class Generative:
         self._states[slot] = None
         self._free.append(slot)
         self._splits_open -= state.mode == _SPLIT
+        self._pruned_open -= self._kept[slot] != 1.0
 
     def _token_parts(
         self,
@@ -568,6 +603,9 @@ class Generative:
         state.slot = slot
         self._states[slot] = state
         self._split[slot] = state.split
+        kept = state.request.decision.rho_server
+        self._kept[slot] = kept
+        self._pruned_open += kept != 1.0
         self._is_split[slot] = state.mode == _SPLIT
         self._splits_open += state.mode == _SPLIT
         self._emitted[slot] = 0
@@ -583,6 +621,7 @@ class Generative:
     def _grow(self, slots: int) -> None:
         for name in (
             "_split",
+            "_kept",
             "_is_split",
             "_emitted",
             "_output",
@@ -703,7 +742,7 @@ class Generative:
             rho_server=decision.rho_server,
             tx_power_w=decision.tx_power_w,
             f_device_hz=decision.f_device_hz,
-            f_server_hz=decision.f_server_hz,
+            f_server_hz=request.server.spec.hardware.f_max_hz,  # the clock used: the top
             payload_bits=state.payload_bits,
             t_arrival=t_arrival,
             t_done=t_done,

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.profiles import Block, ModelProfile, TokenCosts
 
 TOKEN_ID_BITS = 32
 PIXEL_BITS = 8
 
 
-class TransformerConfig(BaseModel):
+class TransformerConfig(InputModel):
     """Hyperparameters of a BERT-, GPT-, OPT-, Llama- or Phi-style transformer stack."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -294,7 +295,7 @@ def transformer_profile(
 # ------------------------------------------------------------------------------------------
 
 
-class EncoderDecoderConfig(BaseModel):
+class EncoderDecoderConfig(InputModel):
     """Hyperparameters of a BART-style encoder–decoder with shared, tied token embeddings."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -399,7 +400,7 @@ def encoder_decoder_profile(
 # ------------------------------------------------------------------------------------------
 
 
-class ViTConfig(BaseModel):
+class ViTConfig(InputModel):
     """Hyperparameters of a ViT image classifier (Dosovitskiy et al., 2021)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -489,7 +490,7 @@ def vit_profile(
 # ------------------------------------------------------------------------------------------
 
 
-class ResNetConfig(BaseModel):
+class ResNetConfig(InputModel):
     """Hyperparameters of a bottleneck ResNet (He et al., 2016; torchvision layout)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -30,7 +30,7 @@ import numpy as np
 from coinfer.emulator.model.hardware_spec import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.step_costs import SideCosts
-from coinfer.emulator.model.step_time import StepTimeModelBase
+from coinfer.emulator.model.step_time import StepTimeModelBase, clocked_phase_power_w
 
 
 def token_id_bits(profile: ModelProfile) -> float:
@@ -108,6 +108,9 @@ def solo_timeline(
     tx_power_w: float,
     downlink_rate_bps: float | None,
     sides: tuple[SideCosts, SideCosts] | None = None,
+    rho_device: float = 1.0,
+    rho_server: float = 1.0,
+    device_clock_fraction: float = 1.0,
 ) -> SoloTimeline:
     """The timeline of one request with nothing else in the system, in the engine's order.
 
@@ -117,7 +120,14 @@ def solo_timeline(
     downlink, instant). Fully on the device (the last split) the steps follow one another
     there; on the server (split 0) the prompt's ids go up once and every token comes back on
     its own. Energies are phase power × step time (``docs/generative.md``). ``sides``: the
-    split's ``(device, server)`` :class:`SideCosts`, if already made (else made here).
+    split's ``(device, server)`` :class:`SideCosts`, if already made (else made here), unpruned.
+
+    ``rho_device``, ``rho_server``: the kept fractions of each side's parameters
+    (:meth:`SideCosts.pruned`; alone on the server, a request is the widest member of its
+    batch); ``device_clock_fraction``: the device's clock over its top, ``f/f_max``, which
+    slows its compute term and scales the dynamic part of its phase powers by ``(f/f_max)³``
+    (:func:`~coinfer.emulator.model.step_time.clocked_phase_power_w`). The server runs at its
+    top clock.
     """
     last = profile.last_split
     new, cached, prefill = solo_step_inputs(prompt_tokens, output_tokens)
@@ -128,9 +138,12 @@ def solo_timeline(
             SideCosts.for_split(profile, split, "device"),
             SideCosts.for_split(profile, split, "server"),
         )
-    device_side, server_side = sides
+    device_side, server_side = sides[0].pruned(rho_device), sides[1].pruned(rho_server)
+    clock = device_clock_fraction
     if split > 0:
-        device_steps = device_model.solo_step_times_s(new, cached, prefill, device_side, device)
+        device_steps = device_model.solo_step_times_s(
+            new, cached, prefill, device_side, device, clock
+        )
     else:
         device_steps = np.zeros(output_tokens)
     if split < last:
@@ -140,8 +153,8 @@ def solo_timeline(
     device_j = float(
         device.pue
         * (
-            device.phase_power_w("prefill") * device_steps[0]
-            + device.phase_power_w("decode") * device_steps[1:].sum()
+            clocked_phase_power_w(device, "prefill", clock) * device_steps[0]
+            + clocked_phase_power_w(device, "decode", clock) * device_steps[1:].sum()
         )
     )
     server_j = float(

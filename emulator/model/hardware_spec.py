@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from coinfer.emulator.inputs import InputModel
 
 ServingPhase = Literal["idle", "prefill", "decode"]
 
 
-class HardwareSpec(BaseModel):
+class HardwareSpec(InputModel):
     """One device or server class, in SI units."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -28,17 +30,23 @@ class HardwareSpec(BaseModel):
     name: str = Field(min_length=1, description="unique class name, e.g. 'jetson-orin-nano'")
     kind: Literal["device", "server"] = Field(description="which side of the split it runs")
     description: str = Field(default="", description="what the class stands for, one line")
-    f_min_hz: float = Field(ge=0, description="lowest selectable clock, Hz")
-    f_max_hz: float = Field(gt=0, description="highest selectable clock, Hz")
-    flops_per_cycle: float = Field(gt=0, description="FLOPs per clock cycle at full occupancy")
+    f_min_hz: float = Field(ge=0, le=1e12, description="lowest selectable clock, Hz")
+    f_max_hz: float = Field(gt=0, le=1e12, description="highest selectable clock, Hz (≤ 1e12)")
+    flops_per_cycle: float = Field(
+        gt=0, le=1e9, description="FLOPs per clock cycle at full occupancy"
+    )
     power_coeff_w_per_hz3: float = Field(
         gt=0, description="chip power coefficient φ: power φ·f³ W at clock f Hz"
     )
-    pue: float = Field(default=1.0, ge=1.0, description="power-usage effectiveness η, ≥ 1")
-    memory_bandwidth_bytes_per_s: float = Field(gt=0, description="memory bandwidth, bytes/s")
-    memory_bytes: float = Field(gt=0, description="memory that can hold weights, bytes")
+    pue: float = Field(
+        default=1.0, ge=1.0, le=10.0, description="power-usage effectiveness η, 1..10"
+    )
+    memory_bandwidth_bytes_per_s: float = Field(
+        gt=0, le=1e15, description="memory bandwidth, bytes/s"
+    )
+    memory_bytes: float = Field(gt=0, le=1e15, description="memory that can hold weights, bytes")
     max_tx_power_w: float | None = Field(
-        default=None, gt=0, description="devices only: maximum uplink transmit power, W"
+        default=None, gt=0, le=1e3, description="devices only: maximum uplink transmit power, W"
     )
     mfu_prefill: float = Field(
         default=1.0,

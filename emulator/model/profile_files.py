@@ -41,18 +41,20 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.architectures import TransformerConfig, transformer_profile
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.text_files import read_text_lines
 from coinfer.emulator.yaml_files import read_yaml
 
 PROFILE_SUFFIXES = (".yaml", ".yml", ".csv")
 CSV_COLUMNS = ("name", "params", "flops", "activation_bits")
 
 
-class ArchitectureFile(BaseModel):
+class ArchitectureFile(InputModel):
     """A YAML profile given by transformer hyperparameters."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -119,15 +121,14 @@ def _load_yaml(path: Path) -> ModelProfile:
 
 
 def _load_csv(path: Path) -> ModelProfile:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(
-                f"model profile {str(path)!r}: header got {reader.fieldnames}, expected the "
-                f"columns {', '.join(CSV_COLUMNS)} (missing {', '.join(missing)})"
-            )
-        rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+    reader = csv.DictReader(read_text_lines(path, "model profile file"))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(
+            f"model profile {str(path)!r}: header got {reader.fieldnames}, expected the "
+            f"columns {', '.join(CSV_COLUMNS)} (missing {', '.join(missing)})"
+        )
+    rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
     if not rows or rows[0].get("name") != "input":
         raise InputError(
             f"model profile {str(path)!r}: first row got name "

@@ -22,7 +22,7 @@ SI units: FLOPs, bytes, seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal, NamedTuple
 
@@ -181,6 +181,27 @@ class Batch:
             decode_cached_tokens=cached[1],
             prefill_sequences=sequences[0],
             decode_sequences=sequences[1],
+        )
+
+    def kept_sums(self, kept: ArrayLike) -> BatchSums:
+        """The sums of :meth:`sums` with the new tokens and the emitting sequences weighted by
+        each sequence's kept fraction ``kept`` (the other fields unweighted): what the
+        parameter-proportional FLOPs of a step of pruned sequences are counted on
+        (:meth:`SideCosts.flops_by_phase_nested`)."""
+        weights = np.broadcast_to(np.asarray(kept, dtype=float), self.new_tokens.shape)
+        phase = self.is_prefill.astype(np.intp)
+
+        def by_phase(values: np.ndarray) -> tuple[float, float]:
+            decode, prefill = np.bincount(phase, weights=values, minlength=2).tolist()
+            return float(prefill), float(decode)
+
+        tokens = by_phase(weights * self.new_tokens)
+        emitting = by_phase(weights * self.emits_token)
+        return self.sums()._replace(
+            prefill_tokens=tokens[0],
+            decode_tokens=tokens[1],
+            prefill_emitting=emitting[0],
+            decode_emitting=emitting[1],
         )
 
 
@@ -354,6 +375,45 @@ class SideCosts:
             self.flops_per_token * sums.decode_tokens
             + self.flops_per_token_per_position * sums.decode_positions
             + self.flops_per_sequence * sums.decode_emitting
+        )
+        return prefill, decode
+
+    def pruned(self, kept: float) -> SideCosts:
+        """This side with a fraction ``kept`` (ρ ∈ [0, 1]) of its parameters kept.
+
+        Pruning removes parameters (the widths of the matrix products, as a nested sub-network
+        keeps a prefix of each), so what is proportional to the parameters scales by ``kept``:
+        the matrix-product and LM-head FLOPs, the weight bytes read per step and per token, and
+        the resident weights. The attention over cached positions, the KV cache of a token and
+        the activations keep their size. ``kept == 1`` returns this very object (unchanged to
+        the bit).
+        """
+        if kept == 1.0:
+            return self
+        if not 0.0 <= kept <= 1.0:
+            raise ValueError(f"kept: got {kept!r}, expected a kept fraction in [0, 1]")
+        return replace(
+            self,
+            flops_per_token=self.flops_per_token * kept,
+            flops_per_sequence=self.flops_per_sequence * kept,
+            weight_bytes_per_step=self.weight_bytes_per_step * kept,
+            weight_bytes_per_token=self.weight_bytes_per_token * kept,
+            resident_weight_bytes=self.resident_weight_bytes * kept,
+        )
+
+    def flops_by_phase_nested(self, sums: BatchSums, kept_sums: BatchSums) -> tuple[float, float]:
+        """``(prefill FLOPs, decode FLOPs)`` of a step whose sequences each keep their own
+        fraction of this side's parameters: the parameter-proportional terms counted on
+        ``kept_sums`` (:meth:`Batch.kept_sums`), the attention on ``sums``."""
+        prefill = (
+            self.flops_per_token * kept_sums.prefill_tokens
+            + self.flops_per_token_per_position * sums.prefill_positions
+            + self.flops_per_sequence * kept_sums.prefill_emitting
+        )
+        decode = (
+            self.flops_per_token * kept_sums.decode_tokens
+            + self.flops_per_token_per_position * sums.decode_positions
+            + self.flops_per_sequence * kept_sums.decode_emitting
         )
         return prefill, decode
 

@@ -51,8 +51,10 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation, unknown_name_error
+from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.hardware_spec import HardwareSpec
 from coinfer.emulator.model.step_costs import Batch, BatchSums, SideCosts
+from coinfer.emulator.text_files import read_text_lines
 
 Phase = Literal["prefill", "decode"]
 Num = TypeVar("Num", float, np.ndarray)
@@ -98,6 +100,10 @@ class StepTimeModelBase(ABC):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]]
+    #: Whether the model times a step of the whole model whatever blocks a side runs (measured
+    #: models: a table or a fit of whole-model steps); the engine then gives a side that runs
+    #: part of the blocks the share of the step the roofline gives those blocks.
+    times_whole_model: ClassVar[bool] = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None) -> Self:
@@ -140,12 +146,22 @@ class StepTimeModelBase(ABC):
         is_prefill: ArrayLike,
         side: SideCosts,
         hardware: HardwareSpec,
+        clock_fraction: float = 1.0,
     ) -> np.ndarray:
         """Durations of many steps of one sequence each, s: step ``k`` processes
         ``new_tokens[k]`` tokens over ``cached_tokens[k]`` cached ones and emits a token (a whole
         prompt, or a decode). Each equals :meth:`step_time_s` of that one-sequence batch
         exactly; a device generating alone runs such steps, one after the other.
+
+        ``clock_fraction`` (``f/f_max`` ∈ (0, 1]): the chip's clock below its top; only a model
+        that separates compute from memory (the roofline) follows it, the others refuse any
+        value but 1 (a ``ValueError``).
         """
+        if clock_fraction != 1.0:
+            raise ValueError(
+                f"step-time model {self.name!r}: clock_fraction got {clock_fraction!r}, "
+                "expected 1 (measured step times are at the top clock)"
+            )
         n, c, prefill = np.broadcast_arrays(
             np.asarray(new_tokens), np.asarray(cached_tokens), np.asarray(is_prefill)
         )
@@ -156,6 +172,16 @@ class StepTimeModelBase(ABC):
             ],
             dtype=float,
         )
+
+    def nested_step_time_s(
+        self, batch: Batch, kept: np.ndarray, side: SideCosts, hardware: HardwareSpec
+    ) -> float:
+        """Duration of a step whose sequences keep their own fractions ``kept`` (one per
+        sequence) of ``side``'s parameters, as nested sub-networks (each a prefix of the widest),
+        s. A model that does not count FLOPs and bytes (table, fitted) times the step of the
+        widest member (measured steps of the full model: unchanged by pruning); the roofline
+        overrides this."""
+        return self.step_time_s(batch, side.pruned(float(np.max(kept))), hardware)
 
     @abstractmethod
     def breakdown(self, batch: Batch, side: SideCosts, hardware: HardwareSpec) -> StepTime:
@@ -228,7 +254,7 @@ class RooflineCalibration(NamedTuple):
     layer_overhead_s: float
 
 
-class RooflineParams(BaseModel):
+class RooflineParams(InputModel):
     """Optional overrides of the hardware's calibration (None: the hardware class's value)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -304,6 +330,30 @@ class RooflineStepTime(StepTimeModelBase):
         overhead_s = cal.step_overhead_s + cal.layer_overhead_s * side.num_blocks
         return StepTime(max(compute_s, memory_s) + overhead_s, compute_s, memory_s, overhead_s)
 
+    def nested_step_time_s(
+        self, batch: Batch, kept: np.ndarray, side: SideCosts, hardware: HardwareSpec
+    ) -> float:
+        """The roofline of a step of nested sub-networks: each sequence's matrix-product and
+        LM-head FLOPs scale with its own kept fraction, the weights read are the widest
+        member's (``max kept`` × the side's), attention, KV and activations are unpruned."""
+        if batch.size == 0 or side.num_blocks == 0:
+            return 0.0
+        cal = self.calibration(hardware)
+        sums = batch.sums()
+        prefill_flops, decode_flops = side.flops_by_phase_nested(sums, batch.kept_sums(kept))
+        compute_s, memory_s = _roofline_parts(
+            prefill_flops,
+            decode_flops,
+            side.pruned(float(np.max(kept))).memory_traffic(sums).total_bytes,
+            hardware.peak_flops_per_s,
+            cal.mfu_prefill,
+            cal.mfu_decode,
+            hardware.memory_bandwidth_bytes_per_s,
+            cal.bandwidth_efficiency,
+        )
+        overhead_s = cal.step_overhead_s + cal.layer_overhead_s * side.num_blocks
+        return max(compute_s, memory_s) + overhead_s
+
     def solo_step_times_s(
         self,
         new_tokens: ArrayLike,
@@ -311,10 +361,15 @@ class RooflineStepTime(StepTimeModelBase):
         is_prefill: ArrayLike,
         side: SideCosts,
         hardware: HardwareSpec,
+        clock_fraction: float = 1.0,
     ) -> np.ndarray:
         """As the base method, in one vectorised pass: the same formula term by term on arrays
         (each step's sums are those of its one-sequence batch), so every element equals
-        :meth:`step_time_s` of its batch to the bit."""
+        :meth:`step_time_s` of its batch to the bit. At a clock fraction ``r = f/f_max`` the
+        compute term runs at the peak ``r·f_max·c`` (the memory bandwidth does not follow the
+        chip's clock); ``r = 1`` is the top clock, to the bit."""
+        if not 0.0 < clock_fraction <= 1.0:
+            raise ValueError(f"clock_fraction: got {clock_fraction!r}, expected in (0, 1]")
         n, c, prefill = np.broadcast_arrays(
             np.asarray(new_tokens, dtype=np.int64),
             np.asarray(cached_tokens, dtype=np.int64),
@@ -341,7 +396,7 @@ class RooflineStepTime(StepTimeModelBase):
             np.asarray(prefill_flops),
             np.asarray(decode_flops),
             np.asarray(side.memory_traffic(sums).total_bytes),
-            np.asarray(hardware.peak_flops_per_s),
+            np.asarray(hardware.peak_flops_per_s * clock_fraction),
             np.asarray(cal.mfu_prefill),
             np.asarray(cal.mfu_decode),
             np.asarray(hardware.memory_bandwidth_bytes_per_s),
@@ -356,7 +411,7 @@ class RooflineStepTime(StepTimeModelBase):
 # --------------------------------------------------------------------------------------------
 
 
-class _Measured(BaseModel):
+class _Measured(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str | None = Field(
@@ -448,10 +503,11 @@ def load_step_time_table(path: str | Path) -> StepTimeTable:
     """
     path = Path(path)
     where = f"step-time table {str(path)!r}"
-    if not path.is_file():
-        raise InputError(f"{where} does not exist")
-    with path.open(newline="", encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line
+        for line in read_text_lines(path, "step-time table")
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     reader = csv.DictReader(lines)
     if tuple(reader.fieldnames or ()) != TABLE_COLUMNS:
         raise InputError(
@@ -534,6 +590,7 @@ class TableStepTime(StepTimeModelBase):
 
     name = "table"
     summary = "interpolation in a CSV of measured step times versus tokens and context"
+    times_whole_model = True
     Params = TableParams
     params: TableParams
 
@@ -603,6 +660,7 @@ class FittedStepTime(StepTimeModelBase):
 
     name = "fitted"
     summary = "a + b·Σℓ + c·Σℓ² (prefill), a' + b'·Σctx + c'·B (decode)"
+    times_whole_model = True
     Params = FittedParams
     params: FittedParams
 
@@ -698,6 +756,25 @@ def step_energy_j(batch: Batch, step_time_s: float, hardware: HardwareSpec) -> f
     return phase_step_energy_j(phase, step_time_s, hardware)
 
 
+def clocked_phase_power_w(
+    hardware: HardwareSpec, phase: Literal["prefill", "decode"], clock_fraction: float
+) -> float:
+    """Chip power in ``phase`` at the clock ``r·f_max`` (``r = clock_fraction`` ∈ (0, 1]), W.
+
+    The dynamic part of the phase power (above the idle power) follows the paper's DVFS law:
+    energy per cycle ``∝ f²`` at a fixed work per cycle, so dynamic power ``∝ f³``::
+
+        P(r) = P_phase − (P_phase − P_idle)·(1 − r³)
+
+    written so that ``r = 1`` gives ``P_phase`` to the bit (facility power is ``pue`` times
+    this).
+    """
+    power = hardware.phase_power_w(phase)
+    if clock_fraction == 1.0:
+        return power
+    return power - (power - hardware.phase_power_w("idle")) * (1.0 - clock_fraction**3)
+
+
 def idle_energy_j(duration_s: float, hardware: HardwareSpec) -> float:
     """Energy of ``duration_s`` seconds with nothing to run: ``η · P_idle · t`` J."""
     return hardware.pue * hardware.phase_power_w("idle") * duration_s
@@ -722,6 +799,7 @@ __all__ = [
     "StepTimeTable",
     "TableParams",
     "TableStepTime",
+    "clocked_phase_power_w",
     "idle_energy_j",
     "load_step_time_table",
     "make_step_time_model",

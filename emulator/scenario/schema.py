@@ -35,9 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -46,6 +44,7 @@ from pydantic import (
 )
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.inputs import SAFE_NAME, InputModel
 from coinfer.emulator.plugins import (
     ARRIVALS,
     FADING,
@@ -58,7 +57,7 @@ from coinfer.emulator.plugins import (
 )
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.value_files import read_values
-from coinfer.emulator.yaml_files import read_yaml
+from coinfer.emulator.yaml_files import parse_yaml_or_text, read_yaml
 from coinfer.topologies.config import (
     FileTopology,
     GeneratedParams,
@@ -70,7 +69,7 @@ from coinfer.topologies.config import (
 THERMAL_NOISE_DBM_PER_HZ = -174.0
 
 
-class _Spec(BaseModel):
+class _Spec(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -86,22 +85,40 @@ class ArrivalParams(_Spec):
         description="arrival process: poisson, deterministic, trace, or a registered plug-in"
     )
 
+    def rate_scaled(self, factor: float) -> ArrivalParams | None:
+        """These parameters with the arrival rate multiplied by ``factor`` (> 0), the same
+        process otherwise; None if the process cannot be scaled (the default: a plug-in says
+        how by overriding this). ``coinfer goodput`` scales every group's arrivals this way."""
+        return None
+
 
 class PoissonArrivals(ArrivalParams):
     """Poisson arrivals: exponential inter-arrival times, per device."""
 
     process: Literal["poisson"] = "poisson"
-    rate_per_s: float = Field(gt=0, description="mean arrivals per second per device")
+    rate_per_s: float = Field(
+        gt=0, le=1e6, description="mean arrivals per second per device (at most 1e6)"
+    )
+
+    def rate_scaled(self, factor: float) -> PoissonArrivals:
+        """Poisson arrivals of rate ``rate_per_s × factor``."""
+        return self.model_copy(update={"rate_per_s": self.rate_per_s * factor})
 
 
 class DeterministicArrivals(ArrivalParams):
     """Periodic arrivals, one every ``interval_s``; each device starts at a random phase."""
 
     process: Literal["deterministic"] = "deterministic"
-    interval_s: float = Field(gt=0, description="time between arrivals of one device, s")
+    interval_s: float = Field(
+        ge=1e-6, le=1e9, description="time between arrivals of one device, s (1 µs .. 1e9 s)"
+    )
     random_phase: bool = Field(
         default=True, description="start each device at a uniform random phase in [0, interval)"
     )
+
+    def rate_scaled(self, factor: float) -> DeterministicArrivals:
+        """One arrival every ``interval_s / factor``."""
+        return self.model_copy(update={"interval_s": self.interval_s / factor})
 
 
 class _TraceRef(_Spec):
@@ -159,6 +176,10 @@ class TraceArrivals(_TraceRef, ArrivalParams):
         "tokens, or total (input + generated) tokens; none: the group's work law",
     )
 
+    def rate_scaled(self, factor: float) -> TraceArrivals:
+        """The same trace replayed at ``rate_scale × factor`` (its times divided by it)."""
+        return self.model_copy(update={"rate_scale": self.rate_scale * factor})
+
 
 #: An arrival process: ``process`` names it, the other keys are its parameters.
 Arrivals = Annotated[ArrivalParams, Registered(ARRIVALS)]
@@ -179,22 +200,22 @@ class ConstantWork(WorkParams):
     """Every request does the profile's work exactly (scale 1 unless ``value`` says otherwise)."""
 
     distribution: Literal["constant"] = "constant"
-    value: float = Field(default=1.0, gt=0, description="work scale of every request")
+    value: float = Field(default=1.0, gt=0, le=1e6, description="work scale of every request")
 
 
 class ExponentialWork(WorkParams):
     """Exponentially distributed work scale (gives M/M/· service times)."""
 
     distribution: Literal["exponential"] = "exponential"
-    mean: float = Field(default=1.0, gt=0, description="mean work scale")
+    mean: float = Field(default=1.0, gt=0, le=1e6, description="mean work scale")
 
 
 class UniformWork(WorkParams):
     """Work scale uniform in ``[low, high]``."""
 
     distribution: Literal["uniform"] = "uniform"
-    low: float = Field(gt=0, description="smallest work scale")
-    high: float = Field(gt=0, description="largest work scale")
+    low: float = Field(gt=0, le=1e6, description="smallest work scale")
+    high: float = Field(gt=0, le=1e6, description="largest work scale")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -207,8 +228,10 @@ class LognormalWork(WorkParams):
     """Log-normal work scale with the given mean and log-space standard deviation."""
 
     distribution: Literal["lognormal"] = "lognormal"
-    mean: float = Field(default=1.0, gt=0, description="mean work scale")
-    sigma: float = Field(gt=0, description="standard deviation of log(scale)")
+    mean: float = Field(default=1.0, gt=0, le=1e6, description="mean work scale")
+    sigma: float = Field(
+        gt=0, le=5, description="standard deviation of log(scale) (at most 5: e^25 spread)"
+    )
 
 
 #: A work law: ``distribution`` names it, the other keys are its parameters.
@@ -276,10 +299,11 @@ class CapacityReplay(_TraceRef):
     format: Literal["csv", "mahimahi"] = Field(
         default="csv", description="format of a file: csv (time,rate) or mahimahi"
     )
-    rate_scale: float = Field(default=1.0, gt=0, description="multiply the capacity")
+    rate_scale: float = Field(default=1.0, gt=0, le=1e6, description="multiply the capacity")
     csi_window_s: float = Field(
         default=1.0,
         gt=0,
+        le=1e6,
         description="policies see the mean capacity over the last csi_window_s seconds, s",
     )
 
@@ -309,8 +333,8 @@ LinkTrace = Annotated[CapacityReplay | SnrReplay, Field(discriminator="kind")]
 class DistanceRange(_Spec):
     """Devices dropped uniformly over the annulus ``min_m ≤ d ≤ max_m`` around the access point."""
 
-    min_m: float = Field(default=10.0, gt=0, description="inner radius, m")
-    max_m: float = Field(gt=0, description="outer radius, m")
+    min_m: float = Field(default=10.0, gt=0, le=1e7, description="inner radius, m")
+    max_m: float = Field(gt=0, le=1e7, description="outer radius, m (at most 1e7)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -332,10 +356,13 @@ class DeviceGroup(_Spec):
         json_schema_extra=NAME_OR_FILE,
     )
     sequence_length: int | None = Field(
-        default=None, gt=0, description="tokens per pass for text presets (default: preset's)"
+        default=None,
+        gt=0,
+        le=10**7,
+        description="tokens per pass for text presets (default: preset's)",
     )
     image_size: int | None = Field(
-        default=None, gt=0, description="image side in pixels for vision presets"
+        default=None, gt=0, le=10**5, description="image side in pixels for vision presets"
     )
     arrivals: Arrivals = Field(description="arrival process of each device")
     work: Work = Field(
@@ -346,10 +373,21 @@ class DeviceGroup(_Spec):
     scale_payload: bool = Field(
         default=True, description="whether the work scale also scales the uploaded activation"
     )
-    deadline_s: float = Field(default=float("inf"), gt=0, description="latency budget T0, s")
-    energy_budget_j: float = Field(default=float("inf"), gt=0, description="energy budget E0, J")
-    distance_m: float | DistanceRange = Field(
-        default=500.0, description="distance to the access point, m, or a range to drop in"
+    deadline_s: float = Field(
+        default=float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="latency budget T0, s (default and .inf: none)",
+    )
+    energy_budget_j: float = Field(
+        default=float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="energy budget E0, J (default and .inf: none)",
+    )
+    distance_m: Annotated[float, Field(gt=0, le=1e7)] | DistanceRange = Field(
+        default=500.0,
+        description="distance to the access point, m (above 0, at most 1e7), or a range to drop in",
     )
     cell: str | None = Field(default=None, description="cell id (default: the first cell)")
     link_trace: LinkTrace | None = Field(
@@ -417,9 +455,14 @@ class Cell(HostsMember):
     member_family = SHARING
 
     id: str = Field(min_length=1, description="cell id")
-    bandwidth_hz: float = Field(default=5e6, gt=0, description="uplink bandwidth B, Hz")
+    bandwidth_hz: float = Field(
+        default=5e6, gt=0, le=1e12, description="uplink bandwidth B, Hz (at most 1 THz)"
+    )
     noise_psd_w_per_hz: float | None = Field(
-        default=None, gt=0, description="noise PSD N0, W/Hz (default 2e-19, the paper's)"
+        default=None,
+        gt=0,
+        le=1e-6,
+        description="noise PSD N0, W/Hz (default 2e-19, the paper's; at most 1e-6)",
     )
     noise_figure_db: float | None = Field(
         default=None,
@@ -505,8 +548,10 @@ class LogDistancePathLoss(PathLossParams):
     """The paper's path loss ``g = K0·(d/d0)^(−α)``."""
 
     model: Literal["log-distance"] = "log-distance"
-    k0_db: float = Field(default=-30.0, description="gain at the reference distance, dB")
-    reference_distance_m: float = Field(default=1.0, gt=0, description="d0, m")
+    k0_db: float = Field(
+        default=-30.0, ge=-300, le=100, description="gain at the reference distance, dB"
+    )
+    reference_distance_m: float = Field(default=1.0, gt=0, le=1e4, description="d0, m")
     exponent: float = Field(default=2.8, gt=0, le=10, description="path-loss exponent α")
 
 
@@ -539,10 +584,15 @@ class Fading(_Spec):
         "registered plug-in",
     )
     coherence_time_s: float = Field(
-        default=0.01, gt=0, description="block length over which the gain is constant, s"
+        default=0.01,
+        ge=1e-6,
+        le=1e9,
+        description="block length over which the gain is constant, s (1 µs .. 1e9 s)",
     )
-    k_factor: float = Field(default=0.0, ge=0, description="Rician K (linear), law = rician")
-    m: float = Field(default=1.0, ge=0.5, description="Nakagami m, law = nakagami")
+    k_factor: float = Field(
+        default=0.0, ge=0, le=1e4, description="Rician K (linear, at most 1e4), law = rician"
+    )
+    m: float = Field(default=1.0, ge=0.5, le=1e4, description="Nakagami m, law = nakagami")
 
 
 class Channel(_Spec):
@@ -564,8 +614,8 @@ class Channel(_Spec):
 class Downlink(_Spec):
     """Returning the result: a fixed rate without contention."""
 
-    result_bits: float = Field(default=0.0, ge=0, description="result size, bits")
-    rate_bps: float = Field(default=100e6, gt=0, description="downlink rate, bit/s")
+    result_bits: float = Field(default=0.0, ge=0, le=1e15, description="result size, bits")
+    rate_bps: float = Field(default=100e6, gt=0, le=1e13, description="downlink rate, bit/s")
 
 
 class PolicySpec(_Spec):
@@ -580,11 +630,15 @@ class GenerativeSlo(_Spec):
     completes with its time to first token and its time per output token within both."""
 
     ttft_s: float = Field(
-        default=float("inf"), gt=0, description="most time to first token, s (default: none)"
+        default=float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="most time to first token, s (default and .inf: none)",
     )
     tpot_s: float = Field(
         default=float("inf"),
         gt=0,
+        allow_inf_nan=True,
         description="most mean time per output token after the first, s (default: none)",
     )
 
@@ -595,13 +649,23 @@ class GenerativeSlo(_Spec):
 class Scenario(_Spec):
     """One emulation run's full description (see the module docstring)."""
 
-    name: str = Field(default="scenario", min_length=1, description="scenario name")
+    name: str = Field(
+        default="scenario",
+        min_length=1,
+        max_length=100,
+        pattern=SAFE_NAME,
+        description="scenario name; names the default run folder, so letters, digits, '.', '_' "
+        "and '-' only, starting with a letter or digit",
+    )
     seed: int = Field(default=0, ge=0, description="root seed of every random stream")
     duration_s: float | None = Field(
-        default=None, gt=0, description="arrivals stop at this time, s; in-flight work drains"
+        default=None,
+        gt=0,
+        le=1e9,
+        description="arrivals stop at this time, s (at most 1e9); in-flight work drains",
     )
     requests: int | None = Field(
-        default=None, gt=0, description="or: stop after this many arrivals in total"
+        default=None, gt=0, le=10**10, description="or: stop after this many arrivals in total"
     )
     warmup_s: float = Field(
         default=0.0, ge=0, description="requests arriving before this are left out of summaries"
@@ -645,6 +709,11 @@ class Scenario(_Spec):
     def _check_references(self) -> Self:
         if (self.duration_s is None) == (self.requests is None):
             raise ValueError("give exactly one of duration_s and requests")
+        if self.duration_s is not None and self.warmup_s >= self.duration_s:
+            raise ValueError(
+                f"warmup_s: got {self.warmup_s:g}, expected less than duration_s "
+                f"({self.duration_s:g} s): every request would be left out of the summary"
+            )
         _unique("device group", [group.name for group in self.devices])
         _unique("cell", [cell.id for cell in self.cells])
         _unique("server", [s.id for s in self.servers])
@@ -773,10 +842,7 @@ def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, A
                 value=assignment,
                 expected="dotted.path=value",
             )
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = parse_yaml_or_text(text, f"override {path}")
         try:
             assign(data, path, value)
         except InputError as err:

@@ -20,13 +20,13 @@ from typing import Any
 import pandas as pd
 
 from coinfer.emulator.api.intervals import t_interval
+from coinfer.emulator.output_files import write_bytes_atomically
 from coinfer.emulator.sweeps.plan import format_value
 from coinfer.emulator.sweeps.store import (
     AGGREGATE_CSV,
     AGGREGATE_PARQUET,
     RESULTS_FILE,
     SweepStore,
-    atomic_write_bytes,
 )
 
 QUANTILES_COLUMN = "latency_quantiles"
@@ -127,7 +127,7 @@ def write_tables(store: SweepStore, tables: SweepResults) -> list[Path]:
         else:
             buffer.write(frame.to_csv(index=False).encode("utf-8"))
         path = store.root / name
-        atomic_write_bytes(path, buffer.getvalue())
+        write_bytes_atomically(path, buffer.getvalue())
         written.append(path)
     return written
 

@@ -7,8 +7,10 @@ afterwards. Three implementations:
 
 * :class:`SerialExecutor`: one after the other in this process (debugging, tiny sweeps);
 * :class:`ProcessExecutor`: local worker processes (the default, one per core), started with
-  ``spawn``; if a worker process dies (killed, out of memory), the unfinished tasks are retried
-  in a fresh pool, then one at a time, so that only the run that kills its process fails;
+  ``spawn`` and, inside a ``with`` block, kept from one call to the next (a search that maps
+  round after round, ``coinfer goodput``, starts them once); if a worker process dies (killed,
+  out of memory), the unfinished tasks are retried in a fresh pool, then one at a time, so that
+  only the run that kills its process fails;
 * :class:`DaskExecutor`: a Dask ``distributed`` cluster, an existing one by scheduler address or
   a ``LocalCluster`` started here (the ``cluster`` extra). Workers must see the sweep's output
   directory (a shared file system) and have coinfer installed.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -36,6 +39,23 @@ R = TypeVar("R")
 
 #: Shared-pool rounds tried when a worker process dies, before running the rest one by one.
 SHARED_ROUNDS = 2
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker process: ask the kernel to kill this process when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``), so that a sweep killed with SIGKILL leaves no worker running its
+    runs behind; if the parent is already gone, exit now. Elsewhere nothing is done (the run
+    locks of :mod:`~coinfer.emulator.sweeps.worker` still keep a restarted sweep off them)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def default_workers() -> int:
@@ -67,6 +87,11 @@ class Executor(ABC):
     @abstractmethod
     def description(self) -> str:
         """What runs the tasks, for messages (``"2 local processes"``)."""
+
+    @property
+    def parallelism(self) -> int | None:
+        """How many tasks run at once (None: not known until the executor is entered)."""
+        return 1
 
     @abstractmethod
     def map_unordered(
@@ -100,7 +125,8 @@ class SerialExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """Tasks on ``workers`` local processes (``spawn`` start method)."""
+    """Tasks on ``workers`` local processes (``spawn`` start method); inside a ``with`` block
+    the processes are kept from one :meth:`map_unordered` to the next."""
 
     def __init__(self, workers: int | None = None) -> None:
         if workers is not None and workers < 1:
@@ -111,11 +137,26 @@ class ProcessExecutor(Executor):
                 expected="a positive integer",
             )
         self.workers = default_workers() if workers is None else workers
+        self._keep_pool = False  #: inside a ``with`` block: keep the pool between calls
+        self._pool: ProcessPoolExecutor | None = None
 
     @property
     def description(self) -> str:
         plural = "es" if self.workers != 1 else ""
         return f"{self.workers} local process{plural}"
+
+    @property
+    def parallelism(self) -> int:
+        return self.workers
+
+    def __enter__(self) -> Self:
+        self._keep_pool = True
+        return self
+
+    def close(self) -> None:
+        """Shut the kept pool down (its processes exit)."""
+        self._keep_pool = False
+        self._drop_pool()
 
     def map_unordered(
         self,
@@ -127,21 +168,60 @@ class ProcessExecutor(Executor):
         for _ in range(SHARED_ROUNDS):
             if not remaining:
                 return
-            remaining = yield from self._round(fn, remaining, on_error, self.workers)
+            remaining = yield from self._shared_round(fn, remaining, on_error)
         for task in remaining:  # a process died twice: isolate, so only its killer fails
-            for lost in (yield from self._round(fn, [task], on_error, 1)):
+            for lost in (yield from self._round(fn, [task], on_error, self._new_pool(1))):
                 yield on_error(lost, BrokenProcessPool("the worker process running it died"))
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
+
+    def _shared_round(
+        self,
+        fn: Callable[[T], R],
+        tasks: list[T],
+        on_error: Callable[[T, BaseException], R],
+    ) -> Generator[R, None, list[T]]:
+        """Run ``tasks`` on the pool of ``workers`` processes. Inside a ``with`` block the pool
+        is kept for the next call (its processes have imported what the tasks need: a search
+        that maps round after round pays for starting them once); a pool whose process died
+        is replaced."""
+        if not self._keep_pool:
+            fresh = self._new_pool(min(self.workers, len(tasks)))
+            return (yield from self._round(fn, tasks, on_error, fresh))
+        if self._pool is None:
+            self._pool = self._new_pool(self.workers)
+        pool = self._pool
+        finished = False
+        try:
+            lost = yield from self._round(fn, tasks, on_error, pool, shut=False)
+            finished = not lost
+        finally:
+            if not finished:  # broken, or abandoned with tasks in flight
+                self._drop_pool()
+        return lost
+
+    def _drop_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
     def _round(
         fn: Callable[[T], R],
         tasks: list[T],
         on_error: Callable[[T, BaseException], R],
-        workers: int,
+        pool: ProcessPoolExecutor,
+        *,
+        shut: bool = True,
     ) -> Generator[R, None, list[T]]:
-        """Run ``tasks`` on one pool; return the tasks lost to a dead worker process."""
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)
+        """Run ``tasks`` on ``pool`` (shut down after, with ``shut``); return the tasks lost
+        to a dead worker process."""
         lost: list[T] = []
         try:
             futures: dict[Future[R], T] = {pool.submit(fn, task): task for task in tasks}
@@ -156,7 +236,8 @@ class ProcessExecutor(Executor):
                     result = on_error(task, err)
                 yield result
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if shut:
+                pool.shutdown(wait=True, cancel_futures=True)
         return lost
 
 
@@ -197,6 +278,16 @@ class DaskExecutor(Executor):
             return f"a local Dask cluster of {self._local_workers} worker {kind}"
         where = self._address if isinstance(self._address, str) else type(self._address).__name__
         return f"the Dask cluster at {where}"
+
+    @property
+    def parallelism(self) -> int | None:
+        """The local workers, or the worker threads of the cluster once connected."""
+        if self._local_workers is not None:
+            return self._local_workers
+        if self._client is None:
+            return None
+        workers = self._client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
     def __enter__(self) -> Self:
         try:

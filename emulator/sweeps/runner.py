@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.output_files import check_output_dir
 from coinfer.emulator.sweeps.aggregate import SweepResults, collect, write_tables
 from coinfer.emulator.sweeps.executors import Executor
 from coinfer.emulator.sweeps.plan import Plan
-from coinfer.emulator.sweeps.store import SweepStore
+from coinfer.emulator.sweeps.store import PLAN_FILE, SweepStore, read_json
 from coinfer.emulator.sweeps.worker import RunTask, execute_run, failure_record
 
 
@@ -42,6 +44,33 @@ class SweepOutcome:
     failed: tuple[dict[str, Any], ...]  #: failure records of this call's runs
     tables: SweepResults
     wall_time_s: float
+
+
+def check_sweep_folder(store: SweepStore, plan: Plan) -> None:
+    """:class:`InputError` unless ``store``'s folder is new, empty, or holds this sweep: the
+    same name and some of its runs (a re-run, or the same sweep with more seeds or values)."""
+    root = store.root
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    existing = read_json(root / PLAN_FILE)
+    where = f"{str(root)!r}"
+    if not isinstance(existing, dict) or "runs" not in existing:
+        raise InputError(
+            f"{where} is not empty and holds no sweep, expected a new or empty folder, or the "
+            "folder of this sweep (or `overwrite`)",
+            argument="out_dir",
+            mentions=("overwrite",),
+        )
+    ours = {run.run_id for run in plan.runs}
+    theirs = {run.get("run_id") for run in existing["runs"] if isinstance(run, dict)}
+    if existing.get("name") != plan.name or not ours & theirs:
+        raise InputError(
+            f"{where} holds another sweep ({existing.get('name')!r}, {len(theirs)} runs, none "
+            f"of sweep {plan.name!r}'s); expected a new folder or this sweep's own (or "
+            "`overwrite` to take it over)",
+            argument="out_dir",
+            mentions=("overwrite",),
+        )
 
 
 def pending_tasks(
@@ -70,18 +99,23 @@ def run_sweep(
     executor: Executor,
     *,
     progress: bool | None = None,
+    overwrite: bool = False,
     trace_dir: str | Path | None = None,
 ) -> SweepOutcome:
     """Run every unfinished run of ``plan`` into ``out_dir`` on ``executor``.
 
     ``progress``: a tqdm bar with ETA on stderr (default: :func:`progress_enabled`).
+    ``out_dir`` must be new, empty, or the folder of this sweep (:func:`check_sweep_folder`);
+    ``overwrite`` takes a folder of another sweep over (its runs stay in ``runs/``, in no table).
     ``trace_dir``: where the input traces the scenarios replay are read from (default:
     ``$COINFER_TRACE_DIR``, then the download cache); it is not part of any id.
     """
     from tqdm import tqdm
 
     started = time.perf_counter()
-    store = SweepStore(Path(out_dir))
+    store = SweepStore(check_output_dir(out_dir, "out_dir"))
+    if not overwrite:
+        check_sweep_folder(store, plan)
     store.write_plan(plan.to_json())
     tasks = pending_tasks(plan, store, trace_dir)
     failed: list[dict[str, Any]] = []

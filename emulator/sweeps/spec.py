@@ -26,13 +26,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
+from coinfer.emulator.inputs import SAFE_NAME, InputModel
 from coinfer.emulator.yaml_files import read_yaml
 
 
-class _Spec(BaseModel):
+class _Spec(InputModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
@@ -53,7 +54,14 @@ class PolicyEntry(_Spec):
 class SweepSpec(_Spec):
     """A sweep file, validated (see the module docstring)."""
 
-    name: str | None = Field(default=None, min_length=1, description="sweep name")
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=SAFE_NAME,
+        description="sweep name; names the default sweep folder, so letters, digits, '.', '_' "
+        "and '-' only, starting with a letter or digit",
+    )
     base: str | None = Field(default=None, description="scenario file, relative to the sweep")
     scenario: dict[str, Any] | None = Field(default=None, description="inline scenario")
     overrides: dict[str, Any] = Field(

@@ -19,13 +19,12 @@ run counts as finished only when its ``summary.json`` is complete and names the 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.output_files import write_bytes_atomically
 
 PLAN_FILE = "sweep.json"
 RUNS_DIR = "runs"
@@ -39,24 +38,10 @@ PLOTS_DIR = "plots"
 RECORD_KEYS = frozenset({"run_id", "config_id", "seed", "status", "metrics"})
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (non-finite floats as ``Infinity``/``NaN``)."""
     text = json.dumps(data, indent=2, allow_nan=True, ensure_ascii=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def read_json(path: Path) -> Any | None:

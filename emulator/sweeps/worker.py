@@ -5,12 +5,22 @@
 run count as finished. An exception inside the run is caught and written to ``error.json``; the
 record returned says ``status: failed`` and the sweep goes on. Leftovers of an interrupted
 attempt are removed first, so a run always starts clean.
+
+A run holds an exclusive lock on ``RUN_DIR/.lock`` (``flock``) while it executes; the system
+releases it when the process ends, however it ends. A run whose lock another live process holds
+(the worker of a sweep killed with SIGKILL that is still finishing, or a second sweep started on
+the same folder) is not touched: it is reported failed with that reason, and the next run of
+the sweep picks it up once it finished. Where ``fcntl`` does not exist (Windows) runs are not
+locked.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +28,14 @@ from typing import Any
 from coinfer.emulator.scenario.schema import Scenario
 from coinfer.emulator.sweeps.store import ERROR_FILE, SUMMARY_FILE, write_json
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 _LEFTOVERS = (SUMMARY_FILE, ERROR_FILE, "trace.parquet", "run.json")
+#: The lock a run holds while it executes.
+LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
@@ -30,17 +47,29 @@ class RunTask:
     seed: int
     scenario: Scenario
     run_dir: str  #: the run's directory (on a file system every worker sees)
-    #: where the input traces the scenario replays are read from (None: $COINFER_TRACE_DIR,
-    #: then the download cache); absolute, on a file system every worker sees
+    #: where the input traces the scenario replays are read from (None: $COINFER_TRACE_DIR, then
+    #: the download cache), as ``simulate``'s ``trace_dir``
     trace_dir: str | None = None
 
 
 def execute_run(task: RunTask) -> dict[str, Any]:
-    """Run ``task``; return its summary record, or its failure record if the run raised."""
+    """Run ``task``; return its summary record, or its failure record if the run raised or
+    another live process holds it."""
+    run_dir = Path(task.run_dir)
+    with run_lock(run_dir) as held:
+        if not held:
+            busy = RuntimeError(
+                f"run {task.run_id} is being executed by another live process (its lock "
+                f"{run_dir / LOCK_FILE} is held); left alone"
+            )
+            return failure_record(task, busy)
+        return _execute(task, run_dir)
+
+
+def _execute(task: RunTask, run_dir: Path) -> dict[str, Any]:
     from coinfer.emulator.api.run import simulate
     from coinfer.emulator.sweeps.metrics import run_metrics
 
-    run_dir = Path(task.run_dir)
     _clear(run_dir)
     started = time.perf_counter()
     try:
@@ -60,6 +89,26 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     }
     write_json(run_dir / SUMMARY_FILE, record)
     return record
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[bool]:
+    """Hold the exclusive lock of ``run_dir`` while inside (yields False, holding nothing, if
+    another process holds it)."""
+    if fcntl is None:
+        yield True
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = os.open(run_dir / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def failure_record(task: RunTask, err: BaseException, wall_time_s: float = 0.0) -> dict[str, Any]:

@@ -7,16 +7,22 @@ as a row group; without one, chunks are kept as Arrow tables for :meth:`TableWri
 Categorical columns arrive as integer codes into label lists and are stored dictionary-encoded.
 A table of many small rows (one per generated token, say) may instead be appended a block of
 rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
+
+The Parquet file is written under a temporary name beside the output path and renamed to it by
+:meth:`TableWriter.close` (:mod:`coinfer.emulator.output_files`): a run killed while writing
+leaves the file of the previous run there, complete, or no file at all.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coinfer.emulator.output_files import partial_path
 from coinfer.emulator.trace.table import Table
 
 
@@ -117,7 +123,9 @@ class TableWriter:
         if self._writer is None:
             assert self._path is not None
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._path, self._schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                partial_path(self._path), self._schema, compression="zstd"
+            )
         return self._writer
 
     def close(self) -> None:
@@ -126,6 +134,7 @@ class TableWriter:
         if self._path is not None:
             self._open().close()
             self._writer = None
+            os.replace(partial_path(self._path), self._path)
 
     def table(self) -> pa.Table:
         """The whole table as one Arrow table (read back from the file if there is one)."""

@@ -308,3 +308,27 @@ def test_the_registry_names_the_three_schedulers_and_refuses_others():
     }
     with pytest.raises(InputError, match="unknown batching scheduler 'fcfs'; expected one of: "):
         make_scheduler("fcfs", params())
+
+
+def test_the_load_a_new_sequence_would_join():
+    """Running sequences, their cached tokens, and the prompt tokens not yet prefilled."""
+    from coinfer.emulator.engine.batching import BatchingParams, Sequence, make_scheduler
+
+    params = BatchingParams(
+        block_size_tokens=16,
+        num_kv_blocks=1000,
+        max_batched_tokens=2048,
+        max_sequences=8,
+        watermark=0.0,
+        chunk_size_tokens=512,
+    )
+    scheduler = make_scheduler("vllm", params)
+    assert scheduler.load() == (0, 0, 0)
+    scheduler.admit(Sequence(1, 100, 5))
+    scheduler.admit(Sequence(2, 300, 5))
+    assert scheduler.load() == (0, 0, 400)  # both wait, 400 prompt tokens
+    scheduler.complete_step(scheduler.next_batch())  # vLLM prefills both at once
+    # both decode next over prompt + 1 generated - 1 cached tokens
+    assert scheduler.load() == (2, 400, 0)
+    scheduler.complete_step(scheduler.next_batch())
+    assert scheduler.load() == (2, 402, 0)

@@ -78,12 +78,19 @@ def test_bad_scenarios_exit_2_naming_the_field(capsys, override, message):
     assert status == 2 and message in err and "Traceback" not in err
 
 
-def test_a_decision_out_of_bounds_stops_the_run_naming_policy_and_field(capsys, tmp_path):
+def test_a_policy_parameter_out_of_bounds_is_refused_before_the_run(capsys, tmp_path):
+    """``split: 40`` cannot apply to a 12-block model: refused before the run, nothing written
+    (a decision out of bounds at run time is refused too: tests/policies/test_base.py)."""
+    out = tmp_path / "run"
     status, _, err = run_cli(
-        capsys, "run", PAPER, "--out", str(tmp_path), "--set", "policy.params.split=40"
+        capsys, "run", PAPER, "--out", str(out), "--set", "policy.params.split=40"
     )
     assert status == 2
-    assert "policy 'fixed' returned split=40, expected an integer in 0..12" in err
+    assert (
+        "policy 'fixed': policy.params.split: got 40, expected split points in 0..12 for model "
+        "'bert-paper' (device group 'phone')"
+    ) in err
+    assert not out.exists()
 
 
 def test_schema_lists_every_field_with_units(capsys):

@@ -43,9 +43,10 @@ def test_a_bad_scenario_file_names_field_value_expectation_and_file(tmp_path):
     with pytest.raises(InputError) as caught:
         load_scenario(path)
     err = caught.value
-    assert str(err).splitlines()[1] == (
-        "  devices[0].arrivals.rate_per_s: got -1, expected Input should be greater than 0"
-    )
+    assert str(err) == (
+        f"invalid scenario {str(path)!r}: "
+        "devices[0].arrivals.rate_per_s: got -1, expected Input should be greater than 0"
+    )  # one problem: not also "devices: should have at least 1 item", its consequence
     assert err.path == "devices[0].arrivals.rate_per_s"  # those of the first problem
     assert err.problems[0].shown_at is None  # the message shows the field's own path
     assert err.value == -1 and err.expected == "Input should be greater than 0"
@@ -160,3 +161,20 @@ def test_an_error_survives_pickling_with_its_fields():
     )
     assert (copy.path, copy.argument, copy.context) == ("devices.3", "override", err.context)
     assert copy.worded({"override": "--set"}) == err.worded({"override": "--set"})
+
+
+def test_a_field_of_several_forms_reports_the_form_the_value_has():
+    """``distance_m`` is a number or a range: a NaN is reported as a number that is not finite,
+    not also as "not a valid dictionary", and under the field's own path."""
+    with pytest.raises(InputError) as caught:
+        scenario_from_dict(
+            minimal(devices=[{**minimal()["devices"][0], "distance_m": float("nan")}])
+        )
+    assert [str(problem) for problem in caught.value.problems] == [
+        "devices[0].distance_m: got nan, expected Input should be a finite number"
+    ]
+
+
+def test_true_is_not_a_count():
+    with pytest.raises(InputError, match=r"devices\[0\]: count: got true, expected a number"):
+        scenario_from_dict(minimal(devices=[{**minimal()["devices"][0], "count": True}]))

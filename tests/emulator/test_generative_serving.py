@@ -313,3 +313,42 @@ def test_a_step_mixing_splits_runs_the_shared_layers_once():
     both_whole = roofline.step_time_s(Batch.decode([100, 100]), whole, a100)
     both_back = roofline.step_time_s(Batch.decode([100, 100]), back, a100)
     assert both_back < server.step_time_s(batch) < both_whole
+
+
+def test_a_measured_whole_model_step_is_shared_among_the_blocks_a_split_side_runs():
+    """A fitted (or table) model times steps of the whole model. A sequence split after block 9
+    runs blocks 10..L on the server: its step gets the share of the measured time that the
+    roofline gives those blocks on the same batch; a sequence on the server alone (split 0)
+    gets the measured time itself."""
+    from coinfer.emulator.deployment.spec import ServerSpec
+    from coinfer.emulator.engine.batching import Sequence
+    from coinfer.emulator.engine.batching_server import (
+        ContinuousBatchingParams,
+        ContinuousBatchingServer,
+    )
+
+    a100 = HardwareCatalog.builtin().get(SERVER)
+    model = ModelCatalog.builtin().get(MODEL)
+    fit = {"decode_s": 0.006, "decode_s_per_context_token": 1e-7, "decode_s_per_sequence": 2e-4}
+    params = ContinuousBatchingParams(step_time={"model": "fitted", "params": fit})
+    measured = make_step_time_model("fitted", fit)
+    roofline = make_step_time_model("roofline")
+    whole = SideCosts.of_blocks(model, 0, model.num_blocks)
+    decode = Batch.decode([100])
+    for split, share in (
+        (0, 1.0),
+        (
+            9,
+            roofline.step_time_s(decode, SideCosts.of_blocks(model, 9, model.num_blocks), a100)
+            / roofline.step_time_s(decode, whole, a100),
+        ),
+    ):
+        spec = ServerSpec(0, "s", a100, 1, "continuous-batching", None, discipline_params=params)
+        server = ContinuousBatchingServer(simpy.Environment(), spec)
+        server.prepare(model, lambda ids, split=split: np.full(len(ids), split), None)
+        server.scheduler.admit(Sequence(1, prompt_tokens=100, output_tokens=5))
+        server.scheduler.complete_step(server.scheduler.next_batch())  # prefilled
+        batch = server.scheduler.next_batch()  # decodes over 100 cached tokens
+        expected = measured.step_time_s(decode, whole, a100) * share
+        assert server.step_time_s(batch) == pytest.approx(expected, rel=1e-12)
+        assert 0 < share <= 1

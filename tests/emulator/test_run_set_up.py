@@ -59,7 +59,7 @@ def builds(monkeypatch) -> Counter:
 @pytest.mark.parametrize("path", [PAPER, EDGE_CLOUD])
 def test_simulate_builds_the_deployment_and_the_policy_once(builds, path, tmp_path):
     """In memory and with a trace written to a directory."""
-    scenario = load_scenario(path, ["requests=20"] if path == PAPER else ["duration_s=2"])
+    scenario = load_scenario(path, ["requests=20"] if path == PAPER else ["duration_s=3"])
     simulate(scenario, seed=3)
     assert builds == {"build_deployment": 1, "make_policy": 1}
     simulate(scenario, seed=3, out_dir=tmp_path)

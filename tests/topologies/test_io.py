@@ -114,7 +114,7 @@ def test_broken_files_are_refused_naming_the_problem(tmp_path, name, text, messa
 
 
 def test_a_missing_file_is_refused_before_the_run(tmp_path):
-    with pytest.raises(InputError, match=r"topology file .*nowhere.json.*cannot be read"):
+    with pytest.raises(InputError, match=r"topology file: .*nowhere.json.* does not exist"):
         resolve_topology(file_scenario(tmp_path / "nowhere.json"))
 
 

@@ -51,3 +51,15 @@ def test_specs_refuse_contradictions():
     with pytest.raises(ValidationError, match="queue_capacity=0 with discipline ps"):
         ServerNode(hardware="l4", discipline="ps", queue_capacity=0)
     assert AccessPointNode().position is None and ServerNode(hardware="l4", x_m=0, y_m=1).position
+
+
+def test_an_access_point_template_bounds_its_radio_fields_as_a_cell_does():
+    """A generator stamps the template on cells: a value the template accepts must make a valid
+    cell (else the run fails after validation, as the fuzz test found for a 1e30 Hz band)."""
+    from coinfer.emulator.scenario.schema import Cell
+    from coinfer.topologies.specs import AccessPointTemplate
+
+    for name in ("bandwidth_hz", "noise_psd_w_per_hz", "noise_figure_db"):
+        cell = Cell.model_fields[name]
+        template = AccessPointTemplate.model_fields[name]
+        assert cell.metadata == template.metadata, name

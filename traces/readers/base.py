@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from coinfer.emulator.inputs import InputModel
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
 from coinfer.traces.provenance import Provenance
@@ -23,7 +24,7 @@ from coinfer.traces.snr import SnrTrace
 Trace = ArrivalTrace | LinkCapacityTrace | SnrTrace
 
 
-class ReaderParams(BaseModel):
+class ReaderParams(InputModel):
     """The options of a trace reader (none here); a reader's ``Params`` extends this model."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

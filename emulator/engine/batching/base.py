@@ -138,6 +138,20 @@ class BatchScheduler(ABC):
         """Live sequences waiting for their external input (see :meth:`mark_ready`)."""
         return self._unready
 
+    def load(self) -> tuple[int, int, int]:
+        """``(running sequences, their cached tokens, prompt tokens not yet prefilled)``: the
+        load a new sequence would join. A running decode has ``prompt + generated − 1`` tokens
+        cached, a running prefill those prefilled so far; the tokens left to prefill are those
+        of every waiting sequence's prefill (a preempted one's recomputation included) and the
+        rest of every running prefill. O(live sequences), numpy."""
+        running = self._running
+        prefilled = self._prefilled[running]
+        target = self._target[running]
+        decoding = prefilled >= target
+        cached = np.where(decoding, self._prompt[running] + self._generated[running] - 1, prefilled)
+        waiting = self._target[list(self._waiting)].sum() if self._waiting else 0
+        return len(running), int(cached.sum()), int(waiting + (target - prefilled).sum())
+
     def running_ids(self) -> list[int]:
         """Ids of the running sequences, in admission order."""
         ids: list[int] = self._id[self._running].tolist()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from coinfer.emulator.inputs import InputModel
 
 
-class BatchingParams(BaseModel):
+class BatchingParams(InputModel):
     """KV-cache geometry and batch limits shared by the ``vllm``, ``sarathi`` and ``orca``
     schedulers (each uses the fields its docstring names)."""
 

@@ -1,15 +1,19 @@
-"""Test policies for sweeps: one that fails its first attempt, one that always fails, one that
-kills its process, one that is slow. Named in sweeps as ``tests.emulator.sweeps.plugins:Class``
-(importable from the repository root, also by worker processes)."""
+"""Test plug-ins for sweeps: a policy that fails its first attempt, one that always fails, one
+that kills its process, one that is slow; an arrival process that cannot be scaled. Named in
+sweeps as ``tests.emulator.sweeps.plugins:Class`` (importable from the repository root, also by
+worker processes)."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
+from coinfer.emulator.scenario.schema import ArrivalParams
 from coinfer.policies.base import Decision, PolicyContext
 from coinfer.policies.fixed import FixedParams, FixedPolicy
 
@@ -63,3 +67,24 @@ class SleepyPolicy(FixedPolicy):
             time.sleep(self.params.sleep_s)
             self._slept = True
         return super().decide(context)
+
+
+class BurstArrivals:
+    """An arrival process whose parameters say nothing of how to scale its rate: ``burst``
+    requests at once, every second."""
+
+    class Params(ArrivalParams):
+        burst: int = Field(default=2, ge=1, description="requests per burst")
+
+    def __init__(self, params: ArrivalParams) -> None:
+        self.params = params
+
+    def gaps(self, device: Any, rng: Any) -> Iterator[float]:
+        while True:
+            yield 1.0
+            yield from [0.0] * (self.params.burst - 1)
+
+
+def pid_of(task: Any) -> int:
+    """The id of the process that ran ``task`` (an executor's task function)."""
+    return os.getpid()

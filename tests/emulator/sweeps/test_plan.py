@@ -77,7 +77,11 @@ def test_inline_scenario_files_are_relative_to_the_sweep_file(tmp_path):
     import shutil
 
     shutil.copy("examples/profiles/tiny-split.csv", tmp_path / "tiny-split.csv")
-    scenario = {**SCENARIO, "devices": [{**SCENARIO["devices"][0], "model": "tiny-split.csv"}]}
+    scenario = {
+        **SCENARIO,
+        "devices": [{**SCENARIO["devices"][0], "model": "tiny-split.csv"}],
+        "policy": {"name": "fixed", "params": {"split": 2}},  # the tiny model has splits 0..3
+    }
     path = write_sweep(tmp_path, sweep_data(scenario=scenario, policies=None, axes=None))
     plan = load_plan(path)
     assert plan.configurations[0].scenario.devices[0].model == str(tmp_path / "tiny-split.csv")

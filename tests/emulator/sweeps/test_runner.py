@@ -37,7 +37,7 @@ def test_a_serial_sweep_runs_everything_and_writes_its_files(serial, plan):
         assert (root / name).stat().st_size > 0
     for run in plan.runs:
         files = {p.name for p in serial.store.run_dir(run.run_id).iterdir()}
-        assert files == {"trace.parquet", "run.json", "summary.json"}
+        assert files == {"trace.parquet", "run.json", "summary.json", ".lock"}  # lock: free
     table = serial.tables.aggregate
     assert list(table["runs"]) == [3, 3, 3, 3]
     assert (table["requests_mean"] == 40).all()
@@ -190,3 +190,57 @@ def test_a_progress_bar_counts_the_runs(plan, tmp_path, capsys):
     run_sweep(plan, tmp_path, SerialExecutor(), progress=True)
     err = capsys.readouterr().err
     assert "tiny: 100%" in err and "12/12" in err and "run/s" in err
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_workers_of_a_killed_sweep_die_with_it(tmp_path):
+    """A sweep killed with SIGKILL leaves no worker process running its runs behind."""
+    data = sweep_data(
+        policies=[{"name": f"{MODULE}:SleepyPolicy", "params": {"split": 4, "sleep_s": 2.0}}],
+        axes={"devices.0.arrivals.rate_per_s": [1.0, 2.0]},
+        seeds=[1, 2],
+    )
+    path = write_sweep(tmp_path, data)
+    command = [sys.executable, "-m", "coinfer.emulator.cli.main", "sweep", str(path)]
+    process = subprocess.Popen(
+        [*command, "--workers", "2", "--out", str(tmp_path / "out")], cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2:  # the pool's two workers (and the resource tracker)
+            assert process.poll() is None and time.monotonic() < deadline
+            workers = {
+                pid
+                for pid in _children(process.pid)
+                if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+            }
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
