@@ -196,3 +196,19 @@ def test_the_readme_runs_the_tests_as_ci_does():
     ci_install = next(line for line in ci if "pip install" in line and " -e " in line)
     extras = re.compile(r"\.\[([\w,-]+)\]")
     assert extras.search(install)[1] == extras.search(ci_install)[1]
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_and_figure_of_the_docs_is_a_file_of_the_checkout():
+    """``[text](path)`` and ``![figure](figures/NAME.png)``: the path (without its ``#anchor``)
+    exists beside the document, so a figure the docs show is committed with them."""
+    missing = []
+    for doc in DOCUMENTS:
+        for target in LINK.findall(doc.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith(("#", "mailto:")):
+                continue
+            if not (doc.parent / target.split("#", 1)[0]).exists():
+                missing.append(f"{doc.relative_to(ROOT).as_posix()}: {target}")
+    assert not missing

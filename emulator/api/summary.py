@@ -111,9 +111,13 @@ class Summary:
                 ("generative requests", f"{g['requests']:.0f} ({g['completed']:.0f} completed)"),
                 ("TTFT p50 / p90 / p99", f"{three('ttft')} ms"),
                 ("TPOT p50 / p90 / p99", f"{three('tpot')} ms"),
-                ("ITL p99 of a request: p50 / p99", f"{three('itl_p99')} ms"),
+                ("ITL p99 of a request: p50 / p90 / p99", f"{three('itl_p99')} ms"),
                 ("output tokens per second", f"{g['tokens_per_s']:.4g}"),
                 ("energy per output token", f"{g['energy_per_token_j'] * 1e3:.4g} mJ"),
+                (
+                    "device energy per output token",
+                    f"{g['device_energy_per_token_j'] * 1e3:.4g} mJ",
+                ),
                 ("preemptions", f"{g['preemptions']:.0f}"),
             ]
             if not np.isnan(g["slo_attainment"]):
@@ -189,10 +193,11 @@ def generative_summary(
     Over completed generative requests: ``ttft``, ``tpot`` and ``itl_p99`` (each request's 99th
     percentile inter-token gap) at their 50th, 90th and 99th percentiles (``*_p50_s`` ...; TPOT
     and ITL over requests of at least two tokens), ``tokens_per_s`` (their output tokens per
-    second of the arrival window ``window_s``), the mean ``energy_per_token_j`` and the
-    ``preemptions``; over every measured generative request, ``slo_attainment``: the share that
-    completed with TTFT ≤ ``slo_ttft_s`` and TPOT ≤ ``slo_tpot_s`` (a one-token request meets
-    any TPOT), NaN when neither objective is set.
+    second of the arrival window ``window_s``), the mean ``energy_per_token_j`` (J, device and
+    server), the mean ``device_energy_per_token_j`` (J, the device's energy over its output
+    tokens) and the ``preemptions``; over every measured generative request,
+    ``slo_attainment``: the share that completed with TTFT ≤ ``slo_ttft_s`` and TPOT ≤
+    ``slo_tpot_s`` (a one-token request meets any TPOT), NaN when neither objective is set.
     """
     generative = measured[measured["output_tokens"].to_numpy() > 0]
     if generative.empty:
@@ -216,6 +221,9 @@ def generative_summary(
     set_slo = np.isfinite(slo_ttft_s) or np.isfinite(slo_tpot_s)
     tokens = float(done["output_tokens"].to_numpy(dtype=float).sum())
     energy = done["energy_per_token_j"].to_numpy(dtype=float)
+    device_energy = done["energy_device_j"].to_numpy(dtype=float) / done["output_tokens"].to_numpy(
+        dtype=float
+    )
     return {
         "requests": float(len(generative)),
         "completed": float(len(done)),
@@ -224,6 +232,9 @@ def generative_summary(
         **quantiles("itl_p99_s"),
         "tokens_per_s": tokens / window_s if window_s > 0 else float("nan"),
         "energy_per_token_j": float(energy.mean()) if len(energy) else float("nan"),
+        "device_energy_per_token_j": (
+            float(device_energy.mean()) if len(device_energy) else float("nan")
+        ),
         "preemptions": float(generative["preemptions"].to_numpy(dtype=float).sum()),
         "slo_ttft_s": float(slo_ttft_s),
         "slo_tpot_s": float(slo_tpot_s),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.cli.argtypes import positive_int
 from coinfer.emulator.cli.errors import EXIT_PARTLY_FAILED, Printed
+from coinfer.emulator.cli.run import add_trace_dir
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.tables import format_table
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from coinfer.emulator.sweeps.runner import SweepOutcome
 
 DEFAULT_SWEEPS_DIR = Path("sweeps")
-PLOT_KINDS = ("cdf", "load", "pareto", "breakdown", "distortion")
+PLOT_KINDS = ("cdf", "load", "pareto", "breakdown", "distortion", "tokens", "token-energy")
 #: Metrics printed by default: (metric, scale, unit).
 DEFAULT_METRICS = (
     ("latency_p50_s", 1e3, "ms"),
@@ -36,11 +37,19 @@ DEFAULT_METRICS = (
     ("deadline_met_ratio", 100.0, "%"),
     ("energy_per_request_j", 1e3, "mJ"),
     ("distortion_mean", 1.0, ""),
-    # generative runs only (the aggregate has them when the runs had generative requests)
+)
+#: Metrics printed by default instead when the runs had generative requests (the aggregate has
+#: these columns only then; ``--metric`` picks any other, e.g. ``generative.ttft_p90_s``).
+GENERATIVE_METRICS = (
+    ("generative.ttft_p50_s", 1e3, "ms"),
     ("generative.ttft_p99_s", 1e3, "ms"),
+    ("generative.tpot_p50_s", 1e3, "ms"),
     ("generative.tpot_p99_s", 1e3, "ms"),
+    ("generative.itl_p99_p99_s", 1e3, "ms"),
     ("generative.tokens_per_s", 1.0, "tok/s"),
+    ("generative.energy_per_token_j", 1.0, "J"),
     ("generative.slo_attainment", 100.0, "%"),
+    ("generative.preemptions", 1.0, ""),
 )
 _SHOWN_FAILURES = 5
 
@@ -67,6 +76,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the configurations and runs, run nothing"
     )
+    add_trace_dir(sweep)
     sweep.add_argument(
         "--overwrite",
         action="store_true",
@@ -102,7 +112,8 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         default=[],
         metavar="NAME",
         help="metric to print (repeatable; default: latency p50/p99, deadline met, energy, "
-        "distortion)",
+        "distortion; with generative requests TTFT, TPOT and ITL, tokens/s, energy per token, "
+        "SLO attainment, preemptions)",
     )
 
     plot = commands.add_parser("plot", help="draw a figure of a sweep (PNG and PDF)")
@@ -143,7 +154,7 @@ def sweep_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.sweeps.plan import load_plan
     from coinfer.emulator.sweeps.runner import run_sweep
 
-    plan = load_plan(args.sweep, args.overrides)
+    plan = load_plan(args.sweep, args.overrides, trace_dir=args.trace_dir)
     out = Path(args.out) if args.out else DEFAULT_SWEEPS_DIR / plan.name
     if args.dry_run:
         return _listing(plan, out)
@@ -153,7 +164,7 @@ def sweep_command(args: argparse.Namespace) -> str:
         scheduler=args.scheduler,
         dask_local=args.dask_local,
     )
-    outcome = run_sweep(plan, out, executor, overwrite=args.overwrite)
+    outcome = run_sweep(plan, out, executor, overwrite=args.overwrite, trace_dir=args.trace_dir)
     status = EXIT_PARTLY_FAILED if outcome.failed else 0
     if getattr(args, "json", False):
         return Printed(json.dumps(_outcome_json(outcome, out), indent=2), status)
@@ -235,11 +246,12 @@ def format_aggregate(
     aggregate: pd.DataFrame, columns: list[str], metrics: list[str] | None = None
 ) -> str:
     """The aggregate as text: varied values, runs, and ``mean ± CI`` of each metric."""
-    chosen = (
-        [(m, scale, unit) for m, scale, unit in DEFAULT_METRICS]
-        if not metrics
-        else [(m, 1.0, "") for m in metrics]
-    )
+    if metrics:
+        chosen = [(m, 1.0, "") for m in metrics]
+    elif f"{GENERATIVE_METRICS[0][0]}_mean" in aggregate:
+        chosen = list(GENERATIVE_METRICS)
+    else:
+        chosen = list(DEFAULT_METRICS)
     headers = [*columns, "runs"] + [
         f"{m} ({unit})" if unit else m for m, _, unit in chosen if f"{m}_mean" in aggregate
     ]

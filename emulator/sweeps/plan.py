@@ -90,7 +90,11 @@ class Plan:
 
 
 def load_plan(
-    path: str | Path, extra_overrides: Sequence[str] = (), *, validate: bool = True
+    path: str | Path,
+    extra_overrides: Sequence[str] = (),
+    *,
+    validate: bool = True,
+    trace_dir: str | Path | None = None,
 ) -> Plan:
     """Read the sweep file at ``path`` and expand it (see :func:`build_plan`)."""
     path = Path(path)
@@ -100,6 +104,7 @@ def load_plan(
         source=f"sweep {str(path)!r}",
         extra_overrides=extra_overrides,
         validate=validate,
+        trace_dir=trace_dir,
     )
 
 
@@ -110,6 +115,7 @@ def build_plan(
     source: str = "sweep",
     extra_overrides: Sequence[str] = (),
     validate: bool = True,
+    trace_dir: str | Path | None = None,
 ) -> Plan:
     """Expand ``spec`` (read from a file in ``base_dir``) into a :class:`Plan`.
 
@@ -118,8 +124,9 @@ def build_plan(
     ``dotted.path=value`` strings (the command line's ``--set``) applied after the sweep's own
     ``set``; their paths are left as given. With ``validate``, each configuration is also
     resolved into a deployment with its policy built (:func:`emulator.run.prepare`), so unknown
-    hardware, models or policy parameters are refused before anything runs. Raises
-    :class:`InputError`.
+    hardware, models or policy parameters are refused before anything runs; the input traces a
+    scenario replays are then read from ``trace_dir`` (else ``$COINFER_TRACE_DIR`` or the
+    download cache), as the runs will read them. Raises :class:`InputError`.
     """
     base_dir = Path(base_dir)
     base = _base_data(spec, base_dir, source)
@@ -164,7 +171,7 @@ def build_plan(
             )
         seen[cid] = index
         if validate:
-            _prepare(scenario, seeds[0], where)
+            _prepare(scenario, seeds[0], where, trace_dir)
         resolved_data = scenario.model_dump(mode="python")
         point = {
             path: _resolved(resolved_data, path, values[path]) for path in columns if path in values
@@ -275,11 +282,11 @@ def _base_data(spec: SweepSpec, base_dir: Path, source: str) -> dict[str, Any]:
     return resolve_files(data, base_dir, Scenario)
 
 
-def _prepare(scenario: Scenario, seed: int, where: str) -> None:
+def _prepare(scenario: Scenario, seed: int, where: str, trace_dir: str | Path | None) -> None:
     from coinfer.emulator.api.run import prepare
 
     try:
-        prepare(scenario, seed)
+        prepare(scenario, seed, trace_dir=trace_dir)
     except InputError as err:
         err.within(where)
         raise

@@ -11,7 +11,11 @@ other varied values tell series apart. Kinds:
 * ``pareto``: energy per request against latency, each policy's Pareto front drawn;
 * ``breakdown``: mean latency split into its parts (device queue and compute, uplink, backhaul
   if the trace has it, server queue and compute, downlink), per configuration or per split;
-* ``distortion``: mean distortion bound against a budget (latency T0 or energy E0).
+* ``distortion``: mean distortion bound against a budget (latency T0 or energy E0);
+* ``tokens``: TTFT p99, TPOT p99 (the scenario's SLO dashed) and SLO attainment against the
+  offered load, for runs with generative requests;
+* ``token-energy``: energy per output token (device and server) and the device's share of it
+  against the offered load, for runs with generative requests.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-KINDS = ("cdf", "load", "pareto", "breakdown", "distortion")
+KINDS = ("cdf", "load", "pareto", "breakdown", "distortion", "tokens", "token-energy")
 #: Okabe & Ito (2008), the colour-blind-safe qualitative palette (black last).
 OKABE_ITO = (
     "#0072B2",  # blue
@@ -52,7 +56,7 @@ OKABE_ITO = (
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Last path segments that make an axis the offered load, or a budget.
-LOAD_FIELDS = ("rate_per_s", "interval_s", "count", "requests")
+LOAD_FIELDS = ("rate_per_s", "rate_scale", "interval_s", "count", "requests")
 BUDGET_FIELDS = ("deadline_s", "energy_budget_j")
 #: Latency parts in the order a request meets them (other parts of the trace's declaration go
 #: after, in trace order).
@@ -102,6 +106,8 @@ def plot(kind: str, tables: SweepResults, store: SweepStore, options: PlotOption
         "pareto": _pareto,
         "breakdown": _breakdown,
         "distortion": _distortion,
+        "tokens": _tokens,
+        "token-energy": _token_energy,
     }[kind]
     return draw(aggregate, tables, store, options)
 
@@ -538,3 +544,170 @@ def _distortion(
     ax.set_title("Distortion against budget (error bars: 95% CI over seeds)")
     _legend(ax, len(series))
     return figure
+
+
+# ---- generative requests ------------------------------------------------------------------------
+
+_SLO_LABEL = "SLO"
+#: How far apart the smallest and largest plotted mean must be (ratio) for a log axis.
+_LOG_SPAN = 20.0
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """One panel of a figure against load: a metric (its aggregate name without ``_mean``),
+    the factor to its unit, the y label, the dashed reference(s) in that unit, and whether the
+    metric is a fraction (linear axis from 0 to 1)."""
+
+    metric: str
+    scale: float
+    ylabel: str
+    references: tuple[float, ...] = ()
+    fraction: bool = False
+
+
+def _generative_rows(aggregate: pd.DataFrame, kind: str) -> None:
+    if "generative.requests_mean" not in aggregate:
+        raise InputError(
+            f"plot {kind}: the runs have no generative request (no generative.* metric); "
+            "expected a sweep of a scenario whose devices declare tokens (docs/generative.md)"
+        )
+
+
+def _slos(plan: dict[str, Any], configs: set[str]) -> tuple[list[float], list[float]]:
+    """The distinct finite TTFT and TPOT objectives (s) of the selected configurations."""
+    ttft: set[float] = set()
+    tpot: set[float] = set()
+    for config in plan["configurations"]:
+        if config["config_id"] in configs:
+            slo = config["scenario"].get("slo") or {}
+            for found, key in ((ttft, "ttft_s"), (tpot, "tpot_s")):
+                value = slo.get(key)
+                if isinstance(value, int | float) and np.isfinite(value):
+                    found.add(float(value))
+    return sorted(ttft), sorted(tpot)
+
+
+def _against_load(
+    aggregate: pd.DataFrame,
+    tables: SweepResults,
+    options: PlotOptions,
+    kind: str,
+    panels: Sequence[_Panel],
+    width: float,
+) -> Figure:
+    """One panel per metric against the load (the measured offered rate, or ``options.x``),
+    one curve per series with its 95 % CI as error bars clipped to the axis' domain (above a
+    log axis' floor, inside [0, 1] for a fraction), the references dashed, one legend below."""
+    columns = list(tables.plan["columns"])
+    axis = _find_axis(columns, LOAD_FIELDS, options.x, kind)
+    measured = options.x is None
+    series = _series(aggregate, columns, axis)
+    figure, axes = _figure(width, 4.0, panels=len(panels))
+    handles: dict[str, Any] = {}
+    for ax, panel in zip(axes, panels, strict=True):
+        curves = []
+        for item in series:
+            rows = item.rows
+            x = (
+                rows["offered_rate_per_s_mean"].to_numpy(float)
+                if measured
+                else _numeric(rows, axis)
+            )
+            y = rows[f"{panel.metric}_mean"].to_numpy(float) * panel.scale
+            half = _ci(rows[f"{panel.metric}_ci95"]) * panel.scale
+            keep = np.isfinite(x) & np.isfinite(y)
+            order = np.argsort(x[keep])
+            curves.append((item, x[keep][order], y[keep][order], half[keep][order]))
+        means = np.concatenate([y for _, _, y, _ in curves]) if curves else np.array([])
+        if panel.fraction:
+            low, high, log = 0.0, 1.0, False
+        else:
+            positive = means[means > 0]
+            log = bool(len(positive)) and positive.max() > _LOG_SPAN * positive.min()
+            if len(positive) == 0:
+                low, high = 0.0, 1.0
+            elif log:
+                low = min([positive.min(), *panel.references]) / 2.0
+                high = max([positive.max(), *panel.references]) * 2.0
+            else:
+                low = 0.0
+                high = max([positive.max(), *panel.references]) * 1.15
+        for index, (item, x, y, half) in enumerate(curves):
+            if not len(y):
+                continue
+            lower = np.minimum(half, np.maximum(y - low, 0.0))  # never below the axis' floor
+            upper = np.minimum(half, np.maximum(high - y, 0.0)) if panel.fraction else half
+            style = {**item.style, "marker": _MARKERS[index % len(_MARKERS)]}  # told apart
+            drawn = ax.errorbar(
+                x, y, yerr=np.vstack([lower, upper]), capsize=3, label=item.label, **style
+            )
+            handles.setdefault(item.label, drawn)
+        for value in panel.references:
+            reference = ax.axhline(value, color="#000000", linestyle="--", linewidth=1.0)
+            handles.setdefault(_SLO_LABEL, reference)
+        if log:
+            ax.set_yscale("log")
+        if panel.fraction:
+            ax.set_ylim(-0.02, 1.02)
+        else:
+            tops = [float(np.max(y + h)) for _, _, y, h in curves if len(y)]
+            ax.set_ylim(low, max([high, *(t * (1.3 if log else 1.05) for t in tops)]))
+        ax.set_xlabel("offered load (requests/s)" if measured else axis)
+        ax.set_ylabel(panel.ylabel)
+        _log_x_if_wide(ax, np.concatenate([x for _, x, _, _ in curves]) if curves else [])
+    if handles:
+        labels = [
+            label for label in [*(item.label for item in series), _SLO_LABEL] if label in handles
+        ]
+        figure.legend(
+            [handles[label] for label in labels],
+            labels,
+            loc="outside lower center",
+            ncols=min(len(labels), 5),
+            frameon=False,
+            fontsize="small",
+        )
+    return figure
+
+
+def _log_x_if_wide(ax: Axes, x: Any) -> None:
+    """A log x axis, ticks at 1, 2 and 5 per decade written plainly, when the positive x values
+    span at least :data:`_LOG_SPAN` / 2 (loads from light to overload often do)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    values = np.asarray(x, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values) or values.max() < _LOG_SPAN / 2 * values.min():
+        return
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _tokens(
+    aggregate: pd.DataFrame, tables: SweepResults, store: SweepStore, options: PlotOptions
+) -> Figure:
+    _generative_rows(aggregate, "tokens")
+    ttft, tpot = _slos(tables.plan, set(aggregate["config_id"]))
+    panels = [
+        _Panel("generative.ttft_p99_s", 1.0, "TTFT p99 (s)", tuple(ttft)),
+        _Panel("generative.tpot_p99_s", MS, "TPOT p99 (ms)", tuple(v * MS for v in tpot)),
+    ]
+    if ttft or tpot:
+        panels.append(
+            _Panel("generative.slo_attainment", 1.0, "SLO attainment (share of requests)", (), True)
+        )
+    return _against_load(aggregate, tables, options, "tokens", panels, 4.3 * len(panels))
+
+
+def _token_energy(
+    aggregate: pd.DataFrame, tables: SweepResults, store: SweepStore, options: PlotOptions
+) -> Figure:
+    _generative_rows(aggregate, "token-energy")
+    panels = [
+        _Panel("generative.energy_per_token_j", 1.0, "energy per output token (J)"),
+        _Panel("generative.device_energy_per_token_j", MS, "device energy per output token (mJ)"),
+    ]
+    return _against_load(aggregate, tables, options, "token-energy", panels, 9.0)

@@ -73,11 +73,15 @@ def check_sweep_folder(store: SweepStore, plan: Plan) -> None:
         )
 
 
-def pending_tasks(plan: Plan, store: SweepStore) -> list[RunTask]:
-    """The plan's runs that have not finished, as tasks (plan order)."""
+def pending_tasks(
+    plan: Plan, store: SweepStore, trace_dir: str | Path | None = None
+) -> list[RunTask]:
+    """The plan's runs that have not finished, as tasks (plan order), reading their input
+    traces from ``trace_dir`` (made absolute)."""
     scenarios = {c.config_id: c.scenario for c in plan.configurations}
+    traces = None if trace_dir is None else str(Path(trace_dir).resolve())
     return [
-        RunTask(run.run_id, run.config_id, run.seed, scenarios[run.config_id], str(path))
+        RunTask(run.run_id, run.config_id, run.seed, scenarios[run.config_id], str(path), traces)
         for run in plan.runs
         if store.finished(run.run_id) is None
         for path in [store.run_dir(run.run_id)]
@@ -96,12 +100,15 @@ def run_sweep(
     *,
     progress: bool | None = None,
     overwrite: bool = False,
+    trace_dir: str | Path | None = None,
 ) -> SweepOutcome:
     """Run every unfinished run of ``plan`` into ``out_dir`` on ``executor``.
 
     ``progress``: a tqdm bar with ETA on stderr (default: :func:`progress_enabled`).
     ``out_dir`` must be new, empty, or the folder of this sweep (:func:`check_sweep_folder`);
     ``overwrite`` takes a folder of another sweep over (its runs stay in ``runs/``, in no table).
+    ``trace_dir``: where the input traces the scenarios replay are read from (default:
+    ``$COINFER_TRACE_DIR``, then the download cache); it is not part of any id.
     """
     from tqdm import tqdm
 
@@ -110,7 +117,7 @@ def run_sweep(
     if not overwrite:
         check_sweep_folder(store, plan)
     store.write_plan(plan.to_json())
-    tasks = pending_tasks(plan, store)
+    tasks = pending_tasks(plan, store, trace_dir)
     failed: list[dict[str, Any]] = []
     show = progress_enabled() if progress is None else progress
     if tasks:

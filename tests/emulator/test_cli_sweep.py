@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from coinfer.emulator.cli.main import main
-from tests.emulator.sweeps.helpers import sweep_data, write_sweep
+from coinfer.emulator.cli.sweep import GENERATIVE_METRICS
+from tests.emulator.sweeps.helpers import GENERATIVE_SWEEP, sweep_data, write_sweep
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +40,7 @@ def test_sweep_then_resume_then_summarize_then_plot(capsys, sweep_file, tmp_path
     assert status == 0, err
     assert "8 run now on this process (serial), 0 already finished, 0 failed" in out
     assert "latency_p99_s (ms)" in out and " ± " in out
+    assert "generative" not in out  # one-pass runs: no token figures
     assert err == ""  # no progress bar when stderr is not a terminal
 
     status, out, _ = run_cli(capsys, "sweep", sweep_file, "--out", out_dir, "--json")
@@ -127,38 +129,70 @@ def test_dask_local_cluster_from_the_command_line(capsys, sweep_file, tmp_path):
 
 def test_a_sweep_of_generative_runs_summarizes_their_token_figures(capsys, tmp_path):
     """Modes × load: the aggregate shows TTFT and TPOT p99, tokens/s and SLO attainment."""
-    scenario = {
-        "name": "chat",
-        "requests": 20,
-        "slo": {"ttft_s": 0.5, "tpot_s": 0.05},
-        "devices": [
-            {
-                "name": "phone",
-                "count": 4,
-                "hardware": "jetson-agx-orin",
-                "model": "llama-3-8b",
-                "arrivals": {"process": "poisson", "rate_per_s": 0.5},
-                "tokens": {
-                    "prompt": {"distribution": "constant", "value": 100},
-                    "output": {"distribution": "constant", "value": 8},
-                },
-            }
-        ],
-        "servers": [{"id": "edge", "hardware": "a100", "discipline": "continuous-batching"}],
-    }
-    data = sweep_data(
-        scenario=scenario,
-        axes={"devices.0.arrivals.rate_per_s": [0.5, 2.0]},
-        policies=["on-server", {"name": "split", "params": {"layer": 9}}],
-        seeds=[1, 2],
-    )
+    data = sweep_data(GENERATIVE_SWEEP)
     out_dir = tmp_path / "out"
     status, out, err = run_cli(
         capsys, "sweep", write_sweep(tmp_path, data), "--serial", "--out", out_dir
     )
     assert status == 0, err
-    for shown in ("generative.ttft_p99_s (ms)", "generative.tokens_per_s (tok/s)"):
-        assert shown in out
+    header = out.split("\n\n", 1)[1].splitlines()[0]
+    for metric, _, unit in GENERATIVE_METRICS:
+        assert (f"{metric} ({unit})" if unit else metric) in header
+    assert "distortion_mean" not in header  # one-pass figures are not shown for token runs
     status, out, _ = run_cli(capsys, "summarize", out_dir, "--json")
     rows = json.loads(out)
     assert len(rows) == 4 and all(row["generative.slo_attainment_mean"] >= 0 for row in rows)
+    for statistic in ("ttft", "tpot", "itl_p99"):
+        for level in ("p50", "p90", "p99"):
+            assert all(row[f"generative.{statistic}_{level}_s_mean"] > 0 for row in rows)
+    results = pd.read_parquet(out_dir / "results.parquet")
+    first = results[results["config_id"] == rows[0]["config_id"]]
+    assert rows[0]["generative.energy_per_token_j_mean"] == pytest.approx(
+        first["generative.energy_per_token_j"].mean()
+    )
+    assert rows[0]["generative.preemptions_mean"] == first["generative.preemptions"].mean()
+
+
+def test_a_sweep_reads_the_traces_its_scenarios_replay_from_the_trace_dir(
+    capsys, tmp_path, monkeypatch
+):
+    """``--trace-dir`` reaches the validation and every run (here a synthetic Azure trace whose
+    every request has 64 prompt and 4 output tokens); without it the sweep is refused, exit 2."""
+    monkeypatch.delenv("COINFER_TRACE_DIR", raising=False)
+    monkeypatch.setenv("COINFER_CACHE_DIR", str(tmp_path / "cache"))
+    traces = tmp_path / "traces" / "azure-llm-2023"
+    traces.mkdir(parents=True)
+    rows = [f"2023-11-16 18:00:{second:02d}.0000000,64,4" for second in range(0, 60, 2)]
+    (traces / "AzureLLMInferenceTrace_conv.csv").write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    scenario = sweep_data(GENERATIVE_SWEEP)["scenario"]
+    scenario["devices"][0]["arrivals"] = {"process": "trace", "trace": "azure-2023/conv"}
+    scenario["devices"][0]["tokens"] = "trace"
+    data = sweep_data(
+        GENERATIVE_SWEEP,
+        scenario=scenario,
+        axes={"devices.0.arrivals.rate_scale": [1.0, 2.0]},
+        policies=["on-server"],
+        seeds=[1],
+    )
+    sweep_file = write_sweep(tmp_path, data)
+    out_dir = tmp_path / "out"
+    status, _, err = run_cli(capsys, "sweep", sweep_file, "--serial", "--out", out_dir)
+    assert status == 2 and "trace 'azure-2023/conv'" in err and "Traceback" not in err
+    assert not out_dir.exists()
+    status, _, err = run_cli(
+        capsys,
+        "sweep",
+        sweep_file,
+        "--serial",
+        "--out",
+        out_dir,
+        "--trace-dir",
+        tmp_path / "traces",
+    )
+    assert status == 0, err
+    for trace in out_dir.glob("runs/*/trace.parquet"):
+        tokens = pd.read_parquet(trace, columns=["prompt_tokens", "output_tokens"])
+        assert (tokens["prompt_tokens"] == 64).all() and (tokens["output_tokens"] == 4).all()
+    assert len(list(out_dir.glob("runs/*/summary.json"))) == 2

@@ -8,6 +8,8 @@ generative requests at all).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -237,10 +239,33 @@ def test_the_summary_reports_the_generative_figures_from_the_trace():
     assert summary["tpot_p50_s"] == pytest.approx(np.nanquantile(done["tpot_s"], 0.5))
     window = result.stats.arrivals_end_s
     assert summary["tokens_per_s"] == pytest.approx(done["output_tokens"].sum() / window)
+    device_per_token = done["energy_device_j"] / done["output_tokens"]
+    assert summary["device_energy_per_token_j"] == pytest.approx(device_per_token.mean())
+    assert 0 < summary["device_energy_per_token_j"] < summary["energy_per_token_j"]
     met = (done["ttft_s"] <= 0.05) & ((done["tpot_s"] <= 0.0105) | done["tpot_s"].isna())
     assert 0 < met.sum() < len(done)  # the objectives split the requests
     assert summary["slo_attainment"] == pytest.approx(met.sum() / len(trace))
     assert "TTFT p50 / p90 / p99" in result.summary.format()
+
+
+def test_each_row_of_percentiles_in_the_printed_summary_names_every_value_it_shows():
+    """A row labelled ``pA / pB / pC`` shows exactly those percentiles, in that order (in ms)."""
+    summary = simulate(scenario([generative_group()])).summary
+    rows = {}
+    for line in summary.format().splitlines()[2:]:
+        label, value = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+        rows[label] = value
+    shown = {label: value for label, value in rows.items() if re.search(r"p\d+ / p\d+", label)}
+    itl = "ITL p99 of a request: p50 / p90 / p99"
+    for label, value in shown.items():
+        levels = re.findall(r"p(\d+)", label.split(":")[-1])
+        numbers = [float(v) for v in value.removesuffix(" ms").split(" / ")]
+        assert len(numbers) == len(levels), label
+        if label == itl:
+            g = summary.generative
+            expected = [g[f"itl_p99_p{level}_s"] * 1e3 for level in levels]
+            assert numbers == pytest.approx(expected, rel=1e-3)
+    assert {"TTFT p50 / p90 / p99", "TPOT p50 / p90 / p99", itl} <= set(shown)
 
 
 # ---- the event economy ------------------------------------------------------------------------

@@ -39,9 +39,41 @@ SWEEP: dict[str, Any] = {
 }
 
 
-def sweep_data(**changes: Any) -> dict[str, Any]:
-    """A copy of :data:`SWEEP` with top-level keys replaced (None removes a key)."""
-    data = copy.deepcopy(SWEEP)
+#: A chat cell for sweeps of generative requests: four phones, an A100 batching continuously.
+GENERATIVE_SCENARIO: dict[str, Any] = {
+    "name": "chat",
+    "requests": 20,
+    "slo": {"ttft_s": 0.5, "tpot_s": 0.05},
+    "devices": [
+        {
+            "name": "phone",
+            "count": 4,
+            "hardware": "jetson-agx-orin",
+            "model": "llama-3-8b",
+            "arrivals": {"process": "poisson", "rate_per_s": 0.5},
+            "tokens": {
+                "prompt": {"distribution": "constant", "value": 100},
+                "output": {"distribution": "constant", "value": 8},
+            },
+        }
+    ],
+    "servers": [{"id": "edge", "hardware": "a100", "discipline": "continuous-batching"}],
+}
+
+#: Modes × load over :data:`GENERATIVE_SCENARIO`: 2 loads × 2 policies × 2 seeds.
+GENERATIVE_SWEEP: dict[str, Any] = {
+    "name": "chat",
+    "scenario": GENERATIVE_SCENARIO,
+    "axes": {"devices.0.arrivals.rate_per_s": [0.5, 2.0]},
+    "policies": ["on-server", {"name": "split", "params": {"layer": 9}}],
+    "seeds": [1, 2],
+}
+
+
+def sweep_data(template: dict[str, Any] | None = None, /, **changes: Any) -> dict[str, Any]:
+    """A copy of ``template`` (default :data:`SWEEP`) with top-level keys replaced (None removes
+    a key)."""
+    data = copy.deepcopy(SWEEP if template is None else template)
     for key, value in changes.items():
         if value is None:
             data.pop(key, None)

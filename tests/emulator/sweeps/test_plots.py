@@ -8,7 +8,7 @@ from coinfer.emulator.sweeps.aggregate import collect
 from coinfer.emulator.sweeps.executors import SerialExecutor
 from coinfer.emulator.sweeps.plots import OKABE_ITO, PlotOptions, pareto_front, plot, save_figure
 from coinfer.emulator.sweeps.runner import run_sweep
-from tests.emulator.sweeps.helpers import plan_of, sweep_data
+from tests.emulator.sweeps.helpers import GENERATIVE_SWEEP, plan_of, sweep_data
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,105 @@ def test_pareto_front_keeps_the_points_nothing_beats():
     x = np.array([1.0, 2.0, 3.0, 2.5, 4.0, np.nan])
     y = np.array([5.0, 3.0, 4.0, 1.0, 1.0, 0.0])
     assert list(pareto_front(x, y)) == [0, 1, 3]
+
+
+# ---- generative requests: modes × load ----------------------------------------------------------
+
+MODES = ["on-server", {"name": "split", "params": {"layer": 9}}, "on-device"]
+
+
+@pytest.fixture(scope="module")
+def chat(tmp_path_factory):
+    """Three modes × two loads × two seeds of the chat cell (SLO: TTFT 0.5 s, TPOT 50 ms)."""
+    data = sweep_data(GENERATIVE_SWEEP, policies=MODES)
+    outcome = run_sweep(
+        plan_of(data), tmp_path_factory.mktemp("chat"), SerialExecutor(), progress=False
+    )
+    return outcome.store, collect(outcome.store)
+
+
+def curves(ax):
+    """The error-bar curves of a panel: (label, x, y, lower end, upper end of each CI bar)."""
+    found = []
+    for container in ax.containers:
+        line, _, (bars,) = container.lines
+        x, y = line.get_data()
+        ends = np.array([segment[:, 1] for segment in bars.get_segments()])
+        found.append((container.get_label(), np.asarray(x), np.asarray(y), ends[:, 0], ends[:, 1]))
+    return found
+
+
+def dashed_levels(ax):
+    return [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+
+
+def test_tokens_shows_ttft_and_tpot_p99_per_mode_against_load_with_the_slo_dashed(chat, tmp_path):
+    store, tables = chat
+    figure = plot("tokens", tables, store, PlotOptions())
+    ttft, tpot, attainment = figure.axes
+    aggregate = tables.aggregate
+    for ax, metric, scale, slo in (
+        (ttft, "generative.ttft_p99_s", 1.0, 0.5),
+        (tpot, "generative.tpot_p99_s", 1e3, 50.0),
+    ):
+        drawn = curves(ax)
+        assert [label for label, *_ in drawn] == ["on-server", "split", "on-device"]
+        for label, x, y, low, high in drawn:
+            rows = aggregate[aggregate["policy"] == label]
+            assert list(x) == sorted(rows["offered_rate_per_s_mean"])
+            assert y == pytest.approx(rows[f"{metric}_mean"].to_numpy() * scale)
+            bottom, top = ax.get_ylim()  # every CI bar inside the axes (to rounding)
+            assert low.min() >= bottom * (1 - 1e-12) and high.max() <= top
+        assert dashed_levels(ax) == [slo]
+    assert ttft.get_yscale() == "log" and ttft.get_ylim()[0] > 0  # spans decades
+    assert attainment.get_ylim() == (-0.02, 1.02)
+    for _, _, y, low, high in curves(attainment):
+        assert low.min() >= 0 and high.max() <= 1 and ((y >= 0) & (y <= 1)).all()
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend == ["on-server", "split", "on-device", "SLO"]
+    png, pdf = save_figure(figure, tmp_path / "tokens")
+    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 5_000
+
+
+def test_token_energy_shows_each_modes_energy_per_output_token_and_the_devices_share(chat):
+    store, tables = chat
+    figure = plot("token-energy", tables, store, PlotOptions())
+    total, device = figure.axes
+    aggregate = tables.aggregate
+    per_mode = {}
+    for ax, metric, scale in (
+        (total, "generative.energy_per_token_j", 1.0),
+        (device, "generative.device_energy_per_token_j", 1e3),
+    ):
+        drawn = curves(ax)
+        assert len(drawn) == len(MODES)
+        for label, _, y, *_ in drawn:
+            rows = aggregate[aggregate["policy"] == label]
+            assert y == pytest.approx(rows[f"{metric}_mean"].to_numpy() * scale)
+            per_mode[label, ax is device] = y
+    # the phone's share: almost nothing on the server, part with a split, all on the device
+    assert (per_mode["on-server", True] < per_mode["split", True]).all()
+    assert (per_mode["split", True] < per_mode["on-device", True]).all()
+    assert per_mode["on-device", True] == pytest.approx(per_mode["on-device", False] * 1e3)
+    assert device.get_yscale() == "log"
+
+
+@pytest.mark.parametrize("kind", ["tokens", "token-energy"])
+def test_token_plots_of_a_sweep_without_generative_requests_are_refused(swept, kind):
+    store, tables = swept
+    with pytest.raises(InputError, match=f"plot {kind}: the runs have no generative request"):
+        plot(kind, tables, store, PlotOptions())
+
+
+def test_a_load_axis_from_light_to_overload_is_logarithmic_with_plain_ticks():
+    from matplotlib.figure import Figure
+
+    from coinfer.emulator.sweeps.plots import _log_x_if_wide
+
+    wide, narrow = Figure().subplots(1, 2)
+    wide.plot([0.7, 22.0], [1.0, 1.0])
+    _log_x_if_wide(wide, [0.7, 1.3, 5.4, 22.0, np.nan])
+    narrow.plot([2.0, 8.0], [1.0, 1.0])
+    _log_x_if_wide(narrow, [2.0, 8.0])
+    assert wide.get_xscale() == "log" and narrow.get_xscale() == "linear"
+    assert wide.xaxis.get_major_formatter()(20.0, 0) == "20"
