@@ -7,13 +7,15 @@ and the field; an infeasible request is a recorded outcome, not an exception."""
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import pytest
 
 from coinfer.emulator.api.run import prepare, simulate
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.schema import scenario_from_dict
-from coinfer.policies.base import PolicyError
+from coinfer.policies.base import Policy, PolicyError
+from coinfer.policies.fixed import FixedPolicy
 
 
 def scenario(device=None, **changes):
@@ -89,21 +91,51 @@ def test_out_of_range_policy_parameters_are_refused_before_the_run():
 @pytest.mark.parametrize(
     ("params", "field"),
     [
+        ({"split": 99}, "policy.params.split: got 99, expected split points in 0..12"),
+        ({"tx_power_w": 2.0}, "policy.params.tx_power_w: got 2.0, expected a power in (0, 0.5] W"),
+        ({"f_server_hz": 9e9}, "policy.params.f_server_hz: got 9000000000.0"),
+    ],
+)
+def test_parameters_no_request_could_use_are_refused_before_the_run(params, field):
+    """The fixed policy's parameters are positive numbers, but outside the model's or the
+    hardware's bounds (BERT has split points 0..12; the paper device transmits at most 0.5 W;
+    the paper server clocks at most 4 GHz): refused before the run, naming the field."""
+    bad = scenario_from_dict(scenario(policy={"name": "fixed", "params": params}))
+    with pytest.raises(InputError) as caught:
+        prepare(bad)
+    message = str(caught.value)
+    assert "policy 'fixed'" in message and field in message, message
+
+
+class OutOfBounds(Policy[Policy.Params]):
+    """Decides what ``fixed`` decides, with one field pushed out of bounds (for the test)."""
+
+    name = "out-of-bounds"
+    changes: ClassVar[dict] = {}
+
+    def decide(self, context):
+        decision = FixedPolicy(FixedPolicy.Params(), self.rng).decide(context)
+        return decision._replace(**self.changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
         ({"split": 99}, "split=99, expected an integer in 0..12"),
         ({"tx_power_w": 2.0}, "tx_power_w=2.0, expected a power in (0, 0.5] W"),
         ({"f_server_hz": 9e9}, "f_server_hz=9000000000.0"),
     ],
 )
-def test_a_decision_outside_the_bounds_is_refused_by_the_engine(params, field):
-    """The fixed policy accepts these parameters (they are positive numbers) but the decisions
-    they make are outside the model's or the hardware's bounds (BERT has split points 0..12;
-    the paper device transmits at most 0.5 W; the paper server clocks at most 4 GHz): the
-    engine's bound check refuses the first such decision, naming the policy and the field."""
-    bad = scenario_from_dict(scenario(policy={"name": "fixed", "params": params}))
+def test_a_decision_outside_the_bounds_is_refused_by_the_engine(monkeypatch, changes, field):
+    """A policy (here one of the test's own) returning a decision outside the model's or the
+    hardware's bounds: the engine's bound check refuses the first such decision, naming the
+    policy and the field."""
+    monkeypatch.setattr(OutOfBounds, "changes", changes)
+    policy = {"name": "tests.emulator.test_engine_errors:OutOfBounds"}
     with pytest.raises(PolicyError) as caught:
-        simulate(bad, seed=0)
+        simulate(scenario_from_dict(scenario(policy=policy)), seed=0)
     message = str(caught.value)
-    assert "policy 'fixed'" in message and field in message, message
+    assert "policy 'out-of-bounds'" in message and field in message, message
 
 
 def test_unknown_policy_lists_the_known_policies():

@@ -193,7 +193,7 @@ def test_the_engine_and_the_fixed_policy_build_their_records_inline():
         assert "build" in method.__wrapped__.__code__.co_names, method.__qualname__
 
 
-@pytest.mark.parametrize(("example", "duration_s"), [("busy-cell", 10), ("hex-city", 2)])
+@pytest.mark.parametrize(("example", "duration_s"), [("busy-cell", 12), ("hex-city", 3)])
 def test_inlined_and_checked_builds_give_the_same_trace(example, duration_s, monkeypatch):
     """The engine's generated positional rows and contexts equal those built and checked by
     name at run time, with and without a topology (routed contexts, candidate servers)."""
