@@ -148,14 +148,21 @@ class Request(SharedJob):
 class _Route:
     """A wired path compiled for the run: an initial delay, then (link, latency after) steps."""
 
-    __slots__ = ("initial_s", "return_s", "steps")
+    __slots__ = ("initial_s", "latency_s", "return_s", "s_per_bit", "steps")
 
     def __init__(
-        self, initial_s: float, steps: tuple[tuple[WiredLinkResource, float], ...], return_s: float
+        self,
+        initial_s: float,
+        steps: tuple[tuple[WiredLinkResource, float], ...],
+        return_s: float,
+        latency_s: float = 0.0,
+        s_per_bit: float = 0.0,
     ) -> None:
         self.initial_s = initial_s  #: latency of ideal links before the first shared link, s
         self.steps = steps  #: each shared link and the latency to wait after it, s
         self.return_s = return_s  #: time to return the result over the path, s
+        self.latency_s = latency_s  #: the path's latency, s
+        self.s_per_bit = s_per_bit  #: sum of 1/bandwidth along the path, s/bit
 
 
 class _Option:
@@ -398,7 +405,13 @@ class Engine:
                 steps.append([resource, link.latency_s])
         if initial == 0.0 and not steps:
             return None
-        return _Route(initial, tuple((r, d) for r, d in steps), self._return_s(route))
+        return _Route(
+            initial,
+            tuple((r, d) for r, d in steps),
+            self._return_s(route),
+            route.latency_s,
+            route.s_per_bit,
+        )
 
     def _make_device(self, spec: DeviceSpec) -> _Device:
         law = self._fading_law
@@ -799,7 +812,9 @@ class Engine:
     def _uplink_done(self, request: Request) -> None:
         """The upload of a topology cell's request is done: cross the wired path, if any."""
         route = request.route
-        if route is None or request.server_flops * request.decision.rho_server <= 0.0:
+        if route is None or (
+            request.gen is None and request.server_flops * request.decision.rho_server <= 0.0
+        ):
             request.route = None  # nothing crosses the wires
             self._serve(request)
             return

@@ -86,7 +86,7 @@ _NAN = math.nan
 _NO_STEPS = np.zeros(0)
 #: Fields of the token arena: the emission time, and (for the token table) the request's
 #: server compute, server time, device time and upload time accumulated by then.
-_EMITTED, _COMPUTE, _SPAN, _DEVICE, _UPLINK = range(5)
+_EMITTED, _COMPUTE, _SPAN, _DEVICE, _UPLINK, _BACKHAUL = range(6)
 
 
 def has_generative(deployment: Deployment) -> bool:
@@ -98,6 +98,7 @@ class GenState:
     """The generative part of one request in flight (the engine's request record holds it)."""
 
     __slots__ = (
+        "back_s",
         "decode_power_w",
         "dev_compute_s",
         "dev_energy_j",
@@ -111,6 +112,8 @@ class GenState:
         "phase",
         "prompt",
         "request",
+        "ret_bits_s",
+        "ret_latency_s",
         "server",
         "slot",
         "split",
@@ -142,6 +145,16 @@ class GenState:
         self.payload_bits = 0.0  #: bits uploaded so far
         self.down_s = 0.0  #: downlink time of one token, s
         self.down_total_s = 0.0  #: downlink so far, s
+        #: with a topology: the wired path so far, both ways (uploads to the server, tokens
+        #: back), s; a token's way back costs ``ret_latency_s + ret_bits_s`` per token it carries
+        self.back_s = 0.0
+        self.ret_latency_s = 0.0  #: the wired path's latency back to the access point, s
+        self.ret_bits_s = 0.0  #: one token id over the wired path back, s
+
+    @property
+    def ret_s(self) -> float:
+        """One token's way back over the wired path (0 without one, or without a downlink), s."""
+        return self.ret_latency_s + self.ret_bits_s
 
 
 class Generative:
@@ -151,16 +164,11 @@ class Generative:
         self.engine = engine
         self.env = engine.env
         deployment = engine.deployment
-        if any(cell.routes for cell in deployment.cells):
-            raise InputError(
-                "generative requests (device groups with tokens) over a topology's wired paths "
-                "are not supported yet; expected a scenario without a topology"
-            )
         self._downlink = deployment.downlink
         self._device_model: StepTimeModelBase = make_step_time_model("roofline")
         self._token_writer = token_writer
         self._detail = token_writer is not None
-        self._arena = TokenArena(5 if self._detail else 1)
+        self._arena = TokenArena(6 if self._detail else 1)
         self._states: list[GenState | None] = []
         self._free: list[int] = []
         slots = 64
@@ -176,6 +184,7 @@ class Generative:
         self._preempted = np.zeros(slots, dtype=np.int64)
         self._dev_cum = np.zeros(slots)
         self._up_cum = np.zeros(slots)
+        self._back_cum = np.zeros(slots)
         self._sides: dict[tuple[str, int, Side], SideCosts] = {}
         self._servers: list[GenerativeDiscipline] = []  # those prepared
         self._tails: dict[tuple[int, int], tuple[Any, ...]] = {}
@@ -192,12 +201,21 @@ class Generative:
 
     def adopt(self, servers: Sequence_[Any]) -> None:
         """Prepare every server that serves generative requests for the model of the devices
-        sending it generative requests (one model per server, else an InputError)."""
-        devices = self.engine.deployment.devices
+        that may send it generative requests (their own server, or, with a topology, any server
+        their cell routes to; one model per server, else an InputError)."""
+        deployment = self.engine.deployment
+        reach: dict[int, set[int]] = {}  # server -> the cells whose requests may go to it
+        for cell_index, cell in enumerate(deployment.cells):
+            for route in cell.routes:
+                reach.setdefault(route.server, set()).add(cell_index)
+        generative = [d for d in deployment.devices if d.tokens]
         for index, server in enumerate(servers):
             if not isinstance(server, GenerativeDiscipline):
                 continue
-            models = {d.model.name: d.model for d in devices if d.server == index and d.tokens}
+            cells = reach.get(index, set())
+            models = {
+                d.model.name: d.model for d in generative if d.server == index or d.cell in cells
+            }
             spec = server.spec
             if len(models) > 1:
                 raise InputError(
@@ -295,6 +313,10 @@ class Generative:
         state.server = server
         downlink = self._downlink
         state.down_s = 0.0 if downlink is None else token_id_bits(model) / downlink.rate_bps
+        route = request.route
+        if route is not None and downlink is not None:  # tokens come back over the wires too
+            state.ret_latency_s = route.latency_s
+            state.ret_bits_s = token_id_bits(model) * route.s_per_bit
         self._open(state)
         if mode == _ON_SERVER:
             state.up_ready_s = now
@@ -328,6 +350,7 @@ class Generative:
         state = request.gen
         assert state is not None
         state.payload_bits += bits
+        request.payload_bits = bits  # what this upload carries (over the wired hops too)
         request.left = bits
         request.finish_s = math.inf  # the uplink sets the end it computes
         request.device.uplink.start(request)
@@ -370,7 +393,7 @@ class Generative:
         if self._detail:
             gaps = np.diff(times, prepend=request.t_arrival)
             zeros = np.zeros(len(times))
-            self._write_tokens(request.id, times, gaps, gaps, zeros, zeros, zeros, zeros)
+            self._write_tokens(request.id, times, gaps, gaps, zeros, zeros, zeros, zeros, zeros)
 
     # ---- uploads and server steps -----------------------------------------------------------
 
@@ -379,15 +402,22 @@ class Generative:
         now = self.env.now
         state = request.gen
         assert state is not None
-        sent = request.finish_s
-        t = sent if sent <= now else now  # the time computed for the transfer's end
-        state.up_s += t - state.up_ready_s
-        state.up_energy_j += request.tx_power_w * (t - request.tx_start_s)
+        if request.route is None:
+            sent = request.finish_s
+            t = sent if sent <= now else now  # the time computed for the transfer's end
+            up_end = t
+        else:  # the upload crossed the wired path after the uplink (engine._uplink_done)
+            up_end = request.uplink_done_s
+            t = now
+            state.back_s += t - up_end
+        state.up_s += up_end - state.up_ready_s
+        state.up_energy_j += request.tx_power_w * (up_end - request.tx_start_s)
         slot = state.slot
         self._ready_at[slot] = t
         if self._detail:
             self._dev_cum[slot] = state.dev_queue_s + state.dev_compute_s
             self._up_cum[slot] = state.up_s
+            self._back_cum[slot] = state.back_s
         server = state.server
         assert server is not None
         if state.phase == _PROMPT:
@@ -431,6 +461,7 @@ class Generative:
             values[_SPAN, where] = self._span[emitted]
             values[_DEVICE, where] = self._dev_cum[emitted]
             values[_UPLINK, where] = self._up_cum[emitted]
+            values[_BACKHAUL, where] = self._back_cum[emitted]
         count += 1
         self._emitted[emitted] = count
         done = count == self._output[emitted]
@@ -449,8 +480,9 @@ class Generative:
         assert state is not None
         request = state.request
         device = request.device
-        arrived = emitted_s + state.down_s
+        arrived = emitted_s + state.down_s + state.ret_s
         state.down_total_s += state.down_s
+        state.back_s += state.ret_s
         step_s = float(state.dev_steps[self._emitted[slot]])
         start = device.free_at if device.free_at > arrived else arrived
         done = start + step_s
@@ -478,14 +510,19 @@ class Generative:
             index = np.arange(output)
             first = index // chunk * chunk
             closing = np.minimum(first + chunk, output) - 1  # the token that closes its chunk
-            down = (closing - first + 1) * state.down_s
-            times = emitted[closing] + down
+            carried = closing - first + 1
+            down = carried * state.down_s
+            wired = state.ret_latency_s + carried * state.ret_bits_s if state.ret_s else 0.0 * down
+            times = emitted[closing] + down + wired
             downlink_s = float(down[-1])
+            backhaul_s = state.back_s + float(wired[-1])
         else:
             closing = np.arange(output)
             down = np.full(output, state.down_s)
-            times = emitted + state.down_s
+            wired = np.full(output, state.ret_s)
+            times = emitted + state.down_s + state.ret_s
             downlink_s = state.down_total_s + state.down_s
+            backhaul_s = state.back_s + state.ret_s
         compute = float(self._compute[slot])
         span = float(self._span[slot])
         model = request.device.spec.model
@@ -507,6 +544,7 @@ class Generative:
             server_queue_s=max(span - compute, 0.0),
             server_compute_s=compute,
             downlink_s=downlink_s,
+            backhaul_s=backhaul_s,
             device_j=state.dev_energy_j,
             uplink_j=state.up_energy_j,
             server_j=float(self._energy[slot]),
@@ -515,7 +553,7 @@ class Generative:
             kv_server=server_kv,
         )
         if self._detail:
-            self._token_parts(request, state, times, closing, down)
+            self._token_parts(request, state, times, closing, down, wired)
         arena.close(slot)
         self._states[slot] = None
         self._free.append(slot)
@@ -529,9 +567,11 @@ class Generative:
         times: np.ndarray,
         closing: np.ndarray,
         down: np.ndarray,
+        wired: np.ndarray,
     ) -> None:
         """The token table's rows of a request served by the server: each token's gap split
-        along the chain, as differences of the parts accumulated up to its arrival."""
+        along the chain, as differences of the parts accumulated up to its arrival (``down``
+        and ``wired``: each token's own way back, over the air and over the wires, s)."""
         slot = state.slot
         arena = self._arena
         compute = arena.segment(_COMPUTE, slot)[closing]
@@ -540,10 +580,12 @@ class Generative:
             device = np.zeros(len(times))
             uplink = np.full(len(times), state.up_s)
             downlink = down
+            backhaul = np.full(len(times), arena.segment(_BACKHAUL, slot)[0]) + wired
         else:
             device = arena.segment(_DEVICE, slot).copy()
             uplink = arena.segment(_UPLINK, slot).copy()
             downlink = np.arange(1, len(times) + 1) * state.down_s
+            backhaul = arena.segment(_BACKHAUL, slot) + wired
         queue = span - compute
 
         def gap(cumulative: np.ndarray) -> np.ndarray:
@@ -556,6 +598,7 @@ class Generative:
             gaps,
             gap(device),
             gap(uplink),
+            gap(backhaul),
             gap(queue),
             gap(compute),
             gap(downlink),
@@ -568,6 +611,7 @@ class Generative:
         gaps: np.ndarray,
         device: np.ndarray,
         uplink: np.ndarray,
+        backhaul: np.ndarray,
         queue: np.ndarray,
         step: np.ndarray,
         downlink: np.ndarray,
@@ -583,6 +627,7 @@ class Generative:
                 gaps,
                 device,
                 uplink,
+                backhaul,
                 queue,
                 step,
                 downlink,
@@ -616,6 +661,7 @@ class Generative:
         self._preempted[slot] = 0
         self._dev_cum[slot] = 0.0
         self._up_cum[slot] = 0.0
+        self._back_cum[slot] = 0.0
         self._arena.open(slot, state.output)
 
     def _grow(self, slots: int) -> None:
@@ -632,6 +678,7 @@ class Generative:
             "_preempted",
             "_dev_cum",
             "_up_cum",
+            "_back_cum",
         ):
             old = getattr(self, name)
             new = np.zeros(slots, dtype=old.dtype)
@@ -715,6 +762,7 @@ class Generative:
         preemptions: int,
         kv_device: float,
         kv_server: float,
+        backhaul_s: float = 0.0,
     ) -> None:
         engine = self.engine
         state = request.gen
@@ -770,7 +818,7 @@ class Generative:
             bandwidth_hz=request.band_seen,
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < engine.warmup_s,
-            latency_backhaul_s=0.0,
+            latency_backhaul_s=backhaul_s,
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

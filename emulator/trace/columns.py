@@ -328,6 +328,14 @@ TOKEN = ColumnGroup(
         ),
         Column("gap_uplink_s", _F64, "s", Role.LATENCY_PART, "uploads in the gap", ("gap_s",)),
         Column(
+            "gap_backhaul_s",
+            _F64,
+            "s",
+            Role.LATENCY_PART,
+            "wired path to and from the server in the gap (with a topology; else 0)",
+            ("gap_s",),
+        ),
+        Column(
             "gap_server_queue_s",
             _F64,
             "s",
