@@ -30,7 +30,7 @@ latency and energy axes, and curves that coincide drawn hollow and named in the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -515,6 +515,12 @@ def _budgets(plan: dict[str, Any], configs: set[str], field: str) -> list[float]
 
 def _deadlines(plan: dict[str, Any], configs: set[str]) -> list[float]:
     return _budgets(plan, configs, "deadline_s")
+
+
+def _deadlines_of_scenario(scenario: Mapping[str, Any]) -> list[float]:
+    """The distinct finite deadlines (s) of a resolved scenario's device groups."""
+    plan = {"configurations": [{"config_id": "", "scenario": scenario}]}
+    return _budgets(plan, {""}, "deadline_s")
 
 
 def _reference(ax: Axes, value: float, label: str, vertical: bool = False) -> None:

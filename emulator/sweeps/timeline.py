@@ -81,6 +81,8 @@ def stage_intervals(trace: pd.DataFrame, stage: str) -> tuple[np.ndarray, np.nda
 def occupancy(starts: np.ndarray, ends: np.ndarray) -> Steps:
     """How many of the intervals ``[start, end)`` hold at each time: a sweep over their ends
     (an end before a start at the same time, so back-to-back intervals count once)."""
+    if not len(starts):
+        return Steps(np.array([]), np.array([]))
     times = np.concatenate([starts, ends])
     steps = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
     order = np.lexsort((steps, times))
