@@ -170,8 +170,8 @@ def _topology_section(scenario: Mapping[str, Any], seed: Any) -> str:
             return f"<h2>Topology</h2><p>Not drawn: {html.escape(str(error))}</p>"
     with tempfile.TemporaryDirectory() as folder:
         path = draw_topology(resolved, Path(folder) / "topology.png")
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return "<h2>Topology</h2>" + _figure_html(data, "Devices, access points, servers and links")
+        drawing = base64.b64encode(path.read_bytes()).decode("ascii")
+    return "<h2>Topology</h2>" + _figure_html(drawing, "Devices, access points, servers and links")
 
 
 # ---- a sweep --------------------------------------------------------------------------------
