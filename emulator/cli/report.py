@@ -23,6 +23,6 @@ def report_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.sweeps.report import write_report
 
     if args.out:
-        check_output_dir(Path(args.out).parent, "out")
+        check_output_dir(Path(args.out).parent, "out_dir")
     path = write_report(args.directory, args.out)
     return f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB; opens offline)"

@@ -70,7 +70,6 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
         raise InputError(
             f"{str(directory)!r}: neither a run's folder ({RUN_FILE}) nor a sweep's "
             f"({PLAN_FILE}); expected the folder of coinfer run or coinfer sweep",
-            argument="directory",
             value=str(directory),
             expected=f"a folder holding {RUN_FILE} or {PLAN_FILE}",
         )

@@ -199,8 +199,11 @@ def plot_run(kind: str, run_dir: Path, options: PlotOptions) -> Figure:
 
     if kind != "timeline":
         raise InputError(
-            f"plot {kind}: {run_dir} is a run's folder; expected a sweep's folder for {kind} "
-            "(a run's folder draws --kind timeline)"
+            f"got {kind!r} for {run_dir}, a run's folder; expected a sweep's folder for "
+            f"{kind} (a run's folder draws only the timeline)",
+            argument="kind",
+            value=kind,
+            expected="timeline",
         )
     sidecar = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     trace = pd.read_parquet(run_dir / "trace.parquet")
