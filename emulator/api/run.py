@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coinfer.emulator.api.estimate import MAX_EVENTS, check_run_size
+from coinfer.emulator.api.html import run_result_html, run_result_repr
 from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -67,9 +68,9 @@ SIDECAR_FILE = "run.json"
 _VERSIONED = ("coinfer", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "networkx")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RunResult:
-    """The outcome of one run."""
+    """The outcome of one run (in Jupyter: a header and the summary table, :mod:`.html`)."""
 
     scenario: Scenario
     seed: int
@@ -81,6 +82,12 @@ class RunResult:
     _tokens: pa.Table | None = None  #: the token table in memory (None: in ``out_dir``)
     #: the signal that stopped the run early ("SIGINT", "SIGTERM"), or None: it ran to its end
     stopped_by: str | None = None
+
+    def __repr__(self) -> str:
+        return run_result_repr(self)
+
+    def _repr_html_(self) -> str:
+        return run_result_html(self)
 
     def read_tokens(self) -> pd.DataFrame:
         """The per-token table (the run must have been made with ``token_trace=True``)."""

@@ -74,6 +74,12 @@ class Summary:
         """Plain JSON-ready dictionary."""
         return asdict(self)
 
+    def _repr_html_(self) -> str:
+        """A table in display units, for Jupyter (:mod:`coinfer.emulator.api.html`)."""
+        from coinfer.emulator.api.html import summary_html
+
+        return summary_html(self)
+
     def format(self) -> str:
         """A human-readable two-column table."""
         ms = 1e3

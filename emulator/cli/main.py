@@ -19,6 +19,7 @@ from coinfer.emulator import __version__
 from coinfer.emulator.cli import compare as cli_compare
 from coinfer.emulator.cli import goodput as cli_goodput
 from coinfer.emulator.cli import policies as cli_policies
+from coinfer.emulator.cli import report as cli_report
 from coinfer.emulator.cli import run as cli_run
 from coinfer.emulator.cli import solve as cli_solve
 from coinfer.emulator.cli import sweep as cli_sweep
@@ -50,6 +51,7 @@ SCENARIO_COMMANDS = {
     "traces": cli_traces.traces_command,
     "topology": cli_topology.topology_command,
     "compare": cli_compare.compare_command,
+    "report": cli_report.report_command,
 }
 
 
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_traces.add_commands(commands, json_flag)
     cli_topology.add_commands(commands, json_flag)
     cli_compare.add_commands(commands, json_flag)
+    cli_report.add_commands(commands)
     return parser
 
 

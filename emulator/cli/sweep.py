@@ -29,7 +29,16 @@ if TYPE_CHECKING:
     from coinfer.emulator.sweeps.runner import SweepOutcome
 
 DEFAULT_SWEEPS_DIR = Path("sweeps")
-PLOT_KINDS = ("cdf", "load", "pareto", "breakdown", "distortion", "tokens", "token-energy")
+PLOT_KINDS = (
+    "cdf",
+    "load",
+    "pareto",
+    "breakdown",
+    "distortion",
+    "tokens",
+    "token-energy",
+    "timeline",
+)
 #: Metrics printed by default: (metric, scale, unit).
 DEFAULT_METRICS = (
     ("latency_p50_s", 1e3, "ms"),
@@ -116,8 +125,8 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         "SLO attainment, preemptions)",
     )
 
-    plot = commands.add_parser("plot", help="draw a figure of a sweep (PNG and PDF)")
-    plot.add_argument("directory", help="a sweep's output directory")
+    plot = commands.add_parser("plot", help="draw a figure of a sweep or a run (PNG and PDF)")
+    plot.add_argument("directory", help="a sweep's output directory (a run's for timeline)")
     plot.add_argument("--kind", required=True, choices=PLOT_KINDS, help="which figure")
     plot.add_argument(
         "--out", metavar="STEM", help="output path without suffix (default: DIR/plots/KIND)"
@@ -142,6 +151,26 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         choices=("mean", "p50", "p95", "p99"),
         default="mean",
         help="latency statistic of the Pareto plot",
+    )
+    plot.add_argument(
+        "--style",
+        choices=("default", "ieee-1col", "ieee-2col"),
+        default="default",
+        help="size preset: IEEE one column (3.5 in) or two columns (7.16 in), 8 pt text",
+    )
+    plot.add_argument("--title", help="a title above the figure (default: none)")
+    plot.add_argument(
+        "--legend",
+        choices=("below", "right", "inside", "none"),
+        default="below",
+        help="legend below or right of the axes (outside the data), inside them, or none",
+    )
+    plot.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="SHOWN=TEXT",
+        help="rename a legend entry or axis label (repeatable), e.g. --label joint=Proposed",
     )
 
 
@@ -330,11 +359,33 @@ def plot_command(args: argparse.Namespace) -> str:
             raise InputError(f"--where: got {item!r}, expected PATH=VALUE")
         value = parse_yaml_or_text(text, f"--where {path}")
         where.append((path, value))
-    store = SweepStore(Path(args.directory))
+    labels = []
+    for item in args.label:
+        shown, sep, text = item.partition("=")
+        if not sep or not shown:
+            raise InputError(f"--label: got {item!r}, expected SHOWN=TEXT")
+        labels.append((shown, text))
+    options = PlotOptions(
+        where=tuple(where),
+        x=args.x,
+        by=args.by,
+        latency=args.latency,
+        style=args.style,
+        title=args.title,
+        legend=args.legend,
+        labels=tuple(labels),
+    )
     if args.out:
         check_output_dir(Path(args.out).parent, "out_dir")
+    directory = Path(args.directory)
+    if (directory / "run.json").is_file() and not (directory / "sweep.json").is_file():
+        from coinfer.emulator.sweeps.timeline import plot_run
+
+        figure = plot_run(args.kind, directory, options)
+        stem = Path(args.out) if args.out else directory / PLOTS_DIR / args.kind
+        return "wrote " + " and ".join(str(p) for p in save_figure(figure, stem))
+    store = SweepStore(directory)
     tables = collect(store)
-    options = PlotOptions(where=tuple(where), x=args.x, by=args.by, latency=args.latency)
     figure = plot(args.kind, tables, store, options)
     stem = Path(args.out) if args.out else store.root / PLOTS_DIR / args.kind
     paths = save_figure(figure, stem)

@@ -31,10 +31,11 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np
 import pandas as pd
 
+from coinfer.emulator.api.intervals import t_interval
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.sweeps.executors import ProcessExecutor
 from coinfer.emulator.sweeps.plan import load_plan
-from coinfer.emulator.sweeps.plots import OKABE_ITO
+from coinfer.emulator.sweeps.plots import OKABE_ITO, readable_log_ticks
 from coinfer.emulator.sweeps.runner import run_sweep
 from coinfer.emulator.sweeps.store import RESULTS_FILE, RUNS_DIR, SweepStore
 from examples.paper.figures import new_figure, save
@@ -75,6 +76,10 @@ TRACE_COLUMNS = (
     "energy_budget_j",
     "deadline_s",
 )
+
+
+#: Metrics that are shares of requests (their CIs stay in [0, 1]).
+SHARES = ("deadline_met", "kept_fraction", "energy_over_budget", "not_run")
 
 
 def trace_metrics(trace: pd.DataFrame) -> dict[str, float]:
@@ -121,19 +126,31 @@ def study_table(sweep_dir: Path) -> pd.DataFrame:
     frame = frame.rename(columns=SUMMARY_METRICS)
     metrics = [*SUMMARY_METRICS.values(), *extra[0].keys()] if extra else []
     keys = ["policy", "channel", "rate_per_device_per_s"]
-    table = frame.groupby(keys, sort=False)[metrics].mean().reset_index()
-    table.insert(3, "seeds", frame.groupby(keys, sort=False).size().to_numpy())
+    table = seed_means(frame, keys, metrics)
     order = {name: i for i, name in enumerate(POLICY_ORDER)}
     table["_order"] = table["policy"].map(order)
     table = table.sort_values(["channel", "rate_per_device_per_s", "_order"])
     return table.drop(columns="_order").reset_index(drop=True)
 
 
+def seed_means(frame: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
+    """One row per ``keys``: the number of seeds, and each metric's mean over them with the
+    half-width of its 95 % Student-t interval (``METRIC_ci95``; NaN from a single seed)."""
+    groups = frame.groupby(keys, sort=False)
+    table = groups[metrics].mean().reset_index()
+    table.insert(3, "seeds", groups.size().to_numpy())
+    for metric in metrics:
+        table[f"{metric}_ci95"] = groups[metric].agg(lambda v: t_interval(v)[1]).to_numpy()
+    return table
+
+
 def plot_channel(
     table: pd.DataFrame, channel: str, deadline_s: float, energy_budget_j: float
 ) -> Figure:
     """Six panels against the offered load: p99 latency, deadline met, energy per request, share
-    over E0, mean kept fraction and median distortion bound."""
+    over E0, mean kept fraction and median distortion bound; each point the mean over seeds
+    with its 95 % CI as an error bar, clipped to the panel's domain (a share in [0, 1], a log
+    axis above zero)."""
     figure, axes = new_figure(2, 3, 15.0, 8.0)
     panels = (
         ("latency_p99_s", 1.0, "p99 latency (s)", True),
@@ -158,13 +175,26 @@ def plot_channel(
             "markersize": 8 if joint else 5,
             "zorder": 5 if joint else 3,
         }
-        for ax, (metric, scale, _, _) in zip(axes.flat, panels, strict=True):
-            ax.plot(points["offered_load_per_s"], points[metric] * scale, label=policy, **style)
+        for ax, (metric, scale, _, log) in zip(axes.flat, panels, strict=True):
+            y = points[metric].to_numpy(float) * scale
+            half = np.nan_to_num(points[f"{metric}_ci95"].to_numpy(float) * scale, nan=0.0)
+            share = metric in SHARES
+            below = np.minimum(half, y * (1 - 1e-3) if log else (y if share else half))
+            above = np.minimum(half, 1.0 - y) if share else half
+            ax.errorbar(
+                points["offered_load_per_s"],
+                y,
+                yerr=np.vstack([np.maximum(below, 0.0), np.maximum(above, 0.0)]),
+                capsize=2,
+                label=policy,
+                **style,
+            )
     for ax, (_, _, label, log) in zip(axes.flat, panels, strict=True):
         ax.set_xlabel("offered load (requests/s, all devices)")
         ax.set_ylabel(label)
         if log:
             ax.set_yscale("log")
+            readable_log_ticks(ax.yaxis)
     axes[0, 0].axhline(deadline_s, color="#888888", linestyle=":")
     axes[0, 2].axhline(energy_budget_j * 1e3, color="#888888", linestyle=":")
     axes[0, 2].set_ylim(0.0, energy_budget_j * 1e3 * 1.15)
@@ -174,7 +204,7 @@ def plot_channel(
     name = "no fading" if channel == "none" else f"{channel} block fading"
     figure.suptitle(
         f"One cell, one server, rising load: {name}; T0 = {deadline_s:g} s (dotted), "
-        f"E0 = {energy_budget_j * 1e3:g} mJ (dotted); means over seeds",
+        f"E0 = {energy_budget_j * 1e3:g} mJ (dotted); means over seeds, bars: 95% CI",
         fontsize=10,
     )
     return figure

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -12,8 +13,16 @@ from coinfer.emulator.sweeps.executors import SerialExecutor
 from coinfer.emulator.sweeps.plan import load_plan
 from coinfer.emulator.sweeps.runner import run_sweep
 from examples.paper.figures import save
-from examples.paper.multi_user import markdown, plot_channel, study_table
+from examples.paper.multi_user import markdown, plot_channel, seed_means, study_table
 
+METRICS = (
+    "latency_p99_s",
+    "deadline_met",
+    "energy_per_request_j",
+    "kept_fraction",
+    "distortion_median",
+    "energy_over_budget",
+)
 SWEEP = Path(__file__).resolve().parents[2] / "examples" / "paper" / "multi-user.yaml"
 LIGHT, HEAVY = 0.025, 0.2  # requests/s per device (x 20 devices)
 
@@ -95,3 +104,30 @@ def test_the_lte_variant_is_a_valid_scenario_where_trace_replay_exists():
     scenario = scenario_from_dict(spec["scenario"])
     assert scenario.devices[0].link_trace.reference == "mahimahi/TMobile-LTE-short.up"
     assert len(spec["policies"]) == 8
+
+
+def test_each_point_of_the_figures_carries_the_ci_over_seeds_inside_its_domain():
+    """Two seeds of one configuration: the mean and the 95 % Student-t half-width (t_0.975,1 =
+    12.706); a share's bar stays in [0, 1] on the figure."""
+    import numpy as np
+
+    frame = pd.DataFrame(
+        {
+            "policy": ["joint", "joint"],
+            "channel": ["none", "none"],
+            "rate_per_device_per_s": [0.1, 0.1],
+            "offered_load_per_s": [2.0, 2.0],
+            "deadline_met": [0.9, 1.0],
+        }
+    )
+    keys = ["policy", "channel", "rate_per_device_per_s"]
+    table = seed_means(frame, keys, ["offered_load_per_s", "deadline_met"])
+    assert table["seeds"].tolist() == [2]
+    assert table["deadline_met"].iloc[0] == pytest.approx(0.95)
+    assert table["deadline_met_ci95"].iloc[0] == pytest.approx(12.7062047 * 0.05, rel=1e-6)
+    for metric in set(METRICS) - {"deadline_met"}:
+        table[metric], table[f"{metric}_ci95"] = 0.5, 0.1
+    figure = plot_channel(table, "none", 0.35, 0.008)
+    (bar,) = figure.axes[1].containers
+    ends = np.array([segment[:, 1] for segment in bar.lines[2][0].get_segments()])
+    assert ends.min() == pytest.approx(0.95 - 12.7062047 * 0.05, rel=1e-6) and ends.max() == 1.0

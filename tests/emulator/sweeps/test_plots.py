@@ -174,7 +174,7 @@ def test_token_plots_of_a_sweep_without_generative_requests_are_refused(swept, k
 def test_a_load_axis_from_light_to_overload_is_logarithmic_with_plain_ticks():
     from matplotlib.figure import Figure
 
-    from coinfer.emulator.sweeps.plots import _log_x_if_wide
+    from coinfer.emulator.sweeps.plots import _log_x_if_wide, readable_log_ticks
 
     wide, narrow = Figure().subplots(1, 2)
     wide.plot([0.7, 22.0], [1.0, 1.0])
@@ -182,4 +182,5 @@ def test_a_load_axis_from_light_to_overload_is_logarithmic_with_plain_ticks():
     narrow.plot([2.0, 8.0], [1.0, 1.0])
     _log_x_if_wide(narrow, [2.0, 8.0])
     assert wide.get_xscale() == "log" and narrow.get_xscale() == "linear"
+    readable_log_ticks(wide.xaxis)  # as every figure's log axes get (plots.finish)
     assert wide.xaxis.get_major_formatter()(20.0, 0) == "20"
