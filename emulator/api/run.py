@@ -174,7 +174,14 @@ def policy_setting(deployment: Deployment) -> PolicySetting:
     groups: dict[str, DeviceGroupSetting] = {}
     for device in deployment.devices:
         if device.group not in groups:
-            groups[device.group] = DeviceGroupSetting(device.group, device.model, device.hardware)
+            groups[device.group] = DeviceGroupSetting(
+                device.group,
+                device.model,
+                device.hardware,
+                deadline_s=device.deadline_s,
+                energy_budget_j=device.energy_budget_j,
+                generative=device.tokens is not None,
+            )
     servers = {server.hardware.name: server.hardware for server in deployment.servers}
     return PolicySetting(tuple(groups.values()), tuple(servers.values()))
 
@@ -190,8 +197,14 @@ def simulate(
     stop_on_signal: bool = False,
     force: bool = False,
     max_events: float = MAX_EVENTS,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
+
+    ``out_dir``: the folder its trace and sidecar are written to (None: kept in memory). A
+    folder that already holds a run (its ``run.json``, ``trace.parquet`` or ``tokens.parquet``)
+    is refused before the run unless ``overwrite`` (:class:`InputError`): a run's output is
+    never replaced silently.
 
     ``stop_on_signal``: while the run executes, the first SIGINT (Ctrl-C) or SIGTERM stops it
     cleanly at the current simulated time: the trace holds the requests finished so far, the
@@ -215,6 +228,8 @@ def simulate(
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     out = None if out_dir is None else check_output_dir(out_dir, "out_dir")
+    if out is not None and not overwrite:
+        check_no_run_in(out)
     writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
     token_writer = None
     if token_trace:
@@ -230,6 +245,20 @@ def simulate(
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result
+
+
+def check_no_run_in(out: Path) -> None:
+    """Refuse (:class:`InputError`, argument ``out_dir``) a folder holding a run's output."""
+    held = [name for name in (SIDECAR_FILE, TRACE_FILE, TOKENS_FILE) if (out / name).exists()]
+    if held:
+        expected = "a folder without a run in it, or `overwrite` to replace that run"
+        raise InputError(
+            f"{str(out)!r} holds a run already ({', '.join(held)}); expected {expected}",
+            argument="out_dir",
+            value=str(out),
+            expected=expected.replace("`", ""),
+            mentions=("overwrite",),
+        )
 
 
 def _run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,13 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     run.add_argument(
         "--out",
         metavar="DIR",
-        help=f"directory for trace.parquet and run.json (default: {DEFAULT_RUNS_DIR}/NAME-sSEED)",
+        help="directory for trace.parquet and run.json "
+        f"(default: {DEFAULT_RUNS_DIR}/NAME-POLICY-sSEED)",
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in the output directory (refused without it)",
     )
     run.add_argument(
         "--token-trace",
@@ -99,7 +106,7 @@ def run_command(args: argparse.Namespace) -> str:
 
     scenario = load_scenario(args.scenario, args.overrides)
     seed = scenario.seed if args.seed is None else args.seed
-    out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
+    out = Path(args.out) if args.out else default_run_dir(scenario, seed)
     # simulate() refuses bad names, traces and policies before it creates any file
     result = simulate(
         scenario,
@@ -110,6 +117,7 @@ def run_command(args: argparse.Namespace) -> str:
         stop_on_signal=True,
         force=args.force,
         max_events=args.max_events,
+        overwrite=args.overwrite,
     )
     status = 0 if result.stopped_by is None else EXIT_STOPPED_BY[result.stopped_by]
     if getattr(args, "json", False):
@@ -132,6 +140,14 @@ def run_command(args: argparse.Namespace) -> str:
             "wall time"
         )
     return Printed(head + "\n\n" + result.summary.format(), status)
+
+
+def default_run_dir(scenario: Scenario, seed: int) -> Path:
+    """``runs/NAME-POLICY-sSEED``: runs of one scenario with different policies or seeds go to
+    different folders (a ``module:Class`` policy's characters other than letters, digits,
+    ``.``, ``_`` and ``-`` become ``_``)."""
+    policy = re.sub(r"[^A-Za-z0-9._-]", "_", scenario.policy.name)
+    return DEFAULT_RUNS_DIR / f"{scenario.name}-{policy}-s{seed}"
 
 
 def validate_command(args: argparse.Namespace) -> str:

@@ -38,7 +38,7 @@ def test_sweep_then_resume_then_summarize_then_plot(capsys, sweep_file, tmp_path
     status, out, err = run_cli(capsys, "sweep", sweep_file, "--serial", "--out", out_dir)
     assert status == 0, err
     assert "8 run now on this process (serial), 0 already finished, 0 failed" in out
-    assert "latency_p99_s (ms)" in out and " ± " in out
+    assert "latency_p99 (ms)" in out and " ± " in out
     assert err == ""  # no progress bar when stderr is not a terminal
 
     status, out, _ = run_cli(capsys, "sweep", sweep_file, "--out", out_dir, "--json")
@@ -157,7 +157,7 @@ def test_a_sweep_of_generative_runs_summarizes_their_token_figures(capsys, tmp_p
         capsys, "sweep", write_sweep(tmp_path, data), "--serial", "--out", out_dir
     )
     assert status == 0, err
-    for shown in ("generative.ttft_p99_s (ms)", "generative.tokens_per_s (tok/s)"):
+    for shown in ("generative.ttft_p99 (ms)", "generative.tokens (tok/s)"):
         assert shown in out
     status, out, _ = run_cli(capsys, "summarize", out_dir, "--json")
     rows = json.loads(out)

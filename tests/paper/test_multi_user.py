@@ -95,3 +95,18 @@ def test_the_lte_variant_is_a_valid_scenario_where_trace_replay_exists():
     scenario = scenario_from_dict(spec["scenario"])
     assert scenario.devices[0].link_trace.reference == "mahimahi/TMobile-LTE-short.up"
     assert len(spec["policies"]) == 8
+
+
+def test_missing_traces_exit_2_with_the_message_and_no_traceback(tmp_path, monkeypatch, capsys):
+    """Without the LTE trace the study says which trace is missing and where it looked."""
+    from examples.paper.multi_user import main
+
+    monkeypatch.delenv("COINFER_TRACE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    lte = SWEEP.with_name("multi-user-lte.yaml")
+    status = main([str(tmp_path / "sweep"), "--out", str(tmp_path / "o"), "--run", str(lte)])
+    out, err = capsys.readouterr()
+    assert status == 2 and not out
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "not found" in err and "--trace-dir" in err
