@@ -91,20 +91,42 @@ class RunResult:
         assert self.out_dir is not None
         return pq.read_table(self.out_dir / TOKENS_FILE).to_pandas()
 
-    def read_trace(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there)."""
+    def read_trace(
+        self, columns: Sequence[str] | None = None, *, warmup: bool = True
+    ) -> pd.DataFrame:
+        """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there).
+
+        ``warmup``: keep the rows of requests that arrived in the warm-up (True, the default:
+        every request, each marked by its ``warmup`` column) or drop them (False: exactly the
+        requests the :attr:`summary` counts).
+        """
+        names = None if columns is None else list(columns)
+        read = names if warmup or names is None or "warmup" in names else [*names, "warmup"]
         if self._table is not None:
-            table = self._table if columns is None else self._table.select(list(columns))
+            table = self._table if read is None else self._table.select(read)
         else:
             assert self.out_dir is not None
-            names = None if columns is None else list(columns)
-            table = pq.read_table(self.out_dir / TRACE_FILE, columns=names)
-        return table.to_pandas()
+            table = pq.read_table(self.out_dir / TRACE_FILE, columns=read)
+        frame = table.to_pandas()
+        if warmup:
+            return frame
+        frame = frame[~frame["warmup"].to_numpy(dtype=bool)].reset_index(drop=True)
+        return frame if names is None or "warmup" in names else frame[names]
 
     @cached_property
     def trace(self) -> pd.DataFrame:
-        """One row per request (see :data:`emulator.trace.COLUMNS`)."""
+        """One row per request, the warm-up's included and marked by the ``warmup`` column (see
+        :data:`emulator.trace.COLUMNS`); :attr:`measured_trace` leaves them out."""
         return self.read_trace()
+
+    @cached_property
+    def measured_trace(self) -> pd.DataFrame:
+        """The rows of the requests the :attr:`summary` counts: those that arrived after the
+        warm-up (``read_trace(warmup=False)``)."""
+        trace = self.__dict__.get("trace")  # already in memory: filter it
+        if trace is not None:
+            return trace[~trace["warmup"].to_numpy(dtype=bool)].reset_index(drop=True)
+        return self.read_trace(warmup=False)
 
     @cached_property
     def summary(self) -> Summary:

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -34,6 +35,7 @@ from coinfer.emulator.cli.errors import (
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
+from coinfer.emulator.model.hardware_sources import DEFAULT, builtin_sources
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.tables import format_table, si
 
@@ -283,8 +285,27 @@ def _show_hardware(args: argparse.Namespace) -> str:
     spec = _hardware_catalog(args).get(args.name)
     if getattr(args, "json", False):
         return json.dumps(spec.model_dump(mode="json"), indent=2)
-    rows = [(field, getattr(spec, field)) for field in type(spec).model_fields]
-    return format_table(("field", "value"), rows)
+    builtin = {s.name: s for s in HardwareCatalog.builtin()}.get(spec.name)
+    if builtin is not None and builtin == spec:
+        given = builtin_sources().get(spec.name, {})
+        sources = {field: given.get(field, DEFAULT) for field in type(spec).model_fields}
+    else:  # a class from a hardware file: its values are the file's
+        sources = dict.fromkeys(type(spec).model_fields, "hardware file")
+    rows: list[tuple[str, Any, str]] = []
+    for field in type(spec).model_fields:
+        said = "" if field in _NO_SOURCE else sources[field]
+        lines = textwrap.wrap(said, _SOURCE_WIDTH, break_on_hyphens=False, break_long_words=False)
+        lines = lines or [""]
+        rows.append((field, getattr(spec, field), lines[0]))
+        rows += [("", "", line) for line in lines[1:]]  # a long source on lines of its own
+    return format_table(("field", "value", "source"), rows)
+
+
+_SOURCE_WIDTH = 72  # characters of a source per line
+
+
+#: Fields that are names, not values: no source.
+_NO_SOURCE = ("name", "kind", "description")
 
 
 # ---- entry point ---------------------------------------------------------------------------

@@ -129,8 +129,8 @@ def run_command(args: argparse.Namespace) -> str:
         }
         return Printed(json.dumps(_finite(payload), indent=2), status)
     head = (
-        f"{scenario.name}: seed {seed}, {result.stats.requests} requests, "
-        f"{result.wall_time_s:.2f} s wall time; trace in {out}/"
+        f"{scenario.name}: seed {seed}, {_counted(result)}, {result.wall_time_s:.2f} s wall "
+        f"time; trace in {out}/"
     )
     if result.stopped_by is not None:
         head = (
@@ -140,6 +140,15 @@ def run_command(args: argparse.Namespace) -> str:
             "wall time"
         )
     return Printed(head + "\n\n" + result.summary.format(), status)
+
+
+def _counted(result: Any) -> str:
+    """``N requests`` or, with a warm-up, ``N requests after warm-up (M in all)``: the first
+    number is the summary's."""
+    measured, everything = result.summary.requests, result.stats.requests
+    if measured == everything:
+        return f"{everything} requests"
+    return f"{measured} requests after warm-up ({everything} in all, in the trace)"
 
 
 def default_run_dir(scenario: Scenario, seed: int) -> Path:
