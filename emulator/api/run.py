@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import math
 import platform
 import signal
@@ -36,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coinfer.emulator.api.estimate import MAX_EVENTS, check_run_size
+from coinfer.emulator.api.progress import RunProgress, progress_wanted
 from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -47,6 +49,7 @@ from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_tra
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.core import Engine, EngineStats
 from coinfer.emulator.engine.generative import has_generative
+from coinfer.emulator.engine.progress import Progress, watch
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.output_files import check_output_dir, write_text_atomically
@@ -60,6 +63,8 @@ from coinfer.policies.setting import DeviceGroupSetting, PolicySetting
 
 if TYPE_CHECKING:
     import pandas as pd
+
+_log = logging.getLogger(__name__)
 
 TRACE_FILE = "trace.parquet"
 TOKENS_FILE = "tokens.parquet"
@@ -220,6 +225,7 @@ def simulate(
     force: bool = False,
     max_events: float = MAX_EVENTS,
     overwrite: bool = False,
+    progress: bool | None = None,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
 
@@ -227,6 +233,11 @@ def simulate(
     folder that already holds a run (its ``run.json``, ``trace.parquet`` or ``tokens.parquet``)
     is refused before the run unless ``overwrite`` (:class:`InputError`): a run's output is
     never replaced silently.
+
+    ``progress``: a progress bar on stderr while the run executes (simulated time, requests
+    done, events/s, ETA); None (the default): when stderr is a terminal and ``$CI`` is not set
+    (:func:`~.progress.progress_wanted`). A run without it pays nothing for it
+    (:mod:`coinfer.emulator.engine.progress`).
 
     ``stop_on_signal``: while the run executes, the first SIGINT (Ctrl-C) or SIGTERM stops it
     cleanly at the current simulated time: the trace holds the requests finished so far, the
@@ -257,9 +268,25 @@ def simulate(
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
     stopper = _SignalStop() if stop_on_signal else None
-    with _collection_after_set_up() as set_up_done:
-        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper)
+    bar = (
+        RunProgress(scenario, seed)
+        if (progress_wanted() if progress is None else progress)
+        else None
+    )
+    try:
+        with _collection_after_set_up() as set_up_done:
+            stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper, bar)
+    finally:
+        if bar is not None:
+            bar.close()
     wall = time.perf_counter() - started
+    _log.info(
+        "%s: %d requests, simulated to %.6g s in %.3g s wall time",
+        scenario.name,
+        stats.requests,
+        stats.sim_end_s,
+        wall,
+    )
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
     stopped_by = None if stopper is None else stopper.signal_name
@@ -291,6 +318,7 @@ def _run(
     set_up_done: Callable[[bool], None],
     token_writer: TableWriter | None = None,
     stopper: _SignalStop | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> EngineStats:
     """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
     its deployment and policy, is garbage once this returns."""
@@ -311,6 +339,17 @@ def _run(
     )
     writer.set_labels(engine.labels())
     engine.start()
+    _log.info(
+        "%s: seed %d, %d devices, %d cells, %d servers, policy %r; set up",
+        scenario.name,
+        seed,
+        len(deployment.devices),
+        len(deployment.cells),
+        len(deployment.servers),
+        policy.name,
+    )
+    if progress is not None:
+        watch(engine, progress)
     set_up_done(len(deployment.devices) >= FREEZE_FROM_DEVICES)
     if stopper is None:
         return engine.run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on an error, also print the traceback with its causes (before the command: "
         "coinfer --debug run ...)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="warning",
+        help="what coinfer logs on stderr (default warning; info: set-up and run times; "
+        "before the command: coinfer --log-level info run ...)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -310,6 +318,29 @@ _NO_SOURCE = ("name", "kind", "description")
 
 # ---- entry point ---------------------------------------------------------------------------
 
+#: The levels ``--log-level`` takes.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes ``coinfer: LEVEL: message`` lines to the ``sys.stderr`` of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def configure_logging(level: str) -> None:
+    """Send the ``coinfer`` logger's records of ``level`` and above to stderr (one handler,
+    replaced on each call)."""
+    logger = logging.getLogger("coinfer")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("coinfer: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
 
 def run(argv: Sequence[str] | None = None) -> str:
     """Parse ``argv`` and return what the command prints; raises :class:`InputError`."""
@@ -335,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     input) or 1 (an unexpected error); with ``--debug``, the traceback too."""
     parser = build_parser()
     args = parser.parse_args(argv)  # a usage error: one line and SystemExit(2)
+    configure_logging(args.log_level)
     try:
         output = dispatch(parser, args)
     except InputError as err:

@@ -78,6 +78,12 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         help="replace the run already in the output directory (refused without it)",
     )
     run.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (there is one on a terminal: simulated time, requests done, "
+        "events/s, ETA); the summary is still printed",
+    )
+    run.add_argument(
         "--token-trace",
         action="store_true",
         help="also write tokens.parquet: one row per generated token (docs/generative.md)",
@@ -128,6 +134,7 @@ def run_command(args: argparse.Namespace) -> str:
         force=args.force,
         max_events=args.max_events,
         overwrite=args.overwrite,
+        progress=False if args.quiet else None,
     )
     status = 0 if result.stopped_by is None else EXIT_STOPPED_BY[result.stopped_by]
     if getattr(args, "json", False):
@@ -200,7 +207,7 @@ def schema_command(args: argparse.Namespace) -> str:
     return wrapped_table(("field", "type", "default", "meaning"), rows, width=terminal_width())
 
 
-def schema_section(rows: list[tuple[str, str, str, str]], path: str) -> list[tuple[str, ...]]:
+def schema_section(rows: list[tuple[str, ...]], path: str) -> list[tuple[str, ...]]:
     """The rows of field ``path`` and of the fields under it (``devices.arrivals`` matches
     ``devices.arrivals[process=poisson].rate_per_s``: a member's tag is not part of the
     path); InputError naming the closest field when none matches."""
