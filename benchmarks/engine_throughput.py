@@ -86,7 +86,7 @@ def coinfer_requests_per_s(requests: int, seed: int = 1) -> tuple[float, int]:
     """Requests per second of the standard scenario, and the run's request count."""
     scenario = standard_scenario(requests)
     started = time.perf_counter()
-    result = simulate(scenario, seed=seed)
+    result = simulate(scenario, seed=seed, progress=False)
     elapsed = time.perf_counter() - started
     return result.stats.requests / elapsed, result.stats.requests
 
@@ -94,7 +94,7 @@ def coinfer_requests_per_s(requests: int, seed: int = 1) -> tuple[float, int]:
 def peak_memory_mb(requests: int) -> float:
     """Peak traced Python memory of one (smaller) run, MB."""
     tracemalloc.start()
-    simulate(standard_scenario(requests), seed=2)
+    simulate(standard_scenario(requests), seed=2, progress=False)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 1e6

@@ -23,12 +23,13 @@ with the chain of causes).
 
 from __future__ import annotations
 
+import difflib
 import reprlib
 import types
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Self, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -247,6 +248,11 @@ def validation_problems(
             )
             continue
         value = problem.get("input")
+        if kind == "extra_forbidden" and loc:
+            known, exact = _fields_at(model, loc[:-1]) if model is not None else ((), False)
+            unknown = str(loc[-1])
+            found.append((_unknown_field(field, unknown, value, known, exact, at), kind))
+            continue
         if kind == "value_error":
             # Our own validators: their message already names the value and what was expected.
             text = message.removeprefix("Value error, ")
@@ -256,7 +262,116 @@ def validation_problems(
         found.append(
             (Problem(field, f"got {shown}, expected {message}", value, message, **at), kind)
         )
-    return _causes_only(found)
+    return _causes_only(_typos_explain_missing(found))
+
+
+def _unknown_field(
+    field: str | None,
+    unknown: str,
+    value: Any,
+    known: Sequence[str],
+    exact: bool,
+    at: dict[str, str | None],
+) -> Problem:
+    """The problem of a field the model does not have: the known field it is closest to
+    (``difflib``), if one is close, else the known fields (if ``exact``: they are the
+    model's)."""
+    close = difflib.get_close_matches(unknown, known, n=1, cutoff=0.6)
+    if close:
+        expected = f"did you mean {close[0]!r}?"
+        message = f"unknown field {unknown!r} (got {short_repr(value)}); {expected}"
+    elif known and exact:
+        expected = "one of the fields " + ", ".join(known)
+        message = f"unknown field {unknown!r} (got {short_repr(value)}), expected {expected}"
+    else:
+        expected = "no such field"
+        message = f"unknown field {unknown!r} (got {short_repr(value)})"
+    return Problem(field, message, value, expected, **at)
+
+
+def _typos_explain_missing(found: list[tuple[Problem, str]]) -> list[tuple[Problem, str]]:
+    """``found`` without a required field's "missing" when a misspelling of it beside it is
+    reported (``arivals`` given: "did you mean 'arrivals'?" says it all)."""
+    meant = {
+        _join(_parent(problem.path), problem.expected.split("'")[1])
+        for problem, kind in found
+        if kind == "extra_forbidden"
+        and problem.path is not None
+        and problem.expected is not None
+        and problem.expected.startswith("did you mean")
+    }
+    return [(p, kind) for p, kind in found if not (kind == "missing" and p.path in meant)]
+
+
+def _parent(path: str) -> str:
+    """``devices[0].arivals`` -> ``devices[0]``; a top-level field -> ``<root>``."""
+    head, dot, _ = path.rpartition(".")
+    return head if dot else ROOT
+
+
+def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> tuple[tuple[str, ...], bool]:
+    """The fields of the model found at pydantic location ``loc`` of ``model`` (union labels
+    included), and whether they are exactly its fields; a field naming a registered member
+    (an arrival process, a fading law) gives every member's fields, not exactly; () where the
+    walk cannot tell."""
+    current: Any = model
+    for item in loc:
+        members = [m for m in _members(current) if _is_model(m)]
+        if len(members) > 1:  # item is the label of the union member
+            current = next((m for m in members if _label_of(m) == item), None)
+            if current is None:
+                return (), False
+            continue
+        if members and isinstance(item, str) and item in members[0].model_fields:
+            info = members[0].model_fields[item]
+            family = _registered_family([*info.metadata, info.annotation])
+            if family is not None:  # a registered member's parameters: any member's
+                params = {cls.Params for cls in family.known().values()}
+                return tuple(dict.fromkeys(f for p in params for f in p.model_fields)), False
+            current = info.annotation
+            continue
+        plain = _members(current)
+        args = get_args(plain[0]) if len(plain) == 1 else ()
+        origin = get_origin(plain[0]) if len(plain) == 1 else None
+        if isinstance(item, int) and origin in (tuple, list) and args:
+            current = args[0]
+        elif origin is dict and len(args) == 2:
+            current = args[1]
+        else:
+            return (), False
+    models = [m for m in _members(current) if _is_model(m)]
+    if len(models) != 1:
+        return (), False
+    own = tuple(models[0].model_fields)
+    family = getattr(models[0], "member_family", None)
+    if family is not None:  # a member's parameters sit beside the model's fields: any member's
+        params = {cls.Params for cls in family.known().values()}
+        return tuple(dict.fromkeys([*own, *(f for p in params for f in p.model_fields)])), False
+    return own, True
+
+
+def _registered_family(annotations: Sequence[Any]) -> Any:
+    """The plug-in family of a field's ``Registered`` annotation (duck-typed: anything with a
+    ``family``; also inside ``Annotated[...] | None``), or None."""
+    stack = list(annotations)
+    while stack:
+        item = stack.pop()
+        if hasattr(item, "family"):
+            return item.family
+        stack.extend(getattr(item, "__metadata__", ()))
+        stack.extend(get_args(item) if get_origin(item) in (Union, types.UnionType) else ())
+        if get_origin(item) is Annotated:
+            stack.append(get_args(item)[0])
+    return None
+
+
+def _label_of(member: type[BaseModel]) -> str:
+    """The label pydantic gives ``member`` of a union: its discriminator's value (a field
+    with a one-value ``Literal`` default), else the class name."""
+    for field in member.model_fields.values():
+        if isinstance(field.default, str) and get_origin(field.annotation) is Literal:
+            return field.default
+    return member.__name__
 
 
 def _causes_only(found: list[tuple[Problem, str]]) -> list[Problem]:

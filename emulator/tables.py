@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -26,3 +27,16 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def half_width_text(mean: float, half_width: float, digits: int = 4) -> str:
+    """A confidence interval's half-width as shown next to ``mean`` (shown to ``digits``
+    significant digits): two significant digits, and ``0`` when it is below half the last digit
+    shown of the mean (float noise: ``8.8e-15`` beside ``62.5`` is ``0``)."""
+    if math.isnan(half_width) or math.isinf(half_width):
+        return f"{half_width}"
+    if mean != 0.0 and math.isfinite(mean):
+        last_digit = 10.0 ** (math.floor(math.log10(abs(mean))) - (digits - 1))
+        if abs(half_width) < 0.5 * last_digit:
+            return "0"
+    return f"{half_width:.2g}"

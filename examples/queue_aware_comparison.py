@@ -55,7 +55,7 @@ def compare(rates: list[float], requests: int, seed: int) -> list[dict]:
     rows = []
     for rate in rates:
         for policy in POLICIES:
-            result = simulate(scenario(rate, requests, policy), seed=seed)
+            result = simulate(scenario(rate, requests, policy), seed=seed, progress=False)
             trace = result.trace
             trace = trace[~trace["warmup"]]
             done = trace[trace["status"] == "completed"]

@@ -28,6 +28,7 @@ class FixedPowerPolicy(OptimisingPolicy[JointParams]):
 
     name = "fixed-power"
     summary = "paper baseline: transmit power fixed at P_max, the rest optimised"
+    optimises = "the clocks"
 
     def pin(self, problem: Problem, context: PolicyContext) -> Problem:
         return problem.pinned(p_lo_w=problem.p_hi_w)
@@ -38,6 +39,7 @@ class FixedFrequencyPolicy(OptimisingPolicy[JointParams]):
 
     name = "fixed-frequency"
     summary = "paper baseline: device and server clocks fixed at their top, the rest optimised"
+    optimises = "the transmit power"
 
     def pin(self, problem: Problem, context: PolicyContext) -> Problem:
         return problem.pinned(
@@ -84,6 +86,8 @@ class OnDevicePolicy(OptimisingPolicy[_NoSplitParams]):
     )
     Params = _NoSplitParams
     forced_split = "device"
+    optimises = "the device clock"
+    own_generative = True
 
     def __init__(self, params: _NoSplitParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
@@ -107,6 +111,7 @@ class OnServerPolicy(OptimisingPolicy[_NoSplitParams]):
     )
     Params = _NoSplitParams
     forced_split = "server"
+    own_generative = True
 
     def __init__(self, params: _NoSplitParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)

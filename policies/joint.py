@@ -35,6 +35,7 @@ from coinfer.policies.generative_joint import GenerativeOptimiser
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
+from coinfer.policies.setting import PolicySetting, check_deadline_given
 
 
 class JointParams(Policy.Params):
@@ -125,11 +126,27 @@ class OptimisingPolicy(Policy[JointParamsT]):
     Params = JointParams
     #: Split points forced by the policy itself (on-device / on-server), or None.
     forced_split: ClassVar[str | None] = None
+    #: What it optimises against the latency budget (named when a group has none).
+    optimises: ClassVar[str] = "the transmit power and clocks"
+    #: Whether it decides generative requests on its own terms (not with this solver): their
+    #: device groups then need no ``deadline_s`` (``joint``: the generative optimiser;
+    #: ``on-device``, ``on-server``: unoptimised).
+    own_generative: ClassVar[bool] = False
 
     def __init__(self, params: JointParamsT, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self.solver = JointSolver()
         self._cache: OrderedDict[tuple[object, ...], _Template] = OrderedDict()
+
+    def check_setting(self, setting: PolicySetting) -> None:
+        """Refuse, besides what every policy refuses, a device group without a latency budget
+        (``deadline_s`` infinite): the solver would have no optimum (``docs/policies.md``,
+        "Budgets")."""
+        super().check_setting(setting)
+        groups = tuple(g for g in setting.groups if not (g.generative and self.own_generative))
+        check_deadline_given(
+            self.name, PolicySetting(groups, setting.servers), optimised=self.optimises
+        )
 
     # ---- hooks ---------------------------------------------------------------------------------
 
@@ -286,6 +303,7 @@ class JointPolicy(OptimisingPolicy[JointParams]):
     """
 
     name = "joint"
+    own_generative = True
 
     def __init__(self, params: JointParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)

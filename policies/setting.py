@@ -12,6 +12,7 @@ overrides :meth:`~coinfer.policies.base.Policy.check_setting`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ class DeviceGroupSetting:
     group: str
     model: ModelProfile
     hardware: HardwareSpec
+    deadline_s: float = math.inf  #: the group's latency budget T0, s (inf: none)
+    energy_budget_j: float = math.inf  #: the group's energy budget E0, J (inf: none)
+    generative: bool = False  #: whether its requests generate tokens (``tokens`` given)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,32 @@ def check_parameters_fit(policy_name: str, params: Any, setting: PolicySetting) 
         values.get("f_device_hz"), "f_device_hz", [g.hardware for g in setting.groups], refuse
     )
     _check_clock(values.get("f_server_hz"), "f_server_hz", setting.servers, refuse)
+
+
+def check_deadline_given(policy_name: str, setting: PolicySetting, *, optimised: str) -> None:
+    """Refuse a device group without a latency budget (``deadline_s`` infinite, the default)
+    for a policy that optimises ``optimised`` (e.g. ``transmit power and clocks``) against it.
+
+    Without T0 such a problem has no optimum: every kept fraction is reached at some latency,
+    and the upload and compute energies keep falling as the power and clocks fall, so the
+    solver returns the smallest power it searches (about 1e-8 W) and a latency of minutes to
+    hours. Raised as an :class:`InputError` naming the group and the missing budget.
+    """
+    for group in setting.groups:
+        if math.isinf(group.deadline_s):
+            expected = (
+                "a finite latency budget T0 (the group's deadline_s, s; coinfer solve: --t0), "
+                "or a policy that does not optimise against it (min-latency, fixed, split)"
+            )
+            raise InputError(
+                f"policy {policy_name!r} optimises {optimised} within the latency budget, and "
+                f"device group {group.group!r} has none (deadline_s = inf, the default): its "
+                "optimum would be a near-zero transmit power and an unbounded latency; "
+                f"expected {expected}",
+                path="deadline_s",
+                value=group.deadline_s,
+                expected=expected,
+            )
 
 
 def _check_clock(

@@ -6,10 +6,10 @@ themselves are skipped (CI runs them around this suite). Each runs in a process 
 imported the command line). Python blocks are executed in a fresh namespace.
 
 The docs show the commands as a user types them at the root of the checkout, and some write
-there (``runs/busy-cell-s7/``, ``sweeps/budgets/``). So that the suite leaves the checkout clean,
-each document's commands run instead in a workspace of its own under ``tmp_path``: a copy of the
-folders the commands read (``examples/``, ``benchmarks/``), with ``../shared`` beside it linking
-to the real traces, so that the relative paths of the docs mean what they mean at the root.
+there (``runs/busy-cell-fixed-s7/``, ``sweeps/budgets/``). So that the suite leaves the checkout
+clean, each document's commands run instead in a workspace of its own under ``tmp_path``: a copy
+of the folders the commands read (``examples/``, ``benchmarks/``), with ``../shared`` beside it
+linking to the real traces, so that the relative paths of the docs mean what they mean at the root.
 
 A document is read from top to bottom: a command may use what an earlier one wrote
 (``coinfer plot sweeps/budgets`` after ``coinfer sweep examples/sweeps/budgets.yaml``). Under

@@ -99,7 +99,7 @@ def _node(node: str, data: dict) -> DeviceNode | AccessPointNode | ServerNode | 
     try:
         return NODE_SPECS[kind].model_validate(data)  # type: ignore[return-value]
     except ValidationError as err:
-        raise input_error_from_validation(err, f"{where} ({kind})") from err
+        raise input_error_from_validation(err, f"{where} ({kind})", model=NODE_SPECS[kind]) from err
 
 
 def _edge(u: str, v: str, data: dict, kind_u: str, kind_v: str) -> WirelessLink | WiredLink:
@@ -123,4 +123,4 @@ def _edge(u: str, v: str, data: dict, kind_u: str, kind_v: str) -> WirelessLink 
     try:
         return EDGE_SPECS[kind].model_validate(data)  # type: ignore[return-value]
     except ValidationError as err:
-        raise input_error_from_validation(err, f"{where} ({kind})") from err
+        raise input_error_from_validation(err, f"{where} ({kind})", model=EDGE_SPECS[kind]) from err

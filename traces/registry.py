@@ -193,5 +193,7 @@ def trace_reader(name: str, options: Mapping[str, Any], where: str) -> Any:
     try:
         params = reader.Params.model_validate(dict(options))
     except ValidationError as err:
-        raise input_error_from_validation(err, f"{where}: options of reader {name!r}") from None
+        raise input_error_from_validation(
+            err, f"{where}: options of reader {name!r}", model=reader.Params
+        ) from None
     return reader(params)

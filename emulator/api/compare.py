@@ -183,7 +183,7 @@ def compare_policies(
         for policy, variant in variants.items():
             if progress is not None:
                 progress(policy, seed)
-            summary = simulate(variant, seed, traces=traces).summary
+            summary = simulate(variant, seed, traces=traces, progress=False).summary
             for name, *_ in METRICS:
                 values[name][policy].append(float(getattr(summary, name)))
     return Comparison(

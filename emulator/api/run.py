@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import math
 import platform
 import signal
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq
 
 from coinfer.emulator.api.estimate import MAX_EVENTS, check_run_size
 from coinfer.emulator.api.html import run_result_html, run_result_repr
+from coinfer.emulator.api.progress import RunProgress, progress_wanted
 from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -48,6 +50,7 @@ from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_tra
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.core import Engine, EngineStats
 from coinfer.emulator.engine.generative import has_generative
+from coinfer.emulator.engine.progress import Progress, watch
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.output_files import check_output_dir, write_text_atomically
@@ -61,6 +64,8 @@ from coinfer.policies.setting import DeviceGroupSetting, PolicySetting
 
 if TYPE_CHECKING:
     import pandas as pd
+
+_log = logging.getLogger(__name__)
 
 TRACE_FILE = "trace.parquet"
 TOKENS_FILE = "tokens.parquet"
@@ -98,20 +103,42 @@ class RunResult:
         assert self.out_dir is not None
         return pq.read_table(self.out_dir / TOKENS_FILE).to_pandas()
 
-    def read_trace(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there)."""
+    def read_trace(
+        self, columns: Sequence[str] | None = None, *, warmup: bool = True
+    ) -> pd.DataFrame:
+        """The trace, or only ``columns`` of it (read from ``out_dir`` if it was written there).
+
+        ``warmup``: keep the rows of requests that arrived in the warm-up (True, the default:
+        every request, each marked by its ``warmup`` column) or drop them (False: exactly the
+        requests the :attr:`summary` counts).
+        """
+        names = None if columns is None else list(columns)
+        read = names if warmup or names is None or "warmup" in names else [*names, "warmup"]
         if self._table is not None:
-            table = self._table if columns is None else self._table.select(list(columns))
+            table = self._table if read is None else self._table.select(read)
         else:
             assert self.out_dir is not None
-            names = None if columns is None else list(columns)
-            table = pq.read_table(self.out_dir / TRACE_FILE, columns=names)
-        return table.to_pandas()
+            table = pq.read_table(self.out_dir / TRACE_FILE, columns=read)
+        frame = table.to_pandas()
+        if warmup:
+            return frame
+        frame = frame[~frame["warmup"].to_numpy(dtype=bool)].reset_index(drop=True)
+        return frame if names is None or "warmup" in names else frame[names]
 
     @cached_property
     def trace(self) -> pd.DataFrame:
-        """One row per request (see :data:`emulator.trace.COLUMNS`)."""
+        """One row per request, the warm-up's included and marked by the ``warmup`` column (see
+        :data:`emulator.trace.COLUMNS`); :attr:`measured_trace` leaves them out."""
         return self.read_trace()
+
+    @cached_property
+    def measured_trace(self) -> pd.DataFrame:
+        """The rows of the requests the :attr:`summary` counts: those that arrived after the
+        warm-up (``read_trace(warmup=False)``)."""
+        trace = self.__dict__.get("trace")  # already in memory: filter it
+        if trace is not None:
+            return trace[~trace["warmup"].to_numpy(dtype=bool)].reset_index(drop=True)
+        return self.read_trace(warmup=False)
 
     @cached_property
     def summary(self) -> Summary:
@@ -181,7 +208,14 @@ def policy_setting(deployment: Deployment) -> PolicySetting:
     groups: dict[str, DeviceGroupSetting] = {}
     for device in deployment.devices:
         if device.group not in groups:
-            groups[device.group] = DeviceGroupSetting(device.group, device.model, device.hardware)
+            groups[device.group] = DeviceGroupSetting(
+                device.group,
+                device.model,
+                device.hardware,
+                deadline_s=device.deadline_s,
+                energy_budget_j=device.energy_budget_j,
+                generative=device.tokens is not None,
+            )
     servers = {server.hardware.name: server.hardware for server in deployment.servers}
     return PolicySetting(tuple(groups.values()), tuple(servers.values()))
 
@@ -197,8 +231,20 @@ def simulate(
     stop_on_signal: bool = False,
     force: bool = False,
     max_events: float = MAX_EVENTS,
+    overwrite: bool = False,
+    progress: bool | None = None,
 ) -> RunResult:
     """Run ``scenario`` on ``seed`` (default: the scenario's own seed).
+
+    ``out_dir``: the folder its trace and sidecar are written to (None: kept in memory). A
+    folder that already holds a run (its ``run.json``, ``trace.parquet`` or ``tokens.parquet``)
+    is refused before the run unless ``overwrite`` (:class:`InputError`): a run's output is
+    never replaced silently.
+
+    ``progress``: a progress bar on stderr while the run executes (simulated time, requests
+    done, events/s, ETA); None (the default): when stderr is a terminal and ``$CI`` is not set
+    (:func:`~.progress.progress_wanted`). A run without it pays nothing for it
+    (:mod:`coinfer.emulator.engine.progress`).
 
     ``stop_on_signal``: while the run executes, the first SIGINT (Ctrl-C) or SIGTERM stops it
     cleanly at the current simulated time: the trace holds the requests finished so far, the
@@ -222,14 +268,32 @@ def simulate(
     if traces is None:
         traces = load_scenario_traces(scenario, trace_dir)
     out = None if out_dir is None else check_output_dir(out_dir, "out_dir")
+    if out is not None and not overwrite:
+        check_no_run_in(out)
     writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
     token_writer = None
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
     stopper = _SignalStop() if stop_on_signal else None
-    with _collection_after_set_up() as set_up_done:
-        stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper)
+    bar = (
+        RunProgress(scenario, seed)
+        if (progress_wanted() if progress is None else progress)
+        else None
+    )
+    try:
+        with _collection_after_set_up() as set_up_done:
+            stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper, bar)
+    finally:
+        if bar is not None:
+            bar.close()
     wall = time.perf_counter() - started
+    _log.info(
+        "%s: %d requests, simulated to %.6g s in %.3g s wall time",
+        scenario.name,
+        stats.requests,
+        stats.sim_end_s,
+        wall,
+    )
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
     stopped_by = None if stopper is None else stopper.signal_name
@@ -237,6 +301,20 @@ def simulate(
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result
+
+
+def check_no_run_in(out: Path) -> None:
+    """Refuse (:class:`InputError`, argument ``out_dir``) a folder holding a run's output."""
+    held = [name for name in (SIDECAR_FILE, TRACE_FILE, TOKENS_FILE) if (out / name).exists()]
+    if held:
+        expected = "a folder without a run in it, or `overwrite` to replace that run"
+        raise InputError(
+            f"{str(out)!r} holds a run already ({', '.join(held)}); expected {expected}",
+            argument="out_dir",
+            value=str(out),
+            expected=expected.replace("`", ""),
+            mentions=("overwrite",),
+        )
 
 
 def _run(
@@ -247,6 +325,7 @@ def _run(
     set_up_done: Callable[[bool], None],
     token_writer: TableWriter | None = None,
     stopper: _SignalStop | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> EngineStats:
     """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
     its deployment and policy, is garbage once this returns."""
@@ -267,6 +346,17 @@ def _run(
     )
     writer.set_labels(engine.labels())
     engine.start()
+    _log.info(
+        "%s: seed %d, %d devices, %d cells, %d servers, policy %r; set up",
+        scenario.name,
+        seed,
+        len(deployment.devices),
+        len(deployment.cells),
+        len(deployment.servers),
+        policy.name,
+    )
+    if progress is not None:
+        watch(engine, progress)
     set_up_done(len(deployment.devices) >= FREEZE_FROM_DEVICES)
     if stopper is None:
         return engine.run()

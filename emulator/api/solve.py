@@ -340,7 +340,16 @@ def solve(instance: Instance, policy: str, params: dict[str, Any], seed: int = 0
     built = make_policy(policy, params, stream(seed, "policy"))
     built.check_setting(
         PolicySetting(
-            (DeviceGroupSetting("device", instance.model, instance.device),), (instance.server,)
+            (
+                DeviceGroupSetting(
+                    "device",
+                    instance.model,
+                    instance.device,
+                    deadline_s=instance.deadline_s,
+                    energy_budget_j=instance.energy_budget_j,
+                ),
+            ),
+            (instance.server,),
         )
     )
     context = context_for(instance)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from coinfer.emulator.cli.argtypes import non_negative_int, positive_int
 from coinfer.emulator.cli.run import add_trace_dir
-from coinfer.emulator.tables import format_table
+from coinfer.emulator.tables import format_table, half_width_text
 
 if TYPE_CHECKING:
     from coinfer.emulator.api.compare import Comparison, Interval
@@ -91,8 +91,18 @@ def compare_command(args: argparse.Namespace) -> str:
 
 def format_comparison(comparison: Comparison) -> str:
     """Two tables: each policy's means, and the paired differences from the first policy."""
-    from coinfer.emulator.api.compare import METRICS
+    from coinfer.emulator.api.compare import METRICS as ALL_METRICS
 
+    # a metric no run defines (deadline met without any deadline) is left out
+    METRICS = tuple(
+        metric
+        for metric in ALL_METRICS
+        if any(
+            not math.isnan(value)
+            for series in comparison.values[metric[0]].values()
+            for value in series
+        )
+    )
     seeds = comparison.seeds
     span = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}"
     head = (
@@ -148,7 +158,8 @@ def _mean_text(interval: Interval, factor: float) -> str:
     mean = _number(interval.mean * factor)
     if interval.n < 2 or math.isnan(interval.half_width):
         return mean
-    return f"{mean} ± {_number(interval.half_width * factor)}"
+    half = half_width_text(interval.mean * factor, interval.half_width * factor)
+    return f"{mean} ± {half}"
 
 
 def _difference_text(interval: Interval, factor: float) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -35,6 +37,7 @@ from coinfer.emulator.cli.errors import (
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
+from coinfer.emulator.model.hardware_sources import DEFAULT, builtin_sources
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.tables import format_table, si
 
@@ -100,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on an error, also print the traceback with its causes (before the command: "
         "coinfer --debug run ...)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="warning",
+        help="what coinfer logs on stderr (default warning; info: set-up and run times; "
+        "before the command: coinfer --log-level info run ...)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -286,11 +296,53 @@ def _show_hardware(args: argparse.Namespace) -> str:
     spec = _hardware_catalog(args).get(args.name)
     if getattr(args, "json", False):
         return json.dumps(spec.model_dump(mode="json"), indent=2)
-    rows = [(field, getattr(spec, field)) for field in type(spec).model_fields]
-    return format_table(("field", "value"), rows)
+    builtin = {s.name: s for s in HardwareCatalog.builtin()}.get(spec.name)
+    if builtin is not None and builtin == spec:
+        given = builtin_sources().get(spec.name, {})
+        sources = {field: given.get(field, DEFAULT) for field in type(spec).model_fields}
+    else:  # a class from a hardware file: its values are the file's
+        sources = dict.fromkeys(type(spec).model_fields, "hardware file")
+    rows: list[tuple[str, Any, str]] = []
+    for field in type(spec).model_fields:
+        said = "" if field in _NO_SOURCE else sources[field]
+        lines = textwrap.wrap(said, _SOURCE_WIDTH, break_on_hyphens=False, break_long_words=False)
+        lines = lines or [""]
+        rows.append((field, getattr(spec, field), lines[0]))
+        rows += [("", "", line) for line in lines[1:]]  # a long source on lines of its own
+    return format_table(("field", "value", "source"), rows)
+
+
+_SOURCE_WIDTH = 72  # characters of a source per line
+
+
+#: Fields that are names, not values: no source.
+_NO_SOURCE = ("name", "kind", "description")
 
 
 # ---- entry point ---------------------------------------------------------------------------
+
+#: The levels ``--log-level`` takes.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes ``coinfer: LEVEL: message`` lines to the ``sys.stderr`` of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def configure_logging(level: str) -> None:
+    """Send the ``coinfer`` logger's records of ``level`` and above to stderr (one handler,
+    replaced on each call)."""
+    logger = logging.getLogger("coinfer")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("coinfer: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 def run(argv: Sequence[str] | None = None) -> str:
@@ -317,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     input) or 1 (an unexpected error); with ``--debug``, the traceback too."""
     parser = build_parser()
     args = parser.parse_args(argv)  # a usage error: one line and SystemExit(2)
+    configure_logging(args.log_level)
     try:
         output = dispatch(parser, args)
     except InputError as err:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
+import re
+import shutil
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ from pydantic.fields import FieldInfo
 from coinfer.emulator.api.estimate import MAX_EVENTS
 from coinfer.emulator.cli.argtypes import non_negative_int, positive_float
 from coinfer.emulator.cli.errors import Printed
+from coinfer.emulator.errors import InputError
 from coinfer.emulator.plugins import Family, HostsMember, Registered
 from coinfer.emulator.scenario.schema import Scenario, load_scenario
 from coinfer.emulator.tables import format_table
@@ -64,7 +69,19 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     run.add_argument(
         "--out",
         metavar="DIR",
-        help=f"directory for trace.parquet and run.json (default: {DEFAULT_RUNS_DIR}/NAME-sSEED)",
+        help="directory for trace.parquet and run.json "
+        f"(default: {DEFAULT_RUNS_DIR}/NAME-POLICY-sSEED)",
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in the output directory (refused without it)",
+    )
+    run.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (there is one on a terminal: simulated time, requests done, "
+        "events/s, ETA); the summary is still printed",
     )
     run.add_argument(
         "--token-trace",
@@ -74,8 +91,14 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     commands.add_parser(
         "validate", parents=[scenario_args], help="check a scenario without running it"
     )
-    commands.add_parser(
+    schema = commands.add_parser(
         "schema", parents=[json_flag], help="every scenario field: type, default, meaning"
+    )
+    schema.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="only this section or field, e.g. devices, devices.arrivals, channel.fading",
     )
 
 
@@ -99,7 +122,7 @@ def run_command(args: argparse.Namespace) -> str:
 
     scenario = load_scenario(args.scenario, args.overrides)
     seed = scenario.seed if args.seed is None else args.seed
-    out = Path(args.out) if args.out else DEFAULT_RUNS_DIR / f"{scenario.name}-s{seed}"
+    out = Path(args.out) if args.out else default_run_dir(scenario, seed)
     # simulate() refuses bad names, traces and policies before it creates any file
     result = simulate(
         scenario,
@@ -110,6 +133,8 @@ def run_command(args: argparse.Namespace) -> str:
         stop_on_signal=True,
         force=args.force,
         max_events=args.max_events,
+        overwrite=args.overwrite,
+        progress=False if args.quiet else None,
     )
     status = 0 if result.stopped_by is None else EXIT_STOPPED_BY[result.stopped_by]
     if getattr(args, "json", False):
@@ -121,8 +146,8 @@ def run_command(args: argparse.Namespace) -> str:
         }
         return Printed(json.dumps(_finite(payload), indent=2), status)
     head = (
-        f"{scenario.name}: seed {seed}, {result.stats.requests} requests, "
-        f"{result.wall_time_s:.2f} s wall time; trace in {out}/"
+        f"{scenario.name}: seed {seed}, {_counted(result)}, {result.wall_time_s:.2f} s wall "
+        f"time; trace in {out}/"
     )
     if result.stopped_by is not None:
         head = (
@@ -132,6 +157,23 @@ def run_command(args: argparse.Namespace) -> str:
             "wall time"
         )
     return Printed(head + "\n\n" + result.summary.format(), status)
+
+
+def _counted(result: Any) -> str:
+    """``N requests`` or, with a warm-up, ``N requests after warm-up (M in all)``: the first
+    number is the summary's."""
+    measured, everything = result.summary.requests, result.stats.requests
+    if measured == everything:
+        return f"{everything} requests"
+    return f"{measured} requests after warm-up ({everything} in all, in the trace)"
+
+
+def default_run_dir(scenario: Scenario, seed: int) -> Path:
+    """``runs/NAME-POLICY-sSEED``: runs of one scenario with different policies or seeds go to
+    different folders (a ``module:Class`` policy's characters other than letters, digits,
+    ``.``, ``_`` and ``-`` become ``_``)."""
+    policy = re.sub(r"[^A-Za-z0-9._-]", "_", scenario.policy.name)
+    return DEFAULT_RUNS_DIR / f"{scenario.name}-{policy}-s{seed}"
 
 
 def validate_command(args: argparse.Namespace) -> str:
@@ -159,7 +201,62 @@ def schema_command(args: argparse.Namespace) -> str:
     rows = list(_schema_rows(Scenario, ""))
     if getattr(args, "json", False):
         return json.dumps(Scenario.model_json_schema(), indent=2)
-    return format_table(("field", "type", "default", "meaning"), rows)
+    path = getattr(args, "path", None)
+    if path:
+        rows = schema_section(rows, path)
+    return wrapped_table(("field", "type", "default", "meaning"), rows, width=terminal_width())
+
+
+def schema_section(rows: list[tuple[str, ...]], path: str) -> list[tuple[str, ...]]:
+    """The rows of field ``path`` and of the fields under it (``devices.arrivals`` matches
+    ``devices.arrivals[process=poisson].rate_per_s``: a member's tag is not part of the
+    path); InputError naming the closest field when none matches."""
+    wanted = path.strip(".")
+
+    def plain(field: str) -> str:
+        return re.sub(r"\[[^\]]*\]", "", field)
+
+    kept = [
+        row for row in rows if plain(row[0]) == wanted or plain(row[0]).startswith(wanted + ".")
+    ]
+    if kept:
+        return kept
+    known = sorted({plain(row[0]) for row in rows})
+    close = difflib.get_close_matches(wanted, known, n=1, cutoff=0.6)
+    expected = f"did you mean {close[0]!r}?" if close else "a field `coinfer schema` lists"
+    raise InputError(
+        f"schema: no field {path!r}; {expected}", value=path, expected=expected, path="PATH"
+    )
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (``$COLUMNS`` first; 100 when the output is not a terminal)."""
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def wrapped_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], *, width: int) -> str:
+    """:func:`format_table` with its columns after the first wrapped so that lines fit in
+    ``width`` characters where they can (the column with the most to spare is narrowed
+    first; the last keeps 24 characters, the others 12): a long cell continues on lines of
+    its own."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    floors = [widths[0], *[12] * (len(widths) - 2), 24]  # the last column keeps 24 at least
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        narrower = [i for i in range(1, len(widths)) if widths[i] > floors[i]]
+        if not narrower:
+            break
+        widths[max(narrower, key=lambda i: widths[i] - floors[i])] -= 1
+    lines: list[tuple[str, ...]] = []
+    for row in rows:
+        cells = [
+            [str(cell)]
+            if i == 0
+            else textwrap.wrap(str(cell), widths[i], break_on_hyphens=False) or [""]
+            for i, cell in enumerate(row)
+        ]
+        for depth in range(max(len(parts) for parts in cells)):
+            lines.append(tuple(parts[depth] if depth < len(parts) else "" for parts in cells))
+    return format_table(headers, lines)
 
 
 def _schema_rows(model: type[BaseModel], prefix: str):

@@ -20,7 +20,7 @@ from coinfer.emulator.cli.argtypes import positive_int
 from coinfer.emulator.cli.errors import EXIT_PARTLY_FAILED, Printed
 from coinfer.emulator.cli.run import add_trace_dir
 from coinfer.emulator.errors import InputError
-from coinfer.emulator.tables import format_table
+from coinfer.emulator.tables import format_table, half_width_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -281,17 +281,36 @@ def format_aggregate(
         chosen = list(GENERATIVE_METRICS)
     else:
         chosen = list(DEFAULT_METRICS)
-    headers = [*columns, "runs"] + [
-        f"{m} ({unit})" if unit else m for m, _, unit in chosen if f"{m}_mean" in aggregate
+    # a metric no run defines (deadline met without any deadline) is left out, not shown as "-"
+    shown = [
+        (m, scale, unit)
+        for m, scale, unit in chosen
+        if f"{m}_mean" in aggregate and aggregate[f"{m}_mean"].notna().any()
     ]
+    headers = [*columns, "runs"] + [metric_header(m, unit) for m, _, unit in shown]
     rows = []
     for _, row in aggregate.iterrows():
         cells = [_cell(row[c]) for c in columns] + [_runs(row)]
-        for metric, scale, _ in chosen:
-            if f"{metric}_mean" in aggregate:
-                cells.append(_mean_ci(row[f"{metric}_mean"], row[f"{metric}_ci95"], scale))
+        for metric, scale, _ in shown:
+            cells.append(_mean_ci(row[f"{metric}_mean"], row[f"{metric}_ci95"], scale))
         rows.append(cells)
     return format_table(headers, rows)
+
+
+#: Unit suffixes of metric names, dropped in a table's header where the unit is shown apart.
+_UNIT_SUFFIXES = ("_per_s", "_ratio", "_s", "_j")
+
+
+def metric_header(metric: str, unit: str) -> str:
+    """A table header naming its unit once: ``latency_p50_s`` in ms is ``latency_p50 (ms)``
+    (the name's SI suffix would contradict the display unit); without a unit, the name."""
+    if not unit:
+        return metric
+    for suffix in _UNIT_SUFFIXES:
+        if metric.endswith(suffix):
+            metric = metric.removesuffix(suffix)
+            break
+    return f"{metric} ({unit})"
 
 
 def _runs(row: pd.Series) -> str:
@@ -308,7 +327,7 @@ def _mean_ci(mean: float, half: float, scale: float) -> str:
     if math.isnan(mean):
         return "-"
     text = f"{mean * scale:.4g}"
-    return text if math.isnan(half) else f"{text} ± {half * scale:.2g}"
+    return text if math.isnan(half) else f"{text} ± {half_width_text(mean * scale, half * scale)}"
 
 
 # ---- coinfer summarize --------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class StepTimeModelBase(ABC):
             typed = cls.Params.model_validate(dict(params or {}))
         except ValidationError as err:
             raise input_error_from_validation(
-                err, f"parameters of step-time model {cls.name!r}"
+                err, f"parameters of step-time model {cls.name!r}", model=cls.Params
             ) from None
         return cls._build(typed)
 

@@ -811,8 +811,17 @@ def scenario_from_dict(
         raise input_error_from_validation(err, source, file=file, model=Scenario) from err
 
 
-def load_scenario_data(path: str | Path) -> dict[str, Any]:
-    """The raw mapping of a scenario YAML file, with file references made absolute."""
+def load_scenario_data(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The raw mapping of a scenario YAML file, with file references made absolute and its
+    ``base`` (if any) merged in.
+
+    ``base: OTHER.yaml`` (relative to the file that names it) makes the file a set of changes
+    to another scenario, which may have a base of its own: the base's mapping is read first,
+    then this file's merged into it by path (:func:`merge_scenario_data`: mappings merged key
+    by key, anything else, lists included, replaced). Each file's paths are relative to that
+    file. A file that is its own base, directly or through others, is refused
+    (:class:`InputError` naming the chain).
+    """
     path = Path(path)
     data = read_yaml(path, "scenario file")
     if not isinstance(data, dict):
@@ -822,7 +831,71 @@ def load_scenario_data(path: str | Path) -> dict[str, Any]:
             expected="a mapping",
             source=str(path),
         )
-    return resolve_files(data, path.resolve().parent, Scenario)
+    here = path.resolve()
+    base = data.pop("base", None)
+    own = resolve_files(data, here.parent, Scenario)
+    if base is None:
+        return own
+    if not isinstance(base, str) or not base:
+        raise InputError(
+            f"scenario file {str(path)!r}: base: got {base!r}, expected a scenario file "
+            "(a path relative to this file)",
+            path="base",
+            value=base,
+            expected="a scenario file",
+            source=str(path),
+        )
+    base_path = (here.parent / base).expanduser().resolve()
+    chain = (*_chain, here)
+    if base_path in chain:
+        names = " -> ".join(str(p) for p in (*chain, base_path))
+        raise InputError(
+            f"scenario file {str(path)!r}: base: {names} is a cycle; expected a chain of "
+            "bases that ends in a file without one",
+            path="base",
+            value=base,
+            expected="a base that is not the file itself, directly or through others",
+            source=str(path),
+        )
+    if not base_path.is_file():
+        raise InputError(
+            f"scenario file {str(path)!r}: base: {str(base_path)!r} does not exist; expected "
+            "a scenario file (relative to the file that names it)",
+            path="base",
+            value=base,
+            expected="an existing scenario file",
+            source=str(path),
+        )
+    return merge_scenario_data(load_scenario_data(base_path, chain), own)
+
+
+#: Keys that name what a mapping is (a policy, a fading law, an arrival process...): a mapping
+#: of the changes naming another one than the base's replaces the base's whole.
+MEMBER_KEYS = ("name", "law", "process", "distribution", "model", "generator", "kind")
+
+
+def merge_scenario_data(
+    base: dict[str, Any], changes: dict[str, Any], *, _root: bool = True
+) -> dict[str, Any]:
+    """``base`` with ``changes`` merged in by path: a mapping in both is merged key by key
+    (recursively), unless the two name different members (:data:`MEMBER_KEYS`: ``policy:
+    {name: joint}`` over ``{name: fixed, params: ...}``, ``fading: {law: rician}`` over
+    ``{law: rayleigh, ...}``), when the changes' mapping replaces the base's whole; any other
+    value of ``changes``, a list included, replaces the base's (a list of device groups is
+    given whole). Neither argument is changed."""
+    if not _root and _names_another(base, changes):
+        return changes
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_scenario_data(merged[key], value, _root=False)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _names_another(base: dict[str, Any], changes: dict[str, Any]) -> bool:
+    return any(key in base and key in changes and base[key] != changes[key] for key in MEMBER_KEYS)
 
 
 def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:

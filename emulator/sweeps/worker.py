@@ -73,7 +73,9 @@ def _execute(task: RunTask, run_dir: Path) -> dict[str, Any]:
     _clear(run_dir)
     started = time.perf_counter()
     try:
-        result = simulate(task.scenario, task.seed, run_dir, trace_dir=task.trace_dir)
+        result = simulate(
+            task.scenario, task.seed, run_dir, trace_dir=task.trace_dir, progress=False
+        )
         metrics, sketch = run_metrics(result)
     except Exception as err:
         record = failure_record(task, err, time.perf_counter() - started)

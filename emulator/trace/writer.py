@@ -54,6 +54,11 @@ class TableWriter:
         self.rows_written = 0
         self.append = self._rows.append  #: add one row (a tuple in column order)
 
+    @property
+    def rows_appended(self) -> int:
+        """Rows given so far: written or kept, and still buffered."""
+        return self.rows_written + len(self._rows) + self._block_rows
+
     def use_table(self, table: Table) -> None:
         """Write ``table`` instead (only before the first row: ``RuntimeError`` after)."""
         if self._rows or self._blocks or self.rows_written or self._writer is not None:

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from coinfer.emulator.api.intervals import t_interval
+from coinfer.emulator.cli.errors import EXIT_BAD_INPUT, FLAGS
+from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.sweeps.executors import ProcessExecutor
 from coinfer.emulator.sweeps.plan import load_plan
@@ -241,6 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--trace-dir", type=Path, help="where registered input traces are read")
     args = parser.parse_args(argv)
+    try:
+        return _study(args)
+    except InputError as err:  # bad input (a missing trace, a bad sweep): one line, exit 2
+        print(f"{parser.prog}: error: {err.worded(FLAGS)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _study(args: argparse.Namespace) -> int:
     if args.trace_dir is not None:  # worker processes inherit it
         os.environ["COINFER_TRACE_DIR"] = str(args.trace_dir.resolve())
     if args.run is not None:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from coinfer.emulator.cli.main import main
-from coinfer.emulator.cli.sweep import GENERATIVE_METRICS
+from coinfer.emulator.cli.sweep import GENERATIVE_METRICS, metric_header
 from tests.emulator.sweeps.helpers import GENERATIVE_SWEEP, sweep_data, write_sweep
 
 
@@ -39,7 +39,7 @@ def test_sweep_then_resume_then_summarize_then_plot(capsys, sweep_file, tmp_path
     status, out, err = run_cli(capsys, "sweep", sweep_file, "--serial", "--out", out_dir)
     assert status == 0, err
     assert "8 run now on this process (serial), 0 already finished, 0 failed" in out
-    assert "latency_p99_s (ms)" in out and " ± " in out
+    assert "latency_p99 (ms)" in out and " ± " in out
     assert "generative" not in out  # one-pass runs: no token figures
     assert err == ""  # no progress bar when stderr is not a terminal
 
@@ -137,7 +137,7 @@ def test_a_sweep_of_generative_runs_summarizes_their_token_figures(capsys, tmp_p
     assert status == 0, err
     header = out.split("\n\n", 1)[1].splitlines()[0]
     for metric, _, unit in GENERATIVE_METRICS:
-        assert (f"{metric} ({unit})" if unit else metric) in header
+        assert metric_header(metric, unit) in header
     assert "distortion_mean" not in header  # one-pass figures are not shown for token runs
     status, out, _ = run_cli(capsys, "summarize", out_dir, "--json")
     rows = json.loads(out)

@@ -1,6 +1,7 @@
 """Bad input is an InputError: a readable message, and the same facts as fields for programs."""
 
 import pickle
+from pathlib import Path
 
 import pytest
 import yaml
@@ -178,3 +179,47 @@ def test_a_field_of_several_forms_reports_the_form_the_value_has():
 def test_true_is_not_a_count():
     with pytest.raises(InputError, match=r"devices\[0\]: count: got true, expected a number"):
         scenario_from_dict(minimal(devices=[{**minimal()["devices"][0], "count": True}]))
+
+
+# ---- misspelt fields: "did you mean", and no second error caused by the first ----------------
+
+PAPER = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "paper-single.yaml"
+
+
+def test_a_misspelt_field_gets_the_field_it_is_closest_to():
+    with pytest.raises(InputError) as refused:
+        load_scenario(PAPER, ["duraton_s=3"])
+    assert str(refused.value).endswith(
+        "duraton_s: unknown field 'duraton_s' (got 3); did you mean 'duration_s'?"
+    )
+
+
+def test_a_misspelt_required_field_is_one_error_not_also_a_missing_one(tmp_path):
+    text = PAPER.read_text(encoding="utf-8")
+    path = tmp_path / "typo.yaml"
+    path.write_text(text.replace("arrivals:", "arivals:"), encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        load_scenario(path)
+    assert len(refused.value.problems) == 1
+    assert "did you mean 'arrivals'?" in str(refused.value) and "missing" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "meant"),
+    [
+        ("devices.0.arrivals.rate_per_sec=3", "rate_per_s"),  # a registered member's parameter
+        ("channel.fading.coherence_time=1", "coherence_time_s"),
+        ("devices.0.hardwre=x", "hardware"),
+    ],
+)
+def test_did_you_mean_reaches_nested_and_plug_in_fields(override, meant):
+    with pytest.raises(InputError, match=f"did you mean '{meant}'"):
+        load_scenario(PAPER, [override])
+
+
+def test_a_field_close_to_none_lists_the_fields_of_its_model():
+    with pytest.raises(InputError) as refused:
+        load_scenario(PAPER, ["devices.0.zzzz=3"])
+    assert "unknown field 'zzzz' (got 3), expected one of the fields name, count," in str(
+        refused.value
+    )

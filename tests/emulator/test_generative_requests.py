@@ -138,7 +138,11 @@ def test_a_group_that_cannot_generate_is_refused_naming_the_field(change, messag
 
 
 def test_one_pass_requests_cannot_go_to_a_continuous_batching_server():
-    one_pass = {"name": "bert", "arrivals": {"process": "poisson", "rate_per_s": 1.0}}
+    one_pass = {
+        "name": "bert",
+        "arrivals": {"process": "poisson", "rate_per_s": 1.0},
+        "deadline_s": 1.0,  # on-server optimises a one-pass request's power within T0
+    }
     with pytest.raises(InputError, match="serves generative requests only"):
         simulate(scenario([one_pass, generative_group()]))
 

@@ -4,8 +4,10 @@ from types import MappingProxyType
 
 import pytest
 
+from coinfer.emulator.cli.main import main
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec, load_hardware_file
+from coinfer.emulator.model.hardware_sources import NOT_STATED, builtin_sources
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +178,43 @@ class TestServingFields:
     def test_out_of_range_values_are_refused_with_the_field_named(self, field, value):
         with pytest.raises(ValueError, match=field):
             HardwareSpec(**{**SERVER, field: value})
+
+
+# ---- each value's source, as `coinfer hardware show` prints it ---------------------------------
+
+
+def test_every_value_of_a_builtin_class_states_its_source(catalog):
+    """Every value the catalog gives has a comment saying where it comes from (or that it is an
+    assumption); the fields a class leaves out are at their default."""
+    sources = builtin_sources()
+    assert set(sources) == {spec.name for spec in catalog}
+    for name, fields in sources.items():
+        values = set(fields) - {"name", "kind", "description"}
+        unstated = [field for field in values if fields[field] == NOT_STATED]
+        assert not unstated, (name, unstated)
+
+
+def test_hardware_show_prints_each_values_source(capsys):
+    assert main(["hardware", "show", "a100"]) == 0
+    rows = {}
+    for line in capsys.readouterr().out.splitlines()[2:]:
+        field, _, rest = line.partition(" ")
+        if field:
+            rows[field] = rest.split(None, 1)
+    assert rows["f_max_hz"] == ["1410000000.0", "NVIDIA: boost clock 1410 MHz"]
+    # a value named by a module constant takes the constant's comment
+    assert rows["pue"] == ["1.58", "assumption: Uptime Institute 2023 global average PUE"]
+    assert rows["step_overhead_s"] == ["0.0", "default"]
+
+
+def test_a_class_from_a_hardware_file_says_so(tmp_path, capsys):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "hardware:\n  - {name: my-gpu, kind: server, f_min_hz: 1.0e8, f_max_hz: 1.0e9, "
+        "flops_per_cycle: 64, power_coeff_w_per_hz3: 1.0e-27, memory_bandwidth_bytes_per_s: "
+        "1.0e11, memory_bytes: 1.0e10}\n",
+        encoding="utf-8",
+    )
+    assert main(["hardware", "show", "my-gpu", "--hardware-file", str(path)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("f_max_hz"))
+    assert line.split()[-2:] == ["hardware", "file"]

@@ -177,7 +177,9 @@ class TestRegistry:
     def test_a_bad_parameter_is_refused_naming_the_field(self):
         with pytest.raises(InputError, match="mfu_decode"):
             make_step_time_model("roofline", {"mfu_decode": 1.5})
-        with pytest.raises(InputError, match=r"prefil_s: got 1\.0, expected Extra inputs"):
+        with pytest.raises(
+            InputError, match=r"prefil_s: unknown field 'prefil_s' \(got 1\.0\); did you mean"
+        ):
             make_step_time_model("fitted", {"prefil_s": 1.0})
 
 

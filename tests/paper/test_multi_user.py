@@ -131,3 +131,18 @@ def test_each_point_of_the_figures_carries_the_ci_over_seeds_inside_its_domain()
     (bar,) = figure.axes[1].containers
     ends = np.array([segment[:, 1] for segment in bar.lines[2][0].get_segments()])
     assert ends.min() == pytest.approx(0.95 - 12.7062047 * 0.05, rel=1e-6) and ends.max() == 1.0
+
+
+def test_missing_traces_exit_2_with_the_message_and_no_traceback(tmp_path, monkeypatch, capsys):
+    """Without the LTE trace the study says which trace is missing and where it looked."""
+    from examples.paper.multi_user import main
+
+    monkeypatch.delenv("COINFER_TRACE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    lte = SWEEP.with_name("multi-user-lte.yaml")
+    status = main([str(tmp_path / "sweep"), "--out", str(tmp_path / "o"), "--run", str(lte)])
+    out, err = capsys.readouterr()
+    assert status == 2 and not out
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "not found" in err and "--trace-dir" in err

@@ -58,5 +58,7 @@ def test_feasibility_flag_follows_the_budgets():
 
 
 def test_unknown_parameters_are_refused():
-    with pytest.raises(ValueError, match="splitt: got 3, expected Extra inputs"):
+    with pytest.raises(
+        ValueError, match=r"splitt: unknown field 'splitt' \(got 3\); did you mean 'split'\?"
+    ):
         fixed(splitt=3)

@@ -281,7 +281,14 @@ def test_a_one_pass_request_gets_no_batch_state_and_no_slo(monkeypatch):
     monkeypatch.setattr(OptimisingPolicy, "decide", spy)
     one_pass = {
         "requests": 5,
-        "devices": [{"name": "d", "count": 2, "arrivals": {"process": "poisson", "rate_per_s": 2}}],
+        "devices": [
+            {
+                "name": "d",
+                "count": 2,
+                "arrivals": {"process": "poisson", "rate_per_s": 2},
+                "deadline_s": 1.0,
+            }
+        ],
         "policy": {"name": "joint"},
     }
     simulate(scenario_from_dict(one_pass), seed=1)

@@ -195,7 +195,10 @@ def test_a_malformed_module_class_is_refused(spec):
 @pytest.mark.parametrize(
     ("override", "shown"),
     [
-        ("policy.params.bogus=1", "bogus: got 1, expected Extra inputs are not permitted"),
+        (
+            "policy.params.bogus=1",
+            "bogus: unknown field 'bogus' (got 1), expected one of the fields",
+        ),
         ("policy.params.split=-1", "split: got -1"),
         ("policy.name=nomodule:Nope", "policy 'nomodule:Nope': no module named 'nomodule'"),
     ],

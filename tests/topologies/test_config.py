@@ -28,7 +28,7 @@ def data(topology, **changes):
         ),
         (
             {"topology": {"generator": "disc", "devics": 3}},
-            r"topology.devics: got 3, expected Extra inputs",
+            r"topology.devics: unknown field 'devics' \(got 3\); did you mean 'devices'\?",
         ),
         (
             {"topology": {"generator": "disc", "radius_m": 5}},

@@ -35,7 +35,7 @@ def test_a_well_formed_line_is_accepted(tmp_path):
         ({"edge": {"kind": "server"}}, r"node 'edge' \(server\): hardware: missing"),
         (
             {"edge": {"kind": "server", "hardwre": "l4", "hardware": "l4"}},
-            r"node 'edge' \(server\): hardwre: got 'l4'",
+            r"node 'edge' \(server\): hardwre: unknown field 'hardwre' \(got 'l4'\)",
         ),
         (
             {"ap": {"kind": "access_point", "x_m": "here", "y_m": 0.0}},

@@ -96,7 +96,10 @@ def test_inline_scenario_files_are_relative_to_the_sweep_file(tmp_path):
         ({"seeds": [1, 1]}, "seeds: got [1, 1], expected no repeats"),
         ({"points": [{"devices.0.arrivals.rate_per_s": 3}]}, "also an axis"),
         ({"axes": {"devices..count": [1]}}, "expected a dotted path"),
-        ({"colour": "blue"}, "colour: got 'blue', expected Extra inputs are not permitted"),
+        (
+            {"colour": "blue"},
+            "colour: unknown field 'colour' (got 'blue'), expected one of the fields name, base,",
+        ),
     ],
 )
 def test_bad_sweep_files_are_refused_naming_the_field(changes, message):
