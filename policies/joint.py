@@ -143,9 +143,15 @@ class OptimisingPolicy(Policy[JointParamsT]):
         (``deadline_s`` infinite): the solver would have no optimum (``docs/policies.md``,
         "Budgets")."""
         super().check_setting(setting)
-        groups = tuple(g for g in setting.groups if not (g.generative and self.own_generative))
+        groups = tuple(  # generative requests: their TTFT / TPOT objectives bound the problem
+            g
+            for g in setting.groups
+            if not (g.generative and self.own_generative and setting.has_slo)
+        )
         check_deadline_given(
-            self.name, PolicySetting(groups, setting.servers), optimised=self.optimises
+            self.name,
+            PolicySetting(groups, setting.servers, setting.slo_ttft_s, setting.slo_tpot_s),
+            optimised=self.optimises,
         )
 
     # ---- hooks ---------------------------------------------------------------------------------

@@ -43,6 +43,13 @@ class PolicySetting:
 
     groups: tuple[DeviceGroupSetting, ...]
     servers: tuple[HardwareSpec, ...]
+    slo_ttft_s: float = math.inf  #: the scenario's TTFT objective, s (inf: none)
+    slo_tpot_s: float = math.inf  #: the scenario's TPOT objective, s (inf: none)
+
+    @property
+    def has_slo(self) -> bool:
+        """Whether the scenario sets a TTFT or a TPOT objective (generative requests)."""
+        return math.isfinite(self.slo_ttft_s) or math.isfinite(self.slo_tpot_s)
 
 
 def check_parameters_fit(policy_name: str, params: Any, setting: PolicySetting) -> None:
@@ -102,7 +109,12 @@ def check_deadline_given(policy_name: str, setting: PolicySetting, *, optimised:
         if math.isinf(group.deadline_s):
             expected = (
                 "a finite latency budget T0 (the group's deadline_s, s; coinfer solve: --t0), "
-                "or a policy that does not optimise against it (min-latency, fixed, split)"
+                + (
+                    "or an slo (ttft_s, tpot_s) for its generative requests, "
+                    if group.generative
+                    else ""
+                )
+                + "or a policy that does not optimise against it (min-latency, fixed, split)"
             )
             raise InputError(
                 f"policy {policy_name!r} optimises {optimised} within the latency budget, and "

@@ -197,14 +197,15 @@ def _deployment_and_policy(
     for what is refused)."""
     deployment = build_deployment(scenario, seed, traces)
     policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
-    policy.check_setting(policy_setting(deployment))
+    policy.check_setting(policy_setting(deployment, scenario))
     if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
         raise InputError(policy_cannot_route(policy.name))
     return deployment, policy
 
 
-def policy_setting(deployment: Deployment) -> PolicySetting:
-    """The device groups (model and hardware) and server hardware of ``deployment``."""
+def policy_setting(deployment: Deployment, scenario: Scenario | None = None) -> PolicySetting:
+    """The device groups (model, hardware, budgets) and server hardware of ``deployment``, and
+    the generative objectives (``slo``) of ``scenario``."""
     groups: dict[str, DeviceGroupSetting] = {}
     for device in deployment.devices:
         if device.group not in groups:
@@ -217,7 +218,13 @@ def policy_setting(deployment: Deployment) -> PolicySetting:
                 generative=device.tokens is not None,
             )
     servers = {server.hardware.name: server.hardware for server in deployment.servers}
-    return PolicySetting(tuple(groups.values()), tuple(servers.values()))
+    slo = None if scenario is None else scenario.slo
+    return PolicySetting(
+        tuple(groups.values()),
+        tuple(servers.values()),
+        math.inf if slo is None else slo.ttft_s,
+        math.inf if slo is None else slo.tpot_s,
+    )
 
 
 def simulate(
