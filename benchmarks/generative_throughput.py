@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue
 import resource
 import sys
 import tempfile
@@ -133,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         results = context.Queue()
         child = context.Process(target=run_mode, args=(mode, args.requests, args.rate, results))
         child.start()
-        rows.append(results.get())
+        while True:  # the figures, or the child's death (its error is printed above)
+            try:
+                rows.append(results.get(timeout=1.0))
+                break
+            except queue.Empty:
+                if not child.is_alive():
+                    print(f"{mode}: the run's process failed (exit {child.exitcode})")
+                    return 1
         child.join()
     print(
         f"{args.requests} chat requests per mode (prompt ~256, output ~200 tokens), "

@@ -132,6 +132,9 @@ class OptimisingPolicy(Policy[JointParamsT]):
     #: device groups then need no ``deadline_s`` (``joint``: the generative optimiser;
     #: ``on-device``, ``on-server``: unoptimised).
     own_generative: ClassVar[bool] = False
+    #: whether its own decision of generative requests optimises against budgets (``joint``'s
+    #: generative optimiser: it needs an ``slo`` or a deadline), or is fixed (on-device, ...)
+    optimises_generative: ClassVar[bool] = False
 
     def __init__(self, params: JointParamsT, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
@@ -143,10 +146,9 @@ class OptimisingPolicy(Policy[JointParamsT]):
         (``deadline_s`` infinite): the solver would have no optimum (``docs/policies.md``,
         "Budgets")."""
         super().check_setting(setting)
-        groups = tuple(  # generative requests: their TTFT / TPOT objectives bound the problem
-            g
-            for g in setting.groups
-            if not (g.generative and self.own_generative and setting.has_slo)
+        bounded = setting.has_slo or not self.optimises_generative  # TTFT / TPOT bound it
+        groups = tuple(
+            g for g in setting.groups if not (g.generative and self.own_generative and bounded)
         )
         check_deadline_given(
             self.name,
@@ -310,6 +312,7 @@ class JointPolicy(OptimisingPolicy[JointParams]):
 
     name = "joint"
     own_generative = True
+    optimises_generative = True
 
     def __init__(self, params: JointParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
