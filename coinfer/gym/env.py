@@ -272,6 +272,15 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         if not force:
             check_run_size(scenario, max_events)
         self.scenario = scenario
+        for index, group in enumerate(scenario.devices):
+            if group.tokens is not None:
+                raise InputError(
+                    "generative requests are not decided through the environment yet; expected "
+                    "one-pass device groups (no tokens)",
+                    path=f"devices[{index}].tokens",
+                    value=group.tokens,
+                    expected="no tokens",
+                )
         if traces is None:
             if uses_traces(scenario):
                 raise InputError(
@@ -284,15 +293,6 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             traces = NO_TRACES
         self._traces = traces
         deployment = build_deployment(scenario, scenario.seed, self._traces)
-        for index, group in enumerate(scenario.devices):
-            if group.tokens is not None:
-                raise InputError(
-                    "generative requests are not decided through the environment yet; expected "
-                    "one-pass device groups (no tokens)",
-                    path=f"devices[{index}].tokens",
-                    value=group.tokens,
-                    expected="no tokens",
-                )
         if deployment.routing == "policy":
             raise InputError(
                 "the agent decides the request, not its server; expected routing own or "

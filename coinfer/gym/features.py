@@ -37,9 +37,10 @@ admit. Two scales:
   ρ̃ = v, ``p = max(v, 0.001)·P_max``, ``f = f_min + v·(f_max − f_min)`` on each side; admitted
   when ``u ≥ 0``.
 * ``si``: the values themselves, in SI units (split, 1, 1, W, Hz, Hz; admit ≥ 0.5), the box
-  spanning every device group and server; each is clipped to the request's own bounds (power
-  at least ``0.001·P_max``). A decision's values map back exactly (:meth:`Actions.action_of`),
-  which is how a built-in policy's run is replayed through the environment.
+  spanning every device group and server; each is clipped to the request's own bounds (a power
+  of 0 becomes ``0.001·P_max``). A decision's values map back exactly
+  (:meth:`Actions.action_of`), which is how a built-in policy's run is replayed through the
+  environment.
 
 Numbers outside the box are clipped to it first; the split is rounded half to even.
 """
@@ -287,7 +288,7 @@ class Actions:
         else:
             split = round(min(u[0], last))
             rho, rho_s = u[1], u[2]
-            p = _within(u[3], MIN_POWER_FRACTION * p_max, p_max)
+            p = _within(u[3], 0.0, p_max) if u[3] > 0.0 else MIN_POWER_FRACTION * p_max
             f = _within(u[4], device.f_min_hz, device.f_max_hz)
             fs = _within(u[5], server.f_min_hz, server.f_max_hz)
             admit = u[6] >= 0.5 if self.admission else True
