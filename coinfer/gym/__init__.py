@@ -23,7 +23,7 @@ except ImportError as err:  # pragma: no cover - the rl extra is missing
 
 from coinfer.gym.env import AGENT_POLICY, ENV_ID, RequestEnv, make_request_env
 from coinfer.gym.features import ACTION_FIELDS, FEATURES, Actions, Observation
-from coinfer.gym.reward import Outcome, Reward
+from coinfer.gym.reward import Outcome, Reward, trace_outcomes, trace_rewards
 
 __all__ = [
     "ACTION_FIELDS",
@@ -36,6 +36,8 @@ __all__ = [
     "RequestEnv",
     "Reward",
     "make_request_env",
+    "trace_outcomes",
+    "trace_rewards",
 ]
 
 if ENV_ID not in gymnasium.registry:

@@ -46,6 +46,7 @@ from coinfer.emulator.deployment.replay import (
 )
 from coinfer.emulator.engine.core import EngineStats
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario, load_scenario
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
@@ -230,7 +231,11 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     servers not chosen by the policy (``routing: policy`` is refused). ``reward``: a function
     of a finished request's :class:`~coinfer.gym.reward.Outcome` (default :class:`Reward`).
     ``actions``: ``normalised`` or ``si`` and ``admission``: whether the action has an admit
-    number (:mod:`coinfer.gym.features`). ``traces``: the input traces the scenario replays,
+    number (:mod:`coinfer.gym.features`). ``late_at_deadline`` (default reward only): a request
+    still unfinished when its deadline passes has its late penalty credited at the next decision
+    (it is certainly late by then), the rest of its reward when it finishes; the total is the
+    same, but a decision that builds up queues hears of it within about T0, not when the
+    queues drain. ``traces``: the input traces the scenario replays,
     already read (:func:`~coinfer.emulator.deployment.replay.load_scenario_traces`; needed only
     when it replays any). Unless ``force``, a run beyond this machine is refused as by
     :func:`~coinfer.emulator.api.run.simulate`.
@@ -238,7 +243,10 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     ``reset(seed=s)`` runs seed ``s``; ``reset()`` the scenario's own seed the first time,
     then seeds drawn from the environment's generator (seeded by the first), so that a sequence
     of episodes is reproducible. :attr:`context` is the current request's context (for experts
-    and for checks), :meth:`trace` the finished episode's trace.
+    and for checks), :meth:`trace` the finished episode's trace. A step's ``info`` gives the
+    episode's ``seed``, the next request's ``request_id`` and ``time_s``, and ``credited``: the
+    ids of the requests whose reward the step credits, in the order summed (with
+    ``late_at_deadline``, ``-1 - id`` for a late penalty credited at the deadline).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (Gymnasium's class attribute)
@@ -250,6 +258,7 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         reward: Callable[[Outcome], float] | None = None,
         actions: str = "normalised",
         admission: bool = False,
+        late_at_deadline: bool = False,
         traces: ScenarioTraces | None = None,
         force: bool = False,
         max_events: float = MAX_EVENTS,
@@ -268,6 +277,14 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                 argument="reward",
                 value=reward,
                 expected="a callable",
+            )
+        if late_at_deadline and not isinstance(reward or Reward(), Reward):
+            raise InputError(
+                "got a reward function of its own, expected a Reward (its late penalty is "
+                "what is credited at the deadline)",
+                argument="late_at_deadline",
+                value=True,
+                expected="the default reward (a Reward)",
             )
         if not force:
             check_run_size(scenario, max_events)
@@ -321,6 +338,11 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._writer: _NotingWriter | None = None
         self._outcomes: _Outcomes | None = None
         self._pending: list[tuple[float, int, float]] = []  # (t_done, request id, reward)
+        #: with late_at_deadline: (deadline expiry, request id) of the requests decided
+        self._expiring: list[tuple[float, int]] = []
+        self._done_at: dict[int, float] = {}  # t_done of requests written, while they may expire
+        self._late: set[int] = set()  # requests whose late penalty was credited at the deadline
+        self.late_at_deadline = late_at_deadline
         self._last_observation = np.zeros(self.observation_encoder.size, dtype=np.float32)
 
     # ---- the Gymnasium interface ----------------------------------------------------------
@@ -347,7 +369,7 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         del engine, policy  # the worker holds them
         self._handoff, self._thread, self._writer = handoff, thread, writer
         self._finalizer = weakref.finalize(self, _abandon, handoff, thread)
-        self._pending = []
+        self._pending, self._expiring, self._done_at, self._late = [], [], {}, set()
         self.observation_encoder.reset()
         thread.start()
         handoff.to_agent.acquire()
@@ -373,6 +395,10 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                 "step() without an episode under way; call reset() first"
             )
         handoff.decision = self.actions.decision(action, context)
+        if self.late_at_deadline and context.deadline_s < math.inf:
+            heapq.heappush(
+                self._expiring, (context.time_s + context.deadline_s, context.request_id)
+            )
         handoff.to_engine.release()
         handoff.to_agent.acquire()
         self._raise_error()
@@ -400,6 +426,11 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         return writer.table().to_pandas()
 
     @property
+    def models(self) -> dict[str, ModelProfile]:
+        """The scenario's model profiles by name (for :func:`~coinfer.gym.reward.trace_rewards`)."""
+        return dict(self._models)
+
+    @property
     def stats(self) -> EngineStats | None:
         """What the engine measured besides the trace (once the episode is finished)."""
         return None if self._handoff is None else self._handoff.stats
@@ -423,9 +454,12 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         }
 
     def _credit(self, now: float) -> tuple[float, tuple[int, ...]]:
-        """The summed reward of the requests finished by ``now`` (s), and their ids."""
+        """The summed reward of the requests finished by ``now`` (s), and their ids (with
+        ``late_at_deadline``, also the late penalty of those whose deadline passed unfinished,
+        their ids negated, -1 - id)."""
         writer, outcomes, pending = self._writer, self._outcomes, self._pending
         assert writer is not None and outcomes is not None
+        late_at_deadline = self.late_at_deadline
         if writer.fresh:
             reward_of = self.reward_function
             for row in writer.fresh:
@@ -433,11 +467,27 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                 heapq.heappush(
                     pending, (outcome.t_done, outcome.request_id, float(reward_of(outcome)))
                 )
+                if late_at_deadline and outcome.deadline_s < math.inf:
+                    self._done_at[outcome.request_id] = outcome.t_done
             writer.fresh.clear()
         total = 0.0
         credited: list[int] = []
+        if late_at_deadline:
+            expiring, done_at, late = self._expiring, self._done_at, self._late
+            penalty = self.reward_function.late  # type: ignore[attr-defined]  # a Reward
+            while expiring and expiring[0][0] < now:
+                expiry, request_id = heapq.heappop(expiring)
+                done = done_at.pop(request_id, math.inf)
+                if done > expiry:  # unfinished at its deadline: certainly late
+                    late.add(request_id)
+                    total -= penalty
+                    credited.append(-1 - request_id)
         while pending and pending[0][0] <= now:
             _, request_id, reward = heapq.heappop(pending)
+            if late_at_deadline and request_id in self._late:
+                self._late.discard(request_id)
+                self._done_at.pop(request_id, None)
+                reward += self.reward_function.late  # type: ignore[attr-defined]  # credited
             total += reward
             credited.append(request_id)
         return total, tuple(credited)

@@ -34,13 +34,13 @@ admit. Two scales:
 
 * ``normalised`` (the default): each number in [−1, 1], ``v = (u + 1)/2`` in [0, 1] maps onto
   the request's own bounds: split ``round(v·L)`` of its model's last split point ``L``, ρ = v,
-  ρ̃ = v, ``p = max(v, 0.001)·P_max``, ``f = f_min + v·(f_max − f_min)`` on each side; admitted
-  when ``u ≥ 0``.
+  ρ̃ = v, ``p = max(v, 0.001)·P_max``, ``f = f_low + v·(f_max − f_low)`` on each side, with
+  ``f_low = max(f_min, 0.001·f_max)`` (a clock must be above 0); admitted when ``u ≥ 0``.
 * ``si``: the values themselves, in SI units (split, 1, 1, W, Hz, Hz; admit ≥ 0.5), the box
   spanning every device group and server; each is clipped to the request's own bounds (a power
-  of 0 becomes ``0.001·P_max``). A decision's values map back exactly
-  (:meth:`Actions.action_of`), which is how a built-in policy's run is replayed through the
-  environment.
+  or clock of 0 becomes its lowest value above, ``0.001·P_max`` and ``f_low``). A decision's
+  values map back exactly (:meth:`Actions.action_of`), which is how a built-in policy's run is
+  replayed through the environment.
 
 Numbers outside the box are clipped to it first; the split is rounded half to even.
 """
@@ -56,7 +56,7 @@ import numpy as np
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.hardware_spec import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
-from coinfer.emulator.records import build
+from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, PolicyContext
 from coinfer.policies.prediction import StaticCost
 from coinfer.policies.setting import PolicySetting
@@ -95,8 +95,9 @@ ACTION_FIELDS: tuple[str, ...] = (
 #: The scales of an action (see the module).
 ACTION_SCALES: tuple[str, ...] = ("normalised", "si")
 
-#: The lowest transmit power an action maps to, as a fraction of the device's P_max (> 0).
-MIN_POWER_FRACTION = 1e-3
+#: The lowest transmit power an action maps to, as a fraction of the device's P_max, and the
+#: lowest clock, as a fraction of f_max where f_min is lower (a power or clock must be > 0).
+MIN_FRACTION = 1e-3
 
 #: Relative slack of the engine's bound check on power and clocks (``check_decision``): a value
 #: within it is a valid decision and is kept as it is.
@@ -129,8 +130,8 @@ class Observation:
         extra = len(self.models)
         self.low = np.array([low for _, low, _ in FEATURES] + [0.0] * extra, dtype=np.float32)
         self.high = np.array([high for _, _, high in FEATURES] + [1.0] * extra, dtype=np.float32)
-        self._low = self.low.astype(np.float64)
-        self._high = self.high.astype(np.float64)
+        self._low_list = [low for _, low, _ in FEATURES]  # clipped in Python: faster than numpy
+        self._high_list = [high for _, _, high in FEATURES]
         self._alone: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._last_time_s: float | None = None
 
@@ -196,9 +197,11 @@ class Observation:
         index = self._model_index.get(context.model.name)
         if index is not None:
             one_hot[index] = 1.0
-        vector = np.array(values + one_hot, dtype=np.float64)
-        np.clip(vector, self._low, self._high, out=vector)
-        return vector.astype(np.float32)
+        clipped = [
+            low if value < low else high if value > high else value
+            for value, low, high in zip(values, self._low_list, self._high_list, strict=False)
+        ]
+        return np.array(clipped + one_hot, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,9 @@ class Actions:
         self.admission = admission
         self.names = ACTION_FIELDS if admission else ACTION_FIELDS[:-1]
         self.bounds = self._box(setting)
+        self._size = self.size
+        self._low: list[float] = self.bounds.low.tolist()
+        self._high: list[float] = self.bounds.high.tolist()
         self._static: dict[tuple[object, ...], StaticCost] = {}
 
     @property
@@ -260,20 +266,26 @@ class Actions:
             high.append(1.0)
         return _Bounds(np.array(low), np.array(high))
 
+    @inline_builds  # the decision, built by name, compiled to a tuple (once per step)
     def decision(self, action: object, context: PolicyContext) -> Decision:
         """The decision ``action`` means for the request of ``context``, with the reference
         model's prediction (no queueing) at the context's gain and band, as ``fixed`` makes it:
         feasible when it predicts both budgets met."""
-        values = np.asarray(action, dtype=np.float64).reshape(-1)
-        if values.shape != (self.size,) or not np.all(np.isfinite(values)):
+        try:
+            values: list[float] | None = np.asarray(action, dtype=np.float64).reshape(-1).tolist()
+        except (TypeError, ValueError):
+            values = None
+        if values is None or len(values) != self._size or not all(math.isfinite(x) for x in values):
             raise InputError(
-                f"got {values.tolist()!r}, expected {self.size} finite numbers "
-                f"({', '.join(self.names)})",
+                f"got {action!r}, expected {self.size} finite numbers ({', '.join(self.names)})",
                 argument="action",
-                value=values.tolist(),
+                value=action,
                 expected=f"{self.size} finite numbers",
             )
-        u = np.clip(values, self.bounds.low, self.bounds.high).tolist()
+        u = [
+            low if x < low else high if x > high else x
+            for x, low, high in zip(values, self._low, self._high, strict=True)
+        ]
         model, device, server = context.model, context.device, context.server
         last = model.last_split
         p_max: float = device.max_tx_power_w  # type: ignore[assignment]  # a device has one
@@ -281,16 +293,19 @@ class Actions:
             v = [(x + 1.0) / 2.0 for x in u]
             split = round(v[0] * last)
             rho, rho_s = v[1], v[2]
-            p = max(v[3], MIN_POWER_FRACTION) * p_max
-            f = device.f_min_hz + v[4] * (device.f_max_hz - device.f_min_hz)
-            fs = server.f_min_hz + v[5] * (server.f_max_hz - server.f_min_hz)
+            p = max(v[3], MIN_FRACTION) * p_max
+            f_low, fs_low = _clock_low(device), _clock_low(server)
+            f = f_low + v[4] * (device.f_max_hz - f_low)
+            fs = fs_low + v[5] * (server.f_max_hz - fs_low)
             admit = u[6] >= 0.0 if self.admission else True
         else:
             split = round(min(u[0], last))
             rho, rho_s = u[1], u[2]
-            p = _within(u[3], 0.0, p_max) if u[3] > 0.0 else MIN_POWER_FRACTION * p_max
-            f = _within(u[4], device.f_min_hz, device.f_max_hz)
-            fs = _within(u[5], server.f_min_hz, server.f_max_hz)
+            p = _within(u[3], 0.0, p_max) if u[3] > 0.0 else MIN_FRACTION * p_max
+            f = _within(u[4], device.f_min_hz, device.f_max_hz) if u[4] > 0.0 else 0.0
+            fs = _within(u[5], server.f_min_hz, server.f_max_hz) if u[5] > 0.0 else 0.0
+            f = f if f > 0.0 else _clock_low(device)  # f_min may be 0: a clock must be above
+            fs = fs if fs > 0.0 else _clock_low(server)
             admit = u[6] >= 0.5 if self.admission else True
         key = (id(model), id(device), id(server), split, rho, rho_s, f, fs)
         static = self._static.get(key)
@@ -334,8 +349,8 @@ class Actions:
                 values[1],
                 values[2],
                 values[3] / p_max,
-                _fraction(values[4], device.f_min_hz, device.f_max_hz),
-                _fraction(values[5], server.f_min_hz, server.f_max_hz),
+                _fraction(values[4], _clock_low(device), device.f_max_hz),
+                _fraction(values[5], _clock_low(server), server.f_max_hz),
             ]
             values = [2.0 * v - 1.0 for v in fractions]
             if self.admission:
@@ -343,6 +358,11 @@ class Actions:
         elif self.admission:
             values.append(1.0 if decision.admit else 0.0)
         return np.array(values, dtype=np.float64)
+
+
+def _clock_low(spec: HardwareSpec) -> float:
+    """The lowest clock an action maps to: f_min, or 0.001·f_max where f_min is lower, Hz."""
+    return max(spec.f_min_hz, MIN_FRACTION * spec.f_max_hz)
 
 
 def _within(value: float, low: float, high: float) -> float:

@@ -16,10 +16,17 @@ callable ``Outcome → float`` may replace it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.profiles import ModelProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Outcome(NamedTuple):
@@ -65,3 +72,44 @@ class Reward:
         if outcome.energy_total_j > outcome.energy_budget_j:
             reward -= self.over_energy
         return float(reward)
+
+
+def trace_outcomes(trace: pd.DataFrame, models: Mapping[str, ModelProfile]) -> list[Outcome]:
+    """Each row of a run's trace (``simulate(...).trace``, or an episode's) as an
+    :class:`Outcome`; ``models``: the run's model profiles by name (:attr:`RequestEnv.models`)."""
+    outcomes = []
+    for row in trace.itertuples(index=False):
+        model = models[row.model]
+        table = model.split_table
+        kept = (
+            row.rho_device * table.device_params[row.split]
+            + row.rho_server * (table.server_params[row.split])
+        )
+        outcomes.append(
+            Outcome(
+                request_id=int(row.request_id),
+                status=str(row.status),
+                t_arrival=float(row.t_arrival),
+                t_done=float(row.t_done),
+                latency_s=float(row.latency_s),
+                deadline_s=float(row.deadline_s),
+                deadline_met=bool(row.deadline_met),
+                energy_total_j=float(row.energy_total_j),
+                energy_device_j=float(row.energy_device_j),
+                energy_budget_j=float(row.energy_budget_j),
+                kept_fraction=float(kept) / model.total_params,
+                distortion_bound=float(row.distortion_bound),
+            )
+        )
+    return outcomes
+
+
+def trace_rewards(
+    trace: pd.DataFrame,
+    models: Mapping[str, ModelProfile],
+    reward: Callable[[Outcome], float] | None = None,
+) -> np.ndarray:
+    """The reward of every row of ``trace`` (default :class:`Reward`), in row order: how a
+    policy's run scores on the environment's reward."""
+    reward = reward or Reward()
+    return np.array([reward(o) for o in trace_outcomes(trace, models)], dtype=np.float64)

@@ -29,6 +29,7 @@ from coinfer.emulator.randomness import stream  # noqa: E402
 from coinfer.emulator.scenario.schema import load_scenario  # noqa: E402
 from coinfer.gym import ENV_ID, RequestEnv, Reward, make_request_env  # noqa: E402
 from coinfer.gym.reward import Outcome  # noqa: E402
+from coinfer.policies.base import check_decision  # noqa: E402
 from coinfer.policies.registry import make_policy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,7 +267,9 @@ def test_the_action_scales_map_onto_the_requests_bounds():
     low = env.actions.decision([-1.0] * 7, context)
     assert (low.split, low.rho_device, low.rho_server) == (0, 0.0, 0.0)
     assert low.tx_power_w == pytest.approx(1e-3 * device.max_tx_power_w)
-    assert (low.f_device_hz, low.f_server_hz) == (device.f_min_hz, server.f_min_hz)
+    # a clock must be above 0: at least 0.001·f_max where f_min is lower
+    assert low.f_device_hz == max(device.f_min_hz, 1e-3 * device.f_max_hz)
+    assert low.f_server_hz == max(server.f_min_hz, 1e-3 * server.f_max_hz)
     assert not low.admit
     high = env.actions.decision([1.0] * 7, context)
     assert (high.split, high.rho_device, high.rho_server) == (last, 1.0, 1.0)
@@ -274,6 +277,21 @@ def test_the_action_scales_map_onto_the_requests_bounds():
     assert (high.f_device_hz, high.f_server_hz) == (device.f_max_hz, server.f_max_hz)
     assert high.admit
     assert env.actions.decision([5.0] * 7, context) == high  # clipped to the box
+    env.close()
+
+
+@pytest.mark.parametrize("scale", ["normalised", "si"])
+def test_every_action_is_a_decision_the_engine_accepts(scale):
+    """Whatever the agent sends (bounds, beyond them, zeros), the decision passes the engine's
+    bound check (a clock or power of 0 is raised above it)."""
+    env = RequestEnv(busy_cell("duration_s=1"), actions=scale, admission=True)
+    env.reset(seed=0)
+    context = env.context
+    box = env.action_space
+    rng = np.random.default_rng(1)
+    corners = [box.low, box.high, np.zeros(7), box.low - 1, box.high + 1]
+    for action in corners + [rng.uniform(box.low - 1, box.high + 1) for _ in range(200)]:
+        check_decision("agent", env.actions.decision(action, context), context)
     env.close()
 
 
