@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from coinfer.emulator.errors import InputError
 from coinfer.gym.features import Actions, Observation
@@ -35,6 +35,8 @@ ALGORITHMS = {"ppo": "PPO", "a2c": "A2C", "sac": "SAC", "td3": "TD3", "ddpg": "D
 
 class TrainedParams(Policy.Params):
     """Parameters of :class:`TrainedPolicy`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = Field(min_length=1, description="the saved Stable-Baselines3 model (.zip), a path")
     algorithm: Literal["ppo", "a2c", "sac", "td3", "ddpg"] = Field(
@@ -54,7 +56,8 @@ class TrainedPolicy(Policy[TrainedParams]):
 
     name = "trained"
     summary = "a policy trained in coinfer.gym (a saved Stable-Baselines3 model)"
-    Params = TrainedParams
+    # a required parameter (model): mypy then finds the class unlike Params(), callable bare
+    Params = TrainedParams  # type: ignore[assignment]
 
     def __init__(self, params: TrainedParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)

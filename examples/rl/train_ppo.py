@@ -45,27 +45,47 @@ SCENARIO = ROOT / "examples" / "scenarios" / "busy-cell.yaml"
 TRAINED = "coinfer.gym.policy:TrainedPolicy"
 COMPARED = ("joint", "joint-queue-aware", "random")
 EVALUATION_SEEDS_FROM = 1000  # training draws its seeds elsewhere (the environments' generators)
+PROBE_SEED = 999  # the held-out episode of the learning curve
+PROBE_DURATION_S = 60.0  # its length, s
 
 
-def train(scenario: Scenario, timesteps: int, envs: int, seed: int, out: Path):
+def train(scenario: Scenario, timesteps: int, envs: int, seed: int, out: Path, every: int):
     """PPO trained on ``envs`` environments for ``timesteps`` steps; returns the model and the
-    learning curve (mean reward per request of each training episode). A late request's penalty
-    is credited when its deadline passes (``late_at_deadline``): a decision that builds up
-    queues is then told so within about T0, not when the queues drain at the end of the run."""
+    learning curve: every ``every`` steps, the mean reward per request of the policy as it is
+    then (its deterministic action) over one episode of a held-out seed (``greedy``), and the
+    training episodes finished since (``training``: the return over the steps, actions sampled
+    with the exploration noise). A late request's penalty is credited when its deadline passes
+    (``late_at_deadline``): a decision that builds up queues is then told so within about T0,
+    not when the queues drain at the end of the run."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
-    curve: list[tuple[int, float]] = []
+    curve: list[tuple[int, str, float]] = []
+    probe = make_request_env(scenario.model_copy(update={"duration_s": PROBE_DURATION_S}))
+
+    def greedy_reward(model) -> float:
+        observation, _ = probe.reset(seed=PROBE_SEED)
+        total, steps = 0.0, 0
+        while True:
+            action, _ = model.predict(observation, deterministic=True)
+            observation, reward, terminated, _, _ = probe.step(action)
+            total, steps = total + float(reward), steps + 1
+            if terminated:
+                return total / steps
 
     class Curve(BaseCallback):
-        """Each finished training episode's mean reward per request (its return / its steps)."""
+        def _on_training_start(self) -> None:
+            curve.append((0, "greedy", greedy_reward(self.model)))
 
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
                 if "episode" in info:
                     episode = info["episode"]
-                    curve.append((self.num_timesteps, float(episode["r"]) / int(episode["l"])))
+                    mean = float(episode["r"]) / int(episode["l"])
+                    curve.append((self.num_timesteps, "training", mean))
+            if self.n_calls % max(every // envs, 1) == 0:
+                curve.append((self.num_timesteps, "greedy", greedy_reward(self.model)))
             return True
 
     vector = make_vec_env(
@@ -79,18 +99,20 @@ def train(scenario: Scenario, timesteps: int, envs: int, seed: int, out: Path):
         vector,
         n_steps=512,
         batch_size=256,
-        n_epochs=5,
-        learning_rate=1e-3,
-        policy_kwargs={"log_std_init": -1.0},  # explore near the mean action from the start
-        gamma=0.95,  # a request's reward comes a few decisions after it
+        n_epochs=10,
+        learning_rate=3e-4,
+        gamma=0.9,  # a request's reward comes a few decisions after it
+        gae_lambda=0.9,
+        policy_kwargs={"log_std_init": -0.5},
         seed=seed,
         device="cpu",
         verbose=0,
     )
     model.learn(total_timesteps=timesteps, callback=Curve())
     vector.close()
+    probe.close()
     model.save(out / "ppo-busy-cell.zip")
-    return model, pd.DataFrame(curve, columns=["timesteps", "mean_reward"])
+    return model, pd.DataFrame(curve, columns=["timesteps", "curve", "mean_reward"])
 
 
 def evaluate(scenario: Scenario, model_path: Path, seeds: list[int]) -> pd.DataFrame:
@@ -151,12 +173,25 @@ def figure(curve: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     ax = fig.subplots()
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
+    training = curve[curve["curve"] == "training"]
+    greedy = curve[curve["curve"] == "greedy"]
     ax.plot(
-        curve["timesteps"] / 1e3,
-        curve["mean_reward"],
+        training["timesteps"] / 1e3,
+        training["mean_reward"],
+        linestyle="none",
+        marker=".",
+        markersize=4,
+        color=OKABE_ITO[5],
+        label="PPO, training episodes (exploring)",
+    )
+    ax.plot(
+        greedy["timesteps"] / 1e3,
+        greedy["mean_reward"],
         color=OKABE_ITO[0],
         linewidth=1.8,
-        label="PPO, training rollouts",
+        marker="o",
+        markersize=3,
+        label="PPO, greedy on a held-out seed",
     )
     styles = {
         "trained": (OKABE_ITO[0], ":"),
@@ -166,7 +201,7 @@ def figure(curve: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     }
     for row in summary.itertuples():
         colour, style = styles[row.policy]
-        label = "PPO, trained (evaluated)" if row.policy == "trained" else row.policy
+        label = "PPO, final (evaluation seeds)" if row.policy == "trained" else row.policy
         ax.axhline(row.mean_reward, color=colour, linestyle=style, linewidth=1.5, label=label)
         ax.axhspan(
             row.mean_reward - row.mean_reward_ci95,
@@ -201,12 +236,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the training")
     parser.add_argument("--out", type=Path, default=Path("runs/rl"), help="output folder")
     parser.add_argument("--figure", type=Path, default=None, help="also save the figure here")
+    parser.add_argument("--every", type=int, default=10_000, help="steps between curve points")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario(args.scenario)
 
     started = time.perf_counter()
-    _, curve = train(scenario, args.timesteps, args.envs, args.seed, args.out)
+    _, curve = train(scenario, args.timesteps, args.envs, args.seed, args.out, args.every)
     trained_s = time.perf_counter() - started
     model_path = args.out / "ppo-busy-cell.zip"
     curve.to_csv(args.out / "learning-curve.csv", index=False)
