@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import threading
 import weakref
 from collections.abc import Callable
@@ -169,6 +170,8 @@ class _Outcomes:
     def __init__(self, setting_models: dict[str, Any], labels: dict[str, list[str]]) -> None:
         self._status = labels["status"]
         self._models = [setting_models[name] for name in labels["model"]]
+        #: per model code: its split table and parameter count (a sum, computed once here)
+        self._tables = [(model.split_table, model.total_params) for model in self._models]
         c = _COLUMN
         self._fields = (
             c["request_id"],
@@ -183,8 +186,9 @@ class _Outcomes:
             c["energy_budget_j"],
             c["distortion_bound"],
         )
-        self._model, self._split = c["model"], c["split"]
-        self._rho_device, self._rho_server = c["rho_device"], c["rho_server"]
+        self._get = operator.itemgetter(
+            *self._fields, c["model"], c["split"], c["rho_device"], c["rho_server"]
+        )
 
     def of(self, row: tuple[Any, ...]) -> Outcome:
         (
@@ -199,16 +203,17 @@ class _Outcomes:
             device_energy,
             budget,
             distortion,
-        ) = (row[i] for i in self._fields)
-        model = self._models[row[self._model]]
-        split = row[self._split]
-        table = model.split_table
+            model_code,
+            split,
+            rho_device,
+            rho_server,
+        ) = self._get(row)
+        table, total = self._tables[model_code]
         kept = (
-            row[self._rho_device] * table.device_params[split]
-            + row[self._rho_server] * table.server_params[split]
-        ) / model.total_params
+            rho_device * table.device_params[split] + rho_server * table.server_params[split]
+        ) / total
         return Outcome(
-            request_id=int(request_id),
+            request_id=request_id,
             status=self._status[status],
             t_arrival=t_arrival,
             t_done=t_done,

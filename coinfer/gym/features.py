@@ -130,9 +130,9 @@ class Observation:
         extra = len(self.models)
         self.low = np.array([low for _, low, _ in FEATURES] + [0.0] * extra, dtype=np.float32)
         self.high = np.array([high for _, _, high in FEATURES] + [1.0] * extra, dtype=np.float32)
-        self._low_list = [low for _, low, _ in FEATURES]  # clipped in Python: faster than numpy
-        self._high_list = [high for _, _, high in FEATURES]
-        self._alone: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._statics: dict[
+            tuple[int, int, int, float, float], tuple[float, float, float, float, list[float]]
+        ] = {}
         self._last_time_s: float | None = None
 
     @property
@@ -144,64 +144,80 @@ class Observation:
         """Forget the previous decision (a new run starts)."""
         self._last_time_s = None
 
-    def _alone_s(self, context: PolicyContext) -> tuple[float, float]:
-        """Seconds the whole model takes, unpruned at the top clock, per unit of work: on the
-        device alone and on the server alone."""
-        key = (id(context.model), id(context.device), id(context.server))
-        cached = self._alone.get(key)
+    def _static(self, context: PolicyContext) -> tuple[float, float, float, float, list[float]]:
+        """What depends only on the request's device group and server, computed once: τ,
+        P_max/N0, the two ``*_alone`` times per unit of work over τ, and the fixed tail of the
+        vector (deadline, energy budget, then the model's one-hot)."""
+        deadline, energy = context.deadline_s, context.energy_budget_j
+        key = (id(context.model), id(context.device), id(context.server), deadline, energy)
+        cached = self._statics.get(key)
         if cached is None:
-            flops = float(context.model.split_table.device_flops[context.model.last_split])
-            server_flops = float(context.model.split_table.server_flops[0])
-            device, server = context.device, context.server
-            cached = self._alone[key] = (
-                flops / (device.flops_per_cycle * device.f_max_hz),
-                server_flops / (server.flops_per_cycle * server.f_max_hz),
+            model, device, server = context.model, context.device, context.server
+            tau = deadline if 0.0 < deadline < math.inf else 1.0
+            p_max: float = device.max_tx_power_w  # type: ignore[assignment]  # a device has one
+            device_s = float(model.split_table.device_flops[model.last_split]) / (
+                device.flops_per_cycle * device.f_max_hz
             )
+            server_s = float(model.split_table.server_flops[0]) / (
+                server.flops_per_cycle * server.f_max_hz
+            )
+            one_hot = [0.0] * len(self.models)
+            index = self._model_index.get(model.name)
+            if index is not None:
+                one_hot[index] = 1.0
+            tail = [
+                _clip(math.log10(deadline) / 4.0, -1.0, 1.0) if deadline < math.inf else 1.0,
+                _clip(math.log10(energy) / 4.0, -1.0, 1.0)
+                if 0.0 < energy < math.inf
+                else (1.0 if energy else -1.0),
+                *one_hot,
+            ]
+            cached = (tau, p_max / context.noise_psd_w_per_hz, device_s / tau, server_s / tau, tail)
+            self._statics[key] = cached
         return cached
 
     def encode(self, context: PolicyContext) -> np.ndarray:
         """The observation of the request ``context`` describes (``float32``, within bounds)."""
-        deadline = context.deadline_s
-        tau = deadline if 0.0 < deadline < math.inf else 1.0
+        tau, p_over_n0, device_alone, server_alone, tail = self._static(context)
         band = context.bandwidth_hz
         gain = context.gain
-        p_max: float = context.device.max_tx_power_w  # type: ignore[assignment]  # a device has one
-        snr = p_max * gain / (band * context.noise_psd_w_per_hz) if band > 0.0 else 0.0
+        snr = p_over_n0 * gain / band if band > 0.0 else 0.0
         fading = gain / context.mean_gain if context.mean_gain > 0.0 else 1.0
-        workers = max(context.server_workers, 1)
+        workers = context.server_workers or 1
         waiting = context.server_queue_length / workers
-        energy = context.energy_budget_j
+        now = context.time_s
         previous = self._last_time_s
-        since = 0.0 if previous is None else (context.time_s - previous) / tau
-        self._last_time_s = context.time_s
-        device_alone, server_alone = self._alone_s(context)
+        since = 0.0 if previous is None else (now - previous) / tau
+        self._last_time_s = now
         work = context.work_scale
+        uplink, queue = context.uplink_active, context.device_queue_length
+        se = math.log1p(snr) / _LOG2 / 20.0
+        fading_db = math.log10(fading) if fading > 0.0 else -4.0
+        device_backlog = context.device_backlog_s / tau
+        server_backlog = context.server_backlog_s / tau
+        work_log = math.log2(work) / 4.0 if work > 0.0 else -1.0
         values = [
             band / context.cell_bandwidth_hz,
-            math.log1p(snr) / _LOG2 / 20.0,
-            math.log10(fading) if fading > 0.0 else -math.inf,
-            context.uplink_active / (context.uplink_active + 1.0),
-            context.device_queue_length / (context.device_queue_length + 1.0),
-            context.device_backlog_s / tau,
+            se if se < 1.0 else 1.0,
+            -4.0 if fading_db < -4.0 else 2.0 if fading_db > 2.0 else fading_db,
+            uplink / (uplink + 1.0),
+            queue / (queue + 1.0),
+            device_backlog if device_backlog < 4.0 else 4.0,
             waiting / (waiting + 1.0),
             context.server_in_service / workers,
-            context.server_backlog_s / tau,
-            math.log2(work) / 4.0 if work > 0.0 else -math.inf,
-            device_alone * work / tau,
-            server_alone * work / tau,
-            math.log10(deadline) / 4.0 if deadline < math.inf else 1.0,
-            math.log10(energy) / 4.0 if 0.0 < energy < math.inf else (1.0 if energy else -1.0),
+            server_backlog if server_backlog < 4.0 else 4.0,
+            -1.0 if work_log < -1.0 else 1.0 if work_log > 1.0 else work_log,
+            _clip(device_alone * work, 0.0, 10.0),
+            _clip(server_alone * work, 0.0, 10.0),
+            *tail[:2],
             since / (since + 1.0),
+            *tail[2:],
         ]
-        one_hot = [0.0] * len(self.models)
-        index = self._model_index.get(context.model.name)
-        if index is not None:
-            one_hot[index] = 1.0
-        clipped = [
-            low if value < low else high if value > high else value
-            for value, low, high in zip(values, self._low_list, self._high_list, strict=False)
-        ]
-        return np.array(clipped + one_hot, dtype=np.float32)
+        return np.array(values, dtype=np.float32)
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
 
 
 @dataclass(frozen=True)

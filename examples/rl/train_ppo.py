@@ -168,7 +168,7 @@ def figure(curve: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     ax.grid(True, color="#dddddd", linewidth=0.6)
@@ -213,7 +213,7 @@ def figure(curve: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("training steps (requests decided), thousands")
     ax.set_ylabel("mean reward per request")
     ax.set_xlim(0, curve["timesteps"].max() / 1e3)
-    ax.legend(loc="lower right", fontsize=8, frameon=True)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     fig.savefig(path, dpi=150)
 
 
