@@ -388,7 +388,7 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                 expected="at least one request",
             )
         observation = self._observe()
-        return observation, self._info((), 0)
+        return observation, self._info(())
 
     def step(
         self, action: np.ndarray
@@ -413,7 +413,7 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         observation = self._last_observation if terminated else self._observe()
         if terminated:
             self.context = None
-        return observation, reward, terminated, False, self._info(credited, len(credited))
+        return observation, reward, terminated, False, self._info(credited)
 
     def close(self) -> None:
         """End the episode under way (its worker thread ends)."""
@@ -449,7 +449,7 @@ class RequestEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._last_observation = observation
         return observation
 
-    def _info(self, credited: tuple[int, ...], count: int) -> dict[str, Any]:
+    def _info(self, credited: tuple[int, ...]) -> dict[str, Any]:
         context = self.context
         return {
             "seed": self.run_seed,

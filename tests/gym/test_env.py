@@ -134,6 +134,38 @@ def test_rewards_are_credited_once_each_after_the_request_has_finished():
             assert credited_at[rid] <= later - 1
 
 
+def test_late_at_deadline_credits_the_late_penalty_when_the_deadline_passes():
+    """The same episode with and without: the same return; a request unfinished at its deadline
+    is penalised at the first decision after it, and the rest of its reward comes later."""
+    scenario = busy_cell("duration_s=10")
+
+    def episode(late_at_deadline):
+        env = RequestEnv(scenario, late_at_deadline=late_at_deadline)
+        rng = np.random.default_rng(3)
+        steps = play(env, lambda context: rng.uniform(-1, 1, 6), seed=4)
+        return env, steps
+
+    plain_env, plain = episode(False)
+    early_env, early = episode(True)
+    trace = early_env.trace().set_index("request_id")
+    assert plain_env.trace().equals(early_env.trace())  # the actions decide the run, not this
+    assert sum(r for r, _, _ in early) == pytest.approx(sum(r for r, _, _ in plain), rel=1e-12)
+    times = [time for _, _, time in early]
+    late_ids = set()
+    for k, (_, info, _) in enumerate(early):
+        next_time = times[k + 1] if k + 1 < len(times) else math.inf
+        for marker in (c for c in info["credited"] if c < 0):
+            rid = -1 - marker
+            expiry = trace.loc[rid, "t_arrival"] + trace.loc[rid, "deadline_s"]
+            assert expiry < next_time  # the deadline has passed when it is credited
+            assert trace.loc[rid, "t_done"] > expiry  # and it was indeed late
+            late_ids.add(rid)
+    assert late_ids  # random decisions in a busy cell: some are late
+    # every request that finished after its deadline, and only those, was penalised early
+    after = trace["t_done"] > trace["t_arrival"] + trace["deadline_s"]
+    assert late_ids == set(trace.index[after])
+
+
 def outcome(row, model_name: str) -> Outcome:
     """A trace row (by column name) as an Outcome, the kept fraction from the model's table."""
     from coinfer.emulator.model.catalog import ModelCatalog
