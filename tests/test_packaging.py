@@ -21,8 +21,11 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def _package_folders() -> set[str]:
-    """Every folder with an ``__init__.py`` under the four package folders, as coinfer.* names."""
+    """Every folder with an ``__init__.py`` under ``coinfer`` itself and the four package
+    folders, as coinfer.* names."""
     names = {"coinfer"}
+    for init in (ROOT / "coinfer").rglob("*/__init__.py"):
+        names.add(".".join(init.parent.relative_to(ROOT).parts))
     for folder in FOLDERS:
         for init in (ROOT / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT).parts

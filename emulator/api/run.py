@@ -191,12 +191,13 @@ def prepare(
 
 
 def _deployment_and_policy(
-    scenario: Scenario, seed: int, traces: ScenarioTraces
+    scenario: Scenario, seed: int, traces: ScenarioTraces, policy: Policy | None = None
 ) -> tuple[Deployment, Policy]:
     """The deployment and the policy of a run on ``seed``, each built once (see :func:`prepare`
-    for what is refused)."""
+    for what is refused); ``policy``: this one instead of the scenario's."""
     deployment = build_deployment(scenario, seed, traces)
-    policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
+    if policy is None:
+        policy = make_policy(scenario.policy.name, scenario.policy.params, stream(seed, "policy"))
     policy.check_setting(policy_setting(deployment, scenario))
     if deployment.routing == "policy" and not isinstance(policy, ServerChooser):
         raise InputError(policy_cannot_route(policy.name))
@@ -336,7 +337,32 @@ def _run(
 ) -> EngineStats:
     """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
     its deployment and policy, is garbage once this returns."""
-    deployment, policy = _deployment_and_policy(scenario, seed, traces)
+    engine = make_engine(scenario, seed, traces, writer, token_writer=token_writer)
+    if progress is not None:
+        watch(engine, progress)
+    set_up_done(len(engine.deployment.devices) >= FREEZE_FROM_DEVICES)
+    if stopper is None:
+        return engine.run()
+    with stopper.watching(engine):
+        return engine.run()
+
+
+def make_engine(
+    scenario: Scenario,
+    seed: int,
+    traces: ScenarioTraces,
+    writer: TraceWriter,
+    *,
+    policy: Policy | None = None,
+    token_writer: TableWriter | None = None,
+) -> Engine:
+    """The engine of the run of ``scenario`` on ``seed``, set up and ready to :meth:`~Engine.run`
+    (its devices' arrival processes created, ``writer`` labelled), deciding with the scenario's
+    policy or with ``policy`` (``coinfer.gym`` hands the decisions to an agent this way).
+
+    Refuses, with :class:`~coinfer.emulator.errors.InputError`, what :func:`prepare` refuses
+    (except the run's size, which :func:`simulate` checks before)."""
+    deployment, policy = _deployment_and_policy(scenario, seed, traces, policy)
     if has_generative(deployment):
         writer.use_generative()
     engine = Engine(
@@ -362,13 +388,7 @@ def _run(
         len(deployment.servers),
         policy.name,
     )
-    if progress is not None:
-        watch(engine, progress)
-    set_up_done(len(deployment.devices) >= FREEZE_FROM_DEVICES)
-    if stopper is None:
-        return engine.run()
-    with stopper.watching(engine):
-        return engine.run()
+    return engine
 
 
 class _SignalStop:
