@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.cli.argtypes import positive_float, positive_int, share
 from coinfer.emulator.cli.run import add_trace_dir, scenario_arguments
+from coinfer.emulator.cli.sweep import add_executor_flags
 from coinfer.emulator.tables import format_table
 
 if TYPE_CHECKING:
@@ -88,23 +89,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         help=f"directory for the runs, the probe table and goodput.json (default: "
         f"{DEFAULT_DIR}/NAME-goodput)",
     )
-    where = goodput.add_mutually_exclusive_group()
-    where.add_argument("--serial", action="store_true", help="run in this process, one by one")
-    where.add_argument(
-        "--workers",
-        type=positive_int,
-        metavar="N",
-        help="local worker processes (default: one per core)",
-    )
-    where.add_argument(
-        "--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786"
-    )
-    where.add_argument(
-        "--dask-local",
-        type=positive_int,
-        metavar="N",
-        help="start a local Dask cluster of N worker processes",
-    )
+    add_executor_flags(goodput)
 
 
 def goodput_command(args: argparse.Namespace) -> str:

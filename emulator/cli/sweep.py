@@ -63,6 +63,28 @@ GENERATIVE_METRICS = (
 _SHOWN_FAILURES = 5
 
 
+def add_executor_flags(parser: argparse.ArgumentParser) -> None:
+    """Where runs execute: ``--serial``, ``--workers N``, ``--scheduler ADDRESS`` or
+    ``--dask-local N`` (one of them; :func:`~coinfer.emulator.sweeps.executors.make_executor`)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--serial", action="store_true", help="run in this process, one by one")
+    where.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="local worker processes (default: one per core)",
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786"
+    )
+    where.add_argument(
+        "--dask-local",
+        type=positive_int,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes",
+    )
+
+
 def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
     """Register ``sweep``, ``summarize`` and ``plot`` on the top-level parser."""
     sweep = commands.add_parser(
@@ -91,23 +113,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         action="store_true",
         help="take over an --out folder that holds another sweep (its runs stay, in no table)",
     )
-    where = sweep.add_mutually_exclusive_group()
-    where.add_argument("--serial", action="store_true", help="run in this process, one by one")
-    where.add_argument(
-        "--workers",
-        type=positive_int,
-        metavar="N",
-        help="local worker processes (default: one per core)",
-    )
-    where.add_argument(
-        "--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786"
-    )
-    where.add_argument(
-        "--dask-local",
-        type=positive_int,
-        metavar="N",
-        help="start a local Dask cluster of N worker processes",
-    )
+    add_executor_flags(sweep)
 
     summarize = commands.add_parser(
         "summarize",
