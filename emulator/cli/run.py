@@ -48,19 +48,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
     """Register the scenario subcommands on the top-level parser."""
     scenario_args = scenario_arguments("scenario YAML file", "devices.0.count=20")
     add_trace_dir(scenario_args)
-    scenario_args.add_argument(
-        "--force",
-        action="store_true",
-        help="run (or pass) a scenario even if its estimated events or memory exceed this "
-        "machine's means",
-    )
-    scenario_args.add_argument(
-        "--max-events",
-        type=positive_float,
-        default=MAX_EVENTS,
-        metavar="N",
-        help=f"refuse a run estimated above N engine events (default {MAX_EVENTS:.0e})",
-    )
+    add_size_flags(scenario_args)
     run = commands.add_parser(
         "run",
         parents=[scenario_args, json_flag],
@@ -99,6 +87,24 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         nargs="?",
         metavar="PATH",
         help="only this section or field, e.g. devices, devices.arrivals, channel.fading",
+    )
+
+
+def add_size_flags(parser: argparse.ArgumentParser) -> None:
+    """``--force`` and ``--max-events N``: the check of a run's size before it starts
+    (:func:`~coinfer.emulator.api.estimate.check_run_size`)."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run (or pass) a scenario even if its estimated events or memory exceed this "
+        "machine's means",
+    )
+    parser.add_argument(
+        "--max-events",
+        type=positive_float,
+        default=MAX_EVENTS,
+        metavar="N",
+        help=f"refuse a run estimated above N engine events (default {MAX_EVENTS:.0e})",
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.cli.argtypes import positive_int
 from coinfer.emulator.cli.errors import EXIT_PARTLY_FAILED, Printed
-from coinfer.emulator.cli.run import add_trace_dir
+from coinfer.emulator.cli.run import add_size_flags, add_trace_dir
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.tables import format_table, half_width_text
 
@@ -108,6 +108,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         "--dry-run", action="store_true", help="list the configurations and runs, run nothing"
     )
     add_trace_dir(sweep)
+    add_size_flags(sweep)
     sweep.add_argument(
         "--overwrite",
         action="store_true",
@@ -189,7 +190,13 @@ def sweep_command(args: argparse.Namespace) -> str:
     from coinfer.emulator.sweeps.plan import load_plan
     from coinfer.emulator.sweeps.runner import run_sweep
 
-    plan = load_plan(args.sweep, args.overrides, trace_dir=args.trace_dir)
+    plan = load_plan(
+        args.sweep,
+        args.overrides,
+        trace_dir=args.trace_dir,
+        force=args.force,
+        max_events=args.max_events,
+    )
     out = Path(args.out) if args.out else DEFAULT_SWEEPS_DIR / plan.name
     if args.dry_run:
         return _listing(plan, out)
@@ -199,7 +206,15 @@ def sweep_command(args: argparse.Namespace) -> str:
         scheduler=args.scheduler,
         dask_local=args.dask_local,
     )
-    outcome = run_sweep(plan, out, executor, overwrite=args.overwrite, trace_dir=args.trace_dir)
+    outcome = run_sweep(
+        plan,
+        out,
+        executor,
+        overwrite=args.overwrite,
+        trace_dir=args.trace_dir,
+        force=args.force,
+        max_events=args.max_events,
+    )
     status = EXIT_PARTLY_FAILED if outcome.failed else 0
     if getattr(args, "json", False):
         return Printed(json.dumps(_outcome_json(outcome, out), indent=2), status)

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from coinfer.emulator.api.estimate import MAX_EVENTS
 from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.scenario.paths import resolve_files
 from coinfer.emulator.scenario.schema import (
@@ -95,6 +96,8 @@ def load_plan(
     *,
     validate: bool = True,
     trace_dir: str | Path | None = None,
+    force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> Plan:
     """Read the sweep file at ``path`` and expand it (see :func:`build_plan`)."""
     path = Path(path)
@@ -105,6 +108,8 @@ def load_plan(
         extra_overrides=extra_overrides,
         validate=validate,
         trace_dir=trace_dir,
+        force=force,
+        max_events=max_events,
     )
 
 
@@ -116,6 +121,8 @@ def build_plan(
     extra_overrides: Sequence[str] = (),
     validate: bool = True,
     trace_dir: str | Path | None = None,
+    force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> Plan:
     """Expand ``spec`` (read from a file in ``base_dir``) into a :class:`Plan`.
 
@@ -171,7 +178,7 @@ def build_plan(
             )
         seen[cid] = index
         if validate:
-            _prepare(scenario, seeds[0], where, trace_dir)
+            _prepare(scenario, seeds[0], where, trace_dir, force, max_events)
         resolved_data = scenario.model_dump(mode="python")
         point = {
             path: _resolved(resolved_data, path, values[path]) for path in columns if path in values
@@ -282,11 +289,18 @@ def _base_data(spec: SweepSpec, base_dir: Path, source: str) -> dict[str, Any]:
     return resolve_files(data, base_dir, Scenario)
 
 
-def _prepare(scenario: Scenario, seed: int, where: str, trace_dir: str | Path | None) -> None:
+def _prepare(
+    scenario: Scenario,
+    seed: int,
+    where: str,
+    trace_dir: str | Path | None,
+    force: bool = False,
+    max_events: float = MAX_EVENTS,
+) -> None:
     from coinfer.emulator.api.run import prepare
 
     try:
-        prepare(scenario, seed, trace_dir=trace_dir)
+        prepare(scenario, seed, trace_dir=trace_dir, force=force, max_events=max_events)
     except InputError as err:
         err.within(where)
         raise

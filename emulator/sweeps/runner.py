@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coinfer.emulator.api.estimate import MAX_EVENTS
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.output_files import check_output_dir
 from coinfer.emulator.sweeps.aggregate import SweepResults, collect, write_tables
@@ -74,14 +75,29 @@ def check_sweep_folder(store: SweepStore, plan: Plan) -> None:
 
 
 def pending_tasks(
-    plan: Plan, store: SweepStore, trace_dir: str | Path | None = None
+    plan: Plan,
+    store: SweepStore,
+    trace_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> list[RunTask]:
     """The plan's runs that have not finished, as tasks (plan order), reading their input
-    traces from ``trace_dir`` (made absolute)."""
+    traces from ``trace_dir`` (made absolute), with ``simulate``'s ``force`` and
+    ``max_events``."""
     scenarios = {c.config_id: c.scenario for c in plan.configurations}
     traces = None if trace_dir is None else str(Path(trace_dir).resolve())
     return [
-        RunTask(run.run_id, run.config_id, run.seed, scenarios[run.config_id], str(path), traces)
+        RunTask(
+            run.run_id,
+            run.config_id,
+            run.seed,
+            scenarios[run.config_id],
+            str(path),
+            traces,
+            force,
+            max_events,
+        )
         for run in plan.runs
         if store.finished(run.run_id) is None
         for path in [store.run_dir(run.run_id)]
@@ -101,6 +117,8 @@ def run_sweep(
     progress: bool | None = None,
     overwrite: bool = False,
     trace_dir: str | Path | None = None,
+    force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> SweepOutcome:
     """Run every unfinished run of ``plan`` into ``out_dir`` on ``executor``.
 
@@ -109,6 +127,8 @@ def run_sweep(
     ``overwrite`` takes a folder of another sweep over (its runs stay in ``runs/``, in no table).
     ``trace_dir``: where the input traces the scenarios replay are read from (default:
     ``$COINFER_TRACE_DIR``, then the download cache); it is not part of any id.
+    ``force`` and ``max_events``: as :func:`~coinfer.emulator.api.run.simulate`'s, for every
+    run (not part of any id either).
     """
     from tqdm import tqdm
 
@@ -117,7 +137,7 @@ def run_sweep(
     if not overwrite:
         check_sweep_folder(store, plan)
     store.write_plan(plan.to_json())
-    tasks = pending_tasks(plan, store, trace_dir)
+    tasks = pending_tasks(plan, store, trace_dir, force=force, max_events=max_events)
     failed: list[dict[str, Any]] = []
     show = progress_enabled() if progress is None else progress
     if tasks:

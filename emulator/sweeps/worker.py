@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coinfer.emulator.api.estimate import MAX_EVENTS
 from coinfer.emulator.scenario.schema import Scenario
 from coinfer.emulator.sweeps.store import ERROR_FILE, SUMMARY_FILE, write_json
 
@@ -50,6 +51,9 @@ class RunTask:
     #: where the input traces the scenario replays are read from (None: $COINFER_TRACE_DIR, then
     #: the download cache), as ``simulate``'s ``trace_dir``
     trace_dir: str | None = None
+    #: run even beyond the machine's means or ``max_events`` (``simulate``'s ``force``)
+    force: bool = False
+    max_events: float = MAX_EVENTS  #: the event limit of the run (``simulate``'s)
 
 
 def execute_run(task: RunTask) -> dict[str, Any]:
@@ -74,7 +78,13 @@ def _execute(task: RunTask, run_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         result = simulate(
-            task.scenario, task.seed, run_dir, trace_dir=task.trace_dir, progress=False
+            task.scenario,
+            task.seed,
+            run_dir,
+            trace_dir=task.trace_dir,
+            progress=False,
+            force=task.force,
+            max_events=task.max_events,
         )
         metrics, sketch = run_metrics(result)
     except Exception as err:
