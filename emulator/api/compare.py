@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from coinfer.emulator.api.estimate import MAX_EVENTS
 from coinfer.emulator.api.intervals import t_interval
 from coinfer.emulator.api.run import prepare, simulate
 from coinfer.emulator.deployment.replay import ScenarioTraces, load_scenario_traces
@@ -143,8 +144,12 @@ def compare_policies(
     trace_dir: str | Path | None = None,
     traces: ScenarioTraces | None = None,
     progress: Callable[[str, int], None] | None = None,
+    force: bool = False,
+    max_events: float = MAX_EVENTS,
 ) -> Comparison:
     """Run every policy on every seed of ``scenario`` and collect the :data:`METRICS`.
+
+    ``force`` and ``max_events``: as :func:`~coinfer.emulator.api.run.simulate`'s, for every run.
 
     The input traces are read once (``traces``, else from ``trace_dir``) and shared by every
     run. Every policy is checked before anything runs (an unknown name or bad parameters raise
@@ -175,7 +180,8 @@ def compare_policies(
         traces = load_scenario_traces(scenario, trace_dir)
     variants = {policy: policy_variant(scenario, policy) for policy in policies}
     for variant in variants.values():
-        prepare(variant, seeds[0], traces=traces)  # refuse a bad policy before any run
+        # refuse a bad policy, or a run beyond the machine, before any run
+        prepare(variant, seeds[0], traces=traces, force=force, max_events=max_events)
     values: dict[str, dict[str, list[float]]] = {
         name: {policy: [] for policy in policies} for name, *_ in METRICS
     }
@@ -183,7 +189,9 @@ def compare_policies(
         for policy, variant in variants.items():
             if progress is not None:
                 progress(policy, seed)
-            summary = simulate(variant, seed, traces=traces, progress=False).summary
+            summary = simulate(
+                variant, seed, traces=traces, progress=False, force=force, max_events=max_events
+            ).summary
             for name, *_ in METRICS:
                 values[name][policy].append(float(getattr(summary, name)))
     return Comparison(

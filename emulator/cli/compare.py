@@ -18,7 +18,7 @@ import math
 from typing import TYPE_CHECKING
 
 from coinfer.emulator.cli.argtypes import non_negative_int, positive_int
-from coinfer.emulator.cli.run import add_trace_dir
+from coinfer.emulator.cli.run import add_size_flags, add_trace_dir
 from coinfer.emulator.tables import format_table, half_width_text
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         help="override a scenario field, e.g. --set devices.0.count=20 (repeatable)",
     )
     add_trace_dir(compare)
+    add_size_flags(compare)
 
 
 def _policy_list(text: str) -> list[str]:
@@ -83,7 +84,14 @@ def compare_command(args: argparse.Namespace) -> str:
     scenario = load_scenario(args.scenario, args.overrides)
     first = scenario.seed if args.seed is None else args.seed
     seeds = list(range(first, first + args.seeds))
-    comparison = compare_policies(scenario, args.policies, seeds, trace_dir=args.trace_dir)
+    comparison = compare_policies(
+        scenario,
+        args.policies,
+        seeds,
+        trace_dir=args.trace_dir,
+        force=args.force,
+        max_events=args.max_events,
+    )
     if getattr(args, "json", False):
         return json.dumps(finite_or_none(comparison.to_dict()), indent=2)
     return format_comparison(comparison)
