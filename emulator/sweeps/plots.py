@@ -598,8 +598,12 @@ def _load(
     panels = [
         _Panel("latency_p50_s", MS, "p50 latency (ms)", deadlines, reference="T0"),
         _Panel("latency_p99_s", MS, "p99 latency (ms)", deadlines, reference="T0"),
-        _Panel("deadline_met_ratio", 1.0, "deadline met (share of requests)", (), True),
     ]
+    met = aggregate.get("deadline_met_ratio_mean")
+    if met is not None and met.notna().any():  # no panel when no run has a deadline
+        panels.append(
+            _Panel("deadline_met_ratio", 1.0, "deadline met (share of requests)", (), True)
+        )
     return _against_load(aggregate, tables, options, "load", panels, 12.0, log_latency=True)
 
 

@@ -8,7 +8,7 @@ from coinfer.emulator.sweeps.aggregate import collect
 from coinfer.emulator.sweeps.executors import SerialExecutor
 from coinfer.emulator.sweeps.plots import OKABE_ITO, PlotOptions, pareto_front, plot, save_figure
 from coinfer.emulator.sweeps.runner import run_sweep
-from tests.emulator.sweeps.helpers import GENERATIVE_SWEEP, plan_of, sweep_data
+from tests.emulator.sweeps.helpers import GENERATIVE_SWEEP, SCENARIO, plan_of, sweep_data
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +184,15 @@ def test_a_load_axis_from_light_to_overload_is_logarithmic_with_plain_ticks():
     assert wide.get_xscale() == "log" and narrow.get_xscale() == "linear"
     readable_log_ticks(wide.xaxis)  # as every figure's log axes get (plots.finish)
     assert wide.xaxis.get_major_formatter()(20.0, 0) == "20"
+
+
+def test_the_load_figure_has_no_deadline_panel_when_no_run_has_a_deadline(tmp_path):
+    """Without a deadline no request can meet or miss one: the share panel would be empty."""
+    scenario = {**SCENARIO, "devices": [{**SCENARIO["devices"][0]}]}
+    del scenario["devices"][0]["deadline_s"]
+    data = sweep_data(
+        scenario=scenario, seeds=[1], policies=[{"name": "fixed", "params": {"split": 4}}]
+    )
+    outcome = run_sweep(plan_of(data), tmp_path, SerialExecutor(), progress=False)
+    figure = plot("load", collect(outcome.store), outcome.store, PlotOptions())
+    assert [ax.get_ylabel() for ax in figure.axes] == ["p50 latency (ms)", "p99 latency (ms)"]
