@@ -47,6 +47,7 @@ from coinfer.emulator.engine.batching import (
     StepResult,
     make_scheduler,
 )
+from coinfer.emulator.engine.batching.params import BatchLimits
 from coinfer.emulator.engine.batching.records import BoolArray, IntArray
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.inputs import InputModel
@@ -90,13 +91,14 @@ class StepTimeSpec(InputModel):
         return self
 
 
-class ContinuousBatchingParams(DisciplineParams):
+class ContinuousBatchingParams(DisciplineParams, BatchLimits):
     """The parameters of the ``continuous-batching`` server discipline (``docs/generative.md``),
     given beside the server's ``discipline``.
 
-    The KV-cache pool holds ``(memory · memory_utilisation − weights − activation_reserve_bytes)
-    / block bytes`` blocks of ``block_size_tokens`` tokens, the server holding the whole model
-    (every layer's weights and KV cache, whatever the requests' split points).
+    The batch limits are the schedulers' own (:class:`BatchLimits`). The KV-cache pool holds
+    ``(memory · memory_utilisation − weights − activation_reserve_bytes) / block bytes`` blocks
+    of ``block_size_tokens`` tokens, the server holding the whole model (every layer's weights
+    and KV cache, whatever the requests' split points).
     """
 
     scheduler: Literal["vllm", "sarathi", "orca"] = Field(
@@ -104,31 +106,6 @@ class ContinuousBatchingParams(DisciplineParams):
         description="vllm: prefill-first, watermark admission, preemption by recomputation; "
         "sarathi: decodes first, prefills in chunks; orca: whole KV reserved on admission, never "
         "a preemption",
-    )
-    block_size_tokens: int = Field(
-        default=16, ge=1, le=65_536, description="tokens held by one KV-cache block, tokens"
-    )
-    max_batched_tokens: int = Field(
-        default=2048,
-        ge=1,
-        le=2**40,
-        description="most tokens processed in one step (prompt or chunk tokens plus one per "
-        "decode), tokens",
-    )
-    max_sequences: int = Field(
-        default=256, ge=1, le=2**31, description="most sequences running at once (in one batch)"
-    )
-    watermark: float = Field(
-        default=0.01,
-        ge=0.0,
-        lt=1.0,
-        description="fraction of the pool an admission must leave free (vllm, sarathi), in [0, 1)",
-    )
-    chunk_size_tokens: int = Field(
-        default=512,
-        ge=1,
-        le=2**40,
-        description="most prompt tokens of one sequence prefilled in one step (sarathi), tokens",
     )
     memory_utilisation: float = Field(
         default=0.9,
@@ -149,16 +126,6 @@ class ContinuousBatchingParams(DisciplineParams):
     step_time: StepTimeSpec = Field(
         default_factory=StepTimeSpec, description="the step-time model of the server's steps"
     )
-
-    @model_validator(mode="after")
-    def _decodes_fit_the_token_budget(self) -> Self:
-        if self.max_sequences > self.max_batched_tokens:
-            raise ValueError(
-                f"max_sequences = {self.max_sequences} decodes would not fit in "
-                f"max_batched_tokens = {self.max_batched_tokens}; expected "
-                "max_sequences <= max_batched_tokens"
-            )
-        return self
 
 
 #: ``kept_of(ids)``: each sequence's kept fraction ρ̃ of the server's side, or None when every
@@ -303,12 +270,8 @@ class ContinuousBatchingServer:
         self.scheduler = make_scheduler(
             params.scheduler,
             BatchingParams(
-                block_size_tokens=params.block_size_tokens,
                 num_kv_blocks=blocks,
-                max_batched_tokens=params.max_batched_tokens,
-                max_sequences=params.max_sequences,
-                watermark=params.watermark,
-                chunk_size_tokens=params.chunk_size_tokens,
+                **{name: getattr(params, name) for name in BatchLimits.model_fields},
             ),
         )
         self._sides: dict[tuple[int, int], SideCosts] = {}

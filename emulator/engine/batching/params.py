@@ -14,9 +14,10 @@ from pydantic import ConfigDict, Field, model_validator
 from coinfer.emulator.inputs import InputModel
 
 
-class BatchingParams(InputModel):
-    """KV-cache geometry and batch limits shared by the ``vllm``, ``sarathi`` and ``orca``
-    schedulers (each uses the fields its docstring names)."""
+class BatchLimits(InputModel):
+    """The batch limits and KV-block size a user sets for the ``vllm``, ``sarathi`` and ``orca``
+    schedulers (each uses the fields its docstring names); the ``continuous-batching`` server
+    discipline takes them as its own parameters."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -25,12 +26,6 @@ class BatchingParams(InputModel):
         ge=1,
         le=65_536,
         description="tokens held by one KV-cache block (vLLM's block_size), tokens",
-    )
-    num_kv_blocks: int = Field(
-        ge=1,
-        le=2**40,
-        description="KV-cache blocks in the server's pool (computed outside from the memory "
-        "left after the weights), blocks",
     )
     max_batched_tokens: int = Field(
         default=2048,
@@ -68,6 +63,17 @@ class BatchingParams(InputModel):
                 "max_sequences <= max_batched_tokens"
             )
         return self
+
+
+class BatchingParams(BatchLimits):
+    """A scheduler's parameters: the :class:`BatchLimits` and the size of the KV-cache pool."""
+
+    num_kv_blocks: int = Field(
+        ge=1,
+        le=2**40,
+        description="KV-cache blocks in the server's pool (computed outside from the memory "
+        "left after the weights), blocks",
+    )
 
     @property
     def watermark_blocks(self) -> int:
