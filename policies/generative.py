@@ -31,15 +31,14 @@ from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, PolicyContext
 
 
-class GenerativePlanner:
-    """Decisions for generative requests at a given split, with their predicted cost alone."""
+class SplitSides:
+    """The device and server sides of each split of a model, made once (per model and split)."""
 
     def __init__(self) -> None:
-        self._roofline: StepTimeModelBase = make_step_time_model("roofline")
         self._sides: dict[tuple[str, int], tuple[SideCosts, SideCosts]] = {}
 
-    def _split_sides(self, model: ModelProfile, split: int) -> tuple[SideCosts, SideCosts]:
-        """The device and server sides of ``split`` (remembered per model and split)."""
+    def get(self, model: ModelProfile, split: int) -> tuple[SideCosts, SideCosts]:
+        """The device and server sides of ``split``."""
         key = (model.name, split)
         sides = self._sides.get(key)
         if sides is None:
@@ -48,6 +47,14 @@ class GenerativePlanner:
                 SideCosts.for_split(model, split, "server"),
             )
         return sides
+
+
+class GenerativePlanner:
+    """Decisions for generative requests at a given split, with their predicted cost alone."""
+
+    def __init__(self) -> None:
+        self._roofline: StepTimeModelBase = make_step_time_model("roofline")
+        self._sides = SplitSides()
 
     @inline_builds  # the decision, built by name, compiled to a tuple
     def decide(
@@ -86,7 +93,7 @@ class GenerativePlanner:
                 uplink_rate_bps=rate,
                 tx_power_w=p,
                 downlink_rate_bps=None,
-                sides=self._split_sides(model, split),
+                sides=self._sides.get(model, split),
                 rho_device=rho_device,
                 rho_server=rho_server,
                 device_clock_fraction=min(f / device.f_max_hz, 1.0),

@@ -31,12 +31,12 @@ import numpy as np
 
 from coinfer.emulator.model.generative import hidden_bits_per_token, token_id_bits
 from coinfer.emulator.model.hardware import HardwareSpec
-from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.reference import distortion_bound
 from coinfer.emulator.model.step_costs import SideCosts
 from coinfer.emulator.model.step_time import RooflineStepTime, make_step_time_model
 from coinfer.emulator.records import build
 from coinfer.policies.base import IDLE_SERVER, Decision, PolicyContext, ServerBatch
+from coinfer.policies.generative import SplitSides
 
 #: Constraints, in this order in every array of the search.
 CONSTRAINTS = ("ttft_s", "tpot_s", "e2e_s", "energy_j")
@@ -276,23 +276,6 @@ def _combine(
     )
 
 
-class _Sides:
-    """The sides of every split of one model, made once."""
-
-    def __init__(self) -> None:
-        self._sides: dict[tuple[str, int], tuple[SideCosts, SideCosts]] = {}
-
-    def get(self, model: ModelProfile, split: int) -> tuple[SideCosts, SideCosts]:
-        key = (model.name, split)
-        sides = self._sides.get(key)
-        if sides is None:
-            sides = self._sides[key] = (
-                SideCosts.for_split(model, split, "device"),
-                SideCosts.for_split(model, split, "server"),
-            )
-        return sides
-
-
 class Predictor:
     """:meth:`predict` of any candidate; the sides of each split are made once."""
 
@@ -300,7 +283,7 @@ class Predictor:
         roofline = make_step_time_model("roofline")
         assert isinstance(roofline, RooflineStepTime)
         self.roofline = roofline
-        self.sides = _Sides()
+        self.sides = SplitSides()
 
     def parts(
         self,
