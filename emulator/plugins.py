@@ -488,6 +488,13 @@ TRACE_READERS = Family(
     "reader",
     "coinfer.traces.readers.base:TraceReader",
 )
+PLACEMENT = Family(
+    "placement",
+    "placement policy",
+    "placement policies",
+    "policy",
+    "coinfer.emulator.engine.model_cache:PlacementPolicy",
+)
 
 #: Every family, by name.
 FAMILIES: dict[str, Family] = {
@@ -502,6 +509,7 @@ FAMILIES: dict[str, Family] = {
         PATHLOSS,
         TOPOLOGIES,
         TRACE_READERS,
+        PLACEMENT,
     )
 }
 

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from coinfer.emulator.deployment.placement import catalogs_for, group_model, lookup, mean_gains
+from coinfer.emulator.deployment.placement import (
+    catalogs_for,
+    group_model,
+    lookup,
+    mean_gains,
+    with_group_exits,
+)
 from coinfer.emulator.deployment.spec import (
     CellSpec,
     Deployment,
@@ -114,6 +120,7 @@ def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTop
         policy=scenario.policy,
         links=tuple(links.values()),
         routing=config.routing,
+        model_cache=scenario.model_cache,
     )
     return ResolvedTopology(graph, topology, gains, distances, association, routes, deployment)
 
@@ -208,7 +215,8 @@ def _devices(
         group = groups[node]
         if group.name not in profiles:
             profiles[group.name] = lookup(
-                lambda group=group: group_model(models, group), f"devices group {group.name!r}"
+                lambda group=group: with_group_exits(group_model(models, group), group),
+                f"devices group {group.name!r}",
             )
         ap = association[node]
         cell = cell_of[ap]
@@ -233,6 +241,7 @@ def _devices(
                 energy_budget_j=group.energy_budget_j,
                 distance_m=distances[(node, ap)],
                 mean_gain=gains[(node, ap)],
+                download=group.download,
             )
         )
     return tuple(devices)

@@ -16,6 +16,7 @@ from coinfer.emulator.deployment.placement import (
     group_mean_gains,
     group_model,
     lookup,
+    with_group_exits,
 )
 from coinfer.emulator.deployment.replay import ScenarioTraces, attach_replays, load_scenario_traces
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, ServerSpec
@@ -113,6 +114,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
             path=f"{where}.hardware",
         )
         model = lookup(lambda group=group: group_model(models, group), where, path=f"{where}.model")
+        model = lookup(lambda m=model, g=group: with_group_exits(m, g), where, path=where)
         cell = cells[cell_index[group.cell or scenario.cells[0].id]]
         distances = group_distances(group, seed, g)
         gains = group_mean_gains(scenario.channel, distances, seed, g)
@@ -140,6 +142,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
                 energy_budget_j=energy_budget_j,
                 distance_m=distance,
                 mean_gain=gain,
+                download=group.download,
             )
             for k, (distance, gain) in enumerate(
                 zip(distances.tolist(), gains.tolist(), strict=True)
@@ -152,6 +155,7 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
         channel=scenario.channel,
         downlink=scenario.downlink,
         policy=scenario.policy,
+        model_cache=scenario.model_cache,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from pydantic import ValidationError
 
 from coinfer.emulator.deployment.pathloss import pathloss_model
 from coinfer.emulator.errors import InputError
@@ -43,6 +44,23 @@ def group_model(models: ModelCatalog, group: DeviceGroup) -> ModelProfile:
         models = models.with_files([name])  # a profile file; a missing one is refused by name
         name = models.names()[-1]
     return models.get(name, sequence_length=group.sequence_length, image_size=group.image_size)
+
+
+def with_group_exits(model: ModelProfile, group: DeviceGroup) -> ModelProfile:
+    """``model`` with the group's early-exit heads (``exits``), if it has any; heads that do not
+    fit the model raise :class:`InputError` at ``exits``."""
+    if group.exits is None:
+        return model
+    heads = group.exits.read_heads("exits")
+    try:
+        return model.with_exits(heads)
+    except ValidationError as err:
+        message = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InputError(
+            f"exits: {message} (model {model.name!r} has {model.num_blocks} blocks)",
+            path="exits",
+            value=[head.model_dump() for head in heads],
+        ) from None
 
 
 def group_distances(group: DeviceGroup, seed: int, group_index: int) -> np.ndarray:

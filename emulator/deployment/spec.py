@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.scenario.model_placement import ModelCacheParams, ModelDownload
 from coinfer.emulator.scenario.schema import (
     Arrivals,
     Channel,
@@ -59,6 +60,9 @@ class DeviceSpec:
     #: Generative requests: where each request's prompt and output tokens come from; None: one
     #: forward pass per request (scaled by the work law).
     tokens: TokenSource | None = None
+    #: Downloads the device side of its model over the cell's downlink before running it on
+    #: the device (None: it holds the model).
+    download: ModelDownload | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,9 @@ class Deployment:
     policy: PolicySpec
     links: tuple[LinkSpec, ...] = ()  #: wired link directions used by some route
     routing: str = "own"  #: one of :data:`ROUTING_RULES`
+    #: Which models each server holds and how a missing one loads (None: every server holds
+    #: every model).
+    model_cache: ModelCacheParams | None = None
 
     def __post_init__(self) -> None:
         if self.routing not in ROUTING_RULES:

@@ -34,6 +34,7 @@ writes its row.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -43,11 +44,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import simpy
 
-from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, RouteSpec, ServerSpec
+from coinfer.emulator.deployment.spec import (
+    CellSpec,
+    Deployment,
+    DeviceSpec,
+    LinkSpec,
+    RouteSpec,
+    ServerSpec,
+)
 from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
+from coinfer.emulator.engine.model_cache import ServerModels, check_fits
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -58,8 +67,9 @@ from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.profiles import SplitTable
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
-from coinfer.emulator.plugins import ARRIVALS, FADING, SERVERS, SHARING, WORK
+from coinfer.emulator.plugins import ARRIVALS, FADING, PLACEMENT, SERVERS, SHARING, WORK
 from coinfer.emulator.randomness import Streams
 from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
@@ -90,6 +100,8 @@ class Request(SharedJob):
         "device_compute_s",
         "device_done_s",
         "device_start_s",
+        "download_wait_s",
+        "exit_block",
         "f_server_hz",
         "fading",
         "gain_seen",
@@ -97,15 +109,19 @@ class Request(SharedJob):
         "hop",
         "id",
         "link",
+        "load_bytes",
         "mean_gain",
         "payload_bits",
         "route",
+        "run_split",
         "server",
         "server_energy_j",
         "server_flops",
         "server_index",
         "server_start_s",
+        "server_wait_s",
         "t_arrival",
+        "table",
         "tx_power_w",
         "tx_start_s",
         "uplink_done_s",
@@ -117,6 +133,12 @@ class Request(SharedJob):
     backhaul_done_s: float
     band_seen: float
     decision: Decision
+    download_wait_s: float  #: wait for the device's model download, s
+    exit_block: int  #: the block the request stops after (L: no early exit; 0: never ran)
+    load_bytes: float  #: weight bytes this request's download and load moved, B
+    run_split: int  #: the split point it runs at: min(split, exit_block)
+    server_wait_s: float  #: wait for the server to load the model, s
+    table: SplitTable  #: split table of the model it runs (truncated at its exit)
     device: _Device
     device_compute_j: float
     device_compute_s: float
@@ -191,11 +213,14 @@ class _Device:
 
     __slots__ = (
         "codes",
+        "exits",
         "fading",
         "free_at",
         "gaps",
+        "held_blocks",
         "link",
         "options",
+        "parked",
         "pending",
         "server",
         "server_index",
@@ -228,6 +253,9 @@ class _Device:
         self.tokens = tokens  #: (prompt, output) tokens of its requests (None: one pass)
         self.free_at = 0.0
         self.pending: deque[float] = deque()  # finish times of requests not yet computed
+        self.exits: Iterator[int] | None = None  #: exit blocks of its requests (None: no exits)
+        self.held_blocks = 0  #: blocks of its model downloaded (with a download)
+        self.parked: deque[Request] = deque()  #: requests waiting for its download
 
 
 @dataclass(frozen=True)
@@ -343,6 +371,22 @@ class Engine:
         self._cell_options = [self._options(cell) for cell in deployment.cells]
         self._model_codes: dict[str, int] = {}
         self._streams = Streams(seed, len(deployment.devices))  # per-device seeds, in bulk
+        #: each server's models (None: every server holds every model)
+        self._server_models = _server_models(deployment)
+        #: each cell's downlink for model downloads, shared by them (None: no downloads)
+        self._downlinks = (
+            [
+                WiredLinkResource(
+                    self.env,
+                    LinkSpec(-1, f"{cell.id}:downlink", deployment.downlink.rate_bps, 0.0),
+                    self._download_done,
+                )
+                for cell in deployment.cells
+            ]
+            if deployment.downlink is not None
+            and any(d.download is not None for d in deployment.devices)
+            else None
+        )
         self._devices = [self._make_device(spec) for spec in deployment.devices]
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
@@ -440,6 +484,15 @@ class Engine:
         model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
         device.codes = (spec.index, spec.cell, model_code)
         device.server_index = spec.server
+        if spec.model.exits and spec.tokens is None:
+            blocks, probabilities = spec.model.exit_law
+            device.exits = _lazily(
+                functools.partial(_exit_draws, blocks, probabilities),
+                None,
+                self._streams,
+                "early-exit",
+                spec.index,
+            )
         return device
 
     def _token_draws(self, spec: DeviceSpec) -> Iterator[tuple[int, int]]:
@@ -646,15 +699,43 @@ class Engine:
         if output_tokens:
             self._generative.start(request, device, prompt_tokens, output_tokens)  # type: ignore[union-attr]
             return
+        request.download_wait_s = request.server_wait_s = request.load_bytes = 0.0
+        exits = device.exits
+        exit_block = spec.model.num_blocks if exits is None else next(exits)
         if not decision.admit:
             request.device_start_s = request.device_done_s = request.uplink_done_s = now
             request.backhaul_done_s = request.server_start_s = now
             request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
+            request.exit_block = 0
             self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
             return
-
-        table = spec.model.split_table
+        request.exit_block = exit_block
         split = decision.split
+        if exits is not None and exit_block < spec.model.num_blocks:
+            # exiting after block e is running the model truncated there (docs/early-exit-...)
+            table = spec.model.exit_tables[exit_block]
+            split = min(split, exit_block)
+        else:
+            table = spec.model.split_table
+        request.table = table
+        request.run_split = split
+        if options is not None:
+            self._en_route[server_index] += 1
+        if spec.download is not None and (device.parked or split > device.held_blocks):
+            self._park(request)  # waits for the device's download of its model
+            return
+        self._device_start(request, now)
+
+    def _device_start(self, request: Request, now: float) -> None:
+        """Queue ``request`` on its device (FCFS, start and finish computed now) and schedule
+        its upload for when the device is done."""
+        device = request.device
+        spec = device.spec
+        decision = request.decision
+        table = request.table
+        split = request.run_split
+        work_scale = request.work_scale
+        pending = device.pending
         hardware = spec.hardware
         t_compute, request.device_compute_j = compute_cost_float(
             table.device_flops[split] * work_scale,
@@ -675,11 +756,9 @@ class Engine:
         request.payload_bits = payload * work_scale if spec.scale_payload else payload
         request.tx_power_w = decision.tx_power_w
         request.mean_gain = spec.mean_gain
-        request.fading = fading
+        request.fading = device.fading
         request.link = device.link
         request.server_flops = table.server_flops[split] * work_scale
-        if options is not None:
-            self._en_route[server_index] += 1
         if done > now:
             self.env.timeout(done - now, request).callbacks.append(self._device_timer)
         else:
@@ -687,6 +766,49 @@ class Engine:
 
     def _device_timer(self, event: simpy.Event) -> None:
         self._device_done(event._value)
+
+    # ---- model download: the device side of the model over the cell's downlink ----------
+
+    def _park(self, request: Request) -> None:
+        """``request`` waits for its device's download (started now if none is under way):
+        the device runs its requests in order, so every later request waits too."""
+        device = request.device
+        device.parked.append(request)
+        if len(device.parked) == 1:
+            self._start_download(request)
+
+    def _start_download(self, request: Request) -> None:
+        """Download the blocks the device lacks for ``request``: ``(q(l) − q(held)) ×
+        bytes_per_weight`` bytes, sharing the cell's downlink with its other downloads."""
+        device = request.device
+        spec = device.spec
+        assert spec.download is not None and self._downlinks is not None
+        params = spec.model.split_table.device_params
+        job = _Download()
+        job.device = device
+        job.blocks = request.run_split
+        size = (params[request.run_split] - params[device.held_blocks]) * (
+            spec.download.bytes_per_weight
+        )
+        request.load_bytes += size
+        job.left = 8.0 * size
+        self._downlinks[spec.cell].join(job)
+
+    def _download_done(self, job: _Download) -> None:
+        """A device's download is done: its parked requests start in order, up to one that
+        needs blocks still missing (which starts the next download)."""
+        device = job.device
+        device.held_blocks = max(device.held_blocks, job.blocks)
+        now = self.env.now
+        parked = device.parked
+        while parked:
+            request = parked[0]
+            if request.run_split > device.held_blocks:
+                self._start_download(request)
+                return
+            parked.popleft()
+            request.download_wait_s = now - request.t_arrival
+            self._device_start(request, now)
 
     def _device_done(self, request: Request) -> None:
         if request.payload_bits > 0.0:
@@ -871,6 +993,28 @@ class Engine:
             request.server_start_s = now
             self._record(request, now, _COMPLETED, uplink_j, 0.0, 0.0)
             return
+        request.uplink_energy_j = uplink_j
+        models = self._server_models
+        if models is not None:
+            wait_s, load_bytes = models[request.server_index].cold_start(
+                request.device.spec.model.name, now
+            )
+            if wait_s > 0.0:  # the server loads the model first (docs/early-exit-...)
+                request.server_wait_s = wait_s
+                request.load_bytes += load_bytes
+                self.env.timeout(wait_s, request).callbacks.append(self._model_loaded)
+                return
+        self._admit(request)
+
+    def _model_loaded(self, event: simpy.Event) -> None:
+        self._admit(event._value)
+
+    def _admit(self, request: Request) -> None:
+        """Hand ``request`` to its server's discipline (which may drop it, when full)."""
+        now = self.env.now
+        decision = request.decision
+        flops = request.server_flops
+        uplink_j = request.uplink_energy_j
         server = request.server
         hardware = server.spec.hardware
         service_s, server_j = compute_cost_float(
@@ -883,7 +1027,6 @@ class Engine:
         )
         request.f_server_hz = decision.f_server_hz
         request.left = decision.rho_server * flops / hardware.flops_per_cycle  # cycles
-        request.uplink_energy_j = uplink_j
         request.server_energy_j = server_j
         if not server.serve(request, service_s):
             request.server_start_s = now
@@ -956,12 +1099,14 @@ class Engine:
             t_done=t_done,
             status=status,
             latency_s=latency,
-            latency_device_queue_s=request.device_start_s - t_arrival,
+            latency_device_queue_s=request.device_start_s - t_arrival - request.download_wait_s,
             latency_device_compute_s=request.device_compute_s,
             latency_uplink_s=request.uplink_done_s - request.device_done_s,
             latency_backhaul_s=backhaul_s,
             latency_server_queue_s=(
-                request.server_start_s - request.backhaul_done_s if server_compute_s else 0.0
+                request.server_start_s - request.backhaul_done_s - request.server_wait_s
+                if server_compute_s
+                else 0.0
             ),
             latency_server_compute_s=server_compute_s,
             latency_downlink_s=downlink_s,
@@ -981,6 +1126,9 @@ class Engine:
             bandwidth_hz=request.band_seen,
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < self.warmup_s,
+            exit_block=request.exit_block,
+            cold_start_s=request.download_wait_s + request.server_wait_s,
+            model_load_bytes=request.load_bytes,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(split, spec.model.last_split, status)
@@ -1015,6 +1163,55 @@ class Engine:
         """A request leaves the system at ``t_done`` (s): the run lasts at least until then."""
         if t_done > self._last_done_s:
             self._last_done_s = t_done
+
+
+class _Download(SharedJob):
+    """A device's download of model blocks on its cell's downlink (``left``: bits)."""
+
+    __slots__ = ("blocks", "device")
+
+    device: _Device
+    blocks: int  #: the device holds blocks 1..blocks once it is done
+
+
+_EXIT_DRAWS = 1024  # exit blocks drawn at a time
+
+
+def _exit_draws(
+    blocks: tuple[int, ...], probabilities: tuple[float, ...], rng: np.random.Generator
+) -> Iterator[int]:
+    """The exit block of each request, drawn from the exit law: ``blocks[i]`` with
+    ``probabilities[i]`` (the first ``i`` whose cumulative probability exceeds a uniform
+    draw)."""
+    cumulative = np.cumsum(probabilities)
+    cumulative[-1] = max(cumulative[-1], 1.0)  # the rest runs the whole model
+    table = np.asarray(blocks)
+    while True:
+        picks = np.searchsorted(cumulative, rng.random(_EXIT_DRAWS), side="right")
+        yield from table[np.minimum(picks, len(table) - 1)].tolist()
+
+
+def _server_models(deployment: Deployment) -> list[ServerModels] | None:
+    """Each server's models and placement policy under the deployment's ``model_cache``
+    (None without one). A server that could never hold one of the models its cells' requests
+    may ask for is refused (InputError)."""
+    params = deployment.model_cache
+    if params is None:
+        return None
+    policy_class = PLACEMENT.load(params.policy)
+    # every server may be asked for every model of the one-pass requests (routing may send a
+    # request to any server its cell reaches); generative requests have no model placement
+    sizes = {
+        device.model.name: device.model.total_params * params.bytes_per_weight
+        for device in deployment.devices
+        if device.tokens is None
+    }
+    models = []
+    for spec in deployment.servers:
+        memory = spec.hardware.memory_bytes if params.memory_bytes is None else params.memory_bytes
+        check_fits(spec.id, memory, sizes, params)
+        models.append(ServerModels(policy_class(params, memory, sizes), params, sizes))
+    return models
 
 
 def _with_params(spec: _SpecT, field: str, plugin: type[Any]) -> _SpecT:

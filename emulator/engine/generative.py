@@ -819,6 +819,9 @@ class Generative:
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < engine.warmup_s,
             latency_backhaul_s=backhaul_s,
+            exit_block=spec.model.num_blocks,  # no early exit for generative requests
+            cold_start_s=0.0,  # nor model placement (docs/early-exit-and-placement.md)
+            model_load_bytes=0.0,
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

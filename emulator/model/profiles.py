@@ -19,6 +19,7 @@ models of :mod:`coinfer.emulator.model.step_time` need for batches of any shape.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Literal, NamedTuple
 
@@ -125,6 +126,23 @@ class Block(BaseModel):
     )
 
 
+class ExitHead(BaseModel):
+    """An early-exit head after a block: the share of requests that stop there.
+
+    ``probability`` is unconditional: the fraction of all requests that exit at this head
+    (the heads' probabilities add up to at most 1; the rest run the whole model). The head's
+    own compute (a pooler and a classifier, about ``2·d² + 2·d·classes`` FLOPs for BERT) is
+    not counted (docs/early-exit-and-placement.md).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after_block: int = Field(ge=1, description="the head follows this block (1..L)")
+    probability: float = Field(
+        ge=0, le=1, description="share of all requests that exit at this head, 1"
+    )
+
+
 class ModelProfile(BaseModel):
     """A model cut into blocks, with everything the reference model needs per split point.
 
@@ -168,6 +186,11 @@ class ModelProfile(BaseModel):
         default=None,
         description="Profile of one decode step at the prompt's context length (decoders only).",
     )
+    exits: tuple[ExitHead, ...] = Field(
+        default=(),
+        description="Early-exit heads, in block order: after which block, and the share of "
+        "requests that stop there (one-pass requests; docs/early-exit-and-placement.md).",
+    )
 
     @model_validator(mode="after")
     def _check_split_and_names(self) -> ModelProfile:
@@ -183,6 +206,7 @@ class ModelProfile(BaseModel):
             raise ValueError(
                 f"decode profile has {len(self.decode.blocks)} blocks, expected {len(self.blocks)}"
             )
+        _check_exits(self.exits, len(self.blocks))
         return self
 
     # ---- totals --------------------------------------------------------------------------
@@ -257,6 +281,38 @@ class ModelProfile(BaseModel):
             payload_bits=self.payload_bits.tolist(),
         )
 
+    # ---- early exit ----------------------------------------------------------------------
+
+    def with_exits(self, exits: tuple[ExitHead, ...]) -> ModelProfile:
+        """This profile with the early-exit heads ``exits`` (checked as in the profile)."""
+        return ModelProfile.model_validate({**self.model_dump(exclude={"exits"}), "exits": exits})
+
+    def truncated(self, blocks: int) -> ModelProfile:
+        """The model cut after block ``blocks`` (``1..L``): what a request that exits there
+        runs. Its last block's output is not uploaded (``θ = 0`` at its last split), and it has
+        no exits and no decode profile."""
+        if not 1 <= blocks <= self.num_blocks:
+            raise ValueError(f"blocks: got {blocks}, expected an integer in 1..{self.num_blocks}")
+        data = self.model_dump(exclude={"blocks", "max_split", "exits", "decode"})
+        return ModelProfile.model_validate({**data, "blocks": self.blocks[:blocks]})
+
+    @cached_property
+    def exit_law(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """The block a request stops after, and its probability: the heads' blocks, then
+        ``L`` (no early exit) with the rest of the probability. Empty without exits."""
+        if not self.exits:
+            return (), ()
+        blocks = (*(head.after_block for head in self.exits), self.num_blocks)
+        early = [head.probability for head in self.exits]
+        return blocks, (*early, max(0.0, 1.0 - math.fsum(early)))
+
+    @cached_property
+    def exit_tables(self) -> dict[int, SplitTable]:
+        """The split table of the model truncated after each exit head's block (by block)."""
+        return {
+            head.after_block: self.truncated(head.after_block).split_table for head in self.exits
+        }
+
     def split_summary(self, split: int) -> dict[str, float]:
         """Device/server parameters and FLOPs and the payload at one split point."""
         self.check_split(split)
@@ -276,6 +332,20 @@ class ModelProfile(BaseModel):
                 f"split: got {split} for model {self.name!r}, expected an integer in "
                 f"0..{self.last_split}"
             )
+
+
+def _check_exits(exits: tuple[ExitHead, ...], num_blocks: int) -> None:
+    """Exit heads in increasing block order, inside the model, probabilities adding up to ≤ 1."""
+    blocks = [head.after_block for head in exits]
+    if any(b > num_blocks for b in blocks):
+        raise ValueError(
+            f"exits: after_block {max(blocks)} exceeds the number of blocks ({num_blocks})"
+        )
+    if blocks != sorted(set(blocks)):
+        raise ValueError(f"exits: got after_block {blocks}, expected increasing, distinct blocks")
+    total = math.fsum(head.probability for head in exits)
+    if total > 1.0 + 1e-12:
+        raise ValueError(f"exits: probabilities add up to {total:g}, expected at most 1")
 
 
 def _prefix_sums(values: list[float]) -> np.ndarray:

@@ -49,12 +49,14 @@ from coinfer.emulator.plugins import (
     ARRIVALS,
     FADING,
     PATHLOSS,
+    PLACEMENT,
     SERVERS,
     SHARING,
     WORK,
     HostsMember,
     Registered,
 )
+from coinfer.emulator.scenario.model_placement import EarlyExit, ModelCacheParams, ModelDownload
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.value_files import read_values
 from coinfer.emulator.yaml_files import parse_yaml_or_text, read_yaml
@@ -401,6 +403,16 @@ class DeviceGroup(_Spec):
         "request, from two laws, or 'trace': the input and output tokens of the replayed "
         "arrival trace; none (default): one forward pass per request, scaled by the work law",
     )
+    exits: EarlyExit | None = Field(
+        default=None,
+        description="early-exit heads added to the model: a request stops after the block of "
+        "the head it exits at (one-pass requests; docs/early-exit-and-placement.md)",
+    )
+    download: ModelDownload | None = Field(
+        default=None,
+        description="devices download the device side of their model over the cell's shared "
+        "downlink before they first run it (needs a downlink); none: they hold it",
+    )
 
     @model_validator(mode="after")
     def _work_from_one_place(self) -> Self:
@@ -704,6 +716,11 @@ class Scenario(_Spec):
         description="service-level objectives of generative requests: the summary reports the "
         "share of requests meeting both (docs/generative.md)",
     )
+    model_cache: Annotated[ModelCacheParams, Registered(PLACEMENT)] | None = Field(
+        default=None,
+        description="the models each server holds in its memory and how a missing one is "
+        "loaded (docs/early-exit-and-placement.md); none: every server holds every model",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -717,6 +734,13 @@ class Scenario(_Spec):
         _unique("device group", [group.name for group in self.devices])
         _unique("cell", [cell.id for cell in self.cells])
         _unique("server", [s.id for s in self.servers])
+        if self.downlink is None:
+            for index, group in enumerate(self.devices):
+                if group.download is not None:
+                    raise ValueError(
+                        f"devices[{index}].download: the download shares the cell's downlink, "
+                        "and the scenario has none; expected a downlink section (its rate_bps)"
+                    )
         if self.topology is not None:
             self._check_topology()
             return self

@@ -194,6 +194,37 @@ BACKHAUL = ColumnGroup(
         ),
     ),
 )
+PLACEMENT = ColumnGroup(
+    "early exit and placement",
+    "where the request stopped, and its wait for model weights "
+    "([early exit and placement](early-exit-and-placement.md))",
+    (
+        Column(
+            "exit_block",
+            pa.int16(),
+            "",
+            Role.OUTCOME,
+            "the block the request stopped after: its exit head's, or L (the model's blocks) "
+            "without an early exit; 0 if it never ran (infeasible)",
+        ),
+        Column(
+            "cold_start_s",
+            _F64,
+            "s",
+            Role.LATENCY_PART,
+            "wait for model weights: the device's download and the server's load",
+            _LATENCY,
+        ),
+        Column(
+            "model_load_bytes",
+            _F64,
+            "B",
+            Role.OUTCOME,
+            "weight bytes this request's downloads and loads moved (0: hit, or it waited for "
+            "another request's load)",
+        ),
+    ),
+)
 
 _GENERATIVE_ONLY = (
     "only in the trace of a run with generative requests (a device group with `tokens`, see "
@@ -289,7 +320,7 @@ REASON = ColumnGroup(
 TRACE = Table(
     "trace",
     "one row per request, written to trace.parquet",
-    (REQUIRED, POLICY_VIEW, BACKHAUL),
+    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT),
 )
 #: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
 #: columns (:data:`GENERATIVE_TAIL`), in that order.

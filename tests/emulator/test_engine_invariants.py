@@ -181,7 +181,7 @@ def test_decomposition_latency_and_energy_add_up(run):
     the trace's declaration is the sum of its parts."""
     _, result = run
     trace = result.trace
-    assert len(LATENCY_COMPONENTS) == 7 and len(ENERGY_COMPONENTS) == 3
+    assert len(LATENCY_COMPONENTS) == 8 and len(ENERGY_COMPONENTS) == 3
     assert_parts_add_up(trace)
     np.testing.assert_allclose(
         trace["latency_s"], trace["t_done"] - trace["t_arrival"], rtol=1e-9, atol=1e-12

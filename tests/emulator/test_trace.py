@@ -87,13 +87,13 @@ def test_long_runs_are_written_in_row_groups(tmp_path, monkeypatch):
 
 # ---- the declaration ---------------------------------------------------------------------------
 
-SUFFIX_UNITS = {"_s": "s", "_j": "J", "_w": "W", "_hz": "Hz", "_bits": "bit"}
+SUFFIX_UNITS = {"_s": "s", "_j": "J", "_w": "W", "_hz": "Hz", "_bits": "bit", "_bytes": "B"}
 
 
 def test_every_column_has_the_si_unit_its_name_says():
-    """A name ending in ``_s``, ``_j``, ``_w``, ``_hz`` or ``_bits`` carries that SI unit, an
-    instant (``t_arrival``, ``t_done``) is in seconds, any other column with a unit has a name
-    that says it (or is a ratio: unit 1)."""
+    """A name ending in ``_s``, ``_j``, ``_w``, ``_hz``, ``_bits`` or ``_bytes`` carries that SI
+    unit, an instant (``t_arrival``, ``t_done``) is in seconds, any other column with a unit has
+    a name that says it (or is a ratio: unit 1)."""
     for column in TRACE.columns:
         said = [unit for suffix, unit in SUFFIX_UNITS.items() if column.name.endswith(suffix)]
         if said:
@@ -114,6 +114,7 @@ def test_the_parts_and_their_totals():
         "latency_server_compute_s",
         "latency_downlink_s",
         "latency_backhaul_s",
+        "cold_start_s",
     )
     assert TRACE.parts_of("energy_device_j") == ("energy_device_compute_j", "energy_uplink_j")
     assert TRACE.parts_of("energy_total_j") == (

@@ -1,0 +1,183 @@
+"""Which models an edge server holds: placement policies and cold starts.
+
+A server holds models in its memory (the scenario's ``model_cache``). When a one-pass request
+reaches a server with work for it, :meth:`ServerModels.cold_start` asks the server's placement
+policy whether the model is there:
+
+* a hit costs nothing;
+* a miss starts a load of ``size = parameters × bytes_per_weight`` bytes, which takes
+  ``latency_s + 8·size / bandwidth_bps`` seconds (from the server's disk, or from the cloud over
+  a path of that bottleneck bandwidth and latency); the request waits for it, and so does every
+  request for the same model arriving while it loads (they share the load: the bytes are counted
+  once, in the row of the request that started it).
+
+Placement policies form the plug-in family ``placement`` (:mod:`coinfer.emulator.plugins`,
+entry points ``coinfer.placement``); a member implements :class:`PlacementPolicy`: it owns the
+set of resident models and answers :meth:`~PlacementPolicy.lookup`. Built in: ``static`` (the
+preloaded models stay, any other is loaded for each request and not kept) and ``lru`` (a missing
+model is kept, evicting the least recently used models until it fits).
+
+Loads do not contend with each other (each at the full bandwidth) and a model is evicted even
+when requests that used it are still queued at the server: their weights count as loaded
+(docs/early-exit-and-placement.md lists what the model ignores).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import ClassVar, Protocol, runtime_checkable
+
+from coinfer.emulator.errors import InputError
+from coinfer.emulator.scenario.model_placement import ModelCacheParams
+
+
+@runtime_checkable
+class PlacementPolicy(Protocol):
+    """The models one server holds, and what happens on a request for one.
+
+    Built with the scenario's ``model_cache`` parameters (the member's ``Params``), the
+    server's memory for weights (B) and the size of every model its requests may ask for (B,
+    by model name). No I/O, no global state.
+    """
+
+    Params: ClassVar[type[ModelCacheParams]]
+
+    def __init__(
+        self, params: ModelCacheParams, memory_bytes: float, sizes: Mapping[str, float]
+    ) -> None: ...
+
+    def lookup(self, model: str, time_s: float) -> bool:
+        """A request for ``model`` at ``time_s`` (s): True if it is resident (a hit); else
+        False, after the policy has updated its resident set (a miss: the model loads)."""
+        ...
+
+    def resident(self) -> tuple[str, ...]:
+        """The models held now (for tests and summaries)."""
+        ...
+
+
+class StaticPlacement:
+    """The preloaded models, for the whole run; any other model is loaded for the request
+    that needs it and not kept."""
+
+    Params = ModelCacheParams
+
+    def __init__(
+        self, params: ModelCacheParams, memory_bytes: float, sizes: Mapping[str, float]
+    ) -> None:
+        self._held = frozenset(params.preload)
+
+    def lookup(self, model: str, time_s: float) -> bool:
+        return model in self._held
+
+    def resident(self) -> tuple[str, ...]:
+        return tuple(sorted(self._held))
+
+
+class LruPlacement:
+    """Least recently used: a missing model is loaded and kept, evicting the models used least
+    recently until it fits in the memory; the preloaded models start in preload order (the
+    first is the least recently used)."""
+
+    Params = ModelCacheParams
+
+    def __init__(
+        self, params: ModelCacheParams, memory_bytes: float, sizes: Mapping[str, float]
+    ) -> None:
+        self._memory_bytes = memory_bytes
+        self._sizes = sizes
+        self._held: OrderedDict[str, float] = OrderedDict()  # least recently used first
+        self._used_bytes = 0.0
+        for model in params.preload:
+            self._admit(model)
+
+    def lookup(self, model: str, time_s: float) -> bool:
+        held = self._held
+        if model in held:
+            held.move_to_end(model)
+            return True
+        self._admit(model)
+        return False
+
+    def _admit(self, model: str) -> None:
+        size = self._sizes[model]
+        held = self._held
+        while held and self._used_bytes + size > self._memory_bytes:
+            _, evicted = held.popitem(last=False)
+            self._used_bytes -= evicted
+        held[model] = size
+        self._used_bytes += size
+
+    def resident(self) -> tuple[str, ...]:
+        return tuple(self._held)
+
+
+class ServerModels:
+    """One server's models at run time: its placement policy and the loads in progress."""
+
+    __slots__ = ("_load_s", "_loading", "loads", "policy", "sizes")
+
+    def __init__(
+        self,
+        policy: PlacementPolicy,
+        params: ModelCacheParams,
+        sizes: Mapping[str, float],
+    ) -> None:
+        self.policy = policy
+        self.sizes = sizes  #: bytes of each model, B
+        #: the load time of each model, s: latency + 8·bytes / bandwidth
+        self._load_s = {
+            name: params.latency_s + 8.0 * size / params.bandwidth_bps
+            for name, size in sizes.items()
+        }
+        self._loading: dict[str, float] = {}  # model -> time its load in progress ends, s
+        self.loads = 0  #: loads started
+
+    def cold_start(self, model: str, now_s: float) -> tuple[float, float]:
+        """``(wait_s, bytes)`` for a request for ``model`` reaching the server at ``now_s``:
+        the time until the model is loaded (0 on a hit; the rest of a load in progress) and the
+        bytes this request's load moves (0 unless it started one)."""
+        ends = self._loading.get(model)
+        if ends is not None:
+            if ends > now_s:  # a load in progress: wait for it
+                self.policy.lookup(model, now_s)
+                return ends - now_s, 0.0
+            del self._loading[model]
+        if self.policy.lookup(model, now_s):
+            return 0.0, 0.0
+        load_s = self._load_s[model]
+        self._loading[model] = now_s + load_s
+        self.loads += 1
+        return load_s, self.sizes[model]
+
+
+def check_fits(
+    server: str, memory_bytes: float, sizes: Mapping[str, float], params: ModelCacheParams
+) -> None:
+    """Refuse a server that could never hold one of its models, or its preload set."""
+    for name, size in sizes.items():
+        if size > memory_bytes:
+            raise InputError(
+                f"model_cache: model {name!r} needs {size:.4g} B on server {server!r}, which "
+                f"has {memory_bytes:.4g} B for weights; expected a smaller bytes_per_weight or "
+                "a larger memory_bytes",
+                path="model_cache.memory_bytes",
+                value=memory_bytes,
+            )
+    for name in params.preload:
+        if name not in sizes:
+            raise InputError(
+                f"model_cache.preload: got {name!r}, expected one of the models of the "
+                f"scenario's one-pass requests: {sorted(sizes)}",
+                path="model_cache.preload",
+                value=name,
+            )
+    total = sum(sizes[name] for name in params.preload)
+    if total > memory_bytes:
+        raise InputError(
+            f"model_cache.preload: the preloaded models need {total:.4g} B on server "
+            f"{server!r}, which has {memory_bytes:.4g} B; expected fewer models",
+            path="model_cache.preload",
+            value=list(params.preload),
+        )
