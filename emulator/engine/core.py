@@ -34,7 +34,6 @@ writes its row.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -486,13 +485,7 @@ class Engine:
         device.server_index = spec.server
         if spec.model.exits and spec.tokens is None:
             blocks, probabilities = spec.model.exit_law
-            device.exits = _lazily(
-                functools.partial(_exit_draws, blocks, probabilities),
-                None,
-                self._streams,
-                "early-exit",
-                spec.index,
-            )
+            device.exits = _exit_draws(blocks, probabilities, self._streams, spec.index)
         return device
 
     def _token_draws(self, spec: DeviceSpec) -> Iterator[tuple[int, int]]:
@@ -1178,11 +1171,12 @@ _EXIT_DRAWS = 1024  # exit blocks drawn at a time
 
 
 def _exit_draws(
-    blocks: tuple[int, ...], probabilities: tuple[float, ...], rng: np.random.Generator
+    blocks: tuple[int, ...], probabilities: tuple[float, ...], streams: Streams, index: int
 ) -> Iterator[int]:
-    """The exit block of each request, drawn from the exit law: ``blocks[i]`` with
-    ``probabilities[i]`` (the first ``i`` whose cumulative probability exceeds a uniform
-    draw)."""
+    """The exit block of each request of device ``index``, drawn from the exit law:
+    ``blocks[i]`` with ``probabilities[i]`` (the first ``i`` whose cumulative probability
+    exceeds a uniform draw of the device's ``early-exit`` stream, created on the first draw)."""
+    rng = streams.stream("early-exit", index)
     cumulative = np.cumsum(probabilities)
     cumulative[-1] = max(cumulative[-1], 1.0)  # the rest runs the whole model
     table = np.asarray(blocks)
