@@ -24,8 +24,10 @@ when requests that used it are still queued at the server: their weights count a
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
 from coinfer.emulator.errors import InputError
@@ -181,3 +183,37 @@ def check_fits(
             path="model_cache.preload",
             value=list(params.preload),
         )
+
+
+def lru_miss_ratio(
+    rates_per_s: Sequence[float], sizes_bytes: Sequence[float], memory_bytes: float
+) -> float:
+    """LRU's miss ratio under independent Poisson requests and instant loads, exactly.
+
+    Model ``i`` is asked for at rate ``λ_i`` (1/s), so each request is for ``i`` with
+    probability ``p_i = λ_i / Σλ``, independently (the independent reference model). Order all
+    models by their last request, most recent first: this order is a Markov chain whose
+    stationary law is that of move-to-front, ``P(o_1, …, o_n) = Π_k p_{o_k} / (1 − Σ_{j<k}
+    p_{o_j})`` (King 1971; Flajolet, Gardy and Thimonier 1992). LRU holds the longest prefix of
+    the order that fits in the memory (by induction: a hit moves a held model to the front; a
+    miss puts the new model in front and evicts from the back of the held prefix until it fits,
+    which leaves again the longest fitting prefix, since the prefix one model longer did not fit
+    before). A request misses when its model is not held:
+    ``Σ_order P(order) Σ_{i not held} p_i``. Enumerates the ``n!`` orders: for a few models.
+    """
+    total = math.fsum(rates_per_s)
+    p = [rate / total for rate in rates_per_s]
+    miss = 0.0
+    for order in itertools.permutations(range(len(p))):
+        probability, rest = 1.0, 1.0
+        for model in order:
+            probability *= p[model] / rest
+            rest -= p[model]
+        used, held = 0.0, 0
+        for model in order:
+            if used + sizes_bytes[model] > memory_bytes:
+                break
+            used += sizes_bytes[model]
+            held += 1
+        miss += probability * math.fsum(p[model] for model in order[held:])
+    return miss

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from coinfer.emulator.api.run import simulate
-from coinfer.emulator.engine.model_cache import LruPlacement, StaticPlacement
+from coinfer.emulator.engine.model_cache import LruPlacement, StaticPlacement, lru_miss_ratio
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.scenario.model_placement import ModelCacheParams
@@ -165,6 +165,53 @@ def test_lru_on_its_own_keeps_recency_order_and_evicts_until_the_model_fits():
     static = StaticPlacement(ModelCacheParams(policy="static", preload=("A",)), 3.0, sizes)
     assert static.lookup("A", 0.0) and not static.lookup("B", 0.0)
     assert static.resident() == ("A",)
+
+
+# ---- LRU against its closed form ------------------------------------------------------------
+
+
+def test_the_lru_closed_form_in_the_cases_known_by_hand():
+    """Two models, room for one: a request misses when the one before was for the other model,
+    ``2·p1·p2``. Room for all: never. Room for none but the asked model: always, unless the
+    same model was asked last (``1 − Σ p_i²``)."""
+    assert lru_miss_ratio([1.0, 3.0], [1.0, 1.0], 1.0) == pytest.approx(2 * 0.25 * 0.75)
+    assert lru_miss_ratio([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], 6.0) == 0.0
+    p = np.array([1.0, 2.0, 3.0]) / 6
+    assert lru_miss_ratio([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], 3.0) == pytest.approx(1 - p @ p)
+
+
+def test_the_lru_policy_misses_as_the_closed_form_says_on_independent_requests():
+    """200,000 independent requests for four models of unequal sizes straight to the policy."""
+    rates, sizes = [4.0, 2.0, 1.0, 1.0], {"a": 3.0, "b": 2.0, "c": 1.0, "d": 2.0}
+    names = list(sizes)
+    asked = np.random.default_rng(1).choice(4, size=200_000, p=np.array(rates) / 8.0)
+    lru = LruPlacement(ModelCacheParams(), 5.0, sizes)
+    misses = sum(not lru.lookup(names[i], 0.0) for i in asked.tolist())
+    expected = lru_miss_ratio(rates, list(sizes.values()), 5.0)
+    assert misses / len(asked) == pytest.approx(expected, abs=4 * np.sqrt(0.25 / len(asked)))
+
+
+def test_the_engine_lru_server_misses_as_the_closed_form_says():
+    """Four models asked for by Poisson devices (rates 1, 1/2, 1/3, 1/4 per second: Zipf), a
+    server with room for about two of them and fast loads: the share of requests that load a
+    model is LRU's miss ratio under independent requests (within 4 binomial standard errors)."""
+    models = ["bert-paper", "vit-b-16", "resnet-50", "bart-paper"]
+    rates = [1.0 / rank for rank in range(1, 5)]
+    groups = [
+        {
+            "name": f"m{i}",
+            "model": model,
+            "arrivals": {"process": "poisson", "rate_per_s": rate},
+            "distance_m": 150,
+        }
+        for i, (model, rate) in enumerate(zip(models, rates, strict=True))
+    ]
+    cache = {"policy": "lru", "memory_bytes": 450e6, "bandwidth_bps": 64e9}
+    trace = run({**cell_scenario(groups, 1500.0), "model_cache": cache})
+    measured = (trace["model_load_bytes"] > 0).mean()
+    expected = lru_miss_ratio(rates, [size_bytes(m, 2.0) for m in models], 450e6)
+    assert 0.2 < expected < 0.6
+    assert measured == pytest.approx(expected, abs=4 * np.sqrt(0.25 / len(trace)))
 
 
 class LoadEveryTime:
