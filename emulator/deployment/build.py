@@ -19,7 +19,13 @@ from coinfer.emulator.deployment.placement import (
     with_group_exits,
 )
 from coinfer.emulator.deployment.replay import ScenarioTraces, attach_replays, load_scenario_traces
-from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, ServerSpec
+from coinfer.emulator.deployment.spec import (
+    CellSpec,
+    Deployment,
+    DeviceSpec,
+    ServerSpec,
+    check_model_cache,
+)
 from coinfer.emulator.deployment.token_laws import (
     FROM_TRACE,
     TokenSource,
@@ -50,6 +56,7 @@ def build_deployment(
             expected="at least one device",
         )
     deployment = attach_tokens(resolved, scenario)
+    check_model_cache(deployment)
 
     if traces is None:
         traces = load_scenario_traces(scenario)

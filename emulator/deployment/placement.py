@@ -57,7 +57,7 @@ def with_group_exits(model: ModelProfile, group: DeviceGroup) -> ModelProfile:
     except ValidationError as err:
         message = err.errors()[0]["msg"].removeprefix("Value error, ")
         raise InputError(
-            f"exits: {message} (model {model.name!r} has {model.num_blocks} blocks)",
+            f"{message} (model {model.name!r})",
             path="exits",
             value=[head.model_dump() for head in heads],
         ) from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
-from coinfer.emulator.scenario.model_placement import ModelCacheParams, ModelDownload
+from coinfer.emulator.scenario.model_placement import ModelCacheParams, ModelDownload, check_fits
 from coinfer.emulator.scenario.schema import (
     Arrivals,
     Channel,
@@ -146,3 +146,33 @@ class Deployment:
                 raise ValueError(
                     f"link {link.id!r}: expected a positive bandwidth and a finite latency"
                 )
+
+
+def model_sizes(deployment: Deployment) -> dict[str, float]:
+    """The bytes of each model a server may be asked for under the deployment's
+    ``model_cache``: parameters × bytes per weight, for the models of the one-pass requests
+    (any server, since routing may send a request to any server its cell reaches; generative
+    requests have no model placement)."""
+    params = deployment.model_cache
+    assert params is not None
+    return {
+        device.model.name: device.model.total_params * params.bytes_per_weight
+        for device in deployment.devices
+        if device.tokens is None
+    }
+
+
+def server_memory(server: ServerSpec, params: ModelCacheParams) -> float:
+    """The server's memory for weights, B: the model cache's, or its hardware's."""
+    return server.hardware.memory_bytes if params.memory_bytes is None else params.memory_bytes
+
+
+def check_model_cache(deployment: Deployment) -> None:
+    """Refuse (InputError) a ``model_cache`` a server could not hold: a model larger than its
+    memory, or a preload set that does not fit or names a model no one-pass request runs."""
+    params = deployment.model_cache
+    if params is None:
+        return
+    sizes = model_sizes(deployment)
+    for server in deployment.servers:
+        check_fits(server.id, server_memory(server, params), sizes, params)

@@ -50,12 +50,14 @@ from coinfer.emulator.deployment.spec import (
     LinkSpec,
     RouteSpec,
     ServerSpec,
+    model_sizes,
+    server_memory,
 )
 from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
-from coinfer.emulator.engine.model_cache import ServerModels, check_fits
+from coinfer.emulator.engine.model_cache import ServerModels
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -1187,25 +1189,16 @@ def _exit_draws(
 
 def _server_models(deployment: Deployment) -> list[ServerModels] | None:
     """Each server's models and placement policy under the deployment's ``model_cache``
-    (None without one). A server that could never hold one of the models its cells' requests
-    may ask for is refused (InputError)."""
+    (None without one; its fit was checked with the deployment, :func:`check_model_cache`)."""
     params = deployment.model_cache
     if params is None:
         return None
     policy_class = PLACEMENT.load(params.policy)
-    # every server may be asked for every model of the one-pass requests (routing may send a
-    # request to any server its cell reaches); generative requests have no model placement
-    sizes = {
-        device.model.name: device.model.total_params * params.bytes_per_weight
-        for device in deployment.devices
-        if device.tokens is None
-    }
-    models = []
-    for spec in deployment.servers:
-        memory = spec.hardware.memory_bytes if params.memory_bytes is None else params.memory_bytes
-        check_fits(spec.id, memory, sizes, params)
-        models.append(ServerModels(policy_class(params, memory, sizes), params, sizes))
-    return models
+    sizes = model_sizes(deployment)
+    return [
+        ServerModels(policy_class(params, server_memory(spec, params), sizes), params, sizes)
+        for spec in deployment.servers
+    ]
 
 
 def _with_params(spec: _SpecT, field: str, plugin: type[Any]) -> _SpecT:

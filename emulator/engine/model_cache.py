@@ -30,7 +30,6 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
-from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.model_placement import ModelCacheParams
 
 
@@ -152,37 +151,6 @@ class ServerModels:
         self._loading[model] = now_s + load_s
         self.loads += 1
         return load_s, self.sizes[model]
-
-
-def check_fits(
-    server: str, memory_bytes: float, sizes: Mapping[str, float], params: ModelCacheParams
-) -> None:
-    """Refuse a server that could never hold one of its models, or its preload set."""
-    for name, size in sizes.items():
-        if size > memory_bytes:
-            raise InputError(
-                f"model_cache: model {name!r} needs {size:.4g} B on server {server!r}, which "
-                f"has {memory_bytes:.4g} B for weights; expected a smaller bytes_per_weight or "
-                "a larger memory_bytes",
-                path="model_cache.memory_bytes",
-                value=memory_bytes,
-            )
-    for name in params.preload:
-        if name not in sizes:
-            raise InputError(
-                f"model_cache.preload: got {name!r}, expected one of the models of the "
-                f"scenario's one-pass requests: {sorted(sizes)}",
-                path="model_cache.preload",
-                value=name,
-            )
-    total = sum(sizes[name] for name in params.preload)
-    if total > memory_bytes:
-        raise InputError(
-            f"model_cache.preload: the preloaded models need {total:.4g} B on server "
-            f"{server!r}, which has {memory_bytes:.4g} B; expected fewer models",
-            path="model_cache.preload",
-            value=list(params.preload),
-        )
 
 
 def lru_miss_ratio(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Self
 
@@ -156,3 +157,34 @@ class ModelDownload(_Spec):
     bytes_per_weight: float = Field(
         default=0.5, gt=0, le=8, description="bytes per weight of the download (0.5: 4-bit), B"
     )
+
+
+def check_fits(
+    server: str, memory_bytes: float, sizes: Mapping[str, float], params: ModelCacheParams
+) -> None:
+    """Refuse a server that could never hold one of its models, or its preload set."""
+    for name, size in sizes.items():
+        if size > memory_bytes:
+            raise InputError(
+                f"model_cache: model {name!r} needs {size:.4g} B on server {server!r}, which "
+                f"has {memory_bytes:.4g} B for weights; expected a smaller bytes_per_weight or "
+                "a larger memory_bytes",
+                path="model_cache.memory_bytes",
+                value=memory_bytes,
+            )
+    for name in params.preload:
+        if name not in sizes:
+            raise InputError(
+                f"model_cache.preload: got {name!r}, expected one of the models of the "
+                f"scenario's one-pass requests: {sorted(sizes)}",
+                path="model_cache.preload",
+                value=name,
+            )
+    total = sum(sizes[name] for name in params.preload)
+    if total > memory_bytes:
+        raise InputError(
+            f"model_cache.preload: the preloaded models need {total:.4g} B on server "
+            f"{server!r}, which has {memory_bytes:.4g} B; expected fewer models",
+            path="model_cache.preload",
+            value=list(params.preload),
+        )
