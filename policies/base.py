@@ -52,6 +52,10 @@ class CandidateServer(NamedTuple):
     backhaul_s_per_bit: float  #: sum of 1/bandwidth along the path, s/bit (0: ideal links)
     backhaul_transfers: int  #: transfers now on the path's links
     return_s: float  #: time to return the result over the path (0 without a downlink), s
+    #: with a model cache (docs/early-exit-and-placement.md): how long the request would wait
+    #: there for its model if it arrived now: 0 if the server holds it, else the rest of a load
+    #: in progress or a whole load, s (0 without a model cache)
+    model_cold_start_s: float = 0.0
 
     @property
     def load(self) -> float:

@@ -824,6 +824,8 @@ class Engine:
         goes first.
         """
         en_route = self._en_route
+        models = self._server_models
+        model, now = device.spec.model.name, self.env.now
         candidates = []
         for option in options:
             spec = option.spec
@@ -845,6 +847,9 @@ class Engine:
                     backhaul_s_per_bit=s_per_bit,
                     backhaul_transfers=sum(resource.active for resource in option.resources),
                     return_s=return_s,
+                    model_cold_start_s=(
+                        0.0 if models is None else models[option.index].wait_s(model, now)
+                    ),
                 )
             )
         chosen = 0

@@ -135,6 +135,17 @@ class ServerModels:
         self._loading: dict[str, float] = {}  # model -> time its load in progress ends, s
         self.loads = 0  #: loads started
 
+    def wait_s(self, model: str, now_s: float) -> float:
+        """How long a request for ``model`` reaching the server at ``now_s`` would wait for it,
+        s, without asking the policy (nothing changes): 0 if held, else the rest of a load in
+        progress, else a whole load."""
+        ends = self._loading.get(model)
+        if ends is not None and ends > now_s:
+            return ends - now_s
+        if model in self.policy.resident():
+            return 0.0
+        return self._load_s[model]
+
     def cold_start(self, model: str, now_s: float) -> tuple[float, float]:
         """``(wait_s, bytes)`` for a request for ``model`` reaching the server at ``now_s``:
         the time until the model is loaded (0 on a hit; the rest of a load in progress) and the

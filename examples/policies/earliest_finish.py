@@ -2,7 +2,8 @@
 
 Used with ``topology.routing: policy`` (see docs/topologies.md). For each candidate server the
 request could reach it estimates: carrying the payload over the wired path, waiting behind the
-requests there or on their way, computing at the top clock, and returning the result; it picks
+requests there or on their way (and for its model to load, with a model cache), computing at
+the top clock, and returning the result; it picks
 the smallest. Name it in a scenario as ``examples.policies.earliest_finish:EarliestFinishPolicy``.
 """
 
@@ -40,5 +41,7 @@ class EarliestFinishPolicy(FixedPolicy):
             wait = candidate.backlog_s + candidate.en_route * service / candidate.workers
         else:  # processor sharing: slowed down by the requests sharing the server
             wait = service * max(0.0, (ahead + 1) / candidate.workers - 1.0)
+        # a server without the request's model first loads it (docs/early-exit-and-placement.md)
+        wait += candidate.model_cold_start_s
         total = candidate.backhaul_s(bits) + wait + service + candidate.return_s
         return total if math.isfinite(total) else math.inf

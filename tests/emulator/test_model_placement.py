@@ -305,3 +305,31 @@ def test_a_bad_model_cache_is_refused_before_the_run(cache, path, says):
     with pytest.raises(InputError, match=says) as caught:
         simulate(scenario_from_dict(data))
     assert caught.value.path == path
+
+
+# ---- routing: where the model is --------------------------------------------------------------
+
+
+def test_the_candidate_servers_show_how_long_each_would_load_the_model(tmp_path):
+    """Two servers reachable from the cell, LRU caches, every request sent to the last one
+    (``far``): the first request sees a whole load on both; once ``far`` holds the model, the
+    next requests see 0 there and still a whole load at ``edge``."""
+    from tests.topologies import routing_policies
+    from tests.topologies.helpers import file_scenario
+    from tests.topologies.test_routing import two_server_graph
+
+    routing_policies.SEEN.clear()
+    scenario = file_scenario(
+        two_server_graph(tmp_path),
+        requests=3,
+        topology={"routing": "policy"},
+        policy={"name": "tests.topologies.routing_policies:LastServer", "params": {"split": 0}},
+        model_cache={"policy": "lru", "bandwidth_bps": 8e9},
+    )
+    simulate(scenario, seed=1)
+    load_s = 8.0 * size_bytes("bert-paper", 2.0) / 8e9
+    seen = [
+        {c.id: c.model_cold_start_s for c in context.candidate_servers}
+        for context in routing_policies.SEEN
+    ]
+    assert seen == [{"far": load_s, "edge": load_s}] + [{"far": 0.0, "edge": load_s}] * 2
