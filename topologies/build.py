@@ -47,7 +47,7 @@ from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Cell, DeviceGroup, Scenario
 from coinfer.topologies.association import associate
 from coinfer.topologies.generators import Population, ServerClass, generate
-from coinfer.topologies.routing import Route, candidate_routes, wired_graph
+from coinfer.topologies.routing import Route, candidate_routes, routes_from, wired_graph
 from coinfer.topologies.specs import AccessPointNode
 from coinfer.topologies.validate import Topology, validate_graph
 
@@ -107,7 +107,7 @@ def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTop
         for ap in topology.access_points
     }
     association = associate(topology, distances, gains, config.association)
-    servers = _servers(topology, hardware)
+    servers = _servers(topology, hardware, wired)
     links = _links(topology, routes)
     cells = _cells(topology, routes, association, servers, links)
     devices = _devices(topology, groups, association, cells, distances, gains, hardware, models)
@@ -125,8 +125,11 @@ def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTop
     return ResolvedTopology(graph, topology, gains, distances, association, routes, deployment)
 
 
-def _servers(topology: Topology, hardware: HardwareCatalog) -> tuple[ServerSpec, ...]:
-    """Edge servers and clouds, in graph order."""
+def _servers(
+    topology: Topology, hardware: HardwareCatalog, wired: nx.Graph
+) -> tuple[ServerSpec, ...]:
+    """Edge servers and clouds, in graph order, each with its wired path to the nearest cloud
+    (where a model cache loads missing models from, with ``source: cloud``)."""
     return tuple(
         ServerSpec(
             index=i,
@@ -143,9 +146,19 @@ def _servers(topology: Topology, hardware: HardwareCatalog) -> tuple[ServerSpec,
             queue_capacity=spec.queue_capacity,
             tier="cloud" if spec.kind == "cloud" else "edge",
             discipline_params=spec.member_params,  # type: ignore[arg-type]
+            cloud_path=_cloud_path(topology, wired, node),
         )
         for i, (node, spec) in enumerate(topology.servers.items())
     )
+
+
+def _cloud_path(topology: Topology, wired: nx.Graph, server: str) -> tuple[float, float] | None:
+    """(latency, s) and (sum of 1/bandwidth, s/bit) of the wired path from ``server`` to its
+    nearest cloud (a cloud: its own, zero), or None when it reaches no cloud."""
+    for route in routes_from(topology, wired, server):
+        if topology.servers[route.server].kind == "cloud":
+            return (route.latency_s, route.s_per_bit)
+    return None
 
 
 def _links(

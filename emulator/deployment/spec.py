@@ -116,6 +116,10 @@ class ServerSpec:
     tier: str = "edge"  #: "edge" or "cloud"
     #: The discipline's own parameters (None: its defaults).
     discipline_params: DisciplineParams | None = None
+    #: With a topology: (latency, s) and (sum of 1/bandwidth, s/bit) of the wired path to the
+    #: nearest cloud, which a model cache with ``source: cloud`` loads over; None: no topology,
+    #: or no cloud reached.
+    cloud_path: tuple[float, float] | None = None
 
 
 #: How a request's server is chosen among its cell's routes.

@@ -1201,7 +1201,9 @@ def _server_models(deployment: Deployment) -> list[ServerModels] | None:
     policy_class = PLACEMENT.load(params.policy)
     sizes = model_sizes(deployment)
     return [
-        ServerModels(policy_class(params, server_memory(spec, params), sizes), params, sizes)
+        ServerModels(
+            policy_class(params, server_memory(spec, params), sizes), params, sizes, spec.cloud_path
+        )
         for spec in deployment.servers
     ]
 

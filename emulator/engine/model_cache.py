@@ -124,14 +124,23 @@ class ServerModels:
         policy: PlacementPolicy,
         params: ModelCacheParams,
         sizes: Mapping[str, float],
+        cloud_path: tuple[float, float] | None = None,
     ) -> None:
         self.policy = policy
         self.sizes = sizes  #: bytes of each model, B
-        #: the load time of each model, s: latency + 8·bytes / bandwidth
-        self._load_s = {
-            name: params.latency_s + 8.0 * size / params.bandwidth_bps
-            for name, size in sizes.items()
-        }
+        #: the load time of each model, s: latency + 8·bytes / bandwidth; from the cloud over a
+        #: topology's wired path (``cloud_path``: its latency, s, and Σ 1/bandwidth, s/bit):
+        #: latency + 8·bytes·Σ 1/bandwidth (store and forward)
+        if params.source == "cloud" and cloud_path is not None:
+            latency_s, s_per_bit = cloud_path
+            self._load_s = {
+                name: latency_s + 8.0 * size * s_per_bit for name, size in sizes.items()
+            }
+        else:
+            self._load_s = {
+                name: params.latency_s + 8.0 * size / params.bandwidth_bps
+                for name, size in sizes.items()
+            }
         self._loading: dict[str, float] = {}  # model -> time its load in progress ends, s
         self.loads = 0  #: loads started
 

@@ -128,8 +128,9 @@ class ModelCacheParams(_Spec):
     )
     source: Literal["disk", "cloud"] = Field(
         default="disk",
-        description="where a missing model comes from: the server's disk, or the cloud over a "
-        "wired path (its bottleneck bandwidth and latency)",
+        description="where a missing model comes from: the server's disk, or the cloud (with a "
+        "topology: over the wired path to the nearest cloud node; without one: a path of "
+        "bandwidth_bps and latency_s)",
     )
     bandwidth_bps: float = Field(
         default=16e9,

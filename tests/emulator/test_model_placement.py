@@ -333,3 +333,32 @@ def test_the_candidate_servers_show_how_long_each_would_load_the_model(tmp_path)
         for context in routing_policies.SEEN
     ]
     assert seen == [{"far": load_s, "edge": load_s}] + [{"far": 0.0, "edge": load_s}] * 2
+
+
+def test_with_a_topology_a_cloud_load_crosses_the_wired_path_to_the_cloud(tmp_path):
+    """``source: cloud`` in a topology: the edge server loads over its path to the nearest cloud
+    node (1 ms to a switch at 10 Gb/s, then 20 ms at 1 Gb/s): latency + 8·bytes·Σ 1/bandwidth,
+    exactly, whatever bandwidth_bps says."""
+    from tests.topologies.helpers import file_scenario, line_nodes, write_graph
+
+    nodes = {**line_nodes(), "sw": {"kind": "switch"}, "dc": {"kind": "cloud", "hardware": "h100"}}
+    edges = [
+        ("d-0", "ap", {}),
+        ("ap", "edge", {"latency_s": 0.001}),
+        ("edge", "sw", {"latency_s": 0.001, "bandwidth_bps": 10e9}),
+        ("sw", "dc", {"latency_s": 0.02, "bandwidth_bps": 1e9}),
+    ]
+    graph = write_graph(tmp_path / "cloud.json", nodes, edges)
+    cache = {"policy": "lru", "source": "cloud", "bandwidth_bps": 1.0}
+    trace = simulate(file_scenario(graph, requests=2, model_cache=cache), seed=1).trace.sort_values(
+        "request_id"
+    )
+    size = size_bytes("bert-paper", 2.0)
+    assert trace["server_id"].astype(str).tolist() == ["edge", "edge"]
+    load_s = (0.001 + 0.02) + 8.0 * size * (0.0 + 1 / 10e9 + 1 / 1e9)
+    first, second = trace["cold_start_s"].tolist()
+    assert first == load_s
+    # the second request reaches the server 1 s later, while the load is still under way: it
+    # waits for the rest of that load, and moves no bytes of its own
+    assert second == pytest.approx(load_s - 1.0, abs=1e-12)
+    assert trace["model_load_bytes"].tolist() == [size, 0.0]
