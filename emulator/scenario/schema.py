@@ -18,6 +18,8 @@ The shape (see ``docs/scenarios.md`` for a commented example)::
     policy:    name and parameters
     topology:  optional: a networkx topology (a generator or a graph file, see
                ``docs/topologies.md``); devices and servers then become classes it places
+    model_cache: optional: the models each server holds in its memory, its placement policy
+               and where a missing model loads from (``docs/early-exit-and-placement.md``)
 
 Every pluggable part (arrival process, work law, uplink sharing, server discipline, path loss,
 fading law, topology generator; :mod:`coinfer.emulator.plugins`) is named by a registered name

@@ -168,3 +168,18 @@ def test_a_bad_exit_file_is_refused_naming_the_row(tmp_path):
 def test_a_probability_out_of_range_is_refused_by_the_schema():
     with pytest.raises(InputError, match=r"devices\[0\]\.exits\.heads\[0\]\.probability"):
         busy_cell(0, {"heads": [{"after_block": 3, "probability": -0.1}]})
+
+
+def test_a_profile_file_may_declare_its_exit_heads(tmp_path):
+    """``exits:`` in a YAML profile: the same heads as a device group's ``exits``."""
+    profile = BERT.model_dump(mode="json")
+    profile["name"] = "bert-with-heads"
+    profile["exits"] = [{"after_block": 5, "probability": 1.0}]
+    path = tmp_path / "bert-with-heads.yaml"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    from_file = by_request(simulate(busy_cell(8, model=str(path), requests=40)).trace)
+    inline = by_request(
+        simulate(busy_cell(8, heads((5, 1.0)), requests=40)).trace.drop(columns=NAMED)
+    )
+    assert (from_file["exit_block"] == 5).all()
+    pd.testing.assert_frame_equal(from_file.drop(columns=NAMED), inline, check_exact=True)
