@@ -43,6 +43,7 @@ from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
     Summary,
+    SummaryAccumulator,
     summarize,
 )
 from coinfer.emulator.deployment.build import build_deployment
@@ -87,6 +88,8 @@ class RunResult:
     _tokens: pa.Table | None = None  #: the token table in memory (None: in ``out_dir``)
     #: the signal that stopped the run early ("SIGINT", "SIGTERM"), or None: it ran to its end
     stopped_by: str | None = None
+    #: the summary accumulated while the trace was written (None: computed from the trace)
+    accumulated: SummaryAccumulator | None = None
 
     def __repr__(self) -> str:
         return run_result_repr(self)
@@ -142,7 +145,9 @@ class RunResult:
 
     @cached_property
     def summary(self) -> Summary:
-        """Headline figures (warm-up excluded)."""
+        """Headline figures (warm-up excluded), accumulated while the trace was written."""
+        if self.accumulated is not None:
+            return self.accumulated.summary(self.stats, self.scenario.warmup_s)
         trace = self.__dict__.get("trace")  # already in memory: reuse it
         if trace is None:
             columns = SUMMARY_COLUMNS
@@ -279,6 +284,8 @@ def simulate(
     if out is not None and not overwrite:
         check_no_run_in(out)
     writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
+    accumulated = summary_accumulator(scenario)
+    writer.observe(accumulated.add)
     token_writer = None
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
@@ -305,10 +312,20 @@ def simulate(
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
     stopped_by = None if stopper is None else stopper.signal_name
-    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by)
+    result = RunResult(
+        scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by, accumulated
+    )
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result
+
+
+def summary_accumulator(scenario: Scenario) -> SummaryAccumulator:
+    """An empty accumulator of the summary of a run of ``scenario`` (with its SLOs)."""
+    slo = scenario.slo
+    if slo is None:
+        return SummaryAccumulator()
+    return SummaryAccumulator(slo.ttft_s, slo.tpot_s)
 
 
 def check_no_run_in(out: Path) -> None:
