@@ -25,7 +25,7 @@ import platform
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -164,7 +164,10 @@ class RunResult:
         if self._table is not None:
             return list(self._table.schema.names)
         assert self.out_dir is not None
-        return list(pq.read_schema(self.out_dir / TRACE_FILE).names)
+        path = self.out_dir / TRACE_FILE
+        if path.is_dir():  # a sharded run: one part per shard
+            path = min(path.glob("*.parquet"))
+        return list(pq.read_schema(path).names)
 
 
 def prepare(
@@ -372,10 +375,14 @@ def make_engine(
     *,
     policy: Policy | None = None,
     token_writer: TableWriter | None = None,
+    devices: Collection[int] | None = None,
 ) -> Engine:
     """The engine of the run of ``scenario`` on ``seed``, set up and ready to :meth:`~Engine.run`
     (its devices' arrival processes created, ``writer`` labelled), deciding with the scenario's
     policy or with ``policy`` (``coinfer.gym`` hands the decisions to an agent this way).
+
+    ``devices``: only the devices of these indices send requests (:meth:`Engine.start`; one
+    shard of a sharded run); None: all of them.
 
     Refuses, with :class:`~coinfer.emulator.errors.InputError`, what :func:`prepare` refuses
     (except the run's size, which :func:`simulate` checks before)."""
@@ -395,7 +402,7 @@ def make_engine(
         slo_tpot_s=math.inf if scenario.slo is None else scenario.slo.tpot_s,
     )
     writer.set_labels(engine.labels())
-    engine.start()
+    engine.start(devices)
     _log.info(
         "%s: seed %d, %d devices, %d cells, %d servers, policy %r; set up",
         scenario.name,
@@ -491,9 +498,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None) -> Path:
+def write_sidecar(
+    result: RunResult,
+    inputs: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write ``run.json`` next to the trace: scenario, seed, versions, wall time, summary, and
-    the input traces replayed (``inputs``: field, group, reference and provenance of each)."""
+    the input traces replayed (``inputs``: field, group, reference and provenance of each);
+    ``extra``: more entries (how a sharded run was split, say)."""
     assert result.out_dir is not None
     path = result.out_dir / SIDECAR_FILE
     payload = {
@@ -507,6 +519,7 @@ def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None)
         "trace": TRACE_FILE,
         "stopped_by": result.stopped_by,
         "stopped_at_s": result.stats.stopped_at_s,
+        **(extra or {}),
     }
     write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return path
