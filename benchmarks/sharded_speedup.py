@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             plain = simulate(scenario, 1, f"{out}/plain", force=True, progress=False)
             summary = plain.summary
             plain_s.append(time.perf_counter() - started)
-            executor: Executor = (
-                DaskExecutor(local_workers=2) if args.dask else ProcessExecutor(2)
-            )
+            executor: Executor = DaskExecutor(local_workers=2) if args.dask else ProcessExecutor(2)
             started = time.perf_counter()
             sharded = simulate_sharded(scenario, 1, f"{out}/sharded", 2, executor, force=True)
             merged = sharded.result.summary

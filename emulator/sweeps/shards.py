@@ -160,7 +160,8 @@ def check_shardable(scenario: Scenario, deployment: Deployment, shards: int) -> 
         raise InputError(
             f"got {scenario.requests}, expected a run bounded by duration_s when it "
             "is sharded (which requests are the first N depends on every cell at once)",
-            argument="requests",
+            path="requests",
+            subject="requests",
             value=scenario.requests,
             expected="duration_s instead of requests",
         )
@@ -348,7 +349,8 @@ def simulate_sharded(
             f"{policy!r} draws random numbers from one stream shared by every cell, so "
             "its sharded run would differ from the unsharded one; expected a policy that "
             "decides each request from its own context (or run it unsharded)",
-            argument="policy",
+            path="policy.name",
+            subject="policy.name",
             value=policy,
             expected="a policy without random draws",
         )
