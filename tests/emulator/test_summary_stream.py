@@ -143,3 +143,17 @@ def test_the_figures_are_numpys_on_the_measured_rows(multi_cell, generative):
     assert g["ttft_p99_s"] == np.quantile(done["ttft_s"], 0.99)
     assert g["tpot_p90_s"] == np.nanquantile(done["tpot_s"], 0.9)
     assert 0 < g["slo_attainment"] < 1
+
+
+def test_the_summary_of_a_run_written_to_disk_never_reads_its_trace_back(tmp_path, monkeypatch):
+    scenario = load_scenario("examples/scenarios/multi-cell.yaml", ["duration_s=6", "warmup_s=1"])
+    result = simulate(scenario, 3, tmp_path)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the trace was read back")
+
+    monkeypatch.setattr("pyarrow.parquet.read_table", no_reading)
+    monkeypatch.setattr("pyarrow.parquet.ParquetFile", no_reading)
+    assert result.summary.requests > 0
+    monkeypatch.undo()
+    assert same(result.summary.to_dict(), summarize(result.trace, result.stats, 1.0).to_dict())
