@@ -204,12 +204,13 @@ class ShardOutcome:
     summary: SummaryAccumulator
     policy: str
     policy_drew: bool  #: the policy drew from its (single, shared) random stream
-    wall_time_s: float
+    wall_time_s: float  #: the shard's set-up and run, s
+    cpu_time_s: float = 0.0  #: CPU time of its process over the same span, s
 
 
 def run_shard(task: ShardTask) -> ShardOutcome:
     """Run one shard (in a worker): its rows to ``task.part_path``, its summary returned."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     traces = load_scenario_traces(task.scenario, task.trace_dir)
     writer = TraceWriter({}, task.part_path)
     accumulated = summary_accumulator(task.scenario)
@@ -219,8 +220,8 @@ def run_shard(task: ShardTask) -> ShardOutcome:
     before = None if rng is None else rng.bit_generator.state
     stats = engine.run()
     drew = rng is not None and rng.bit_generator.state != before
-    wall = time.perf_counter() - started
-    return ShardOutcome(task.index, stats, accumulated, engine.policy_name, drew, wall)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return ShardOutcome(task.index, stats, accumulated, engine.policy_name, drew, wall, cpu)
 
 
 def merge_stats(outcomes: Sequence[ShardOutcome], owners: dict[str, int]) -> EngineStats:
@@ -293,6 +294,7 @@ class ShardedRun:
     parts: int  #: independent parts of the deployment
     devices_per_shard: tuple[int, ...]
     shard_wall_time_s: tuple[float, ...]  #: each shard's own wall time (set-up and run)
+    shard_cpu_time_s: tuple[float, ...]  #: each shard's CPU time over the same span
     #: requests arriving at the instant of the request of another part numbered before them
     tied_arrivals: int
 
@@ -366,6 +368,7 @@ def simulate_sharded(
         "parts": len(parts),
         "devices_per_shard": [len(d) for d in dealt],
         "shard_wall_time_s": [o.wall_time_s for o in outcomes],
+        "shard_cpu_time_s": [o.cpu_time_s for o in outcomes],
         "tied_arrivals": tied,
         "executor": executor.description,
     }
@@ -377,6 +380,7 @@ def simulate_sharded(
         len(parts),
         tuple(len(d) for d in dealt),
         tuple(o.wall_time_s for o in outcomes),
+        tuple(o.cpu_time_s for o in outcomes),
         tied,
     )
 
