@@ -138,7 +138,7 @@ def shared_resources(deployment: Deployment) -> list[str]:
 
 def deal(parts: Sequence[Part], shards: int) -> list[tuple[int, ...]]:
     """The devices of each shard: parts dealt largest first, each to the shard with the fewest
-    devices so far (ties: the lowest shard); every shard gets at least one part."""
+    devices so far (ties: the lowest shard)."""
     loads: list[list[int]] = [[] for _ in range(shards)]
     for part in sorted(parts, key=lambda p: -len(p.devices)):
         lightest = min(range(shards), key=lambda k: (len(loads[k]), k))
