@@ -25,7 +25,7 @@ import platform
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,6 +43,7 @@ from coinfer.emulator.api.summary import (
     GENERATIVE_SUMMARY_COLUMNS,
     SUMMARY_COLUMNS,
     Summary,
+    SummaryAccumulator,
     summarize,
 )
 from coinfer.emulator.deployment.build import build_deployment
@@ -87,6 +88,8 @@ class RunResult:
     _tokens: pa.Table | None = None  #: the token table in memory (None: in ``out_dir``)
     #: the signal that stopped the run early ("SIGINT", "SIGTERM"), or None: it ran to its end
     stopped_by: str | None = None
+    #: the summary accumulated while the trace was written (None: computed from the trace)
+    accumulated: SummaryAccumulator | None = None
 
     def __repr__(self) -> str:
         return run_result_repr(self)
@@ -142,7 +145,9 @@ class RunResult:
 
     @cached_property
     def summary(self) -> Summary:
-        """Headline figures (warm-up excluded)."""
+        """Headline figures (warm-up excluded), accumulated while the trace was written."""
+        if self.accumulated is not None:
+            return self.accumulated.summary(self.stats, self.scenario.warmup_s)
         trace = self.__dict__.get("trace")  # already in memory: reuse it
         if trace is None:
             columns = SUMMARY_COLUMNS
@@ -159,7 +164,10 @@ class RunResult:
         if self._table is not None:
             return list(self._table.schema.names)
         assert self.out_dir is not None
-        return list(pq.read_schema(self.out_dir / TRACE_FILE).names)
+        path = self.out_dir / TRACE_FILE
+        if path.is_dir():  # a sharded run: one part per shard
+            path = min(path.glob("*.parquet"))
+        return list(pq.read_schema(path).names)
 
 
 def prepare(
@@ -279,6 +287,8 @@ def simulate(
     if out is not None and not overwrite:
         check_no_run_in(out)
     writer = TraceWriter({}, None if out is None else out / TRACE_FILE)
+    accumulated = summary_accumulator(scenario)
+    writer.observe(accumulated.add)
     token_writer = None
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
@@ -305,10 +315,20 @@ def simulate(
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
     stopped_by = None if stopper is None else stopper.signal_name
-    result = RunResult(scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by)
+    result = RunResult(
+        scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by, accumulated
+    )
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
     return result
+
+
+def summary_accumulator(scenario: Scenario) -> SummaryAccumulator:
+    """An empty accumulator of the summary of a run of ``scenario`` (with its SLOs)."""
+    slo = scenario.slo
+    if slo is None:
+        return SummaryAccumulator()
+    return SummaryAccumulator(slo.ttft_s, slo.tpot_s)
 
 
 def check_no_run_in(out: Path) -> None:
@@ -355,10 +375,14 @@ def make_engine(
     *,
     policy: Policy | None = None,
     token_writer: TableWriter | None = None,
+    devices: Collection[int] | None = None,
 ) -> Engine:
     """The engine of the run of ``scenario`` on ``seed``, set up and ready to :meth:`~Engine.run`
     (its devices' arrival processes created, ``writer`` labelled), deciding with the scenario's
     policy or with ``policy`` (``coinfer.gym`` hands the decisions to an agent this way).
+
+    ``devices``: only the devices of these indices send requests (:meth:`Engine.start`; one
+    shard of a sharded run); None: all of them.
 
     Refuses, with :class:`~coinfer.emulator.errors.InputError`, what :func:`prepare` refuses
     (except the run's size, which :func:`simulate` checks before)."""
@@ -378,7 +402,7 @@ def make_engine(
         slo_tpot_s=math.inf if scenario.slo is None else scenario.slo.tpot_s,
     )
     writer.set_labels(engine.labels())
-    engine.start()
+    engine.start(devices)
     _log.info(
         "%s: seed %d, %d devices, %d cells, %d servers, policy %r; set up",
         scenario.name,
@@ -474,9 +498,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None) -> Path:
+def write_sidecar(
+    result: RunResult,
+    inputs: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write ``run.json`` next to the trace: scenario, seed, versions, wall time, summary, and
-    the input traces replayed (``inputs``: field, group, reference and provenance of each)."""
+    the input traces replayed (``inputs``: field, group, reference and provenance of each);
+    ``extra``: more entries (how a sharded run was split, say)."""
     assert result.out_dir is not None
     path = result.out_dir / SIDECAR_FILE
     payload = {
@@ -490,6 +519,7 @@ def write_sidecar(result: RunResult, inputs: list[dict[str, Any]] | None = None)
         "trace": TRACE_FILE,
         "stopped_by": result.stopped_by,
         "stopped_at_s": result.stats.stopped_at_s,
+        **(extra or {}),
     }
     write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return path

@@ -1,4 +1,9 @@
-"""The run summary: what a researcher looks at first, computed from the trace."""
+"""The run summary: what a researcher looks at first, computed while the trace is written.
+
+A :class:`SummaryAccumulator` takes every chunk of rows the trace writer flushes, so a run of
+any length gets its summary without reading its trace back; :func:`summarize` computes the same
+figures from a trace in memory. Accumulators of the shards of a run merge exactly.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
+from coinfer.emulator.api.exact_sum import ExactSum
 from coinfer.emulator.engine.core import EngineStats
 from coinfer.emulator.tables import format_table
 from coinfer.emulator.trace.columns import GENERATIVE_TRACE, TRACE
@@ -145,6 +152,242 @@ class Summary:
         return format_table(("metric", "value"), rows)
 
 
+_QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+_GENERATIVE_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+_STATUSES = ("completed", "dropped", "infeasible")
+_MEANS = ("latency_s", "energy_total_j", "energy_device_j", "distortion_bound")
+_GENERATIVE_MEANS = ("energy_per_token_j", "device_energy_per_token_j")
+_GENERATIVE_QUANTILED = ("ttft_s", "tpot_s", "itl_p99_s")
+
+
+class _Values:
+    """The values of one column kept for exact quantiles: arrays appended chunk by chunk,
+    joined into one when the quantiles are asked for (8 bytes per value)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray) -> None:
+        if len(values):
+            self._parts.append(np.array(values, dtype=float))
+
+    def merge(self, other: _Values) -> None:
+        self._parts.extend(other._parts)
+
+    def all(self) -> np.ndarray:
+        """Every value kept, in one array (joined once, then kept joined)."""
+        if len(self._parts) != 1:
+            self._parts = [np.concatenate(self._parts)] if self._parts else [np.empty(0)]
+        return self._parts[0]
+
+    def quantile(self, q: float) -> float:
+        """``numpy.quantile`` (linear interpolation) of the values (NaN for none): it depends
+        only on the values, not on their order, so it equals the quantile of the whole trace."""
+        values = self.all()
+        return float(np.quantile(values, q)) if len(values) else float("nan")
+
+
+class SummaryAccumulator:
+    """The :class:`Summary` of a run built while its trace is written, one chunk of rows at a
+    time (:meth:`add`, an Arrow table of trace rows: the trace writer calls it for every chunk
+    it flushes), never by reading the trace back; accumulators of disjoint sets of rows (the
+    shards of a run) merge exactly (:meth:`merge`). :meth:`summary` then gives the figures.
+
+    What is kept: counts; exact sums (:class:`~coinfer.emulator.api.exact_sum.ExactSum`) for
+    the means, so that a mean is the correctly rounded sum over the count, the same whatever
+    the chunks or shards; and, for the exact quantiles, the values they are taken over: the
+    latency of each completed measured request, and TTFT, TPOT and ITL p99 of each completed
+    generative one, 8 bytes per value (80 MB for 10,000,000 completed requests). Quantiles are
+    ``numpy.quantile`` of those values: exactly those of the whole trace.
+
+    ``slo_ttft_s`` and ``slo_tpot_s`` (s): the objectives of the SLO attainment of generative
+    requests (inf: none).
+    """
+
+    def __init__(self, slo_ttft_s: float = np.inf, slo_tpot_s: float = np.inf) -> None:
+        self.slo_ttft_s = float(slo_ttft_s)
+        self.slo_tpot_s = float(slo_tpot_s)
+        self.requests = 0  #: measured rows
+        self.status = dict.fromkeys(_STATUSES, 0)  #: measured rows by status
+        self.bounded = 0  #: measured rows with a finite deadline
+        self.deadline_met = 0  #: of those, completed within it
+        self.sums = {name: ExactSum() for name in _MEANS}  #: over completed measured rows
+        self.latency = _Values()
+        self.has_generative_columns = False  #: a chunk with the generative columns was seen
+        self.generative = dict.fromkeys(
+            ("requests", "completed", "tokens", "preemptions", "slo_met"), 0
+        )
+        self.generative_sums = {name: ExactSum() for name in _GENERATIVE_MEANS}
+        self.generative_values = {name: _Values() for name in _GENERATIVE_QUANTILED}
+
+    # ---- adding rows -------------------------------------------------------------------------
+
+    def add(self, chunk: pa.Table) -> None:
+        """Add a chunk of trace rows (an Arrow table with at least :data:`SUMMARY_COLUMNS`)."""
+        names = set(chunk.column_names)
+
+        def floats(name: str) -> np.ndarray:
+            return np.asarray(chunk.column(name).to_numpy(), dtype=float)
+
+        masks = _status_masks(chunk.column("status"))
+        self._add(
+            np.asarray(chunk.column("warmup").to_numpy(), dtype=bool),
+            masks,
+            floats,
+            generative="output_tokens" in names,
+        )
+
+    def add_frame(self, frame: pd.DataFrame) -> None:
+        """Add trace rows given as a pandas DataFrame (as :meth:`add`)."""
+        status = frame["status"].astype(str).to_numpy()
+        self._add(
+            frame["warmup"].to_numpy(dtype=bool),
+            {name: status == name for name in _STATUSES},
+            lambda name: frame[name].to_numpy(dtype=float),
+            generative="output_tokens" in frame.columns,
+        )
+
+    def _add(
+        self,
+        warmup: np.ndarray,
+        masks: dict[str, np.ndarray],
+        floats: Any,
+        *,
+        generative: bool,
+    ) -> None:
+        measured = ~warmup
+        self.requests += int(measured.sum())
+        for name in _STATUSES:
+            self.status[name] += int((masks[name] & measured).sum())
+        done = masks["completed"] & measured
+        for name in _MEANS:
+            values = floats(name)[done]
+            self.sums[name].add(values)
+            if name == "latency_s":
+                self.latency.add(values)
+        bounded = np.isfinite(floats("deadline_s")) & measured
+        self.bounded += int(bounded.sum())
+        self.deadline_met += int((floats("deadline_met") > 0)[bounded].sum())
+        if generative:
+            self.has_generative_columns = True
+            self._add_generative(measured, done, floats)
+
+    def _add_generative(self, measured: np.ndarray, done: np.ndarray, floats: Any) -> None:
+        tokens = floats("output_tokens")
+        rows = measured & (tokens > 0)
+        done = done & rows
+        g = self.generative
+        g["requests"] += int(rows.sum())
+        g["completed"] += int(done.sum())
+        g["tokens"] += int(tokens[done].sum())
+        g["preemptions"] += int(floats("preemptions")[rows].sum())
+        ttft, tpot = floats("ttft_s")[done], floats("tpot_s")[done]
+        met = (ttft <= self.slo_ttft_s) & ((tpot <= self.slo_tpot_s) | np.isnan(tpot))
+        g["slo_met"] += int(met.sum())
+        for name in _GENERATIVE_QUANTILED:
+            values = floats(name)[done]
+            self.generative_values[name].add(values[~np.isnan(values)])
+        self.generative_sums["energy_per_token_j"].add(floats("energy_per_token_j")[done])
+        self.generative_sums["device_energy_per_token_j"].add(
+            floats("energy_device_j")[done] / tokens[done]
+        )
+
+    def merge(self, other: SummaryAccumulator) -> None:
+        """Add the rows ``other`` accumulated (rows of the same run, none of them here)."""
+        if (other.slo_ttft_s, other.slo_tpot_s) != (self.slo_ttft_s, self.slo_tpot_s):
+            raise ValueError("merging summaries of runs with different SLOs")
+        self.requests += other.requests
+        self.bounded += other.bounded
+        self.deadline_met += other.deadline_met
+        for name in _STATUSES:
+            self.status[name] += other.status[name]
+        for name, total in self.sums.items():
+            total.merge(other.sums[name])
+        self.latency.merge(other.latency)
+        self.has_generative_columns |= other.has_generative_columns
+        for key in self.generative:
+            self.generative[key] += other.generative[key]
+        for name, total in self.generative_sums.items():
+            total.merge(other.generative_sums[name])
+        for name, values in self.generative_values.items():
+            values.merge(other.generative_values[name])
+
+    # ---- the figures -------------------------------------------------------------------------
+
+    def summary(self, stats: EngineStats, warmup_s: float) -> Summary:
+        """The :class:`Summary` of the rows added, with the engine's own measurements."""
+        window = max(stats.arrivals_end_s - warmup_s, 0.0)
+        completed = self.status["completed"]
+        span = stats.sim_end_s if stats.sim_end_s > 0 else float("nan")
+        quantiles = {name: self.latency.quantile(q) for name, q in _QUANTILES}
+        return Summary(
+            requests=self.requests,
+            completed=completed,
+            dropped=self.status["dropped"],
+            infeasible=self.status["infeasible"],
+            throughput_per_s=completed / window if window > 0 else float("nan"),
+            latency_mean_s=self.sums["latency_s"].mean(),
+            latency_p50_s=quantiles["p50"],
+            latency_p95_s=quantiles["p95"],
+            latency_p99_s=quantiles["p99"],
+            energy_per_request_j=self.sums["energy_total_j"].mean(),
+            device_energy_per_request_j=self.sums["energy_device_j"].mean(),
+            distortion_mean=self.sums["distortion_bound"].mean(),
+            deadline_met_ratio=(self.deadline_met / self.bounded if self.bounded else float("nan")),
+            sim_end_s=stats.sim_end_s,
+            server_utilisation={k: v / span for k, v in stats.server_busy_s.items()},
+            cell_utilisation={k: v / span for k, v in stats.cell_busy_s.items()},
+            link_utilisation={k: v / span for k, v in stats.link_busy_s.items()},
+            generative=self.generative_figures(window),
+        )
+
+    def generative_figures(self, window_s: float) -> dict[str, float]:
+        """The generative figures (see :func:`generative_summary`); empty without any."""
+        g = self.generative
+        if not g["requests"]:
+            return {}
+        figures: dict[str, float] = {"requests": float(g["requests"])}
+        figures["completed"] = float(g["completed"])
+        for name in _GENERATIVE_QUANTILED:
+            for label, q in _GENERATIVE_QUANTILES:
+                key = f"{name.removesuffix('_s')}_{label}_s"
+                figures[key] = self.generative_values[name].quantile(q)
+        set_slo = np.isfinite(self.slo_ttft_s) or np.isfinite(self.slo_tpot_s)
+        return {
+            **figures,
+            "tokens_per_s": float(g["tokens"]) / window_s if window_s > 0 else float("nan"),
+            "energy_per_token_j": self.generative_sums["energy_per_token_j"].mean(),
+            "device_energy_per_token_j": self.generative_sums["device_energy_per_token_j"].mean(),
+            "preemptions": float(g["preemptions"]),
+            "slo_ttft_s": self.slo_ttft_s,
+            "slo_tpot_s": self.slo_tpot_s,
+            "slo_attainment": g["slo_met"] / g["requests"] if set_slo else float("nan"),
+        }
+
+
+def _status_masks(column: pa.ChunkedArray) -> dict[str, np.ndarray]:
+    """For each status of :data:`_STATUSES`, which rows of the (dictionary-encoded) column
+    have it, read from the codes without building a string per row."""
+    masks: dict[str, list[np.ndarray]] = {name: [] for name in _STATUSES}
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            labels = np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=str)
+            for name in _STATUSES:
+                masks[name].append(labels == name)
+            continue
+        codes = chunk.indices.to_numpy(zero_copy_only=False)
+        dictionary = chunk.dictionary.to_pylist()
+        for name in _STATUSES:
+            hits = [code for code, label in enumerate(dictionary) if label == name]
+            masks[name].append(np.isin(codes, hits))
+    return {
+        name: np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+        for name, parts in masks.items()
+    }
+
+
 def summarize(
     trace: pd.DataFrame,
     stats: EngineStats,
@@ -152,56 +395,18 @@ def summarize(
     slo_ttft_s: float = np.inf,
     slo_tpot_s: float = np.inf,
 ) -> Summary:
-    """The :class:`Summary` of a run from its trace and the engine's own measurements; with
-    generative requests (the trace has their columns), also :func:`generative_summary` with
-    the SLOs ``slo_ttft_s`` and ``slo_tpot_s`` (s)."""
-    measured = trace[~trace["warmup"].to_numpy(dtype=bool)]
-    status = measured["status"].astype(str).to_numpy()
-    done = measured[status == "completed"]
-    latency = done["latency_s"].to_numpy(dtype=float)
-    window = max(stats.arrivals_end_s - warmup_s, 0.0)
+    """The :class:`Summary` of a run from its trace (a DataFrame) and the engine's own
+    measurements; with generative requests (the trace has their columns), also
+    :func:`generative_summary` with the SLOs ``slo_ttft_s`` and ``slo_tpot_s`` (s).
 
-    def mean(column: str) -> float:
-        values = done[column].to_numpy(dtype=float)
-        return float(values.mean()) if len(values) else float("nan")
-
-    def quantile(q: float) -> float:
-        return float(np.quantile(latency, q)) if len(latency) else float("nan")
-
-    span = stats.sim_end_s if stats.sim_end_s > 0 else float("nan")
-    return Summary(
-        requests=len(measured),
-        completed=len(done),
-        dropped=int((status == "dropped").sum()),
-        infeasible=int((status == "infeasible").sum()),
-        throughput_per_s=len(done) / window if window > 0 else float("nan"),
-        latency_mean_s=float(latency.mean()) if len(latency) else float("nan"),
-        latency_p50_s=quantile(0.50),
-        latency_p95_s=quantile(0.95),
-        latency_p99_s=quantile(0.99),
-        energy_per_request_j=mean("energy_total_j"),
-        device_energy_per_request_j=mean("energy_device_j"),
-        distortion_mean=mean("distortion_bound"),
-        deadline_met_ratio=_deadline_met_ratio(measured),
-        sim_end_s=stats.sim_end_s,
-        server_utilisation={k: v / span for k, v in stats.server_busy_s.items()},
-        cell_utilisation={k: v / span for k, v in stats.cell_busy_s.items()},
-        link_utilisation={k: v / span for k, v in stats.link_busy_s.items()},
-        generative=(
-            generative_summary(measured, window, slo_ttft_s, slo_tpot_s)
-            if "output_tokens" in measured.columns
-            else {}
-        ),
-    )
-
-
-def _deadline_met_ratio(measured: pd.DataFrame) -> float:
-    """The share of the measured requests with a finite deadline that completed within it (NaN:
-    none has one; an infinite deadline is no deadline, not one always met)."""
-    bounded = np.isfinite(measured["deadline_s"].to_numpy(dtype=float))
-    if not bounded.any():
-        return float("nan")
-    return float(measured["deadline_met"].to_numpy(dtype=bool)[bounded].mean())
+    The same computation as the one made while a run writes its trace
+    (:class:`SummaryAccumulator`), so both give the same figures, bit for bit. Means are
+    correctly rounded sums over counts (:mod:`~coinfer.emulator.api.exact_sum`), not numpy's
+    pairwise sums: they may differ from ``numpy.mean`` in the last bit or two.
+    """
+    accumulator = SummaryAccumulator(slo_ttft_s, slo_tpot_s)
+    accumulator.add_frame(trace)
+    return accumulator.summary(stats, warmup_s)
 
 
 def generative_summary(
@@ -218,44 +423,6 @@ def generative_summary(
     ``slo_attainment``: the share that completed with TTFT ≤ ``slo_ttft_s`` and TPOT ≤
     ``slo_tpot_s`` (a one-token request meets any TPOT), NaN when neither objective is set.
     """
-    generative = measured[measured["output_tokens"].to_numpy() > 0]
-    if generative.empty:
-        return {}
-    status = generative["status"].astype(str).to_numpy()
-    done = generative[status == "completed"]
-
-    def quantiles(column: str) -> dict[str, float]:
-        values = done[column].to_numpy(dtype=float)
-        values = values[~np.isnan(values)]
-        return {
-            f"{column.removesuffix('_s')}_{name}_s": (
-                float(np.quantile(values, q)) if len(values) else float("nan")
-            )
-            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
-        }
-
-    ttft = done["ttft_s"].to_numpy(dtype=float)
-    tpot = done["tpot_s"].to_numpy(dtype=float)
-    met = (ttft <= slo_ttft_s) & ((tpot <= slo_tpot_s) | np.isnan(tpot))
-    set_slo = np.isfinite(slo_ttft_s) or np.isfinite(slo_tpot_s)
-    tokens = float(done["output_tokens"].to_numpy(dtype=float).sum())
-    energy = done["energy_per_token_j"].to_numpy(dtype=float)
-    device_energy = done["energy_device_j"].to_numpy(dtype=float) / done["output_tokens"].to_numpy(
-        dtype=float
-    )
-    return {
-        "requests": float(len(generative)),
-        "completed": float(len(done)),
-        **quantiles("ttft_s"),
-        **quantiles("tpot_s"),
-        **quantiles("itl_p99_s"),
-        "tokens_per_s": tokens / window_s if window_s > 0 else float("nan"),
-        "energy_per_token_j": float(energy.mean()) if len(energy) else float("nan"),
-        "device_energy_per_token_j": (
-            float(device_energy.mean()) if len(device_energy) else float("nan")
-        ),
-        "preemptions": float(generative["preemptions"].to_numpy(dtype=float).sum()),
-        "slo_ttft_s": float(slo_ttft_s),
-        "slo_tpot_s": float(slo_tpot_s),
-        "slo_attainment": float(met.sum() / len(generative)) if set_slo else float("nan"),
-    }
+    accumulator = SummaryAccumulator(slo_ttft_s, slo_tpot_s)
+    accumulator.add_frame(measured.assign(warmup=False))
+    return accumulator.generative_figures(window_s)

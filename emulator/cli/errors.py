@@ -44,6 +44,7 @@ FLAGS: dict[str, str] = {
     "workers": "--workers",
     "local_workers": "--dask-local",
     "address": "--scheduler",
+    "shards": "--shards",
     "kind": "--kind",
     "where": "--where",
     "x": "--x",

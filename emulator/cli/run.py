@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from coinfer.emulator.api.estimate import MAX_EVENTS
-from coinfer.emulator.cli.argtypes import non_negative_int, positive_float
+from coinfer.emulator.cli.argtypes import non_negative_int, positive_float, positive_int
 from coinfer.emulator.cli.errors import Printed
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.plugins import Family, HostsMember, Registered
@@ -76,6 +76,7 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         action="store_true",
         help="also write tokens.parquet: one row per generated token (docs/generative.md)",
     )
+    add_shard_flags(run)
     commands.add_parser(
         "validate", parents=[scenario_args], help="check a scenario without running it"
     )
@@ -87,6 +88,30 @@ def add_commands(commands: argparse._SubParsersAction, json_flag: argparse.Argum
         nargs="?",
         metavar="PATH",
         help="only this section or field, e.g. devices, devices.arrivals, channel.fading",
+    )
+
+
+def add_shard_flags(parser: argparse.ArgumentParser) -> None:
+    """``--shards K`` and where they run: ``--scheduler ADDRESS`` or ``--dask-local N`` (local
+    processes by default; :mod:`coinfer.emulator.sweeps.shards`)."""
+    parser.add_argument(
+        "--shards",
+        type=positive_int,
+        metavar="K",
+        help="split the run into K tasks, one per group of independent cells (cells sharing no "
+        "server and no wired link); one Parquet part each (docs/scale.md)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the shards on an existing Dask scheduler, e.g. tcp://host:8786",
+    )
+    where.add_argument(
+        "--dask-local",
+        type=positive_int,
+        metavar="N",
+        help="run the shards on a local Dask cluster of N worker processes",
     )
 
 
@@ -129,6 +154,15 @@ def run_command(args: argparse.Namespace) -> str:
     scenario = load_scenario(args.scenario, args.overrides)
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else default_run_dir(scenario, seed)
+    if getattr(args, "shards", None) is not None:
+        return _sharded_run(args, scenario, seed, out)
+    if getattr(args, "scheduler", None) or getattr(args, "dask_local", None):
+        raise InputError(
+            "--scheduler and --dask-local run the shards of a run; expected --shards K with them",
+            argument="shards",
+            value=None,
+            expected="--shards K",
+        )
     # simulate() refuses bad names, traces and policies before it creates any file
     result = simulate(
         scenario,
@@ -163,6 +197,60 @@ def run_command(args: argparse.Namespace) -> str:
             "wall time"
         )
     return Printed(head + "\n\n" + result.summary.format(), status)
+
+
+def _sharded_run(args: argparse.Namespace, scenario: Scenario, seed: int, out: Path) -> str:
+    """``coinfer run --shards K``: the run split across workers, its summary merged."""
+    from coinfer.emulator.sweeps.executors import (
+        DaskExecutor,
+        Executor,
+        ProcessExecutor,
+        default_workers,
+    )
+    from coinfer.emulator.sweeps.shards import simulate_sharded
+
+    if getattr(args, "token_trace", False):
+        raise InputError(
+            "--token-trace is not available with --shards; expected one of them",
+            argument="shards",
+            value=args.shards,
+            expected="no --token-trace",
+        )
+    executor: Executor
+    if args.scheduler:
+        executor = DaskExecutor(args.scheduler)
+    elif args.dask_local:
+        executor = DaskExecutor(local_workers=args.dask_local)
+    else:
+        executor = ProcessExecutor(min(args.shards, default_workers()))
+    sharded = simulate_sharded(
+        scenario,
+        seed,
+        out,
+        args.shards,
+        executor,
+        trace_dir=args.trace_dir,
+        overwrite=args.overwrite,
+        force=args.force,
+        max_events=args.max_events,
+    )
+    result = sharded.result
+    if getattr(args, "json", False):
+        payload = {
+            "out_dir": str(out),
+            "seed": seed,
+            "shards": sharded.shards,
+            "parts": sharded.parts,
+            **result.summary.to_dict(),
+        }
+        return json.dumps(_finite(payload), indent=2)
+    head = (
+        f"{scenario.name}: seed {seed}, {_counted(result)}, {result.wall_time_s:.2f} s wall "
+        f"time in {sharded.shards} shards ({sharded.parts} independent parts; devices per "
+        f"shard {', '.join(map(str, sharded.devices_per_shard))}); trace in "
+        f"{out}/trace.parquet/"
+    )
+    return head + "\n\n" + result.summary.format()
 
 
 def _counted(result: Any) -> str:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -515,14 +515,19 @@ class Engine:
 
     # ---- running -----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, devices: Collection[int] | None = None) -> None:
         """Create every device's arrival process (done by :meth:`run` if not called before;
-        :func:`~coinfer.emulator.api.run.simulate` calls it while it sets the run up)."""
+        :func:`~coinfer.emulator.api.run.simulate` calls it while it sets the run up).
+
+        ``devices``: only the devices of these indices send requests (one shard of a run whose
+        deployment falls apart into independent parts, :mod:`coinfer.emulator.sweeps.shards`);
+        None: every device."""
         if self._started:
             return
         self._started = True
         for device in self._devices:
-            self.env.process(self._source(device))
+            if devices is None or device.spec.index in devices:
+                self.env.process(self._source(device))
 
     def stop(self) -> None:
         """Stop the run at the current simulated time, as soon as the event being processed is

@@ -7,6 +7,8 @@ as a row group; without one, chunks are kept as Arrow tables for :meth:`TableWri
 Categorical columns arrive as integer codes into label lists and are stored dictionary-encoded.
 A table of many small rows (one per generated token, say) may instead be appended a block of
 rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
+Observers (:meth:`TableWriter.observe`) see every chunk as it is written: the run's summary is
+accumulated that way, without reading the table back.
 
 The Parquet file is written under a temporary name beside the output path and renamed to it by
 :meth:`TableWriter.close` (:mod:`coinfer.emulator.output_files`): a run killed while writing
@@ -16,6 +18,7 @@ leaves the file of the previous run there, complete, or no file at all.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,7 @@ class TableWriter:
         self._tables: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
+        self._observers: list[Callable[[pa.Table], None]] = []
         self.append = self._rows.append  #: add one row (a tuple in column order)
 
     @property
@@ -69,6 +73,10 @@ class TableWriter:
     def set_labels(self, labels: dict[str, list[str]]) -> None:
         """Labels of the categorical columns (before the first flush)."""
         self._labels = {name: pa.array(values, pa.string()) for name, values in labels.items()}
+
+    def observe(self, observer: Callable[[pa.Table], None]) -> None:
+        """Call ``observer`` with every chunk of rows (an Arrow table) as it is written."""
+        self._observers.append(observer)
 
     def maybe_flush(self) -> None:
         """Flush if the buffer holds a full chunk (call after appending)."""
@@ -119,6 +127,8 @@ class TableWriter:
 
     def _keep(self, table: pa.Table) -> None:
         self.rows_written += table.num_rows
+        for observer in self._observers:
+            observer(table)
         if self._path is None:
             self._tables.append(table)
             return
