@@ -35,6 +35,9 @@ SOURCES = (
     "trace-offsets",
     "prompt-tokens",
     "output-tokens",
+    "mobility",
+    "mobility-shadowing",
+    "mobility-los",
 )
 
 

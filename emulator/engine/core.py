@@ -48,6 +48,7 @@ from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
+from coinfer.emulator.engine.handover import Handovers
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -68,6 +69,7 @@ from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, 
 
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
+    from coinfer.emulator.engine.handover import RadioTrack
 
 _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
@@ -84,6 +86,7 @@ class Request(SharedJob):
     __slots__ = (
         "backhaul_done_s",
         "band_seen",
+        "cell",
         "decision",
         "device",
         "device_compute_j",
@@ -94,6 +97,7 @@ class Request(SharedJob):
         "fading",
         "gain_seen",
         "gen",
+        "handovers",
         "hop",
         "id",
         "link",
@@ -116,6 +120,7 @@ class Request(SharedJob):
     # The slots, set by the engine as the request goes along (declared for the type checker).
     backhaul_done_s: float
     band_seen: float
+    cell: int  #: the cell it arrived in (then: the cell of its upload)
     decision: Decision
     device: _Device
     device_compute_j: float
@@ -126,6 +131,7 @@ class Request(SharedJob):
     fading: BlockFading | None
     gain_seen: float
     gen: GenState | None  #: the generative part of the request (None: a one-pass request)
+    handovers: int  #: handovers of its device from its arrival to its upload's end
     hop: int
     id: int
     link: CapacityLink | SnrLink | None
@@ -195,12 +201,14 @@ class _Device:
         "free_at",
         "gaps",
         "link",
+        "mean_gain",
         "options",
         "pending",
         "server",
         "server_index",
         "spec",
         "tokens",
+        "track",
         "uplink",
         "work",
     )
@@ -228,6 +236,9 @@ class _Device:
         self.tokens = tokens  #: (prompt, output) tokens of its requests (None: one pass)
         self.free_at = 0.0
         self.pending: deque[float] = deque()  # finish times of requests not yet computed
+        #: path loss × shadowing to its cell now, linear (its spec's, unless it moves)
+        self.mean_gain = spec.mean_gain
+        self.track: RadioTrack | None = None  #: its radio track, if it moves (.handover)
 
 
 @dataclass(frozen=True)
@@ -268,6 +279,7 @@ class Engine:
         token_writer: TableWriter | None = None,
         slo_ttft_s: float = math.inf,
         slo_tpot_s: float = math.inf,
+        handover_writer: TableWriter | None = None,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -344,6 +356,13 @@ class Engine:
         self._model_codes: dict[str, int] = {}
         self._streams = Streams(seed, len(deployment.devices))  # per-device seeds, in bulk
         self._devices = [self._make_device(spec) for spec in deployment.devices]
+        #: moving devices and their handovers (.handover), if any device moves
+        self._handovers: Handovers | None = None
+        self._handover_writer = handover_writer
+        if deployment.mobility is not None:
+            self._handovers = Handovers(self, deployment.mobility, self._streams)
+            for device in self._devices:
+                device.track = self._handovers.track_of(device)
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
             {} for _ in self._model_codes
@@ -493,6 +512,19 @@ class Engine:
         self.start()
         self.env.run()
         self.writer.close()
+        if self._handover_writer is not None:  # the handover table, up to the run's end
+            self._handover_writer.set_labels(
+                {
+                    "device_id": [d.id for d in self.deployment.devices],
+                    "from_cell": [c.id for c in self.deployment.cells],
+                    "to_cell": [c.id for c in self.deployment.cells],
+                }
+            )
+            if self._handovers is not None:
+                ends = (self._last_done_s, self._last_arrival_s, self._stopped_at_s or 0.0)
+                self._handovers.write_table(self._handover_writer, max(ends))
+            else:
+                self._handover_writer.close()
         generative = self._generative
         if generative is not None:
             generative.close()
@@ -540,6 +572,9 @@ class Engine:
     def _arrive(self, device: _Device) -> None:
         now = self.env.now
         spec = device.spec
+        track = device.track
+        if track is not None:  # a moving device: its cell and gain now (.handover)
+            self._handovers.sync(device, track)  # type: ignore[union-attr]
         request_id = self._next_id
         self._next_id += 1
         self._last_arrival_s = now
@@ -559,7 +594,7 @@ class Engine:
         fading = device.fading
         uplink = device.uplink
         band = uplink.share_for_new_hz()
-        gain = spec.mean_gain
+        gain = device.mean_gain
         if fading is not None:
             if self._instantaneous_csi:
                 gain = gain * fading.gain(fading.block_at(now))
@@ -598,7 +633,7 @@ class Engine:
                 model=spec.model,
                 device=spec.hardware,
                 server=server_spec.hardware,
-                mean_gain=spec.mean_gain,
+                mean_gain=device.mean_gain,
                 cell_bandwidth_hz=cell.bandwidth_hz,
                 noise_psd_w_per_hz=uplink.noise,
                 server_workers=server_spec.workers,
@@ -643,6 +678,8 @@ class Engine:
         request.server_index = server_index
         request.route = route
         request.gen = None
+        request.cell = device.codes[1]
+        request.handovers = 0
         if output_tokens:
             self._generative.start(request, device, prompt_tokens, output_tokens)  # type: ignore[union-attr]
             return
@@ -674,7 +711,7 @@ class Engine:
         payload = table.payload_bits[split]
         request.payload_bits = payload * work_scale if spec.scale_payload else payload
         request.tx_power_w = decision.tx_power_w
-        request.mean_gain = spec.mean_gain
+        request.mean_gain = device.mean_gain
         request.fading = fading
         request.link = device.link
         request.server_flops = table.server_flops[split] * work_scale
@@ -691,6 +728,10 @@ class Engine:
     def _device_done(self, request: Request) -> None:
         if request.payload_bits > 0.0:
             request.left = request.payload_bits
+            track = request.device.track
+            if track is not None:  # a moving device: at its cell now, handed over on the way
+                self._handovers.start_upload(request, track)  # type: ignore[union-attr]
+                return
             request.device.uplink.start(request)
         else:
             request.tx_start_s = self.env.now
@@ -782,7 +823,7 @@ class Engine:
             model=spec.model,
             device=spec.hardware,
             server=first.hardware,
-            mean_gain=spec.mean_gain,
+            mean_gain=device.mean_gain,
             cell_bandwidth_hz=cell.bandwidth_hz,
             noise_psd_w_per_hz=device.uplink.noise,
             server_workers=first.workers,
@@ -811,6 +852,8 @@ class Engine:
 
     def _uplink_done(self, request: Request) -> None:
         """The upload of a topology cell's request is done: cross the wired path, if any."""
+        if request.device.track is not None:
+            self._handovers.uploaded(request)  # type: ignore[union-attr]
         route = request.route
         if route is None or (
             request.gen is None and request.server_flops * request.decision.rho_server <= 0.0
@@ -931,7 +974,8 @@ class Engine:
         if t_done > self._last_done_s:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
-        device_index, cell, model_code = device.codes
+        device_index, _, model_code = device.codes
+        cell = request.cell
         cache = self._distortions[model_code]
         key = (split, decision.rho_device, decision.rho_server)
         distortion = cache.get(key)
@@ -981,6 +1025,7 @@ class Engine:
             bandwidth_hz=request.band_seen,
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < self.warmup_s,
+            handovers=request.handovers,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(split, spec.model.last_split, status)
@@ -1010,6 +1055,16 @@ class Engine:
                 cache.clear()
             cache[key] = distortion
         return distortion
+
+    def move_device(self, device: _Device, cell: int) -> None:
+        """The device is now served by ``cell`` (a handover, :mod:`.handover`): its uplink and
+        the servers its requests may use are the cell's."""
+        spec = self.deployment.cells[cell]
+        device.uplink = self._uplinks[cell]
+        device.options = self._cell_options[cell]
+        device.server = self._servers[spec.server]
+        device.server_index = spec.server
+        device.codes = (device.codes[0], cell, device.codes[2])
 
     def note_done(self, t_done: float) -> None:
         """A request leaves the system at ``t_done`` (s): the run lasts at least until then."""

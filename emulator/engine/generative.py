@@ -819,6 +819,7 @@ class Generative:
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < engine.warmup_s,
             latency_backhaul_s=backhaul_s,
+            handovers=0,  # generative requests over a topology are refused (no mobility)
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

@@ -55,6 +55,7 @@ from coinfer.emulator.plugins import (
     HostsMember,
     Registered,
 )
+from coinfer.emulator.scenario.mobility import Handover, Mobility
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.value_files import read_values
 from coinfer.emulator.yaml_files import parse_yaml_or_text, read_yaml
@@ -401,6 +402,11 @@ class DeviceGroup(_Spec):
         "request, from two laws, or 'trace': the input and output tokens of the replayed "
         "arrival trace; none (default): one forward pass per request, scaled by the work law",
     )
+    mobility: Mobility | None = Field(
+        default=None,
+        description="how each device moves (docs/mobility.md; needs a topology); none "
+        "(default): static",
+    )
 
     @model_validator(mode="after")
     def _work_from_one_place(self) -> Self:
@@ -704,6 +710,11 @@ class Scenario(_Spec):
         description="service-level objectives of generative requests: the summary reports the "
         "share of requests meeting both (docs/generative.md)",
     )
+    handover: Handover | None = Field(
+        default=None,
+        description="measurement step and A3 handover of moving devices (docs/mobility.md); "
+        "none: the defaults",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -717,6 +728,14 @@ class Scenario(_Spec):
         _unique("device group", [group.name for group in self.devices])
         _unique("cell", [cell.id for cell in self.cells])
         _unique("server", [s.id for s in self.servers])
+        if self.topology is None:
+            for index, group in enumerate(self.devices):
+                if group.mobility is not None and group.mobility.model != "static":
+                    raise ValueError(
+                        f"devices[{index}].mobility: model {group.mobility.model!r} needs a "
+                        "topology (positions of the access points); add a topology section, "
+                        "or remove mobility"
+                    )
         if self.topology is not None:
             self._check_topology()
             return self
