@@ -12,6 +12,7 @@ Units: m, dB, linear gains.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from coinfer.topologies.validate import Topology
 
 #: Distances below this count as this in path loss (a device walking over an access point), m.
 MIN_DISTANCE_M = 1.0
+
+
+def _los_stream(seed: int, index: int) -> Callable[[], np.random.Generator]:
+    return lambda: stream(seed, "mobility-los", index)
 
 
 def moving_groups(scenario: Scenario) -> set[str]:
@@ -79,9 +84,7 @@ def mobility_plan(
             )
         points.append(start)
         distances = np.maximum(np.hypot(*(cell_xy - np.asarray(start)).T), MIN_DISTANCE_M)
-        pathloss = model.gains(
-            distances, lambda spec=spec: stream(seed, "mobility-los", spec.index)
-        )
+        pathloss = model.gains(distances, _los_stream(seed, spec.index))
         shadow_db = np.zeros(len(cells))
         if channel.shadowing_std_db > 0:
             draws = stream(seed, "mobility-shadowing", spec.index).standard_normal(len(cells))

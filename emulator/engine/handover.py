@@ -16,7 +16,8 @@ checks it).
 normal (drawn at every step, used only when the device moved). A device that does not move keeps
 its gains exactly.
 
-**A3.** At every step after 0, the strongest other cell is compared with the serving one:
+**A3.** At every step from the device's first move on (until then it keeps the cell the
+topology associated it with), the strongest other cell is compared with the serving one:
 the event *holds* when its gain exceeds the serving gain by more than ``hysteresis_db``. When it
 has held at ``n + 1`` consecutive steps, ``n = ceil(time_to_trigger_s / step_s)``, the device
 hands over to the strongest other cell at that step: a device whose event starts to hold at
@@ -94,6 +95,7 @@ class RadioTrack:
         self._gains_db = 10.0 * np.log10(self.gains)
         self.serving = serving  #: the serving cell at step k
         self._held = 0  # consecutive steps the A3 event has held
+        self._moved = False  # whether it has left its position at time 0
         self.cells = [serving]  #: the serving cell at every step computed
         self.serving_gains = [float(self.gains[serving])]  #: its gain at every step, linear
         self.handover_steps: list[int] = []  #: step of each handover, in order
@@ -115,7 +117,7 @@ class RadioTrack:
         pathloss = self._pathloss.gains(distances.ravel(), self._los_rng).reshape(distances.shape)
         previous = self.position_m
         shadow, gains, gains_db = self.shadowing_db, self.gains, self._gains_db
-        serving, held = self.serving, self._held
+        serving, held, has_moved = self.serving, self._held, self._moved
         for i in range(count):
             step = self.k + i + 1
             moved = math.hypot(positions[i, 0] - previous[0], positions[i, 1] - previous[1])
@@ -126,6 +128,11 @@ class RadioTrack:
                     shadow = rho * shadow + math.sqrt(1.0 - rho * rho) * noise[i]
                 gains = pathloss[i] * 10.0 ** (shadow / 10.0)
                 gains_db = 10.0 * np.log10(gains)
+                has_moved = True
+            if not has_moved:  # still where the topology associated it
+                self.cells.append(serving)
+                self.serving_gains.append(float(gains[serving]))
+                continue
             others = gains_db.copy()
             others[serving] = -math.inf
             best = int(np.argmax(others))
@@ -139,7 +146,7 @@ class RadioTrack:
         self.k += count
         self.position_m = np.asarray(previous, dtype=float)
         self.shadowing_db, self.gains, self._gains_db = shadow, gains, gains_db
-        self.serving, self._held = serving, held
+        self.serving, self._held, self._moved = serving, held, has_moved
 
     def handovers_between(self, k0: int, k1: int) -> int:
         """Handovers at steps in ``(k0, k1]`` (both computed)."""
@@ -221,7 +228,7 @@ class Handovers:
     # ---- keeping a device's cell current -------------------------------------------------
 
     def _step(self, t: float) -> int:
-        return int(math.floor(t / self.step_s + _GRID_EPS))
+        return math.floor(t / self.step_s + _GRID_EPS)
 
     def sync(self, device: _Device, track: RadioTrack) -> int:
         """Bring the device's cell and gain up to now; returns the current step."""

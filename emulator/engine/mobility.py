@@ -95,7 +95,8 @@ class LinearModel:
     def positions(self, count: int) -> np.ndarray:
         steps = np.arange(self._k + 1, self._k + count + 1, dtype=float)
         self._k += count
-        return self._start + steps[:, None] * self._step_m
+        positions: np.ndarray = self._start + steps[:, None] * self._step_m
+        return positions
 
 
 class RandomWaypointModel:

@@ -271,7 +271,8 @@ class FdmaUplink(Uplink):
         queue.popleft()
         if queue:
             self._transmit(queue[0], queue)
-        return now - job.tx_start_s
+        on_air: float = now - job.tx_start_s
+        return on_air
 
     def _done(self, job: Any, queue: deque[Any]) -> None:
         self._active -= 1
@@ -336,7 +337,8 @@ class FifoUplink(Uplink):
         queue.popleft()
         if queue:
             self._transmit(queue[0])
-        return now - job.tx_start_s
+        on_air: float = now - job.tx_start_s
+        return on_air
 
     def _done(self, job: Any) -> None:
         self._queue.popleft()
@@ -367,7 +369,8 @@ class PsUplink(Uplink, ProcessorSharing):
         self._advance(now, len(self._active))
         self._active.remove(job)
         self._reschedule(now)
-        return now - job.tx_start_s
+        on_air: float = now - job.tx_start_s
+        return on_air
 
     def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
         return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)
