@@ -38,6 +38,7 @@ SOURCES = (
     "mobility",
     "mobility-shadowing",
     "mobility-los",
+    "mobility-start",
 )
 
 

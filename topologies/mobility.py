@@ -4,9 +4,10 @@
 device of a group whose mobility model moves, its position and its mean gain to *every* access
 point at time 0. A radio link of the graph keeps the gain the topology drew for it (so a device
 that never moves sees exactly the gain it has without mobility); to an access point it has no
-link to, the gain is the scenario's path loss at the distance times log-normal shadowing drawn
-from the ``mobility-shadowing`` stream of the device (one draw per access point, in cell order).
-Units: m, dB, linear gains.
+link to, the gain is the scenario's path loss at the distance times log-normal shadowing (one
+draw per access point, in cell order). Both come from the ``mobility-start`` source: line of
+sight (if the path-loss model draws it) at index ``device``, shadowing at ``device + devices``;
+the engine's own mobility streams are separate. Units: m, dB, linear gains.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ MIN_DISTANCE_M = 1.0
 
 
 def _los_stream(seed: int, index: int) -> Callable[[], np.random.Generator]:
-    return lambda: stream(seed, "mobility-los", index)
+    return lambda: stream(seed, "mobility-start", index)
 
 
 def moving_groups(scenario: Scenario) -> set[str]:
@@ -87,8 +88,8 @@ def mobility_plan(
         pathloss = model.gains(distances, _los_stream(seed, spec.index))
         shadow_db = np.zeros(len(cells))
         if channel.shadowing_std_db > 0:
-            draws = stream(seed, "mobility-shadowing", spec.index).standard_normal(len(cells))
-            shadow_db = channel.shadowing_std_db * draws
+            draws = stream(seed, "mobility-start", spec.index + len(devices))
+            shadow_db = channel.shadowing_std_db * draws.standard_normal(len(cells))
         linked = topology.radio[spec.id]
         device_gains = []
         for c, cell in enumerate(cells):

@@ -332,3 +332,20 @@ def test_a_replayed_gps_path_moves_the_device_by_its_metres(tmp_path: Path) -> N
     north = 6_371_000.0 * math.radians(0.009)
     np.testing.assert_allclose(positions[:, 0], 5.0, atol=1e-9)
     np.testing.assert_allclose(positions[:, 1], 7.0 + north * np.arange(1, 11) / 10, rtol=1e-12)
+
+
+def test_the_timeline_of_a_moving_run_shows_the_serving_cell_over_time(tmp_path: Path) -> None:
+    """A fourth panel: the car's serving cell, ap-0 until the handover, then ap-1."""
+    from coinfer.emulator.sweeps.plots import PlotOptions
+    from coinfer.emulator.sweeps.timeline import plot_run
+
+    scenario = line_scenario(tmp_path, duration_s=60.0)
+    simulate(scenario, seed=1, out_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "handovers.parquet").is_file()
+    figure = plot_run("timeline", tmp_path / "run", PlotOptions())
+    serving = figure.axes[3]
+    assert serving.get_ylabel() == "serving cell"
+    assert [t.get_text() for t in serving.get_yticklabels()] == ["ap-0", "ap-1"]
+    (line,) = serving.get_lines()
+    times, cells = line.get_data()
+    assert list(times[:2]) == [0.0, a3_step() * STEP_S] and list(cells[:2]) == [0, 1]
