@@ -349,3 +349,22 @@ def test_the_timeline_of_a_moving_run_shows_the_serving_cell_over_time(tmp_path:
     (line,) = serving.get_lines()
     times, cells = line.get_data()
     assert list(times[:2]) == [0.0, a3_step() * STEP_S] and list(cells[:2]) == [0, 1]
+
+
+def test_the_speed_sweep_varies_the_vehicles_mean_speed_under_three_policies() -> None:
+    """examples/sweeps/mobility-speed.yaml (docs/mobility.md): its base is the mobile city,
+    whose pedestrians and vehicles both move."""
+    from coinfer.emulator.sweeps.plan import load_plan
+
+    plan = load_plan(EXAMPLES.parent / "sweeps" / "mobility-speed.yaml", [], validate=False)
+    speeds: dict[str, list[float]] = {}
+    for config in plan.configurations:
+        speeds.setdefault(config.policy, []).append(
+            config.point["devices.1.mobility.mean_speed_m_per_s"]
+        )
+    assert speeds == {
+        policy: [0, 5, 10, 20, 30] for policy in ("on-server", "min-latency", "joint")
+    }
+    assert plan.seeds == (1, 2, 3, 4)
+    city = yaml.safe_load((EXAMPLES / "hex-city-mobile.yaml").read_text())
+    assert [g["mobility"]["model"] for g in city["devices"]] == ["random-waypoint", "gauss-markov"]
