@@ -48,13 +48,20 @@ ISD_M, START_M, SPEED_M_PER_S, STEP_S = 1000.0, 100.0, 10.0, 0.1
 HYSTERESIS_DB, TTT_S, EXPONENT = 3.0, 0.3, 3.0
 
 
-def line_scenario(folder: Path, bandwidth_hz: float = 1e6, **changes: Any) -> Any:
+def line_scenario(
+    folder: Path, bandwidth_hz: float = 1e6, sharing: str = "ps", **changes: Any
+) -> Any:
     """Two cells on a line, each with its own server; one device driving east from near the
     first. No shadowing, no fading: the gains are the log-distance path loss."""
     graph = nx.Graph()
     for k in range(2):
         graph.add_node(
-            f"ap-{k}", kind="access_point", x_m=k * ISD_M, y_m=0.0, bandwidth_hz=bandwidth_hz
+            f"ap-{k}",
+            kind="access_point",
+            x_m=k * ISD_M,
+            y_m=0.0,
+            bandwidth_hz=bandwidth_hz,
+            sharing=sharing,
         )
         graph.add_node(f"edge-{k}", kind="server", hardware="paper-server")
         graph.add_edge(f"ap-{k}", f"edge-{k}", kind="wired")
@@ -129,19 +136,24 @@ def _gain(x_m: float, cell: int) -> float:
     return float(log_distance_gain(abs(x_m - cell * ISD_M), -30.0, 1.0, EXPONENT))
 
 
-@pytest.mark.parametrize("in_flight", ["continue", "restart"])
+@pytest.mark.parametrize(
+    ("in_flight", "sharing"),
+    [("continue", "ps"), ("restart", "ps"), ("continue", "fifo"), ("continue", "fdma")],
+)
 def test_an_upload_caught_by_a_handover_pauses_then_goes_on_at_the_new_cell(
-    tmp_path: Path, in_flight: str
+    tmp_path: Path, in_flight: str, sharing: str
 ) -> None:
     """A request arrives 0.25 s before the handover on a 300 Hz band (its 4096 bits take
     about 0.7 s): its upload runs at the first cell's rate until the handover, pauses 50 ms,
-    then sends the bits left (or all) at the second cell's rate at the resumption step."""
+    then sends the bits left (or all) at the second cell's rate at the resumption step; alike
+    whichever sharing discipline takes it off the first cell's band."""
     ho_s = a3_step() * STEP_S
     arrival_s = ho_s - 0.25
     band_hz = 300.0
     scenario = line_scenario(
         tmp_path,
         band_hz,
+        sharing,
         duration_s=None,
         requests=2,  # the first arrives at 0, the second at the interval
         devices=[
