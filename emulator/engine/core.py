@@ -25,6 +25,10 @@ The server of a request is chosen on arrival, before the policy decides: the cel
 or with a topology the least loaded reachable one or the policy's choice
 (:mod:`emulator.candidates`).
 
+A device of a group with a ``mobility`` model moves (:mod:`coinfer.emulator.engine.handover`):
+its cell and gain are brought up to date when one of its requests arrives or starts its upload,
+and a handover during an upload moves the upload (and possibly its server) to the new cell.
+
 A request of a device group with ``tokens`` is *generative*: after the decision it leaves this
 module for :mod:`coinfer.emulator.engine.generative`, which runs its prefill and decode steps on
 the device, the link and a server whose discipline batches them (``continuous-batching``), and
