@@ -1,8 +1,8 @@
 """One plug-in mechanism for every family a user may extend.
 
 A *family* is a kind of pluggable part: policies, server disciplines, uplink sharing, fading
-laws, arrival processes, work laws, path-loss models, topology generators, trace readers. Each
-is a :class:`Family` declared in :data:`FAMILIES` with
+laws, arrival processes, work laws, path-loss models, topology generators, trace readers,
+mobility models. Each is a :class:`Family` declared in :data:`FAMILIES` with
 
 * its name, which names the entry point group ``coinfer.<name>`` its members register in;
 * the key of the scenario (or catalog) field whose value picks a member (``discipline``,
@@ -495,6 +495,13 @@ PLACEMENT = Family(
     "policy",
     "coinfer.emulator.engine.model_cache:PlacementPolicy",
 )
+MOBILITY = Family(
+    "mobility",
+    "mobility model",
+    "mobility models",
+    "model",
+    "coinfer.emulator.engine.mobility:MobilityModel",
+)
 
 #: Every family, by name.
 FAMILIES: dict[str, Family] = {
@@ -510,6 +517,7 @@ FAMILIES: dict[str, Family] = {
         TOPOLOGIES,
         TRACE_READERS,
         PLACEMENT,
+        MOBILITY,
     )
 }
 

@@ -36,6 +36,10 @@ SOURCES = (
     "prompt-tokens",
     "output-tokens",
     "early-exit",
+    "mobility",
+    "mobility-shadowing",
+    "mobility-los",
+    "mobility-start",
 )
 
 

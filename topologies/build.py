@@ -10,7 +10,8 @@
    the links in device order), unless the link gives ``shadowing_db`` or ``gain_db``;
 4. association (:mod:`topologies.association`) and routing (:mod:`topologies.routing`);
 5. the flat deployment: devices, cells (access points), servers (edge and cloud), the directed
-   wired links the routes use, and each cell's routes.
+   wired links the routes use, and each cell's routes;
+6. the devices that move (:mod:`topologies.mobility`): positions and gains to every cell.
 
 The engine sees only the deployment: it never knows which generator made the graph.
 """
@@ -47,6 +48,7 @@ from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Cell, DeviceGroup, Scenario
 from coinfer.topologies.association import associate
 from coinfer.topologies.generators import Population, ServerClass, generate
+from coinfer.topologies.mobility import mobility_plan
 from coinfer.topologies.routing import Route, candidate_routes, routes_from, wired_graph
 from coinfer.topologies.specs import AccessPointNode
 from coinfer.topologies.validate import Topology, validate_graph
@@ -111,6 +113,7 @@ def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTop
     links = _links(topology, routes)
     cells = _cells(topology, routes, association, servers, links)
     devices = _devices(topology, groups, association, cells, distances, gains, hardware, models)
+    mobility = mobility_plan(scenario, topology, devices, cells, gains, seed)
     deployment = Deployment(
         devices=devices,
         cells=cells,
@@ -121,6 +124,7 @@ def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTop
         links=tuple(links.values()),
         routing=config.routing,
         model_cache=scenario.model_cache,
+        mobility=mobility,
     )
     return ResolvedTopology(graph, topology, gains, distances, association, routes, deployment)
 

@@ -57,7 +57,7 @@ from coinfer.emulator.errors import InputError
 from coinfer.emulator.output_files import check_output_dir, write_text_atomically
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario
-from coinfer.emulator.trace.columns import TOKENS, TraceWriter
+from coinfer.emulator.trace.columns import HANDOVERS, TOKENS, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Policy
 from coinfer.policies.registry import make_policy
@@ -70,6 +70,7 @@ _log = logging.getLogger(__name__)
 
 TRACE_FILE = "trace.parquet"
 TOKENS_FILE = "tokens.parquet"
+HANDOVERS_FILE = "handovers.parquet"
 SIDECAR_FILE = "run.json"
 _VERSIONED = ("coinfer", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "networkx")
 
@@ -90,6 +91,8 @@ class RunResult:
     stopped_by: str | None = None
     #: the summary accumulated while the trace was written (None: computed from the trace)
     accumulated: SummaryAccumulator | None = None
+    #: the handover table in memory (None: in ``out_dir``, or no device moves)
+    _handovers: pa.Table | None = None
 
     def __repr__(self) -> str:
         return run_result_repr(self)
@@ -105,6 +108,16 @@ class RunResult:
             return self._tokens.to_pandas()
         assert self.out_dir is not None
         return pq.read_table(self.out_dir / TOKENS_FILE).to_pandas()
+
+    def read_handovers(self) -> pd.DataFrame:
+        """The handover table (:data:`~coinfer.emulator.trace.columns.HANDOVERS`) of a run
+        whose devices move (docs/mobility.md): time, device, the cell it left and joined."""
+        if self._handovers is not None:
+            return self._handovers.to_pandas()
+        path = None if self.out_dir is None else self.out_dir / HANDOVERS_FILE
+        if path is None or not path.is_file():
+            raise ValueError("the run has no handover table: no device group moves")
+        return pq.read_table(path).to_pandas()
 
     def read_trace(
         self, columns: Sequence[str] | None = None, *, warmup: bool = True
@@ -292,6 +305,9 @@ def simulate(
     token_writer = None
     if token_trace:
         token_writer = TableWriter(TOKENS, {}, None if out is None else out / TOKENS_FILE)
+    handover_writer = None
+    if moves(scenario):
+        handover_writer = TableWriter(HANDOVERS, {}, None if out is None else out / HANDOVERS_FILE)
     stopper = _SignalStop() if stop_on_signal else None
     bar = (
         RunProgress(scenario, seed)
@@ -300,7 +316,17 @@ def simulate(
     )
     try:
         with _collection_after_set_up() as set_up_done:
-            stats = _run(scenario, seed, traces, writer, set_up_done, token_writer, stopper, bar)
+            stats = _run(
+                scenario,
+                seed,
+                traces,
+                writer,
+                set_up_done,
+                token_writer,
+                stopper,
+                bar,
+                handover_writer,
+            )
     finally:
         if bar is not None:
             bar.close()
@@ -315,8 +341,19 @@ def simulate(
     table = writer.table() if out is None else None  # a written trace is read on demand
     tokens = token_writer.table() if token_writer is not None and out is None else None
     stopped_by = None if stopper is None else stopper.signal_name
+    handovers = handover_writer.table() if handover_writer is not None and out is None else None
     result = RunResult(
-        scenario, seed, stats, wall, out, table, token_trace, tokens, stopped_by, accumulated
+        scenario,
+        seed,
+        stats,
+        wall,
+        out,
+        table,
+        token_trace,
+        tokens,
+        stopped_by,
+        accumulated=accumulated,
+        _handovers=handovers,
     )
     if out is not None:
         write_sidecar(result, traces.describe(scenario))
@@ -331,9 +368,22 @@ def summary_accumulator(scenario: Scenario) -> SummaryAccumulator:
     return SummaryAccumulator(slo.ttft_s, slo.tpot_s)
 
 
+def moves(scenario: Scenario) -> bool:
+    """Whether some device group of ``scenario`` has a mobility model (then the run writes a
+    handover table)."""
+    return any(
+        group.mobility is not None and group.mobility.model != "static"
+        for group in scenario.devices
+    )
+
+
 def check_no_run_in(out: Path) -> None:
     """Refuse (:class:`InputError`, argument ``out_dir``) a folder holding a run's output."""
-    held = [name for name in (SIDECAR_FILE, TRACE_FILE, TOKENS_FILE) if (out / name).exists()]
+    held = [
+        name
+        for name in (SIDECAR_FILE, TRACE_FILE, TOKENS_FILE, HANDOVERS_FILE)
+        if (out / name).exists()
+    ]
     if held:
         expected = "a folder without a run in it, or `overwrite` to replace that run"
         raise InputError(
@@ -354,10 +404,18 @@ def _run(
     token_writer: TableWriter | None = None,
     stopper: _SignalStop | None = None,
     progress: Callable[[Progress], None] | None = None,
+    handover_writer: TableWriter | None = None,
 ) -> EngineStats:
     """Set the run up (calling ``set_up_done`` when that is done) and run it; the engine, with
     its deployment and policy, is garbage once this returns."""
-    engine = make_engine(scenario, seed, traces, writer, token_writer=token_writer)
+    engine = make_engine(
+        scenario,
+        seed,
+        traces,
+        writer,
+        token_writer=token_writer,
+        handover_writer=handover_writer,
+    )
     if progress is not None:
         watch(engine, progress)
     set_up_done(len(engine.deployment.devices) >= FREEZE_FROM_DEVICES)
@@ -376,6 +434,7 @@ def make_engine(
     policy: Policy | None = None,
     token_writer: TableWriter | None = None,
     devices: Collection[int] | None = None,
+    handover_writer: TableWriter | None = None,
 ) -> Engine:
     """The engine of the run of ``scenario`` on ``seed``, set up and ready to :meth:`~Engine.run`
     (its devices' arrival processes created, ``writer`` labelled), deciding with the scenario's
@@ -398,6 +457,7 @@ def make_engine(
         max_requests=scenario.requests,
         warmup_s=scenario.warmup_s,
         token_writer=token_writer,
+        handover_writer=handover_writer,
         slo_ttft_s=math.inf if scenario.slo is None else scenario.slo.ttft_s,
         slo_tpot_s=math.inf if scenario.slo is None else scenario.slo.tpot_s,
     )

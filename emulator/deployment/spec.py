@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_arrivals import ArrivalReplay
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
     from coinfer.emulator.deployment.token_laws import TokenSource
+    from coinfer.emulator.scenario.mobility import Area, Handover, MobilityParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,30 @@ class ServerSpec:
     cloud_path: tuple[float, float] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MobileDevice:
+    """A device that moves (see ``docs/mobility.md``), as resolved from its topology."""
+
+    device: int  #: index into :attr:`Deployment.devices`
+    params: MobilityParams  #: its group's mobility model and parameters
+    start_m: tuple[float, float]  #: its position at time 0 (x, y), m
+    #: mean gain (path loss × shadowing, linear) to every cell at time 0, by cell index; the
+    #: gain to its own cell is its :attr:`DeviceSpec.mean_gain`
+    gains: tuple[float, ...]
+    shadowing_db: tuple[float, ...]  #: the shadowing in those gains, dB, by cell index
+    data: Any = None  #: the model's data read before the run (a replayed path), or None
+
+
+@dataclass(frozen=True)
+class MobilityPlan:
+    """Where the cells are and which devices move, with the handover settings."""
+
+    handover: Handover
+    cells_m: tuple[tuple[float, float], ...]  #: each cell's access point (x, y), m
+    area: Area  #: the bounding box of the access points and devices, m
+    devices: tuple[MobileDevice, ...]
+
+
 #: How a request's server is chosen among its cell's routes.
 ROUTING_RULES = ("own", "least-loaded", "policy")
 
@@ -141,6 +166,7 @@ class Deployment:
     #: Which models each server holds and how a missing one loads (None: every server holds
     #: every model).
     model_cache: ModelCacheParams | None = None
+    mobility: MobilityPlan | None = None  #: devices that move and hand over (None: none)
 
     def __post_init__(self) -> None:
         if self.routing not in ROUTING_RULES:

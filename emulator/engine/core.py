@@ -25,6 +25,10 @@ The server of a request is chosen on arrival, before the policy decides: the cel
 or with a topology the least loaded reachable one or the policy's choice
 (:mod:`emulator.candidates`).
 
+A device of a group with a ``mobility`` model moves (:mod:`coinfer.emulator.engine.handover`):
+its cell and gain are brought up to date when one of its requests arrives or starts its upload,
+and a handover during an upload moves the upload (and possibly its server) to the new cell.
+
 A request of a device group with ``tokens`` is *generative*: after the decision it leaves this
 module for :mod:`coinfer.emulator.engine.generative`, which runs its prefill and decode steps on
 the device, the link and a server whose discipline batches them (``continuous-batching``), and
@@ -57,6 +61,7 @@ from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
+from coinfer.emulator.engine.handover import Handovers
 from coinfer.emulator.engine.model_cache import ServerModels
 from coinfer.emulator.engine.routing import (
     CandidateServer,
@@ -79,6 +84,7 @@ from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, 
 
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
+    from coinfer.emulator.engine.handover import RadioTrack
 
 _DISTORTION_CACHE = 4096  # distortion bounds remembered per model
 
@@ -95,6 +101,7 @@ class Request(SharedJob):
     __slots__ = (
         "backhaul_done_s",
         "band_seen",
+        "cell",
         "decision",
         "device",
         "device_compute_j",
@@ -107,6 +114,7 @@ class Request(SharedJob):
         "fading",
         "gain_seen",
         "gen",
+        "handovers",
         "hop",
         "id",
         "link",
@@ -133,6 +141,7 @@ class Request(SharedJob):
     # The slots, set by the engine as the request goes along (declared for the type checker).
     backhaul_done_s: float
     band_seen: float
+    cell: int  #: the cell it arrived in (then: the cell of its upload)
     decision: Decision
     download_wait_s: float  #: wait for the device's model download, s
     exit_block: int  #: the block the request stops after (L: no early exit; 0: never ran)
@@ -149,6 +158,7 @@ class Request(SharedJob):
     fading: BlockFading | None
     gain_seen: float
     gen: GenState | None  #: the generative part of the request (None: a one-pass request)
+    handovers: int  #: handovers of its device from its arrival to its upload's end
     hop: int
     id: int
     link: CapacityLink | SnrLink | None
@@ -220,6 +230,7 @@ class _Device:
         "gaps",
         "held_blocks",
         "link",
+        "mean_gain",
         "options",
         "parked",
         "pending",
@@ -227,6 +238,7 @@ class _Device:
         "server_index",
         "spec",
         "tokens",
+        "track",
         "uplink",
         "work",
     )
@@ -257,6 +269,9 @@ class _Device:
         self.exits: Iterator[int] | None = None  #: exit blocks of its requests (None: no exits)
         self.held_blocks = 0  #: blocks of its model downloaded (with a download)
         self.parked: deque[Request] = deque()  #: requests waiting for its download
+        #: path loss × shadowing to its cell now, linear (its spec's, unless it moves)
+        self.mean_gain = spec.mean_gain
+        self.track: RadioTrack | None = None  #: its radio track, if it moves (.handover)
 
 
 @dataclass(frozen=True)
@@ -297,6 +312,7 @@ class Engine:
         token_writer: TableWriter | None = None,
         slo_ttft_s: float = math.inf,
         slo_tpot_s: float = math.inf,
+        handover_writer: TableWriter | None = None,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -389,6 +405,13 @@ class Engine:
             else None
         )
         self._devices = [self._make_device(spec) for spec in deployment.devices]
+        #: moving devices and their handovers (.handover), if any device moves
+        self._handovers: Handovers | None = None
+        self._handover_writer = handover_writer
+        if deployment.mobility is not None:
+            self._handovers = Handovers(self, deployment.mobility, self._streams)
+            for device in self._devices:
+                device.track = self._handovers.track_of(device)
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
             {} for _ in self._model_codes
@@ -546,6 +569,19 @@ class Engine:
         self.start()
         self.env.run()
         self.writer.close()
+        if self._handover_writer is not None:  # the handover table, up to the run's end
+            self._handover_writer.set_labels(
+                {
+                    "device_id": [d.id for d in self.deployment.devices],
+                    "from_cell": [c.id for c in self.deployment.cells],
+                    "to_cell": [c.id for c in self.deployment.cells],
+                }
+            )
+            if self._handovers is not None:
+                ends = (self._last_done_s, self._last_arrival_s, self._stopped_at_s or 0.0)
+                self._handovers.write_table(self._handover_writer, max(ends))
+            else:
+                self._handover_writer.close()
         generative = self._generative
         if generative is not None:
             generative.close()
@@ -593,6 +629,9 @@ class Engine:
     def _arrive(self, device: _Device) -> None:
         now = self.env.now
         spec = device.spec
+        track = device.track
+        if track is not None:  # a moving device: its cell and gain now (.handover)
+            self._handovers.sync(device, track)  # type: ignore[union-attr]
         request_id = self._next_id
         self._next_id += 1
         self._last_arrival_s = now
@@ -612,7 +651,7 @@ class Engine:
         fading = device.fading
         uplink = device.uplink
         band = uplink.share_for_new_hz()
-        gain = spec.mean_gain
+        gain = device.mean_gain
         if fading is not None:
             if self._instantaneous_csi:
                 gain = gain * fading.gain(fading.block_at(now))
@@ -651,7 +690,7 @@ class Engine:
                 model=spec.model,
                 device=spec.hardware,
                 server=server_spec.hardware,
-                mean_gain=spec.mean_gain,
+                mean_gain=device.mean_gain,
                 cell_bandwidth_hz=cell.bandwidth_hz,
                 noise_psd_w_per_hz=uplink.noise,
                 server_workers=server_spec.workers,
@@ -696,6 +735,8 @@ class Engine:
         request.server_index = server_index
         request.route = route
         request.gen = None
+        request.cell = device.codes[1]
+        request.handovers = 0
         if output_tokens:
             self._generative.start(request, device, prompt_tokens, output_tokens)  # type: ignore[union-attr]
             return
@@ -755,7 +796,7 @@ class Engine:
         payload = table.payload_bits[split]
         request.payload_bits = payload * work_scale if spec.scale_payload else payload
         request.tx_power_w = decision.tx_power_w
-        request.mean_gain = spec.mean_gain
+        request.mean_gain = device.mean_gain
         request.fading = device.fading
         request.link = device.link
         request.server_flops = table.server_flops[split] * work_scale
@@ -813,6 +854,10 @@ class Engine:
     def _device_done(self, request: Request) -> None:
         if request.payload_bits > 0.0:
             request.left = request.payload_bits
+            track = request.device.track
+            if track is not None:  # a moving device: at its cell now, handed over on the way
+                self._handovers.start_upload(request, track)  # type: ignore[union-attr]
+                return
             request.device.uplink.start(request)
         else:
             request.tx_start_s = self.env.now
@@ -909,7 +954,7 @@ class Engine:
             model=spec.model,
             device=spec.hardware,
             server=first.hardware,
-            mean_gain=spec.mean_gain,
+            mean_gain=device.mean_gain,
             cell_bandwidth_hz=cell.bandwidth_hz,
             noise_psd_w_per_hz=device.uplink.noise,
             server_workers=first.workers,
@@ -938,6 +983,8 @@ class Engine:
 
     def _uplink_done(self, request: Request) -> None:
         """The upload of a topology cell's request is done: cross the wired path, if any."""
+        if request.device.track is not None:
+            self._handovers.uploaded(request)  # type: ignore[union-attr]
         route = request.route
         if route is None or (
             request.gen is None and request.server_flops * request.decision.rho_server <= 0.0
@@ -1079,7 +1126,8 @@ class Engine:
         if t_done > self._last_done_s:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
-        device_index, cell, model_code = device.codes
+        device_index, _, model_code = device.codes
+        cell = request.cell
         cache = self._distortions[model_code]
         key = (split, decision.rho_device, decision.rho_server)
         distortion = cache.get(key)
@@ -1134,6 +1182,7 @@ class Engine:
             exit_block=request.exit_block,
             cold_start_s=request.download_wait_s + request.server_wait_s,
             model_load_bytes=request.load_bytes,
+            handovers=request.handovers,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(split, spec.model.last_split, status)
@@ -1163,6 +1212,16 @@ class Engine:
                 cache.clear()
             cache[key] = distortion
         return distortion
+
+    def move_device(self, device: _Device, cell: int) -> None:
+        """The device is now served by ``cell`` (a handover, :mod:`.handover`): its uplink and
+        the servers its requests may use are the cell's."""
+        spec = self.deployment.cells[cell]
+        device.uplink = self._uplinks[cell]
+        device.options = self._cell_options[cell]
+        device.server = self._servers[spec.server]
+        device.server_index = spec.server
+        device.codes = (device.codes[0], cell, device.codes[2])
 
     def note_done(self, t_done: float) -> None:
         """A request leaves the system at ``t_done`` (s): the run lasts at least until then."""

@@ -822,6 +822,7 @@ class Generative:
             exit_block=spec.model.num_blocks,  # no early exit for generative requests
             cold_start_s=0.0,  # nor model placement (docs/early-exit-and-placement.md)
             model_load_bytes=0.0,
+            handovers=0,  # generative requests over a topology are refused (no mobility)
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

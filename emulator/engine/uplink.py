@@ -200,6 +200,12 @@ class Uplink:
         """Begin uploading ``job.left`` bits now; ``on_done(job)`` is called when they are sent."""
         raise NotImplementedError
 
+    def withdraw(self, job: Any) -> float:
+        """Take ``job`` off the band now (its device handed over, :mod:`.handover`), with
+        ``job.left`` brought up to date; ``on_done`` is then never called for it. Returns the
+        seconds it was on air since it last started (0 if it was waiting)."""
+        raise NotImplementedError
+
 
 class FdmaUplink(Uplink):
     """Static equal shares: every device of the cell owns ``B / devices`` of the band.
@@ -216,6 +222,7 @@ class FdmaUplink(Uplink):
         self._queues: dict[int, deque[Any]] = {}  # per device: uploads on air or waiting
         self._active = 0
         self._tx_s = 0.0
+        self._epochs: dict[int, int] = {}  # per device: bumped when an upload is withdrawn
 
     @property
     def active(self) -> int:
@@ -242,7 +249,30 @@ class FdmaUplink(Uplink):
         job.finish_s = end
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
-        timer.callbacks.append(lambda _event: self._done(job, queue))
+        # a withdrawn upload's timer outlives its transmission: it then finds a later epoch
+        epoch = self._epochs.get(id(job.device), 0)
+        timer.callbacks.append(lambda _event: self._done_unless_withdrawn(job, queue, epoch))
+
+    def _done_unless_withdrawn(self, job: Any, queue: deque[Any], epoch: int) -> None:
+        if self._epochs.get(id(job.device), 0) == epoch:
+            self._done(job, queue)
+
+    def withdraw(self, job: Any) -> float:
+        key = id(job.device)
+        queue = self._queues[key]
+        self._active -= 1
+        if queue[0] is not job:  # waiting: the upload on air goes on
+            queue.remove(job)
+            return 0.0
+        self._epochs[key] = self._epochs.get(key, 0) + 1
+        now = self.env.now
+        job.left -= bits_sent(job, job.updated_s, now, self.band_hz, self.noise)
+        self._tx_s -= job.finish_s - now
+        queue.popleft()
+        if queue:
+            self._transmit(queue[0], queue)
+        on_air: float = now - job.tx_start_s
+        return on_air
 
     def _done(self, job: Any, queue: deque[Any]) -> None:
         self._active -= 1
@@ -262,6 +292,7 @@ class FifoUplink(Uplink):
         super().__init__(env, cell, on_done)
         self._queue: deque[Any] = deque()
         self._tx_s = 0.0
+        self._epoch = 0  # bumped when an upload is withdrawn
 
     @property
     def active(self) -> int:
@@ -286,7 +317,28 @@ class FifoUplink(Uplink):
         job.finish_s = end
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
-        timer.callbacks.append(lambda _event: self._done(job))
+        # a withdrawn upload's timer outlives its transmission: it then finds a later epoch
+        epoch = self._epoch
+        timer.callbacks.append(lambda _event: self._done_unless_withdrawn(job, epoch))
+
+    def _done_unless_withdrawn(self, job: Any, epoch: int) -> None:
+        if self._epoch == epoch:
+            self._done(job)
+
+    def withdraw(self, job: Any) -> float:
+        queue = self._queue
+        if queue[0] is not job:  # waiting: the upload on air goes on
+            queue.remove(job)
+            return 0.0
+        self._epoch += 1
+        now = self.env.now
+        job.left -= bits_sent(job, job.updated_s, now, self.cell.bandwidth_hz, self.noise)
+        self._tx_s -= job.finish_s - now
+        queue.popleft()
+        if queue:
+            self._transmit(queue[0])
+        on_air: float = now - job.tx_start_s
+        return on_air
 
     def _done(self, job: Any) -> None:
         self._queue.popleft()
@@ -311,6 +363,14 @@ class PsUplink(Uplink, ProcessorSharing):
     def start(self, job: Any) -> None:
         job.tx_start_s = self.env.now
         self.join(job)
+
+    def withdraw(self, job: Any) -> float:
+        now = self.env.now
+        self._advance(now, len(self._active))
+        self._active.remove(job)
+        self._reschedule(now)
+        on_air: float = now - job.tx_start_s
+        return on_air
 
     def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
         return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)

@@ -58,6 +58,7 @@ from coinfer.emulator.plugins import (
     HostsMember,
     Registered,
 )
+from coinfer.emulator.scenario.mobility import Handover, Mobility
 from coinfer.emulator.scenario.model_placement import EarlyExit, ModelCacheParams, ModelDownload
 from coinfer.emulator.scenario.paths import FILE, NAME_OR_FILE, resolve_files
 from coinfer.emulator.value_files import read_values
@@ -415,6 +416,11 @@ class DeviceGroup(_Spec):
         description="devices download the device side of their model over the cell's shared "
         "downlink before they first run it (needs a downlink); none: they hold it",
     )
+    mobility: Mobility | None = Field(
+        default=None,
+        description="how each device moves (docs/mobility.md; needs a topology); none "
+        "(default): static",
+    )
 
     @model_validator(mode="after")
     def _work_from_one_place(self) -> Self:
@@ -723,6 +729,11 @@ class Scenario(_Spec):
         description="the models each server holds in its memory and how a missing one is "
         "loaded (docs/early-exit-and-placement.md); none: every server holds every model",
     )
+    handover: Handover | None = Field(
+        default=None,
+        description="measurement step and A3 handover of moving devices (docs/mobility.md); "
+        "none: the defaults",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -742,6 +753,14 @@ class Scenario(_Spec):
                     raise ValueError(
                         f"devices[{index}].download: the download shares the cell's downlink, "
                         "and the scenario has none; expected a downlink section (its rate_bps)"
+                    )
+        if self.topology is None:
+            for index, group in enumerate(self.devices):
+                if group.mobility is not None and group.mobility.model != "static":
+                    raise ValueError(
+                        f"devices[{index}].mobility: model {group.mobility.model!r} needs a "
+                        "topology (positions of the access points); add a topology section, "
+                        "or remove mobility"
                     )
         if self.topology is not None:
             self._check_topology()

@@ -97,6 +97,10 @@ def _resource_graph(deployment: Deployment) -> nx.Graph:
                     graph.add_edge(("cell", cell.index), ("link", link))
     for device in deployment.devices:
         graph.add_edge(("cell", device.cell), ("server", device.server))
+    mobility = deployment.mobility
+    if mobility is not None and mobility.devices:  # a moving device may hand over to any cell
+        for cell in deployment.cells:
+            graph.add_edge(("cell", cell.index), ("mobility", 0))
     return graph
 
 
@@ -121,7 +125,11 @@ def shared_resources(deployment: Deployment) -> list[str]:
     cells that share them (``"server 'cloud' (cells a, b, c)"``): servers first, the most
     shared first."""
     graph = _resource_graph(deployment)
-    names = {"server": [s.id for s in deployment.servers], "link": [k.id for k in deployment.links]}
+    names = {
+        "server": [s.id for s in deployment.servers],
+        "link": [k.id for k in deployment.links],
+        "mobility": ["moving devices"],  # they hand over between the cells
+    }
     cell_ids = [cell.id for cell in deployment.cells]
     shared = []
     for node in graph.nodes:

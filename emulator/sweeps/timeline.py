@@ -112,16 +112,23 @@ def workers_of(scenario: Mapping[str, Any]) -> dict[str, int]:
 
 
 def timeline_figure(
-    trace: pd.DataFrame, scenario: Mapping[str, Any], options: PlotOptions
+    trace: pd.DataFrame,
+    scenario: Mapping[str, Any],
+    options: PlotOptions,
+    handovers: pd.DataFrame | None = None,
 ) -> Figure:
     """Three panels over simulated time: requests waiting (at the devices, at the servers) and
     in service at the servers; active uploads (per cell); each server's utilisation per window.
-    The warm-up is shaded. ``scenario``: the resolved scenario (for the servers' workers)."""
+    The warm-up is shaded. ``scenario``: the resolved scenario (for the servers' workers).
+    With ``handovers`` (the handover table of a run whose devices move), a fourth panel: the
+    serving cell over time of the devices that handed over most (:data:`SERVING_DEVICES`)."""
     if trace.empty or "t_arrival" not in trace:
         raise InputError("plot timeline: the run's trace has no request")
     end = float(np.nanmax(trace["t_done"].to_numpy(float)))
     end = max(end, float(trace["t_arrival"].max()))
-    figure, (queues, uploads, busy) = _timeline_axes(options)
+    serving = handovers is not None and not handovers.empty
+    figure, axes = _timeline_axes(options, 4 if serving else 3)
+    queues, uploads, busy = axes[:3]
     for index, (stage, name) in enumerate([*QUEUES.items(), (SERVICE, "in service")]):
         steps = occupancy(*stage_intervals(trace, stage))
         if len(steps.times):
@@ -160,11 +167,15 @@ def timeline_figure(
             label=f"utilisation, server {server}",
         )
     warmup = float(scenario.get("warmup_s") or 0.0)
-    for ax in (queues, uploads, busy):
+    if serving:
+        assert handovers is not None
+        _serving_cells(axes[3], handovers, end)
+    for ax in axes:
         if warmup > 0:
             ax.axvspan(0.0, min(warmup, end), color="#000000", alpha=0.08, linewidth=0)
         ax.set_xlim(0.0, end)
-        ax.set_ylim(bottom=0.0)
+        if ax is not axes[-1] or not serving:
+            ax.set_ylim(bottom=0.0)
     from matplotlib.ticker import MaxNLocator
 
     for ax in (queues, uploads):
@@ -173,19 +184,48 @@ def timeline_figure(
     uploads.set_ylabel("active uploads")
     busy.set_ylabel("utilisation")
     busy.set_ylim(0.0, 1.02)
-    busy.set_xlabel("simulated time (s)" + ("; shaded: warm-up" if warmup > 0 else ""))
+    axes[-1].set_xlabel("simulated time (s)" + ("; shaded: warm-up" if warmup > 0 else ""))
     return figure
 
 
-def _timeline_axes(options: PlotOptions) -> tuple[Figure, list[Any]]:
-    """Three panels stacked, sharing the time axis, as wide as the style preset says."""
+#: Devices whose serving cell the timeline draws (those with the most handovers).
+SERVING_DEVICES = 4
+
+
+def _serving_cells(ax: Any, handovers: pd.DataFrame, end: float) -> None:
+    """Each of the most mobile devices' serving cell as a step function of time."""
+    devices = handovers["device_id"].astype(str)
+    busiest = devices.value_counts(sort=True).index[:SERVING_DEVICES]
+    cells = sorted(set(handovers["from_cell"].astype(str)) | set(handovers["to_cell"].astype(str)))
+    level = {cell: i for i, cell in enumerate(cells)}
+    for index, device in enumerate(sorted(busiest)):
+        rows = handovers[devices == device].sort_values("time_s")
+        times = np.concatenate([[0.0], rows["time_s"].to_numpy(float), [end]])
+        path = [str(rows["from_cell"].iloc[0]), *rows["to_cell"].astype(str)]
+        values = [level[cell] for cell in path]
+        ax.step(
+            times,
+            [*values, values[-1]],
+            where="post",
+            color=OKABE_ITO[index % len(OKABE_ITO)],
+            linewidth=1.2,
+            label=f"serving cell of {device}",
+        )
+    ax.set_yticks(range(len(cells)), cells)
+    ax.set_ylim(-0.5, len(cells) - 0.5)
+    ax.set_ylabel("serving cell")
+
+
+def _timeline_axes(options: PlotOptions, panels: int = 3) -> tuple[Figure, list[Any]]:
+    """``panels`` panels stacked, sharing the time axis, as wide as the style preset says."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     width = STYLES[options.style][0] or 7.0
-    figure = Figure(figsize=(width, 4.8 if width < 5 else 5.5), layout="constrained")
+    height = (4.8 if width < 5 else 5.5) * panels / 3
+    figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
-    stacked = figure.subplots(3, 1, sharex=True)
+    stacked = figure.subplots(panels, 1, sharex=True)
     for ax in stacked:
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
@@ -207,7 +247,9 @@ def plot_run(kind: str, run_dir: Path, options: PlotOptions) -> Figure:
         )
     sidecar = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     trace = pd.read_parquet(run_dir / "trace.parquet")
+    moves = run_dir / "handovers.parquet"  # a run whose devices move (docs/mobility.md)
+    handovers = pd.read_parquet(moves) if moves.is_file() else None
     with styled(options):
-        figure = timeline_figure(trace, sidecar.get("scenario") or {}, options)
+        figure = timeline_figure(trace, sidecar.get("scenario") or {}, options, handovers)
         finish(figure, options)
     return figure

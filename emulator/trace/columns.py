@@ -316,11 +316,26 @@ REASON = ColumnGroup(
     ),
 )
 
+MOBILITY = ColumnGroup(
+    "mobility",
+    "devices that move ([mobility](mobility.md)); 0 for a device that does not",
+    (
+        Column(
+            "handovers",
+            pa.int64(),
+            "1",
+            Role.OUTCOME,
+            "handovers of the request's device between its arrival and the end of its upload "
+            "(`cell_id` is the cell it arrived in)",
+        ),
+    ),
+)
+
 #: The per-request trace.
 TRACE = Table(
     "trace",
     "one row per request, written to trace.parquet",
-    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT),
+    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT, MOBILITY),
 )
 #: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
 #: columns (:data:`GENERATIVE_TAIL`), in that order.
@@ -395,11 +410,30 @@ TOKEN = ColumnGroup(
 #: The per-token table (``coinfer run --token-trace``), written to tokens.parquet.
 TOKENS = Table("tokens", "one row per generated token, written to tokens.parquet", (TOKEN,))
 
+#: The handover table of a run whose devices move, written to handovers.parquet.
+HANDOVERS = Table(
+    "handovers",
+    "one row per handover (A3 event) of a moving device, written to handovers.parquet",
+    (
+        ColumnGroup(
+            "handover",
+            "when a device changed its serving cell",
+            (
+                Column("time_s", _F64, "s", Role.OUTCOME, "when the handover happened"),
+                Column("device_id", CATEGORY, "", Role.BOOKKEEPING, "the device"),
+                Column("from_cell", CATEGORY, "", Role.OUTCOME, "the cell it left"),
+                Column("to_cell", CATEGORY, "", Role.OUTCOME, "the cell it joined"),
+            ),
+        ),
+    ),
+)
+
 #: Every declared table, by name (what the docs' tables of columns are generated from).
 TABLES: dict[str, Table] = {
     TRACE.name: TRACE,
     "generative-trace": GENERATIVE_TAIL,
     TOKENS.name: TOKENS,
+    HANDOVERS.name: HANDOVERS,
 }
 
 COLUMNS: tuple[Column, ...] = TRACE.columns

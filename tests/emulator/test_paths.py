@@ -32,6 +32,7 @@ KNOWN = {
     "devices.*.tokens.prompt.file": "file",
     "devices.*.tokens.output.file": "file",
     "devices.*.exits.file": "file",
+    "devices.*.mobility.file": "file",
     "hardware_files": "file",
     "model_files": "file",
     "topology.file": "file",

@@ -83,6 +83,20 @@ def test_cells_tied_by_a_shared_cloud_are_refused_naming_it():
     assert len(independent_parts(deployment)) == 1
 
 
+def test_moving_devices_tie_the_cells_they_may_hand_over_between():
+    scenario = load_scenario("examples/scenarios/hex-city-mobile.yaml")
+    deployment, _ = prepare(scenario)
+    assert len(independent_parts(deployment)) == 1
+    with pytest.raises(InputError, match=r"only 1 independent part \(mobility 'moving devices'"):
+        simulate_sharded(scenario, 1, "unused", 2, SerialExecutor())
+    # the same city without moving devices falls apart into one part per cell
+    static = load_scenario(
+        "examples/scenarios/hex-city-mobile.yaml",
+        ["devices.0.mobility=null", "devices.1.mobility=null"],
+    )
+    assert len(independent_parts(prepare(static)[0])) == len(deployment.cells)
+
+
 def test_a_run_bounded_by_a_number_of_requests_is_refused(tmp_path):
     scenario = load_scenario(MULTI_CELL, ["duration_s=null", "requests=100"])
     with pytest.raises(InputError, match="expected a run bounded by duration_s"):
