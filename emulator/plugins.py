@@ -1,7 +1,8 @@
 """One plug-in mechanism for every family a user may extend.
 
 A *family* is a kind of pluggable part: policies, server disciplines, uplink sharing, fading
-laws, arrival processes, work laws, path-loss models, topology generators, trace readers. Each
+laws, arrival processes, work laws, path-loss models, topology generators, trace readers,
+link models. Each
 is a :class:`Family` declared in :data:`FAMILIES` with
 
 * its name, which names the entry point group ``coinfer.<name>`` its members register in;
@@ -488,6 +489,9 @@ TRACE_READERS = Family(
     "reader",
     "coinfer.traces.readers.base:TraceReader",
 )
+LINKS = Family(
+    "links", "link model", "link models", "model", "coinfer.emulator.model.links:LinkModel"
+)
 
 #: Every family, by name.
 FAMILIES: dict[str, Family] = {
@@ -502,6 +506,7 @@ FAMILIES: dict[str, Family] = {
         PATHLOSS,
         TOPOLOGIES,
         TRACE_READERS,
+        LINKS,
     )
 }
 

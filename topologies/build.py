@@ -170,12 +170,13 @@ def _cells(
         CellSpec(
             index=i,
             id=ap,
-            bandwidth_hz=spec.bandwidth_hz,
+            bandwidth_hz=spec.uplink_band_hz,
             noise_psd_w_per_hz=_noise(ap, spec),
             sharing=spec.sharing,
             server=server_index[routes[ap][0].server],
             num_devices=counts.get(ap, 0),
             sharing_params=spec.member_params,  # type: ignore[arg-type]
+            link=spec.link,
             routes=tuple(
                 RouteSpec(
                     server=server_index[r.server],

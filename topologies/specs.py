@@ -21,12 +21,18 @@ the edge.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from coinfer.emulator.inputs import InputModel
-from coinfer.emulator.plugins import SERVERS, SHARING, HostsMember
+from coinfer.emulator.model.links import (
+    LinkParams,
+    ShannonLinkParams,
+    check_link_band,
+    uplink_band_hz,
+)
+from coinfer.emulator.plugins import LINKS, SERVERS, SHARING, HostsMember, Registered
 
 NodeKind = Literal["device", "access_point", "server", "cloud", "switch"]
 EdgeKind = Literal["wireless", "wired"]
@@ -91,12 +97,22 @@ class AccessPointTemplate(HostsMember):
         default="ps",
         description="how concurrent uploads share the band: fdma, ps, fifo or a registered plug-in",
     )
+    link: Annotated[LinkParams, Registered(LINKS)] = Field(
+        default_factory=ShannonLinkParams,
+        description="link model: {model: shannon} (default) or {model: nr, ...} (docs/radio.md)",
+    )
 
     @model_validator(mode="after")
     def _one_noise(self) -> Self:
         if self.noise_psd_w_per_hz is not None and self.noise_figure_db is not None:
             raise ValueError("give noise_psd_w_per_hz or noise_figure_db, not both")
+        check_link_band(self.link, self.bandwidth_hz, "bandwidth_hz" in self.model_fields_set)
         return self
+
+    @property
+    def uplink_band_hz(self) -> float:
+        """The band the cell's uploads share, Hz: the link model's, else ``bandwidth_hz``."""
+        return uplink_band_hz(self.link, self.bandwidth_hz)
 
 
 class AccessPointNode(AccessPointTemplate, _Placed):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coinfer.emulator.model.hardware import HardwareSpec
+from coinfer.emulator.model.links import LinkParams
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.scenario.schema import (
     Arrivals,
@@ -97,6 +98,8 @@ class CellSpec:
     routes: tuple[RouteSpec, ...] = ()
     #: The sharing discipline's own parameters (None: its defaults).
     sharing_params: SharingParams | None = None
+    #: The link model and its parameters (None: shannon; see :mod:`coinfer.emulator.model.links`).
+    link: LinkParams | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,11 +31,13 @@ import simpy
 from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing
 from coinfer.emulator.model.reference import shannon_rate_bps, uplink_rate_bps
+from coinfer.emulator.plugins import LINKS
 from coinfer.emulator.scenario.schema import SharingParams
 
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
     from coinfer.emulator.engine.fading import BlockFading
+    from coinfer.emulator.model.links import LinkModel
 
 _SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
 _CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
@@ -51,8 +53,17 @@ class UplinkJob(Protocol):
     link: CapacityLink | SnrLink | None
 
 
-def bits_sent(job: UplinkJob, t0: float, t1: float, band_hz: float, noise: float) -> float:
-    """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block)."""
+def bits_sent(
+    job: UplinkJob,
+    t0: float,
+    t1: float,
+    band_hz: float,
+    noise: float,
+    model: LinkModel | None = None,
+) -> float:
+    """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block), at the
+    Shannon rate or, given a link ``model`` (:mod:`coinfer.emulator.model.links`), at its rate."""
+    shannon_rate_bps, uplink_rate_bps = _rates(model)
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
     if fading is None:
@@ -88,13 +99,20 @@ def bits_sent(job: UplinkJob, t0: float, t1: float, band_hz: float, noise: float
 
 
 def transfer_end(
-    job: UplinkJob, t0: float, band_hz: float, noise: float, horizon_s: float = math.inf
+    job: UplinkJob,
+    t0: float,
+    band_hz: float,
+    noise: float,
+    horizon_s: float = math.inf,
+    model: LinkModel | None = None,
 ) -> float:
-    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``.
+    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz`` (at the rate
+    of the link ``model``; None: Shannon's).
 
     Returns ``inf`` as soon as the transfer is known to end after ``horizon_s`` (the caller only
     needs the earliest finish among several transfers).
     """
+    shannon_rate_bps, uplink_rate_bps = _rates(model)
     left = job.left
     if left <= 0.0:
         return t0
@@ -133,6 +151,13 @@ def transfer_end(
         t += _CHUNK_BLOCKS * coherence
         block += _CHUNK_BLOCKS
     return math.inf
+
+
+def _rates(model: LinkModel | None) -> tuple[Callable[..., float], Callable[..., Any]]:
+    """The scalar and the vectorised rate of ``model`` (None: Shannon's, the module's own)."""
+    if model is None:
+        return shannon_rate_bps, uplink_rate_bps
+    return model.rate_bps, model.rates_bps
 
 
 class UplinkSharing(Protocol):
@@ -191,6 +216,30 @@ class Uplink:
         self.cell = cell
         self.on_done = on_done
         self.noise = cell.noise_psd_w_per_hz
+        #: the cell's link model (None: Shannon, computed inline as always)
+        self.link_model = link_model(cell)
+        #: told of every upload that starts and ends (inter-cell interference), or None
+        self.listener: UplinkListener | None = None
+        #: called when a job's bits are on air: ``on_done`` after the link's HARQ delay
+        self._finish = self._after_harq if self.link_model is not None else on_done
+
+    def _after_harq(self, job: Any) -> None:
+        """Tell listeners the upload is off the air, then ``on_done(job)`` after the link
+        model's HARQ delay (the expected re-sends of the last block), evaluated at the SINR of
+        the share the job had."""
+        if self.listener is not None:
+            self.listener.ended(self, job)
+        model = self.link_model
+        assert model is not None
+        fading = job.fading
+        now = self.env.now
+        gain = job.mean_gain * (fading.gain(fading.block_at(now)) if fading is not None else 1.0)
+        delay = model.harq_delay_s(job.tx_power_w, gain, self.share_for_new_hz(), self.noise)
+        if delay <= 0.0:
+            self.on_done(job)
+            return
+        timer = self.env.timeout(delay)
+        timer.callbacks.append(lambda _event: self.on_done(job))
 
     def share_for_new_hz(self) -> float:
         """Band an upload starting now would get, Hz."""
@@ -199,6 +248,24 @@ class Uplink:
     def start(self, job: Any) -> None:
         """Begin uploading ``job.left`` bits now; ``on_done(job)`` is called when they are sent."""
         raise NotImplementedError
+
+
+class UplinkListener(Protocol):
+    """Told when an upload starts and when its bits are on air (see :mod:`.interference`)."""
+
+    def started(self, uplink: Uplink, job: Any) -> None: ...
+
+    def ended(self, uplink: Uplink, job: Any) -> None: ...
+
+
+def link_model(cell: CellSpec) -> LinkModel | None:
+    """The cell's link model, made from its parameters; None for Shannon (the default), whose
+    rate the uplink computes inline."""
+    params = cell.link
+    if params is None or params.model == "shannon":
+        return None
+    model: LinkModel = LINKS.load(params.model)(params)
+    return model
 
 
 class FdmaUplink(Uplink):
@@ -238,7 +305,7 @@ class FdmaUplink(Uplink):
     def _transmit(self, job: Any, queue: deque[Any]) -> None:
         now = self.env.now
         job.tx_start_s = job.updated_s = now
-        end = transfer_end(job, now, self.band_hz, self.noise)
+        end = transfer_end(job, now, self.band_hz, self.noise, model=self.link_model)
         job.finish_s = end
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
@@ -250,7 +317,7 @@ class FdmaUplink(Uplink):
         job.left = 0.0
         if queue:
             self._transmit(queue[0], queue)
-        self.on_done(job)
+        self._finish(job)
 
 
 class FifoUplink(Uplink):
@@ -282,7 +349,7 @@ class FifoUplink(Uplink):
     def _transmit(self, job: Any) -> None:
         now = self.env.now
         job.tx_start_s = job.updated_s = now
-        end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise)
+        end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise, model=self.link_model)
         job.finish_s = end
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
@@ -293,7 +360,7 @@ class FifoUplink(Uplink):
         job.left = 0.0
         if self._queue:
             self._transmit(self._queue[0])
-        self.on_done(job)
+        self._finish(job)
 
 
 class PsUplink(Uplink, ProcessorSharing):
@@ -303,7 +370,7 @@ class PsUplink(Uplink, ProcessorSharing):
         self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
     ) -> None:
         Uplink.__init__(self, env, cell, on_done)
-        ProcessorSharing.__init__(self, env, on_done)
+        ProcessorSharing.__init__(self, env, self._finish)
 
     def share_for_new_hz(self) -> float:
         return self.cell.bandwidth_hz / (len(self._active) + 1)
@@ -311,9 +378,20 @@ class PsUplink(Uplink, ProcessorSharing):
     def start(self, job: Any) -> None:
         job.tx_start_s = self.env.now
         self.join(job)
+        if self.listener is not None:
+            self.listener.started(self, job)
+
+    def set_noise(self, noise: float) -> None:
+        """Change the noise (plus interference) PSD now, W/Hz: the active uploads are brought
+        up to now at the old one and re-rated at the new one."""
+        now = self.env.now
+        self._advance(now, len(self._active))
+        self.noise = noise
+        self._reschedule(now)
 
     def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
-        return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)
+        return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise, self.link_model)
 
     def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
-        return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise, horizon_s)
+        band = self.cell.bandwidth_hz / n
+        return transfer_end(job, t0, band, self.noise, horizon_s, self.link_model)

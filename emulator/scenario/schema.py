@@ -45,9 +45,16 @@ from pydantic import (
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.inputs import SAFE_NAME, InputModel
+from coinfer.emulator.model.links import (
+    LinkParams,
+    ShannonLinkParams,
+    check_link_band,
+    uplink_band_hz,
+)
 from coinfer.emulator.plugins import (
     ARRIVALS,
     FADING,
+    LINKS,
     PATHLOSS,
     SERVERS,
     SHARING,
@@ -447,6 +454,10 @@ class DisciplineParams(_Spec):
     server's ``discipline`` (see ``docs/extending.md``)."""
 
 
+#: A cell's link model (a member of the ``coinfer.links`` family with its parameters).
+Link = Annotated[LinkParams, Registered(LINKS)]
+
+
 class Cell(HostsMember):
     """One access point and its uplink band; the sharing discipline's own parameters, if any,
     are given beside ``sharing``."""
@@ -477,12 +488,23 @@ class Cell(HostsMember):
         "fifo (one upload at a time on the whole band), or a registered plug-in",
     )
     server: str | None = Field(default=None, description="server id (default: the first server)")
+    link: Link = Field(
+        default_factory=ShannonLinkParams,
+        description="link model: {model: shannon} (default) or {model: nr, preset: "
+        "nr-fr1-100mhz, ...} (docs/radio.md)",
+    )
 
     @model_validator(mode="after")
     def _one_noise(self) -> Self:
         if self.noise_psd_w_per_hz is not None and self.noise_figure_db is not None:
             raise ValueError("give noise_psd_w_per_hz or noise_figure_db, not both")
+        check_link_band(self.link, self.bandwidth_hz, "bandwidth_hz" in self.model_fields_set)
         return self
+
+    @property
+    def uplink_band_hz(self) -> float:
+        """The band the cell's uploads share, Hz: the link model's, else ``bandwidth_hz``."""
+        return uplink_band_hz(self.link, self.bandwidth_hz)
 
     @property
     def noise_w_per_hz(self) -> float:
