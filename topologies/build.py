@@ -203,6 +203,7 @@ def _devices(
 ) -> tuple[DeviceSpec, ...]:
     """Every device, in graph order (its index keys its random streams)."""
     cell_of = {cell.id: cell for cell in cells}
+    cell_index = {cell.id: cell.index for cell in cells}
     profiles: dict[str, ModelProfile] = {}
     devices = []
     for index, (node, spec) in enumerate(topology.devices.items()):
@@ -234,6 +235,11 @@ def _devices(
                 energy_budget_j=group.energy_budget_j,
                 distance_m=distances[(node, ap)],
                 mean_gain=gains[(node, ap)],
+                cross_gains=tuple(
+                    (cell_index[other], gains[(node, other)])
+                    for other in topology.radio[node]
+                    if other != ap
+                ),
             )
         )
     return tuple(devices)

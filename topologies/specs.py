@@ -21,9 +21,10 @@ the edge.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.links import (
@@ -101,6 +102,20 @@ class AccessPointTemplate(HostsMember):
         default_factory=ShannonLinkParams,
         description="link model: {model: shannon} (default) or {model: nr, ...} (docs/radio.md)",
     )
+
+    @field_validator("link", mode="before")
+    @classmethod
+    def _link_from_text(cls, value: object) -> object:
+        """A graph attribute holds text: a link model's JSON mapping, or its bare name."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"got {value!r}, expected a JSON mapping ({err})") from err
+            return {"model": text}
+        return value
 
     @model_validator(mode="after")
     def _one_noise(self) -> Self:
@@ -219,5 +234,15 @@ EdgeSpec = WirelessLink | WiredLink
 
 
 def attributes(spec: BaseModel) -> dict[str, object]:
-    """The graph attributes of a node or edge spec: every field that is set (None left out)."""
-    return spec.model_dump(exclude_none=True)
+    """The graph attributes of a node or edge spec: every field that is set (None left out; an
+    access point's link model only when it is not the default, as JSON text so that GraphML can
+    hold it, with the band it occupies as ``bandwidth_hz``)."""
+    data = spec.model_dump(exclude_none=True)
+    link = data.get("link")
+    if isinstance(link, dict):
+        if link == ShannonLinkParams().model_dump():
+            del data["link"]
+        else:
+            data["link"] = json.dumps(link, sort_keys=True)
+            data["bandwidth_hz"] = spec.uplink_band_hz  # type: ignore[attr-defined]
+    return data

@@ -60,6 +60,9 @@ class DeviceSpec:
     #: Generative requests: where each request's prompt and output tokens come from; None: one
     #: forward pass per request (scaled by the work law).
     tokens: TokenSource | None = None
+    #: (cell index, mean gain) to the other cells' access points it reaches (topologies only):
+    #: what it interferes with when ``channel.interference`` is set.
+    cross_gains: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

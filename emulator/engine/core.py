@@ -56,6 +56,7 @@ from coinfer.emulator.engine.routing import (
 )
 from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
+from coinfer.emulator.engine.interference import Interference
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
@@ -300,6 +301,10 @@ class Engine:
             )
             for cell in deployment.cells
         ]
+        if deployment.channel.interference is not None:  # the uplinks' listener (see its module)
+            Interference(
+                self._uplinks, deployment.devices, deployment.channel.interference.reuse_factor
+            )
         disciplines = SERVERS.load_many(spec.discipline for spec in deployment.servers)
         self._servers: list[ServerDiscipline] = [
             disciplines[spec.discipline](

@@ -220,17 +220,17 @@ class Uplink:
         self.link_model = link_model(cell)
         #: told of every upload that starts and ends (inter-cell interference), or None
         self.listener: UplinkListener | None = None
-        #: called when a job's bits are on air: ``on_done`` after the link's HARQ delay
-        self._finish = self._after_harq if self.link_model is not None else on_done
 
-    def _after_harq(self, job: Any) -> None:
-        """Tell listeners the upload is off the air, then ``on_done(job)`` after the link
-        model's HARQ delay (the expected re-sends of the last block), evaluated at the SINR of
-        the share the job had."""
+    def _finish(self, job: Any) -> None:
+        """``job``'s bits are on air: tell the listener, then ``on_done(job)`` after the link
+        model's HARQ delay (the expected re-sends of the last block, at the SINR of the share
+        the job had; none for Shannon)."""
         if self.listener is not None:
             self.listener.ended(self, job)
         model = self.link_model
-        assert model is not None
+        if model is None:
+            self.on_done(job)
+            return
         fading = job.fading
         now = self.env.now
         gain = job.mean_gain * (fading.gain(fading.block_at(now)) if fading is not None else 1.0)

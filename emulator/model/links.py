@@ -18,6 +18,11 @@ with a ``Params`` model extending :class:`LinkParams`. The built-ins:
       r = PRBs·12·14·SE_m·layers·(1 − OH) / T_slot · (1 − BLER)
         = b·SE_m·layers·(1 − OH)·14/15 · (1 − BLER)      (b = PRBs·12·SCS, T_slot·SCS = 15)
 
+  A power-limited upload (SINR on its whole share below ``u*``, the SINR at which the bits
+  per hertz per unit of SINR ``φ(u)/u`` are largest) is given only the PRBs that keep its SINR at
+  ``u*``: ``r = (p·g/N0')·φ(u*)/u*`` (its power concentrated on fewer PRBs, the rest of its share
+  unused), as a scheduler does for a cell-edge device instead of spreading it below MCS 0.
+
   A failed block is re-sent after the HARQ round trip: the re-sends take the ``1 − BLER`` of
   air time above, and the upload's last block adds ``HARQ RTT · BLER/(1 − BLER)`` (its expected
   retransmissions) after its bits are on air (:meth:`NrLink.harq_delay_s`).
@@ -149,7 +154,8 @@ class LinkModel(Protocol):
 
     ``rate_bps(p, g, b, n0)``: the rate of an upload sending with power ``p`` (W) over a link of
     power gain ``g`` on the band ``b`` (Hz) it gets, with noise (plus interference) PSD ``n0``
-    (W/Hz); ``rates_bps`` the same for an array of gains, equal element by element.
+    (W/Hz); ``rates_bps`` the same for an array of gains, equal element by element (to
+    rounding).
     ``harq_delay_s``: the delay an upload at that rate waits after its last bit is on air.
     ``band_hz``: the cell band the model fixes (``None``: the cell's ``bandwidth_hz``).
     """
@@ -220,6 +226,8 @@ class NrLink:
         self.band_hz = params.band_hz
         self.harq_rtt_s = params.harq_rtt_slots * params.slot_s
         self._slope = params.bler_slope_per_db
+        #: the SINR below which an upload is power-limited (see :meth:`_best_sinr`)
+        self.best_sinr, self._best_ratio = self._best_sinr()
 
     # ---- the chain SINR → CQI → MCS → BLER -------------------------------------------------
 
@@ -246,24 +254,45 @@ class NrLink:
         m = self.mcs(sinr)
         return float(self.mcs_se[m]) * self.scale * self.success(m, sinr)
 
-    # ---- the LinkModel interface -----------------------------------------------------------
-
-    def rate_bps(self, p: float, g: float, b: float, n0: float) -> float:
-        return b * self.spectral_bps_per_hz(g * p / (b * n0))
-
-    def rates_bps(self, p: float, g: np.ndarray, b: float, n0: float) -> np.ndarray:
-        sinr = np.asarray(g, dtype=float) * p / (b * n0)
+    def _spectral(self, sinr: np.ndarray) -> np.ndarray:
+        """:meth:`spectral_bps_per_hz` of each SINR of ``sinr`` (equal to rounding)."""
         m = self.mcs_of_cqi[np.searchsorted(self.cqi_sinr, sinr, side="right")]
         with np.errstate(divide="ignore", over="ignore"):
             x = self._slope * (10.0 * np.log10(sinr) - self.mcs_sinr_db[m])
             e = np.exp(np.minimum(x, 700.0))
         ok = np.where(sinr > 0.0, 9.0 * e / (1.0 + 9.0 * e), 0.0)
         ok = np.where(x > 700.0, 1.0, ok)
-        rates: np.ndarray = b * self.mcs_se[m] * self.scale * ok
+        spectral: np.ndarray = self.mcs_se[m] * self.scale * ok
+        return spectral
+
+    def _best_sinr(self) -> tuple[float, float]:
+        """``(u*, φ(u*)/u*)``: the SINR at which the bits per hertz per unit of SINR,
+        ``φ(u)/u``, are largest (on a 0.001 dB grid from −20 to +10 dB), and that largest
+        value. A power-limited upload is given no more PRBs than keep its SINR at ``u*``."""
+        grid = 10.0 ** (np.arange(-20000, 10001) / 10000.0)
+        ratio = self._spectral(grid) / grid
+        best = int(np.argmax(ratio))
+        return float(grid[best]), float(ratio[best])
+
+    # ---- the LinkModel interface -----------------------------------------------------------
+
+    def rate_bps(self, p: float, g: float, b: float, n0: float) -> float:
+        received = g * p / n0  # SINR × Hz
+        sinr = received / b
+        if sinr < self.best_sinr:  # power-limited: fewer PRBs, each at the SINR u*
+            return received * self._best_ratio
+        return b * self.spectral_bps_per_hz(sinr)
+
+    def rates_bps(self, p: float, g: np.ndarray, b: float, n0: float) -> np.ndarray:
+        received = np.asarray(g, dtype=float) * p / n0
+        sinr = received / b
+        rates: np.ndarray = np.where(
+            sinr < self.best_sinr, received * self._best_ratio, b * self._spectral(sinr)
+        )
         return rates
 
     def harq_delay_s(self, p: float, g: float, b: float, n0: float) -> float:
-        sinr = g * p / (b * n0)
+        sinr = max(g * p / (b * n0), self.best_sinr)
         ok = self.success(self.mcs(sinr), sinr)
         if ok <= 0.0:
             return math.inf

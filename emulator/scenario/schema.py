@@ -617,6 +617,18 @@ class Fading(_Spec):
     m: float = Field(default=1.0, ge=0.5, le=1e4, description="Nakagami m, law = nakagami")
 
 
+class Interference(_Spec):
+    """Uploads of other cells on the same sub-band raise a cell's noise (docs/radio.md)."""
+
+    reuse_factor: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="sub-bands the cells are spread over (cell i on sub-band i mod reuse_factor); "
+        "1: every cell interferes with every other",
+    )
+
+
 class Channel(_Spec):
     """The wireless uplink's gain: path loss × shadowing × small-scale fading."""
 
@@ -630,6 +642,11 @@ class Channel(_Spec):
     csi: Literal["instantaneous", "mean"] = Field(
         default="instantaneous",
         description="what the policy sees: the gain of the current block, or the mean gain",
+    )
+    interference: Interference | None = Field(
+        default=None,
+        description="inter-cell interference between cells of one sub-band (needs a topology "
+        "and ps sharing); none (default): cells do not interfere",
     )
 
 
@@ -742,6 +759,11 @@ class Scenario(_Spec):
         if self.topology is not None:
             self._check_topology()
             return self
+        if self.channel.interference is not None:
+            raise ValueError(
+                "channel.interference: needs a topology (the gains from each device to the "
+                "other cells' access points); add a topology section, or remove interference"
+            )
         cell_ids = {c.id for c in self.cells}
         server_ids = {s.id for s in self.servers}
         for index, group in enumerate(self.devices):
