@@ -96,7 +96,8 @@ class AccessPointTemplate(HostsMember):
     )
     sharing: str = Field(
         default="ps",
-        description="how concurrent uploads share the band: fdma, ps, fifo or a registered plug-in",
+        description="how concurrent uploads share the band: fdma, ps, fifo, pf or a registered "
+        "plug-in",
     )
     link: Annotated[LinkParams, Registered(LINKS)] = Field(
         default_factory=ShannonLinkParams,

@@ -395,3 +395,87 @@ class PsUplink(Uplink, ProcessorSharing):
     def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
         band = self.cell.bandwidth_hz / n
         return transfer_end(job, t0, band, self.noise, horizon_s, self.link_model)
+
+
+class PfUplink(PsUplink):
+    """Proportional fair PRB shares among active uploads, re-solved as uploads start and end.
+
+    A PF scheduler's long-run throughputs maximise ``Σ_k log r_k`` over the rates the band
+    allows (Kushner & Whiting 2004). Between changes of the set of uploads (or of the
+    interference) the channel the scheduler averages is its mean gain, so the shares it
+    converges to are the band shares ``b_k`` (``Σ b_k = B``) maximising
+    ``Σ_k log(b_k·log2(1 + c_k/b_k))`` with ``c_k = p_k·g_k/N0`` (mean gain): the scheduler's
+    metric is the Shannon rate whatever the link model (a link model's attenuation of it is a
+    constant factor, which leaves the maximiser unchanged). The optimum is in closed form up to
+    one multiplier: every share has the same ``r'_k/r_k = λ``, i.e. ``ψ(s_k) = λ·c_k`` with
+    ``s_k = c_k/b_k`` and ``ψ(s) = s·(1 − s/((1+s)·ln(1+s)))`` increasing, so ``s_k`` is
+    ``ψ⁻¹(λ·c_k)`` and ``λ`` is found by bisection on ``Σ c_k/s_k = B``. Each upload then
+    integrates its own fading on its share, as under ``ps`` (equal shares: the PF optimum of
+    identical uploads). The averaging window is not a parameter: the shares are the ones the
+    scheduler converges to, which holds when the window is short next to the time between
+    changes of the set of uploads, and long next to the coherence time.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
+        super().__init__(env, cell, on_done)
+        self._shares: dict[int, float] = {}  # id(job) -> band share, Hz
+
+    def share_for_new_hz(self) -> float:
+        return self.cell.bandwidth_hz / (len(self._active) + 1)
+
+    def _reschedule(self, now: float) -> None:
+        active = self._active
+        if active:
+            received = [job.tx_power_w * job.mean_gain / self.noise for job in active]
+            shares = pf_shares_hz(np.array(received), self.cell.bandwidth_hz)
+            self._shares = {id(job): float(b) for job, b in zip(active, shares, strict=True)}
+        super()._reschedule(now)
+
+    def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
+        return bits_sent(job, t0, t1, self._shares[id(job)], self.noise, self.link_model)
+
+    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+        band = self._shares[id(job)]
+        return transfer_end(job, t0, band, self.noise, horizon_s, self.link_model)
+
+
+def _psi(s: np.ndarray) -> np.ndarray:
+    """``ψ(s) = s·(1 − s/((1+s)·ln(1+s)))``: ``c·r'(b)/r(b)`` of ``r(b) = b·ln(1 + c/b)`` at
+    ``s = c/b`` (increasing from 0 at s → 0 to ∞)."""
+    values: np.ndarray = s * (1.0 - s / ((1.0 + s) * np.log1p(s)))
+    return values
+
+
+#: ψ on a log grid of s from 1e-6 to 1e9 (ψ⁻¹ by interpolation in log–log; 2000 points a
+#: decade keep the shares' r'/r equal to about 1e-8)
+_PSI_S = np.logspace(-6.0, 9.0, 30001)
+_PSI_LOG = np.log(_psi(_PSI_S))
+
+
+def pf_shares_hz(received: np.ndarray, band_hz: float) -> np.ndarray:
+    """The proportional fair band shares (Hz, summing to ``band_hz``) of uploads whose received
+    power over the noise PSD is ``received`` (``c_k = p_k·g_k/N0``, Hz): the maximiser of
+    ``Σ log(b_k·log2(1 + c_k/b_k))`` (see :class:`PfUplink`). Identical uploads get equal
+    shares."""
+    c = np.asarray(received, dtype=float)
+    if c.size == 1:
+        return np.array([band_hz])
+    log_s_grid = np.log(_PSI_S)
+
+    def shares(log_lambda: float) -> np.ndarray:
+        log_s = np.interp(log_lambda + np.log(c), _PSI_LOG, log_s_grid)
+        return c / np.exp(log_s)
+
+    # Σ b(λ) decreases in λ: bisect log λ until the shares fill the band
+    low, high = float(_PSI_LOG[0] - np.log(c).min()), float(_PSI_LOG[-1] - np.log(c).max())
+    for _ in range(80):
+        middle = 0.5 * (low + high)
+        if shares(middle).sum() > band_hz:
+            low = middle
+        else:
+            high = middle
+    found = shares(0.5 * (low + high))
+    result: np.ndarray = found * (band_hz / found.sum())
+    return result

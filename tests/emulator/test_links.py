@@ -296,3 +296,107 @@ def test_the_load_scenario_reads_an_nr_cell(tmp_path):
     )
     cell = load_scenario(path).cells[0]
     assert cell.uplink_band_hz == 106 * 12 * 15e3
+
+
+# ---- the proportional fair scheduler (sharing: pf) -------------------------------------------
+
+
+def marginal(b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``r'(b)/r(b)`` of ``r(b) = b·log2(1 + c/b)``."""
+    log_term = np.log1p(c / b)
+    return (log_term - c / (b + c)) / (b * log_term)
+
+
+def test_pf_shares_maximise_the_sum_of_log_rates():
+    from coinfer.emulator.engine.uplink import pf_shares_hz
+
+    c = np.array([1e9, 1e6, 3e7, 4e8])  # p·g/N0 of four uploads, Hz
+    band = 10e6
+    b = pf_shares_hz(c, band)
+    assert b.sum() == pytest.approx(band, rel=1e-15)
+    # the optimality condition: the same r'/r for every upload (the multiplier λ)
+    np.testing.assert_allclose(marginal(b, c), marginal(b, c).mean(), rtol=1e-6)
+    utility = np.sum(np.log(b * np.log2(1 + c / b)))
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                moved = b.copy()
+                moved[i] += 1e3
+                moved[j] -= 1e3
+                assert np.sum(np.log(moved * np.log2(1 + c / moved))) < utility
+    # the weak (power-limited) upload gets the least band: more would barely raise its rate
+    assert b.argmin() == 1
+    np.testing.assert_array_equal(pf_shares_hz(np.full(3, 5e7), 3e6), [1e6, 1e6, 1e6])
+
+
+def two_devices(profile: str, sharing: str):
+    group = {
+        "model": profile,
+        "arrivals": {"process": "deterministic", "interval_s": 5.0, "random_phase": False},
+    }
+    return scenario_from_dict(
+        {
+            "requests": 2,
+            "devices": [
+                {"name": "near", "distance_m": 100.0, **group},
+                {"name": "far", "distance_m": 400.0, **group},
+            ],
+            "cells": [{"id": "c0", "bandwidth_hz": 10e6, "sharing": sharing}],
+            "servers": [{"id": "s0"}],
+            "policy": {"name": "fixed", "params": {"split": 0}},
+        }
+    )
+
+
+def test_two_uploads_under_pf_go_at_the_rates_of_the_closed_form_shares(upload_only):
+    """Both start at t = 0; the near one finishes first at ``θ / r(b_near)`` with ``b`` the
+    root of ``r'/r`` equal for both (solved here with scipy), the far one then has the band."""
+    from scipy.optimize import brentq
+
+    trace = simulate(two_devices(upload_only, "pf"), seed=1).trace.set_index("device_id")
+    c = (trace["tx_power_w"] * trace["gain"] / NOISE_W_PER_HZ).to_numpy()
+    band = 10e6
+
+    def gap(b_near: float) -> float:
+        shares = np.array([b_near, band - b_near])
+        m = marginal(shares, c)
+        return m[0] - m[1]
+
+    b_near = brentq(gap, 1.0, band - 1.0, xtol=1e-6)
+    first_s = PAYLOAD_BITS / (b_near * math.log2(1 + c[0] / b_near))
+    assert trace.loc["near-0", "latency_uplink_s"] == pytest.approx(first_s, rel=1e-6)
+    sent_far = first_s * (band - b_near) * math.log2(1 + c[1] / (band - b_near))
+    rest_s = (PAYLOAD_BITS - sent_far) / (band * math.log2(1 + c[1] / band))
+    assert trace.loc["far-0", "latency_uplink_s"] == pytest.approx(first_s + rest_s, rel=1e-6)
+    ps = simulate(two_devices(upload_only, "ps"), seed=1).trace.set_index("device_id")
+    assert trace.loc["near-0", "latency_uplink_s"] < ps.loc["near-0", "latency_uplink_s"]
+
+
+def test_pf_with_identical_uploads_is_ps(upload_only):
+    """Eight devices at the same distance, uploads overlapping: PF's shares are equal, as ps's."""
+    traces = {}
+    for sharing in ("ps", "pf"):
+        scenario = scenario_from_dict(
+            {
+                "requests": 300,
+                "devices": [
+                    {
+                        "name": "d",
+                        "count": 8,
+                        "model": upload_only,
+                        "distance_m": 300.0,
+                        "arrivals": {"process": "poisson", "rate_per_s": 2.0},
+                    }
+                ],
+                "cells": [{"id": "c0", "sharing": sharing}],
+                "servers": [{"id": "s0"}],
+                "policy": {"name": "fixed", "params": {"split": 0}},
+            }
+        )
+        traces[sharing] = simulate(scenario, seed=2).trace
+    first = traces["ps"].iloc[0]
+    alone_s = PAYLOAD_BITS / shannon_rate_bps(first["tx_power_w"], first["gain"], 5e6, 2e-19)
+    assert (traces["ps"]["latency_uplink_s"] > 1.5 * alone_s).mean() > 0.2  # they do overlap
+    np.testing.assert_allclose(
+        traces["pf"]["latency_uplink_s"], traces["ps"]["latency_uplink_s"], rtol=1e-9
+    )
