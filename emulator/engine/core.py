@@ -48,6 +48,7 @@ from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
+from coinfer.emulator.engine.interference import Interference
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -56,7 +57,6 @@ from coinfer.emulator.engine.routing import (
 )
 from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
-from coinfer.emulator.engine.interference import Interference
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound

@@ -48,13 +48,13 @@ class Interference:
             if not isinstance(uplink, PsUplink):
                 raise InputError(
                     f"channel.interference: cell {uplink.cell.id!r} shares its band by "
-                    f"{uplink.cell.sharing!r}; expected ps (uploads re-rated as the "
+                    f"{uplink.cell.sharing!r}; expected ps or pf (uploads re-rated as the "
                     "interference changes)",
                     path="channel.interference",
                 )
         self._uplinks: list[PsUplink] = list(uplinks)
         self._sub_band = [cell % reuse_factor for cell in range(len(uplinks))]
-        self._noise = [uplink.noise for uplink in uplinks]
+        self._noise: list[float] = [float(uplink.noise) for uplink in uplinks]
         #: per cell: the uploads it hears, by request, with their received power p·g, W
         self._heard: list[dict[int, float]] = [{} for _ in uplinks]
         #: per device: (cell, gain) for the other cells of its sub-band
@@ -73,7 +73,8 @@ class Interference:
         """Cell ``cell``'s noise plus interference PSD now, W/Hz."""
         heard = self._heard[cell]
         received = sum(heard.values()) if heard else 0.0
-        return self._noise[cell] + received / self._uplinks[cell].cell.bandwidth_hz
+        noise: float = self._noise[cell] + received / self._uplinks[cell].cell.bandwidth_hz
+        return noise
 
     def started(self, uplink: Uplink, job: Any) -> None:
         """``job`` went on air: the cells it reaches hear it."""

@@ -466,7 +466,8 @@ def pf_shares_hz(received: np.ndarray, band_hz: float) -> np.ndarray:
 
     def shares(log_lambda: float) -> np.ndarray:
         log_s = np.interp(log_lambda + np.log(c), _PSI_LOG, log_s_grid)
-        return c / np.exp(log_s)
+        found: np.ndarray = c / np.exp(log_s)
+        return found
 
     # Σ b(λ) decreases in λ: bisect log λ until the shares fill the band
     low, high = float(_PSI_LOG[0] - np.log(c).min()), float(_PSI_LOG[-1] - np.log(c).max())

@@ -179,7 +179,7 @@ class LinkModel(Protocol):
 
 
 class ShannonLink:
-    """``r = b·log2(1 + p·g/(b·N0))`` (:func:`~coinfer.emulator.model.reference.shannon_rate_bps`)."""
+    """``r = b·log2(1 + p·g/(b·N0))``, as :func:`.reference.shannon_rate_bps`."""
 
     Params = ShannonLinkParams
     band_hz: float | None = None
@@ -191,7 +191,8 @@ class ShannonLink:
         return shannon_rate_bps(p, g, b, n0)
 
     def rates_bps(self, p: float, g: np.ndarray, b: float, n0: float) -> np.ndarray:
-        return uplink_rate_bps(p, g, b, n0)
+        rates: np.ndarray = uplink_rate_bps(p, g, b, n0)
+        return rates
 
     def harq_delay_s(self, p: float, g: float, b: float, n0: float) -> float:
         return 0.0

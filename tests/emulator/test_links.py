@@ -1,7 +1,8 @@
 """Link models (``coinfer.links``) and inter-cell interference, against their closed forms.
 
 * The TS 38.214 tables are transcribed exactly: every row's spectral efficiency is
-  ``Q_m·R/1024`` rounded (half up) to the four decimals the specification prints, and the tables end where it says.
+  ``Q_m·R/1024`` rounded (half up) to the four decimals the specification prints, and the
+  tables end where it says.
 * A static device on an NR carrier uploads at the TS 38.306 rate
   ``PRBs·12·14·SE·layers·(1 − OH)/T_slot`` times the decoded share ``1 − BLER``, and waits the
   expected HARQ re-sends of its last block: its upload time is exactly that.
@@ -258,9 +259,7 @@ def two_cells(tmp_path, profile: str, reuse_factor: int):
 
 
 @pytest.mark.parametrize("reuse_factor", [1, 2])
-def test_two_cells_one_upload_each_sinr_equals_the_closed_form(
-    tmp_path, upload_only, reuse_factor
-):
+def test_two_cells_one_upload_each_sinr_equals_the_closed_form(tmp_path, upload_only, reuse_factor):
     trace = simulate(two_cells(tmp_path, upload_only, reuse_factor), seed=1).trace
     assert sorted(trace["cell_id"]) == ["ap0", "ap1"]
     assert (trace["t_arrival"] == 0.0).all()  # no random phase: both at once
