@@ -12,6 +12,12 @@ a class implementing :class:`UplinkSharing` registered under the name a cell giv
 * ``ps``: an equal share ``B / n`` among the ``n`` active uploads; in-flight uploads are re-rated
   whenever one starts or ends (see :mod:`emulator.sharing`).
 * ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
+* ``pf``: proportional fair shares among the active uploads (:class:`PfUplink`).
+
+The rate is Shannon's unless the cell names another link model (``cells[i].link``,
+:mod:`coinfer.emulator.model.links`, e.g. 5G NR): its ``rate_bps`` then replaces
+``shannon_rate_bps`` and its HARQ delay follows the last bit. A listener (inter-cell
+interference, :mod:`.interference`) is told when uploads start and leave the air.
 
 Fading changes inside a transfer are integrated block by block without simulation events. A
 device replaying a capacity or SNR trace (:mod:`emulator.replay_links`) has no fading: its link
