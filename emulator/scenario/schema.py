@@ -647,7 +647,7 @@ class Channel(_Spec):
     interference: Interference | None = Field(
         default=None,
         description="inter-cell interference between cells of one sub-band (needs a topology "
-        "and ps sharing); none (default): cells do not interfere",
+        "and ps or pf sharing); none (default): cells do not interfere",
     )
 
 
