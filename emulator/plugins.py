@@ -2,7 +2,8 @@
 
 A *family* is a kind of pluggable part: policies, server disciplines, uplink sharing, fading
 laws, arrival processes, work laws, path-loss models, topology generators, trace readers,
-mobility models. Each is a :class:`Family` declared in :data:`FAMILIES` with
+placement policies, mobility models, link models. Each is a :class:`Family` declared in
+:data:`FAMILIES` with
 
 * its name, which names the entry point group ``coinfer.<name>`` its members register in;
 * the key of the scenario (or catalog) field whose value picks a member (``discipline``,
@@ -502,6 +503,9 @@ MOBILITY = Family(
     "model",
     "coinfer.emulator.engine.mobility:MobilityModel",
 )
+LINKS = Family(
+    "links", "link model", "link models", "model", "coinfer.emulator.model.links:LinkModel"
+)
 
 #: Every family, by name.
 FAMILIES: dict[str, Family] = {
@@ -518,6 +522,7 @@ FAMILIES: dict[str, Family] = {
         TRACE_READERS,
         PLACEMENT,
         MOBILITY,
+        LINKS,
     )
 }
 

@@ -194,12 +194,13 @@ def _cells(
         CellSpec(
             index=i,
             id=ap,
-            bandwidth_hz=spec.bandwidth_hz,
+            bandwidth_hz=spec.uplink_band_hz,
             noise_psd_w_per_hz=_noise(ap, spec),
             sharing=spec.sharing,
             server=server_index[routes[ap][0].server],
             num_devices=counts.get(ap, 0),
             sharing_params=spec.member_params,  # type: ignore[arg-type]
+            link=spec.link,
             routes=tuple(
                 RouteSpec(
                     server=server_index[r.server],
@@ -226,6 +227,7 @@ def _devices(
 ) -> tuple[DeviceSpec, ...]:
     """Every device, in graph order (its index keys its random streams)."""
     cell_of = {cell.id: cell for cell in cells}
+    cell_index = {cell.id: cell.index for cell in cells}
     profiles: dict[str, ModelProfile] = {}
     devices = []
     for index, (node, spec) in enumerate(topology.devices.items()):
@@ -259,6 +261,11 @@ def _devices(
                 distance_m=distances[(node, ap)],
                 mean_gain=gains[(node, ap)],
                 download=group.download,
+                cross_gains=tuple(
+                    (cell_index[other], gains[(node, other)])
+                    for other in topology.radio[node]
+                    if other != ap
+                ),
             )
         )
     return tuple(devices)

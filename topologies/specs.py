@@ -21,12 +21,19 @@ the edge.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import json
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from coinfer.emulator.inputs import InputModel
-from coinfer.emulator.plugins import SERVERS, SHARING, HostsMember
+from coinfer.emulator.model.links import (
+    LinkParams,
+    ShannonLinkParams,
+    check_link_band,
+    uplink_band_hz,
+)
+from coinfer.emulator.plugins import LINKS, SERVERS, SHARING, HostsMember, Registered
 
 NodeKind = Literal["device", "access_point", "server", "cloud", "switch"]
 EdgeKind = Literal["wireless", "wired"]
@@ -89,14 +96,39 @@ class AccessPointTemplate(HostsMember):
     )
     sharing: str = Field(
         default="ps",
-        description="how concurrent uploads share the band: fdma, ps, fifo or a registered plug-in",
+        description="how concurrent uploads share the band: fdma, ps, fifo, pf or a registered "
+        "plug-in",
     )
+    link: Annotated[LinkParams, Registered(LINKS)] = Field(
+        default_factory=ShannonLinkParams,
+        description="link model: {model: shannon} (default) or {model: nr, ...} (docs/radio.md)",
+    )
+
+    @field_validator("link", mode="before")
+    @classmethod
+    def _link_from_text(cls, value: object) -> object:
+        """A graph attribute holds text: a link model's JSON mapping, or its bare name."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"got {value!r}, expected a JSON mapping ({err})") from err
+            return {"model": text}
+        return value
 
     @model_validator(mode="after")
     def _one_noise(self) -> Self:
         if self.noise_psd_w_per_hz is not None and self.noise_figure_db is not None:
             raise ValueError("give noise_psd_w_per_hz or noise_figure_db, not both")
+        check_link_band(self.link, self.bandwidth_hz, "bandwidth_hz" in self.model_fields_set)
         return self
+
+    @property
+    def uplink_band_hz(self) -> float:
+        """The band the cell's uploads share, Hz: the link model's, else ``bandwidth_hz``."""
+        return uplink_band_hz(self.link, self.bandwidth_hz)
 
 
 class AccessPointNode(AccessPointTemplate, _Placed):
@@ -203,5 +235,15 @@ EdgeSpec = WirelessLink | WiredLink
 
 
 def attributes(spec: BaseModel) -> dict[str, object]:
-    """The graph attributes of a node or edge spec: every field that is set (None left out)."""
-    return spec.model_dump(exclude_none=True)
+    """The graph attributes of a node or edge spec: every field that is set (None left out; an
+    access point's link model only when it is not the default, as JSON text so that GraphML can
+    hold it, with the band it occupies as ``bandwidth_hz``)."""
+    data = spec.model_dump(exclude_none=True)
+    link = data.get("link")
+    if isinstance(link, dict):
+        if link == ShannonLinkParams().model_dump():
+            del data["link"]
+        else:
+            data["link"] = json.dumps(link, sort_keys=True)
+            data["bandwidth_hz"] = spec.uplink_band_hz  # type: ignore[attr-defined]
+    return data

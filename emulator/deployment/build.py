@@ -103,12 +103,13 @@ def _resolve(scenario: Scenario, seed: int) -> Deployment:
         CellSpec(
             index=i,
             id=c.id,
-            bandwidth_hz=c.bandwidth_hz,
+            bandwidth_hz=c.uplink_band_hz,
             noise_psd_w_per_hz=c.noise_w_per_hz,
             sharing=c.sharing,
             server=server_index[c.server or scenario.servers[0].id],
             num_devices=counts[i],
             sharing_params=c.sharing_params,
+            link=c.link,
         )
         for i, c in enumerate(scenario.cells)
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from coinfer.emulator.model.hardware import HardwareSpec
+from coinfer.emulator.model.links import LinkParams
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.scenario.model_placement import ModelCacheParams, ModelDownload, check_fits
 from coinfer.emulator.scenario.schema import (
@@ -64,6 +65,9 @@ class DeviceSpec:
     #: Downloads the device side of its model over the cell's downlink before running it on
     #: the device (None: it holds the model).
     download: ModelDownload | None = None
+    #: (cell index, mean gain) to the other cells' access points it reaches (topologies only):
+    #: what it interferes with when ``channel.interference`` is set.
+    cross_gains: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,8 @@ class CellSpec:
     routes: tuple[RouteSpec, ...] = ()
     #: The sharing discipline's own parameters (None: its defaults).
     sharing_params: SharingParams | None = None
+    #: The link model and its parameters (None: shannon; see :mod:`coinfer.emulator.model.links`).
+    link: LinkParams | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
 from coinfer.emulator.engine.handover import Handovers
+from coinfer.emulator.engine.interference import Interference
 from coinfer.emulator.engine.model_cache import ServerModels
 from coinfer.emulator.engine.routing import (
     CandidateServer,
@@ -345,6 +346,10 @@ class Engine:
             )
             for cell in deployment.cells
         ]
+        if deployment.channel.interference is not None:  # the uplinks' listener (see its module)
+            Interference(
+                self._uplinks, deployment.devices, deployment.channel.interference.reuse_factor
+            )
         disciplines = SERVERS.load_many(spec.discipline for spec in deployment.servers)
         self._servers: list[ServerDiscipline] = [
             disciplines[spec.discipline](

@@ -12,6 +12,12 @@ a class implementing :class:`UplinkSharing` registered under the name a cell giv
 * ``ps``: an equal share ``B / n`` among the ``n`` active uploads; in-flight uploads are re-rated
   whenever one starts or ends (see :mod:`emulator.sharing`).
 * ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
+* ``pf``: proportional fair shares among the active uploads (:class:`PfUplink`).
+
+The rate is Shannon's unless the cell names another link model (``cells[i].link``,
+:mod:`coinfer.emulator.model.links`, e.g. 5G NR): its ``rate_bps`` then replaces
+``shannon_rate_bps`` and its HARQ delay follows the last bit. A listener (inter-cell
+interference, :mod:`.interference`) is told when uploads start and leave the air.
 
 Fading changes inside a transfer are integrated block by block without simulation events. A
 device replaying a capacity or SNR trace (:mod:`emulator.replay_links`) has no fading: its link
@@ -31,11 +37,13 @@ import simpy
 from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing
 from coinfer.emulator.model.reference import shannon_rate_bps, uplink_rate_bps
+from coinfer.emulator.plugins import LINKS
 from coinfer.emulator.scenario.schema import SharingParams
 
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
     from coinfer.emulator.engine.fading import BlockFading
+    from coinfer.emulator.model.links import LinkModel
 
 _SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
 _CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
@@ -51,8 +59,17 @@ class UplinkJob(Protocol):
     link: CapacityLink | SnrLink | None
 
 
-def bits_sent(job: UplinkJob, t0: float, t1: float, band_hz: float, noise: float) -> float:
-    """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block)."""
+def bits_sent(
+    job: UplinkJob,
+    t0: float,
+    t1: float,
+    band_hz: float,
+    noise: float,
+    model: LinkModel | None = None,
+) -> float:
+    """Bits ``job`` sends in ``[t0, t1]`` on ``band_hz`` (fading integrated per block), at the
+    Shannon rate or, given a link ``model`` (:mod:`coinfer.emulator.model.links`), at its rate."""
+    shannon_rate_bps, uplink_rate_bps = _rates(model)
     fading = job.fading
     p, g = job.tx_power_w, job.mean_gain
     if fading is None:
@@ -88,13 +105,20 @@ def bits_sent(job: UplinkJob, t0: float, t1: float, band_hz: float, noise: float
 
 
 def transfer_end(
-    job: UplinkJob, t0: float, band_hz: float, noise: float, horizon_s: float = math.inf
+    job: UplinkJob,
+    t0: float,
+    band_hz: float,
+    noise: float,
+    horizon_s: float = math.inf,
+    model: LinkModel | None = None,
 ) -> float:
-    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz``.
+    """When ``job`` finishes sending its ``left`` bits from ``t0`` on ``band_hz`` (at the rate
+    of the link ``model``; None: Shannon's).
 
     Returns ``inf`` as soon as the transfer is known to end after ``horizon_s`` (the caller only
     needs the earliest finish among several transfers).
     """
+    shannon_rate_bps, uplink_rate_bps = _rates(model)
     left = job.left
     if left <= 0.0:
         return t0
@@ -133,6 +157,13 @@ def transfer_end(
         t += _CHUNK_BLOCKS * coherence
         block += _CHUNK_BLOCKS
     return math.inf
+
+
+def _rates(model: LinkModel | None) -> tuple[Callable[..., float], Callable[..., Any]]:
+    """The scalar and the vectorised rate of ``model`` (None: Shannon's, the module's own)."""
+    if model is None:
+        return shannon_rate_bps, uplink_rate_bps
+    return model.rate_bps, model.rates_bps
 
 
 class UplinkSharing(Protocol):
@@ -191,6 +222,30 @@ class Uplink:
         self.cell = cell
         self.on_done = on_done
         self.noise = cell.noise_psd_w_per_hz
+        #: the cell's link model (None: Shannon, computed inline as always)
+        self.link_model = link_model(cell)
+        #: told of every upload that starts and ends (inter-cell interference), or None
+        self.listener: UplinkListener | None = None
+
+    def _finish(self, job: Any) -> None:
+        """``job``'s bits are on air: tell the listener, then ``on_done(job)`` after the link
+        model's HARQ delay (the expected re-sends of the last block, at the SINR of the share
+        the job had; none for Shannon)."""
+        if self.listener is not None:
+            self.listener.ended(self, job)
+        model = self.link_model
+        if model is None:
+            self.on_done(job)
+            return
+        fading = job.fading
+        now = self.env.now
+        gain = job.mean_gain * (fading.gain(fading.block_at(now)) if fading is not None else 1.0)
+        delay = model.harq_delay_s(job.tx_power_w, gain, self.share_for_new_hz(), self.noise)
+        if delay <= 0.0:
+            self.on_done(job)
+            return
+        timer = self.env.timeout(delay)
+        timer.callbacks.append(lambda _event: self.on_done(job))
 
     def share_for_new_hz(self) -> float:
         """Band an upload starting now would get, Hz."""
@@ -205,6 +260,24 @@ class Uplink:
         ``job.left`` brought up to date; ``on_done`` is then never called for it. Returns the
         seconds it was on air since it last started (0 if it was waiting)."""
         raise NotImplementedError
+
+
+class UplinkListener(Protocol):
+    """Told when an upload starts and when its bits are on air (see :mod:`.interference`)."""
+
+    def started(self, uplink: Uplink, job: Any) -> None: ...
+
+    def ended(self, uplink: Uplink, job: Any) -> None: ...
+
+
+def link_model(cell: CellSpec) -> LinkModel | None:
+    """The cell's link model, made from its parameters; None for Shannon (the default), whose
+    rate the uplink computes inline."""
+    params = cell.link
+    if params is None or params.model == "shannon":
+        return None
+    model: LinkModel = LINKS.load(params.model)(params)
+    return model
 
 
 class FdmaUplink(Uplink):
@@ -245,7 +318,7 @@ class FdmaUplink(Uplink):
     def _transmit(self, job: Any, queue: deque[Any]) -> None:
         now = self.env.now
         job.tx_start_s = job.updated_s = now
-        end = transfer_end(job, now, self.band_hz, self.noise)
+        end = transfer_end(job, now, self.band_hz, self.noise, model=self.link_model)
         job.finish_s = end
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
@@ -280,7 +353,7 @@ class FdmaUplink(Uplink):
         job.left = 0.0
         if queue:
             self._transmit(queue[0], queue)
-        self.on_done(job)
+        self._finish(job)
 
 
 class FifoUplink(Uplink):
@@ -313,7 +386,7 @@ class FifoUplink(Uplink):
     def _transmit(self, job: Any) -> None:
         now = self.env.now
         job.tx_start_s = job.updated_s = now
-        end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise)
+        end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise, model=self.link_model)
         job.finish_s = end
         self._tx_s += end - now
         timer = self.env.timeout(end - now)
@@ -345,7 +418,7 @@ class FifoUplink(Uplink):
         job.left = 0.0
         if self._queue:
             self._transmit(self._queue[0])
-        self.on_done(job)
+        self._finish(job)
 
 
 class PsUplink(Uplink, ProcessorSharing):
@@ -355,7 +428,7 @@ class PsUplink(Uplink, ProcessorSharing):
         self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
     ) -> None:
         Uplink.__init__(self, env, cell, on_done)
-        ProcessorSharing.__init__(self, env, on_done)
+        ProcessorSharing.__init__(self, env, self._finish)
 
     def share_for_new_hz(self) -> float:
         return self.cell.bandwidth_hz / (len(self._active) + 1)
@@ -363,6 +436,16 @@ class PsUplink(Uplink, ProcessorSharing):
     def start(self, job: Any) -> None:
         job.tx_start_s = self.env.now
         self.join(job)
+        if self.listener is not None:
+            self.listener.started(self, job)
+
+    def set_noise(self, noise: float) -> None:
+        """Change the noise (plus interference) PSD now, W/Hz: the active uploads are brought
+        up to now at the old one and re-rated at the new one."""
+        now = self.env.now
+        self._advance(now, len(self._active))
+        self.noise = noise
+        self._reschedule(now)
 
     def withdraw(self, job: Any) -> float:
         now = self.env.now
@@ -373,7 +456,93 @@ class PsUplink(Uplink, ProcessorSharing):
         return on_air
 
     def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
-        return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise)
+        return bits_sent(job, t0, t1, self.cell.bandwidth_hz / n, self.noise, self.link_model)
 
     def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
-        return transfer_end(job, t0, self.cell.bandwidth_hz / n, self.noise, horizon_s)
+        band = self.cell.bandwidth_hz / n
+        return transfer_end(job, t0, band, self.noise, horizon_s, self.link_model)
+
+
+class PfUplink(PsUplink):
+    """Proportional fair PRB shares among active uploads, re-solved as uploads start and end.
+
+    A PF scheduler's long-run throughputs maximise ``Σ_k log r_k`` over the rates the band
+    allows (Kushner & Whiting 2004). Between changes of the set of uploads (or of the
+    interference) the channel the scheduler averages is its mean gain, so the shares it
+    converges to are the band shares ``b_k`` (``Σ b_k = B``) maximising
+    ``Σ_k log(b_k·log2(1 + c_k/b_k))`` with ``c_k = p_k·g_k/N0`` (mean gain): the scheduler's
+    metric is the Shannon rate whatever the link model (a link model's attenuation of it is a
+    constant factor, which leaves the maximiser unchanged). The optimum is in closed form up to
+    one multiplier: every share has the same ``r'_k/r_k = λ``, i.e. ``ψ(s_k) = λ·c_k`` with
+    ``s_k = c_k/b_k`` and ``ψ(s) = s·(1 − s/((1+s)·ln(1+s)))`` increasing, so ``s_k`` is
+    ``ψ⁻¹(λ·c_k)`` and ``λ`` is found by bisection on ``Σ c_k/s_k = B``. Each upload then
+    integrates its own fading on its share, as under ``ps`` (equal shares: the PF optimum of
+    identical uploads). The averaging window is not a parameter: the shares are the ones the
+    scheduler converges to, which holds when the window is short next to the time between
+    changes of the set of uploads, and long next to the coherence time.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
+        super().__init__(env, cell, on_done)
+        self._shares: dict[int, float] = {}  # id(job) -> band share, Hz
+
+    def share_for_new_hz(self) -> float:
+        return self.cell.bandwidth_hz / (len(self._active) + 1)
+
+    def _reschedule(self, now: float) -> None:
+        active = self._active
+        if active:
+            received = [job.tx_power_w * job.mean_gain / self.noise for job in active]
+            shares = pf_shares_hz(np.array(received), self.cell.bandwidth_hz)
+            self._shares = {id(job): float(b) for job, b in zip(active, shares, strict=True)}
+        super()._reschedule(now)
+
+    def work_done(self, job: Any, t0: float, t1: float, n: int) -> float:
+        return bits_sent(job, t0, t1, self._shares[id(job)], self.noise, self.link_model)
+
+    def finish_time(self, job: Any, t0: float, n: int, horizon_s: float) -> float:
+        band = self._shares[id(job)]
+        return transfer_end(job, t0, band, self.noise, horizon_s, self.link_model)
+
+
+def _psi(s: np.ndarray) -> np.ndarray:
+    """``ψ(s) = s·(1 − s/((1+s)·ln(1+s)))``: ``c·r'(b)/r(b)`` of ``r(b) = b·ln(1 + c/b)`` at
+    ``s = c/b`` (increasing from 0 at s → 0 to ∞)."""
+    values: np.ndarray = s * (1.0 - s / ((1.0 + s) * np.log1p(s)))
+    return values
+
+
+#: ψ on a log grid of s from 1e-6 to 1e9 (ψ⁻¹ by interpolation in log–log; 2000 points a
+#: decade keep the shares' r'/r equal to about 1e-8)
+_PSI_S = np.logspace(-6.0, 9.0, 30001)
+_PSI_LOG = np.log(_psi(_PSI_S))
+
+
+def pf_shares_hz(received: np.ndarray, band_hz: float) -> np.ndarray:
+    """The proportional fair band shares (Hz, summing to ``band_hz``) of uploads whose received
+    power over the noise PSD is ``received`` (``c_k = p_k·g_k/N0``, Hz): the maximiser of
+    ``Σ log(b_k·log2(1 + c_k/b_k))`` (see :class:`PfUplink`). Identical uploads get equal
+    shares."""
+    c = np.asarray(received, dtype=float)
+    if c.size == 1:
+        return np.array([band_hz])
+    log_s_grid = np.log(_PSI_S)
+
+    def shares(log_lambda: float) -> np.ndarray:
+        log_s = np.interp(log_lambda + np.log(c), _PSI_LOG, log_s_grid)
+        found: np.ndarray = c / np.exp(log_s)
+        return found
+
+    # Σ b(λ) decreases in λ: bisect log λ until the shares fill the band
+    low, high = float(_PSI_LOG[0] - np.log(c).min()), float(_PSI_LOG[-1] - np.log(c).max())
+    for _ in range(80):
+        middle = 0.5 * (low + high)
+        if shares(middle).sum() > band_hz:
+            low = middle
+        else:
+            high = middle
+    found = shares(0.5 * (low + high))
+    result: np.ndarray = found * (band_hz / found.sum())
+    return result

@@ -47,9 +47,16 @@ from pydantic import (
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.inputs import SAFE_NAME, InputModel
+from coinfer.emulator.model.links import (
+    LinkParams,
+    ShannonLinkParams,
+    check_link_band,
+    uplink_band_hz,
+)
 from coinfer.emulator.plugins import (
     ARRIVALS,
     FADING,
+    LINKS,
     PATHLOSS,
     PLACEMENT,
     SERVERS,
@@ -467,6 +474,10 @@ class DisciplineParams(_Spec):
     server's ``discipline`` (see ``docs/extending.md``)."""
 
 
+#: A cell's link model (a member of the ``coinfer.links`` family with its parameters).
+Link = Annotated[LinkParams, Registered(LINKS)]
+
+
 class Cell(HostsMember):
     """One access point and its uplink band; the sharing discipline's own parameters, if any,
     are given beside ``sharing``."""
@@ -494,15 +505,27 @@ class Cell(HostsMember):
         default="ps",
         description="how concurrent uploads share the band: fdma (static equal share among the "
         "cell's devices), ps (equal share among active uploads, re-rated as they come and go), "
-        "fifo (one upload at a time on the whole band), or a registered plug-in",
+        "fifo (one upload at a time on the whole band), pf (proportional fair shares among "
+        "active uploads), or a registered plug-in",
     )
     server: str | None = Field(default=None, description="server id (default: the first server)")
+    link: Link = Field(
+        default_factory=ShannonLinkParams,
+        description="link model: {model: shannon} (default) or {model: nr, preset: "
+        "nr-fr1-100mhz, ...} (docs/radio.md)",
+    )
 
     @model_validator(mode="after")
     def _one_noise(self) -> Self:
         if self.noise_psd_w_per_hz is not None and self.noise_figure_db is not None:
             raise ValueError("give noise_psd_w_per_hz or noise_figure_db, not both")
+        check_link_band(self.link, self.bandwidth_hz, "bandwidth_hz" in self.model_fields_set)
         return self
+
+    @property
+    def uplink_band_hz(self) -> float:
+        """The band the cell's uploads share, Hz: the link model's, else ``bandwidth_hz``."""
+        return uplink_band_hz(self.link, self.bandwidth_hz)
 
     @property
     def noise_w_per_hz(self) -> float:
@@ -615,6 +638,18 @@ class Fading(_Spec):
     m: float = Field(default=1.0, ge=0.5, le=1e4, description="Nakagami m, law = nakagami")
 
 
+class Interference(_Spec):
+    """Uploads of other cells on the same sub-band raise a cell's noise (docs/radio.md)."""
+
+    reuse_factor: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="sub-bands the cells are spread over (cell i on sub-band i mod reuse_factor); "
+        "1: every cell interferes with every other",
+    )
+
+
 class Channel(_Spec):
     """The wireless uplink's gain: path loss × shadowing × small-scale fading."""
 
@@ -628,6 +663,11 @@ class Channel(_Spec):
     csi: Literal["instantaneous", "mean"] = Field(
         default="instantaneous",
         description="what the policy sees: the gain of the current block, or the mean gain",
+    )
+    interference: Interference | None = Field(
+        default=None,
+        description="inter-cell interference between cells of one sub-band (needs a topology "
+        "and ps or pf sharing); none (default): cells do not interfere",
     )
 
 
@@ -763,8 +803,21 @@ class Scenario(_Spec):
                         "or remove mobility"
                     )
         if self.topology is not None:
+            if self.channel.interference is not None:
+                for index, group in enumerate(self.devices):
+                    if group.mobility is not None and group.mobility.model != "static":
+                        raise ValueError(
+                            f"devices[{index}].mobility: model {group.mobility.model!r} with "
+                            "channel.interference is not supported (a moving device's gains "
+                            "to the other cells would be those of its start); remove one of them"
+                        )
             self._check_topology()
             return self
+        if self.channel.interference is not None:
+            raise ValueError(
+                "channel.interference: needs a topology (the gains from each device to the "
+                "other cells' access points); add a topology section, or remove interference"
+            )
         cell_ids = {c.id for c in self.cells}
         server_ids = {s.id for s in self.servers}
         for index, group in enumerate(self.devices):

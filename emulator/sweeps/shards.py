@@ -97,6 +97,10 @@ def _resource_graph(deployment: Deployment) -> nx.Graph:
                     graph.add_edge(("cell", cell.index), ("link", link))
     for device in deployment.devices:
         graph.add_edge(("cell", device.cell), ("server", device.server))
+    interference = deployment.channel.interference
+    if interference is not None:  # cells of one sub-band hear each other's uploads
+        for cell in deployment.cells:
+            graph.add_edge(("cell", cell.index), ("band", cell.index % interference.reuse_factor))
     mobility = deployment.mobility
     if mobility is not None and mobility.devices:  # a moving device may hand over to any cell
         for cell in deployment.cells:
@@ -129,6 +133,7 @@ def shared_resources(deployment: Deployment) -> list[str]:
         "server": [s.id for s in deployment.servers],
         "link": [k.id for k in deployment.links],
         "mobility": ["moving devices"],  # they hand over between the cells
+        "band": [f"sub-band {k}" for k in range(len(deployment.cells))],  # interference
     }
     cell_ids = [cell.id for cell in deployment.cells]
     shared = []

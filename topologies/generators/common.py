@@ -141,7 +141,9 @@ class GraphBuilder:
 
     def access_point(self, node_id: str, template: AccessPointTemplate, xy) -> str:
         """An access point with the template's radio fields at ``xy``."""
-        spec = AccessPointNode(**template.model_dump(), x_m=float(xy[0]), y_m=float(xy[1]))
+        spec = AccessPointNode(
+            **template.model_dump(exclude_unset=True), x_m=float(xy[0]), y_m=float(xy[1])
+        )
         return self.node(node_id, spec)
 
     def server(

@@ -97,6 +97,22 @@ def test_moving_devices_tie_the_cells_they_may_hand_over_between():
     assert len(independent_parts(prepare(static)[0])) == len(deployment.cells)
 
 
+def test_cells_that_interfere_are_one_part_per_sub_band():
+    own = "topology.routing=own"  # each cell sends to its own site's server
+    scenario = load_scenario("examples/scenarios/hex-city-nr.yaml", [own])
+    assert scenario.channel.interference is not None
+    with pytest.raises(InputError, match=r"only 1 independent part \(band 'sub-band 0'"):
+        simulate_sharded(scenario, 1, "unused", 2, SerialExecutor())
+    reuse_3 = load_scenario(
+        "examples/scenarios/hex-city-nr.yaml", [own, "channel.interference.reuse_factor=3"]
+    )
+    assert len(independent_parts(prepare(reuse_3)[0])) == 3
+    silent = load_scenario(
+        "examples/scenarios/hex-city-nr.yaml", [own, "channel.interference=null"]
+    )
+    assert len(independent_parts(prepare(silent)[0])) == 7
+
+
 def test_a_run_bounded_by_a_number_of_requests_is_refused(tmp_path):
     scenario = load_scenario(MULTI_CELL, ["duration_s=null", "requests=100"])
     with pytest.raises(InputError, match="expected a run bounded by duration_s"):
