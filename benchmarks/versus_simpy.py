@@ -41,6 +41,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODEL_FILE = HERE / "versus-simpy-model.yaml"
 SIZES = (100, 1000, 10_000)
+TITLES = {
+    "coinfer": "coinfer, this checkout (per-device arrival streams)",
+    "merged": "coinfer, this checkout, each cell's arrivals merged (merged: true)",
+}
 BIG_SIZES = (100_000, 1_000_000)
 
 # The workload, as bare_simpy.py has it.
@@ -60,8 +64,9 @@ def distance_m() -> float:
     return float((K0 / gain) ** (1.0 / EXPONENT))
 
 
-def scenario(devices: int, requests: int) -> dict[str, Any]:
-    """The workload as a coinfer scenario (a dict for ``scenario_from_dict``)."""
+def scenario(devices: int, requests: int, merged: bool = False) -> dict[str, Any]:
+    """The workload as a coinfer scenario (a dict for ``scenario_from_dict``); ``merged``: each
+    cell's devices draw their arrivals as one merged Poisson process (docs/engine.md)."""
     per_cell = max(1, devices // CELLS)
     return {
         "name": f"versus-simpy-{devices}",
@@ -73,7 +78,11 @@ def scenario(devices: int, requests: int) -> dict[str, Any]:
                 "count": per_cell,
                 "hardware": "paper-device",
                 "model": "versus-simpy",
-                "arrivals": {"process": "poisson", "rate_per_s": TOTAL_RATE_PER_S / devices},
+                "arrivals": {
+                    "process": "poisson",
+                    "rate_per_s": TOTAL_RATE_PER_S / devices,
+                    **({"merged": True} if merged else {}),
+                },
                 "distance_m": distance_m(),
                 "deadline_s": 1.0,
                 "cell": f"cell{i}",
@@ -90,7 +99,7 @@ def scenario(devices: int, requests: int) -> dict[str, Any]:
     }
 
 
-def run_coinfer(devices: int, requests: int, seed: int) -> dict[str, Any]:
+def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) -> dict[str, Any]:
     """One coinfer run in this process: set-up time (to the first SimPy event), run time (from
     it until ``simulate`` returns with the trace written and summarised), peak RSS."""
     import resource
@@ -108,7 +117,7 @@ def run_coinfer(devices: int, requests: int, seed: int) -> dict[str, Any]:
         simpy.Environment.step = original_step  # type: ignore[method-assign]
         original_step(env)
 
-    case = scenario_from_dict(scenario(devices, requests))
+    case = scenario_from_dict(scenario(devices, requests, merged))
     with tempfile.TemporaryDirectory() as out:
         simpy.Environment.step = first_step  # type: ignore[method-assign]
         started = time.perf_counter()
@@ -127,14 +136,16 @@ def run_coinfer(devices: int, requests: int, seed: int) -> dict[str, Any]:
 
 
 def child(kind: str, devices: int, requests: int, seed: int, layout: str | None) -> dict:
-    """One case in a fresh Python process: ``bare`` (the script) or ``coinfer`` (this checkout,
-    or the package laid out under ``layout``)."""
+    """One case in a fresh Python process: ``bare`` (the script), ``coinfer`` (this checkout,
+    or the package laid out under ``layout``) or ``merged`` (this checkout, merged arrivals)."""
     if kind == "bare":
         command = [sys.executable, str(HERE / "bare_simpy.py")]
         command += ["--devices", str(devices), "--requests", str(requests), "--seed", str(seed)]
         env = None
     else:
+        merged = str(int(kind == "merged"))
         command = [sys.executable, __file__, "--child", str(devices), str(requests), str(seed)]
+        command.append(merged)
         env = {**os.environ}
         if layout is not None:
             env["PYTHONPATH"] = os.pathsep.join([layout, str(HERE)])
@@ -158,14 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reference", help="also coinfer at this git revision (e.g. main)")
-    parser.add_argument("--child", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-merged", action="store_true", help="leave out the run with merged arrivals"
+    )
+    parser.add_argument("--child", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_coinfer(*args.child)))
+        devices, requests, seed, merged = args.child
+        print(json.dumps(run_coinfer(devices, requests, seed, bool(merged))))
         return 0
     sizes = sorted(set(args.sizes) | (set(BIG_SIZES) if args.big else set()))
-    kinds = ["bare", "coinfer"]
-    layouts: dict[str, str | None] = {"bare": None, "coinfer": None}
+    kinds = ["bare", "coinfer"] + ([] if args.no_merged else ["merged"])
+    layouts: dict[str, str | None] = {"bare": None, "coinfer": None, "merged": None}
     with tempfile.TemporaryDirectory() as scratch:
         if args.reference:
             from setup_time import export, package_layout  # one copy of the export
@@ -201,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return [x / y for x, y in zip(a, b, strict=True)]
 
     for kind in kinds[1:]:
-        print(f"\n{kind} (this checkout)" if kind == "coinfer" else f"\n{args.reference}")
+        print(f"\n{TITLES.get(kind, args.reference)}")
         for devices in sizes:
             ratios = over(rate(kind, devices), rate("bare", devices))
             line = (
