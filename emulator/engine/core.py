@@ -496,7 +496,7 @@ class Engine:
         index, count = 0, len(self._devices)
         while index < count:
             if group is not None and index == group.start:
-                self.env.process(self._merged_source(group))
+                self._start_merged(group)
                 index = group.stop
                 group = next(merged, None)
                 continue
@@ -570,21 +570,25 @@ class Engine:
             self.remaining -= 1
             arrive(device)
 
-    def _merged_source(self, group: range) -> Generator[simpy.Event, object, None]:
-        """SimPy process: the merged arrivals of a group of Poisson devices (:mod:`.merged`)."""
-        env = self.env
-        timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
-        devices, device_at = self._devices, self._device
+    def _start_merged(self, group: range) -> None:
+        """Start the merged arrivals of a group of Poisson devices (:mod:`.merged`): a chain of
+        timeouts, each arrival scheduling the next (no SimPy process: no generator to resume)."""
         spec = self.deployment.devices[group.start]
         rng = single_stream(self.seed, MERGED_STREAM, group.start)  # one stream: no bulk seeding
-        for gap, index in merged_arrivals(spec, group, rng):
-            if env.now + gap > duration_s:
-                return
-            yield timeout(gap)
-            if self.remaining <= 0:
-                return
-            self.remaining -= 1
-            arrive(devices[index] or device_at(index))
+        self._next_merged(merged_arrivals(spec, group, rng))
+
+    def _next_merged(self, draws: Iterator[tuple[float, int]]) -> None:
+        gap, index = next(draws)
+        if self.env.now + gap <= self.duration_s:
+            self.env.timeout(gap, (draws, index)).callbacks.append(self._merged_arrival)
+
+    def _merged_arrival(self, event: simpy.Event) -> None:
+        draws, index = event._value
+        if self.remaining <= 0:
+            return
+        self.remaining -= 1
+        self._arrive(self._devices[index] or self._device(index))
+        self._next_merged(draws)
 
     @inline_builds  # the context, built by name, compiled to a tuple (hot path)
     def _arrive(self, device: _Device) -> None:
