@@ -40,6 +40,7 @@ SOURCES = (
     "mobility-shadowing",
     "mobility-los",
     "mobility-start",
+    "merged-arrivals",
 )
 
 

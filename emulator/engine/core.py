@@ -63,6 +63,12 @@ from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
 from coinfer.emulator.engine.handover import Handovers
 from coinfer.emulator.engine.interference import Interference
+from coinfer.emulator.engine.merged import (
+    MERGED_STREAM,
+    is_merged,
+    merged_arrivals,
+    merged_groups,
+)
 from coinfer.emulator.engine.model_cache import ServerModels
 from coinfer.emulator.engine.routing import (
     CandidateServer,
@@ -78,6 +84,7 @@ from coinfer.emulator.model.profiles import SplitTable
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
 from coinfer.emulator.plugins import ARRIVALS, FADING, PLACEMENT, SERVERS, SHARING, WORK
 from coinfer.emulator.randomness import Streams
+from coinfer.emulator.randomness import stream as single_stream
 from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import TRACE, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
@@ -409,14 +416,18 @@ class Engine:
             and any(d.download is not None for d in deployment.devices)
             else None
         )
-        self._devices = [self._make_device(spec) for spec in deployment.devices]
         #: moving devices and their handovers (.handover), if any device moves
         self._handovers: Handovers | None = None
         self._handover_writer = handover_writer
         if deployment.mobility is not None:
             self._handovers = Handovers(self, deployment.mobility, self._streams)
-            for device in self._devices:
-                device.track = self._handovers.track_of(device)
+        for spec in deployment.devices:  # every model's code, before any device is made
+            self._model_codes.setdefault(spec.model.name, len(self._model_codes))
+        #: the groups whose Poisson arrivals are merged (:mod:`.merged`), by device indices
+        self._merged = merged_groups(deployment.devices)
+        # A device's run-time state, made on its first arrival (see _device): a device of a
+        # merged group that sends nothing costs nothing.
+        self._devices: list[_Device | None] = [None] * len(deployment.devices)
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
             {} for _ in self._model_codes
@@ -495,8 +506,11 @@ class Engine:
                 self.deployment.channel.fading.coherence_time_s,
                 self._streams.seed_sequence("fading", spec.index),
             )
-        process: ArrivalProcess = self._arrival_processes[spec.arrivals.process](spec.arrivals)
-        gaps = _lazily(process.gaps, spec, self._streams, "arrivals", spec.index)
+        if self._merged and is_merged(spec):
+            gaps: Iterator[float] = iter(())  # its arrivals come from its group (.merged)
+        else:
+            process: ArrivalProcess = self._arrival_processes[spec.arrivals.process](spec.arrivals)
+            gaps = _lazily(process.gaps, spec, self._streams, "arrivals", spec.index)
         replay = spec.arrival_replay
         if spec.tokens is not None:  # generative: its work is its tokens
             device = _Device(spec, fading, gaps, None, self._token_draws(spec))
@@ -505,13 +519,15 @@ class Engine:
                 work = replay.work_scales()
             else:
                 law_of_work: WorkLaw = self._work_laws[spec.work.distribution](spec.work)
-                work = _lazily(law_of_work.scales, None, self._streams, "work", spec.index)
+                if getattr(law_of_work, "draws_random", True):
+                    work = _lazily(law_of_work.scales, None, self._streams, "work", spec.index)
+                else:  # a law without randomness: no stream for it
+                    work = law_of_work.scales(None)  # type: ignore[arg-type]
             device = _Device(spec, fading, gaps, work)
         device.uplink = self._uplinks[spec.cell]
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
-        model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
-        device.codes = (spec.index, spec.cell, model_code)
+        device.codes = (spec.index, spec.cell, self._model_codes[spec.model.name])
         device.server_index = spec.server
         if spec.model.exits and spec.tokens is None:
             blocks, probabilities = spec.model.exit_law
@@ -553,9 +569,27 @@ class Engine:
         if self._started:
             return
         self._started = True
-        for device in self._devices:
-            if devices is None or device.spec.index in devices:
-                self.env.process(self._source(device))
+        merged = iter(self._merged)
+        group = next(merged, None)
+        index, count = 0, len(self._devices)
+        while index < count:
+            if group is not None and index == group.start:
+                self._start_merged(group)
+                index = group.stop
+                group = next(merged, None)
+                continue
+            if devices is None or index in devices:
+                self.env.process(self._source(self._device(index)))
+            index += 1
+
+    def _device(self, index: int) -> _Device:
+        """The run-time state of device ``index``, made on first use."""
+        device = self._devices[index]
+        if device is None:
+            device = self._devices[index] = self._make_device(self.deployment.devices[index])
+            if self._handovers is not None:
+                device.track = self._handovers.track_of(device)
+        return device
 
     def stop(self) -> None:
         """Stop the run at the current simulated time, as soon as the event being processed is
@@ -629,6 +663,26 @@ class Engine:
                 return
             self.remaining -= 1
             arrive(device)
+
+    def _start_merged(self, group: range) -> None:
+        """Start the merged arrivals of a group of Poisson devices (:mod:`.merged`): a chain of
+        timeouts, each arrival scheduling the next (no SimPy process: no generator to resume)."""
+        spec = self.deployment.devices[group.start]
+        rng = single_stream(self.seed, MERGED_STREAM, group.start)  # one stream: no bulk seeding
+        self._next_merged(merged_arrivals(spec, group, rng))
+
+    def _next_merged(self, draws: Iterator[tuple[float, int]]) -> None:
+        gap, index = next(draws)
+        if self.env.now + gap <= self.duration_s:
+            self.env.timeout(gap, (draws, index)).callbacks.append(self._merged_arrival)
+
+    def _merged_arrival(self, event: simpy.Event) -> None:
+        draws, index = event._value
+        if self.remaining <= 0:
+            return
+        self.remaining -= 1
+        self._arrive(self._devices[index] or self._device(index))
+        self._next_merged(draws)
 
     @inline_builds  # the context, built by name, compiled to a tuple (hot path)
     def _arrive(self, device: _Device) -> None:

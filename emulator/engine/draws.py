@@ -134,9 +134,14 @@ class TraceProcess:
 
 
 class ConstantLaw:
-    """Every request has the work scale ``value``."""
+    """Every request has the work scale ``value``.
+
+    ``draws_random = False``: it never reads its generator, so the engine gives it none (``None``
+    instead; a law may say so with this optional class attribute, True when absent).
+    """
 
     Params = ConstantWork
+    draws_random = False
 
     def __init__(self, params: ConstantWork) -> None:
         self.params = params

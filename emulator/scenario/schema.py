@@ -111,6 +111,14 @@ class PoissonArrivals(ArrivalParams):
     rate_per_s: float = Field(
         gt=0, le=1e6, description="mean arrivals per second per device (at most 1e6)"
     )
+    merged: bool = Field(
+        default=False,
+        description=(
+            "draw the group's arrivals as one Poisson process of the group's total rate, each "
+            "arrival's device picked uniformly (the same law; idle devices cost nothing; the "
+            "arrival times differ from the per-device streams: docs/engine.md#randomness)"
+        ),
+    )
 
     def rate_scaled(self, factor: float) -> PoissonArrivals:
         """Poisson arrivals of rate ``rate_per_s × factor``."""

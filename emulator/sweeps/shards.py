@@ -65,6 +65,7 @@ from coinfer.emulator.api.summary import SummaryAccumulator
 from coinfer.emulator.deployment.replay import load_scenario_traces
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.core import EngineStats
+from coinfer.emulator.engine.merged import merged_groups
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.output_files import check_output_dir, partial_path
 from coinfer.emulator.scenario.schema import Scenario
@@ -177,6 +178,15 @@ def check_shardable(scenario: Scenario, deployment: Deployment, shards: int) -> 
             subject="requests",
             value=scenario.requests,
             expected="duration_s instead of requests",
+        )
+    if shards > 1 and merged_groups(deployment.devices):
+        raise InputError(
+            "got merged Poisson arrivals, expected per-device arrivals when the run is "
+            "sharded (a merged group draws its arrivals from one stream for all its devices)",
+            path="arrivals.merged",
+            subject="arrivals.merged",
+            value=True,
+            expected="merged: false",
         )
     parts = independent_parts(deployment)
     if len(parts) < shards:

@@ -46,6 +46,12 @@ def group(name, count, rate_per_s, work=None, **extra):
     }
 
 
+def merged_group(name, count, rate_per_s, work=None):
+    """:func:`group` with its Poisson arrivals merged into one process (``merged: true``)."""
+    arrivals = {"process": "poisson", "rate_per_s": rate_per_s, "merged": True}
+    return group(name, count, rate_per_s, work, arrivals=arrivals)
+
+
 SCENARIOS = {
     # Shared band, one FCFS worker, no fading: the plainest busy cell.
     "ps-fcfs": {
@@ -139,6 +145,19 @@ SCENARIOS = {
         },
         "channel": {"shadowing_std_db": 4.0, "fading": {"law": "rayleigh"}},
         "handover": {"interruption_s": 0.05, "in_flight": "restart"},
+    },
+    # Two groups whose Poisson arrivals are merged (one process per group picks the device),
+    # beside a group with its own per-device processes, Rayleigh fading, log-normal work.
+    "merged-arrivals": {
+        "requests": 2000,
+        "devices": [
+            merged_group("m", 40, 0.05, {"distribution": "lognormal", "sigma": 0.5}),
+            group("p", 4, 0.5),
+            merged_group("n", 200, 0.01, {"distribution": "constant"}),
+        ],
+        "cells": [{"id": "c0", "sharing": "ps"}],
+        "servers": [{"id": "s0", "workers": 2}],
+        "channel": {"fading": {"law": "rayleigh", "coherence_time_s": 0.01}},
         "policy": {"name": "fixed", "params": {"split": 4}},
     },
 }

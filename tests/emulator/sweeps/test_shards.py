@@ -113,6 +113,13 @@ def test_cells_that_interfere_are_one_part_per_sub_band():
     assert len(independent_parts(prepare(silent)[0])) == 7
 
 
+def test_merged_arrivals_are_refused(tmp_path):
+    scenario = load_scenario(MULTI_CELL, [*SHORT, "devices.0.arrivals.merged=true"])
+    with pytest.raises(InputError, match="expected per-device arrivals when the run is sharded"):
+        simulate_sharded(scenario, 1, tmp_path, 2, SerialExecutor())
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_run_bounded_by_a_number_of_requests_is_refused(tmp_path):
     scenario = load_scenario(MULTI_CELL, ["duration_s=null", "requests=100"])
     with pytest.raises(InputError, match="expected a run bounded by duration_s"):
