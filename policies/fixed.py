@@ -85,6 +85,11 @@ class FixedPolicy(Policy[FixedParams]):
             feasible=feasible,
             admit=True,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
@@ -108,6 +113,11 @@ class FixedPolicy(Policy[FixedParams]):
             feasible=True,
             admit=True,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
         if split > context.model.last_split:
             return decision, None

@@ -45,6 +45,7 @@ import simpy
 
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec, RouteSpec, ServerSpec
 from coinfer.emulator.engine.backhaul import WiredLinkResource
+from coinfer.emulator.engine.compact import CompactRun, compact_distortion, is_compact, resolve
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
@@ -58,6 +59,8 @@ from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.families import students_of
+from coinfer.emulator.model.quantization import scaled_payload_bits
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
 from coinfer.emulator.plugins import ARRIVALS, FADING, SERVERS, SHARING, WORK
 from coinfer.emulator.randomness import Streams
@@ -84,6 +87,7 @@ class Request(SharedJob):
     __slots__ = (
         "backhaul_done_s",
         "band_seen",
+        "compact",
         "decision",
         "device",
         "device_compute_j",
@@ -98,6 +102,7 @@ class Request(SharedJob):
         "id",
         "link",
         "mean_gain",
+        "memory_refused",
         "payload_bits",
         "route",
         "server",
@@ -116,6 +121,7 @@ class Request(SharedJob):
     # The slots, set by the engine as the request goes along (declared for the type checker).
     backhaul_done_s: float
     band_seen: float
+    compact: CompactRun | None  #: the model and widths of a compact decision (None: own)
     decision: Decision
     device: _Device
     device_compute_j: float
@@ -130,6 +136,7 @@ class Request(SharedJob):
     id: int
     link: CapacityLink | SnrLink | None
     mean_gain: float
+    memory_refused: bool  #: infeasible because the device side does not fit its memory
     payload_bits: float
     route: _Route | None
     server: ServerDiscipline
@@ -438,6 +445,8 @@ class Engine:
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
         model_code = self._model_codes.setdefault(spec.model.name, len(self._model_codes))
+        for student in students_of(spec.model.name):  # a policy may run one (issue 21)
+            self._model_codes.setdefault(student, len(self._model_codes))
         device.codes = (spec.index, spec.cell, model_code)
         device.server_index = spec.server
         return device
@@ -643,6 +652,10 @@ class Engine:
         request.server_index = server_index
         request.route = route
         request.gen = None
+        request.memory_refused = False
+        compact = request.compact = (
+            resolve(decision, spec.model, self._model_codes) if is_compact(decision) else None
+        )
         if output_tokens:
             self._generative.start(request, device, prompt_tokens, output_tokens)  # type: ignore[union-attr]
             return
@@ -653,9 +666,28 @@ class Engine:
             self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
             return
 
-        table = spec.model.split_table
+        model = spec.model if compact is None else compact.model
+        table = model.split_table
         split = decision.split
         hardware = spec.hardware
+        payload = table.payload_bits[split]
+        payload = payload * work_scale if spec.scale_payload else payload
+        weight_bits = model.weight_bits
+        if compact is not None:
+            weight_bits = compact.bits.weight_bits_device
+            payload = scaled_payload_bits(
+                payload, compact.bits.payload_bits_per_value, model.activation_bits
+            )
+        # memory (issue 21): the device side's kept weights and the activation it uploads
+        if (
+            decision.rho_device * table.device_params[split] * weight_bits + payload
+        ) / 8.0 > hardware.memory_bytes:
+            request.device_start_s = request.device_done_s = request.uplink_done_s = now
+            request.backhaul_done_s = request.server_start_s = now
+            request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
+            request.memory_refused = True
+            self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
+            return
         t_compute, request.device_compute_j = compute_cost_float(
             table.device_flops[split] * work_scale,
             decision.rho_device,
@@ -671,8 +703,7 @@ class Engine:
         request.device_start_s = start
         request.device_done_s = done
         request.device_compute_s = t_compute
-        payload = table.payload_bits[split]
-        request.payload_bits = payload * work_scale if spec.scale_payload else payload
+        request.payload_bits = payload
         request.tx_power_w = decision.tx_power_w
         request.mean_gain = spec.mean_gain
         request.fading = fading
@@ -932,11 +963,20 @@ class Engine:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
         device_index, cell, model_code = device.codes
-        cache = self._distortions[model_code]
-        key = (split, decision.rho_device, decision.rho_server)
-        distortion = cache.get(key)
-        if distortion is None:
-            distortion = self.distortion(spec, decision)
+        compact = request.compact
+        if compact is None:
+            cache = self._distortions[model_code]
+            key = (split, decision.rho_device, decision.rho_server)
+            distortion = cache.get(key)
+            if distortion is None:
+                distortion = self.distortion(spec, decision)
+            model = spec.model
+            bits_device = bits_server = model.weight_bits
+            payload_bits_per_value = kv_cache_bits = model.activation_bits
+        else:
+            distortion = compact_distortion(compact, decision)
+            model, model_code = compact.model, compact.model_code
+            bits_device, bits_server, payload_bits_per_value, kv_cache_bits = compact.bits
         row = build(  # categorical columns as codes into the labels of self.labels()
             TRACE,
             request_id=request.id,
@@ -981,14 +1021,27 @@ class Engine:
             bandwidth_hz=request.band_seen,
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < self.warmup_s,
+            weight_bits_device=bits_device,
+            weight_bits_server=bits_server,
+            payload_bits_per_value=payload_bits_per_value,
+            kv_cache_bits=kv_cache_bits,
+            model_bytes_device=decision.rho_device
+            * model.split_table.device_params[split]
+            * bits_device
+            / 8.0,
         )
         if self._generative is not None:  # a one-pass request in a generative run
-            row += self._generative.one_pass_tail(split, spec.model.last_split, status)
+            row += self._generative.one_pass_tail(
+                split, model.last_split, status, request.memory_refused
+            )
         self.writer.append(row)
         self.writer.maybe_flush()
 
     def distortion(self, spec: DeviceSpec, decision: Decision) -> float:
-        """The distortion bound of ``decision`` on ``spec``'s model, remembered per model."""
+        """The distortion bound of ``decision`` on ``spec``'s model, remembered per model (a
+        compact decision's on the model and widths it runs)."""
+        if is_compact(decision):
+            return compact_distortion(resolve(decision, spec.model, self._model_codes), decision)
         split = decision.split
         cache = self._distortions[self._model_codes[spec.model.name]]
         key = (split, decision.rho_device, decision.rho_server)
