@@ -193,3 +193,33 @@ def one_pass_device_bytes(
 def model_bytes_device(profile: ModelProfile, split: int, rho_device: float, bits: Bits) -> float:
     """Bytes of the device side's kept weights at their width: ``ρ·q(l)·b_d/8``."""
     return weight_bytes(rho_device * profile.split_table.device_params[split], bits[0])
+
+
+def memory_warning(profile: ModelProfile, hardware: HardwareSpec) -> str | None:
+    """A warning when ``profile``'s weights, whole and unpruned, do not fit ``hardware``'s
+    memory at its own width (the smallest width that fits named, if any), else None.
+
+    What ``coinfer validate`` says for each device group: a request of such a group can run
+    on the device only pruned, quantized or split.
+    """
+    memory = hardware.memory_bytes
+    own = profile.weight_bits
+    if weight_bytes(profile.total_params, own) <= memory:
+        return None
+    widths = sorted((b for b in hardware.weight_bits_supported if b < own), reverse=True)
+    fitting = [b for b in widths if weight_bytes(profile.total_params, b) <= memory]
+    gib = 2.0**30
+    need = weight_bytes(profile.total_params, own) / gib
+    head = (
+        f"model {profile.name!r} needs {need:.2f} GiB at its own {own} bits, more than the "
+        f"{memory / gib:.2f} GiB of device class {hardware.name!r}"
+    )
+    if fitting:
+        return (
+            f"{head}: on the device it fits only quantized to {fitting[0]} bits or fewer, "
+            "pruned or split"
+        )
+    return (
+        f"{head}, at every width the class supports ({', '.join(map(str, widths)) or 'none'}): "
+        "no unpruned decision fits on the device; only pruned or split decisions can run there"
+    )
