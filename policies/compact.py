@@ -293,9 +293,10 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
         best: _Choice | None = None
         for member, model in self.members(context):
             member_context = context._replace(model=model)
-            native = Problem.from_context(
-                member_context, splits=self.splits(member_context), rho_min=params.rho_min
-            )
+            splits = [split for split in self.splits(member_context) if split <= model.last_split]
+            if not splits:  # none of the policy's split points exists in this model
+                continue
+            native = Problem.from_context(member_context, splits=splits, rho_min=params.rho_min)
             native = self.pin(native, member_context)
             for bits_d in self.widths(model):
                 for bits_s in self.widths(model):
