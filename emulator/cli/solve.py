@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from coinfer.emulator.model.profiles import ModelProfile
 
 DEFAULT_POLICY = "joint"
-#: The policy of ``coinfer solve --bits`` when none is named: joint with widths as decisions.
+#: What ``joint`` becomes with ``coinfer solve --bits``: joint with widths as decisions.
 DEFAULT_BITS_POLICY = "joint-compact"
 
 
@@ -67,10 +67,10 @@ def add_commands(
     )
     solve.add_argument(
         "--policy",
-        default=None,
+        default=DEFAULT_POLICY,
         metavar="NAME",
-        help=f"policy name or module:Class (default: {DEFAULT_POLICY}; with --bits "
-        f"{DEFAULT_BITS_POLICY})",
+        help=f"policy name or module:Class (default: {DEFAULT_POLICY}; {DEFAULT_POLICY} with "
+        f"--bits is {DEFAULT_BITS_POLICY})",
     )
     solve.add_argument(
         "--bits",
@@ -250,7 +250,9 @@ def solve_command(args: argparse.Namespace) -> str:
         energy_budget_j=args.e0,
     ).with_settings(args.settings)
     bits = getattr(args, "bits", None)
-    policy = args.policy or (DEFAULT_POLICY if bits is None else DEFAULT_BITS_POLICY)
+    policy = args.policy
+    if bits is not None and policy == DEFAULT_POLICY:  # joint with widths as decisions
+        policy = DEFAULT_BITS_POLICY
     params = policy_params(policy, args.params, args.split, args.rho_min, model, bits)
     solution = solve(instance, policy, params, args.seed)
     if getattr(args, "json", False):
