@@ -31,6 +31,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from coinfer.emulator.model.families import family_of, member_profile
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.quality import DENSE_BITS, QualityModel, load_quality_model
 from coinfer.emulator.model.quantization import (
     STORAGE_BITS,
     Bits,
@@ -185,10 +186,12 @@ class CompactParams(JointParams):
         description="bits per value of the uploaded activation (0: the model's own); fixed, not "
         "optimised (the bound does not see activation quantization)",
     )
-    objective: Literal["kept-parameters"] = Field(
+    objective: Literal["kept-parameters", "quality"] = Field(
         default="kept-parameters",
         description="what the widths are chosen for: the bits kept ρ·q·b_d + ρ̃·s·b_s, the "
-        "paper's kept parameters weighted by width (the distortion bound falls as they grow)",
+        "paper's kept parameters weighted by width (the distortion bound falls as they grow), or "
+        "the measured quality of the quality model (docs/quality.md) at each width pair's best "
+        "point; pairs it has no data for rank after those it has",
     )
 
     @field_validator("weight_bits")
@@ -208,6 +211,9 @@ class _Choice(NamedTuple):
     bits: Bits
     given: Bits  #: the widths as the decision gives them (0: the model's own)
     member: str  #: "" or the family member that runs
+    #: the measured quality: the log change of the metric from its table's dense point, signed
+    #: so that larger is better; None: no data in range (or the objective is not quality)
+    score: float | None = None
 
 
 class JointCompactPolicy(OptimisingPolicy[CompactParams]):
@@ -230,6 +236,7 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
             admit_infeasible=params.on_infeasible == "best-effort",
         )
         self._choices: dict[tuple[object, ...], _Choice | None] = {}
+        self._quality: QualityModel | None = None  # read on first use (no I/O here)
 
     # ---- what is enumerated ------------------------------------------------------------------
 
@@ -249,10 +256,53 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
         return int(self.params.payload_bits)
 
     def better(self, new: _Choice, best: _Choice | None) -> bool:
-        """Whether ``new`` beats ``best`` (``joint-compact``: more bits kept)."""
+        """Whether ``new`` beats ``best``: more bits kept, or with the ``quality`` objective a
+        better measured quality (a choice with a quality beats one without)."""
         if not new.solution.feasible:
             return False
-        return best is None or new.solution.kept_params > best.solution.kept_params
+        if best is None:
+            return True
+        if new.score is not None or best.score is not None:
+            if best.score is None:
+                return True
+            return new.score is not None and new.score > best.score
+        return new.solution.kept_params > best.solution.kept_params
+
+    def quality_score(self, choice: _Choice) -> float | None:
+        """The measured quality of a feasible ``choice``: ``±log(v / v₀)``, the change of the
+        quality model's metric from the dense point of the same table, signed so that larger is
+        better (tables differ in metric and setting; their relative changes compare); None: no
+        data in range. Widths of 16 bits and more are the tables' dense weights."""
+        solution = choice.solution
+        if not solution.feasible or solution.rho_device <= 0.0 or solution.rho_server <= 0.0:
+            return None
+        if self._quality is None:
+            self._quality = load_quality_model()
+        estimate = self._quality.estimate(
+            model=choice.model.name,
+            kept_device=min(solution.rho_device, 1.0),
+            kept_server=min(solution.rho_server, 1.0),
+            device_blocks=int(solution.split),
+            weight_bits_device=min(choice.bits.weight_bits_device, DENSE_BITS),
+            weight_bits_server=min(choice.bits.weight_bits_server, DENSE_BITS),
+        )
+        if estimate is None or not estimate.in_range or not math.isfinite(estimate.value):
+            return None
+        dense = self._quality.estimate(
+            model=choice.model.name,
+            kept_device=1.0,
+            kept_server=1.0,
+            device_blocks=int(solution.split),
+            weight_bits_device=DENSE_BITS,
+            weight_bits_server=DENSE_BITS,
+            source=estimate.source,
+        )
+        if dense is None or not dense.in_range or not dense.value > 0 or not estimate.value > 0:
+            return None
+        # tables differ in metric and setting: compare the change from each one's dense point
+        change = math.log(estimate.value / dense.value)
+        table = next(t for t in self._quality.tables if t.id == estimate.source)
+        return -change if table.better[estimate.metric] == "lower" else change
 
     # ---- deciding ------------------------------------------------------------------------------
 
@@ -316,6 +366,8 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
                     caps = memory_caps(problem, model, bits, context.device.memory_bytes)
                     solution = solve_within_memory(self.solve, problem, caps)
                     choice = _Choice(solution, model, bits, given, member)
+                    if params.objective == "quality":
+                        choice = choice._replace(score=self.quality_score(choice))
                     if self.better(choice, best):
                         best = choice
         return best
