@@ -255,6 +255,9 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
         """Bits per uploaded value the policy sends (0: the model's own)."""
         return int(self.params.payload_bits)
 
+    #: whether the first member with a feasible choice is taken (``distill-only``)
+    first_feasible_wins: ClassVar[bool] = False
+
     def better(self, new: _Choice, best: _Choice | None) -> bool:
         """Whether ``new`` beats ``best``: more bits kept, or with the ``quality`` objective a
         better measured quality (a choice with a quality beats one without)."""
@@ -370,6 +373,22 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
                         choice = choice._replace(score=self.quality_score(choice))
                     if self.better(choice, best):
                         best = choice
+                    if (
+                        params.objective == "kept-parameters"
+                        and solution.feasible
+                        and bits_d == bits_s == self.widths(model)[0]
+                        and bool(splits_ok.all())
+                        and bool((caps >= problem.rho_device_hi).all())
+                    ):
+                        # the widest pair with its memory never binding: every narrower pair
+                        # has the same feasible points (one-pass time and energy do not depend
+                        # on the weight width) and keeps fewer bits at each of them
+                        break
+                else:
+                    continue
+                break
+            if best is not None and self.first_feasible_wins:
+                break
         return best
 
     def _compact_decision(self, context: PolicyContext, choice: _Choice) -> Decision:
@@ -479,9 +498,7 @@ class DistillOnlyPolicy(JointCompactPolicy):
             (m.model, member_profile(context.model, m.model)) for m in ranked
         ]
 
-    def better(self, new: _Choice, best: _Choice | None) -> bool:
-        """The first member (in quality order) that is feasible wins."""
-        return new.solution.feasible and best is None
+    first_feasible_wins = True
 
     def pin(self, problem: Problem, context: PolicyContext) -> Problem:
         return problem.pinned(
