@@ -34,7 +34,7 @@ from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.families import member_profile, students_of
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
-from coinfer.emulator.model.quantization import BIT_FIELDS, Bits, bits_problem
+from coinfer.emulator.model.quantization import Bits, bits_problem
 from coinfer.policies.setting import PolicySetting, check_parameters_fit
 
 
@@ -324,7 +324,15 @@ def _check_compact(policy_name: str, decision: Decision, context: PolicyContext)
         decision.kv_cache_bits,
     )
     check_decision(
-        policy_name, decision._replace(model="", **dict.fromkeys(BIT_FIELDS, 0)), context
+        policy_name,
+        decision._replace(
+            model="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+        ),
+        context,
     )
     problem = bits_problem(given, model, decision.split, context.device, context.server)
     if problem is not None:

@@ -159,7 +159,7 @@ def solve_within_memory(solve: Any, problem: Problem, caps: np.ndarray) -> Solut
         solution = solve(capped)
         if solution.feasible and (not best.feasible or solution.kept_params > best.kept_params):
             best = solution
-    return best  # type: ignore[no-any-return]
+    return best
 
 
 def _bit_choices(values: list[int]) -> list[int]:
@@ -451,7 +451,7 @@ class QuantizeOnlyPolicy(JointCompactPolicy):
         "baseline: no pruning (ρ = ρ̃ = 1); weights at the widest width that meets the budgets "
         "and fits, payload at payload_bits; least energy (issue 21)"
     )
-    Params = QuantizeOnlyParams  # type: ignore[assignment]
+    Params = QuantizeOnlyParams
 
     def pin(self, problem: Problem, context: PolicyContext) -> Problem:
         return problem.pinned(
@@ -481,7 +481,7 @@ class DistillOnlyPolicy(JointCompactPolicy):
         "baseline: no pruning, own widths; runs the best member of the model's family (teacher, "
         "then students by published quality) that meets the budgets and fits (issue 21)"
     )
-    Params = DistillOnlyParams  # type: ignore[assignment]
+    Params = DistillOnlyParams
 
     def members(self, context: PolicyContext) -> list[tuple[str, ModelProfile]]:
         family = family_of(context.model.name)

@@ -78,7 +78,13 @@ class FixedPolicy(Policy[FixedParams]):
         decision = self._decide(context)
         if not self._quantized:
             return decision
-        decision = decision._replace(**self._widths)
+        widths = self.params
+        decision = decision._replace(
+            weight_bits_device=widths.weight_bits_device,
+            weight_bits_server=widths.weight_bits_server,
+            payload_bits_per_value=widths.payload_bits_per_value,
+            kv_cache_bits=widths.kv_cache_bits,
+        )
         if context.generative or not 0 <= decision.split <= context.model.last_split:
             return decision  # generative: predicted at the model's own widths
         bits = resolve_bits(context.model, *self._widths.values())

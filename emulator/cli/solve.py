@@ -298,7 +298,7 @@ def format_solution(solution: Solution, *, widths: bool = False) -> str:
         f"{setting['server']}, {where}, B = {si(setting['bandwidth_hz'], 'Hz')}, "
         f"N0 = {setting['noise_psd_w_per_hz']:g} W/Hz, {budgets}"
     )
-    decision_keys = (
+    decision_keys: tuple[str, ...] = (
         "split",
         "rho_device",
         "rho_server",
