@@ -281,3 +281,36 @@ def test_a_quantized_generative_request_on_the_device_decodes_at_its_width():
     assert row["kv_peak_bytes_device"] == pytest.approx(
         model.kv_cache_bytes_per_token * 8 / 16 * (prompt + output - 1)
     )
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+
+def test_validate_warns_when_a_model_does_not_fit_a_device_class(capsys):
+    from pathlib import Path
+
+    from coinfer.emulator.cli.main import main
+
+    busy = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "busy-cell.yaml"
+    big = ["--set", "devices.0.model=llama-2-7b", "--set", "devices.0.hardware=phone-soc"]
+    assert main(["validate", str(busy), *big]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "warning: model 'llama-2-7b' needs 12.55 GiB at its own 16 bits, more than the 12.00 GiB "
+        "of device class 'phone-soc': on the device it fits only quantized to 8 bits or fewer"
+    ) in out
+    assert main(["validate", str(busy)]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_plot_labels_rename_legend_entries_of_policies_with_parameters():
+    """``--label SHOWN=TEXT`` splits at the first ``=`` outside parentheses."""
+    from coinfer.emulator.cli.sweep import _outer_partition
+
+    assert _outer_partition("fixed(split=4, rho_device=0.5)=half, ρ = 0.5") == (
+        "fixed(split=4, rho_device=0.5)",
+        "=",
+        "half, ρ = 0.5",
+    )
+    assert _outer_partition("joint=paper") == ("joint", "=", "paper")
+    assert _outer_partition("no-text") == ("no-text", "", "")

@@ -146,3 +146,21 @@ def test_the_quality_objective_quantizes_where_kept_parameters_would_prune():
     assert (kept.bits.weight_bits_device, kept.decision.rho_device < 1.0) == (16, True)
     assert (quality.bits.weight_bits_device, quality.decision.rho_device) == (8, 1.0)
     assert quality.distortion > kept.distortion  # the bound prefers the pruned 16 bits
+
+
+def test_solve_with_bits_prints_the_chosen_model_and_widths(capsys):
+    """``--bits`` makes ``joint`` the ``joint-compact`` policy; a width no policy takes exits 2."""
+    from coinfer.emulator.cli.main import main
+
+    phone = ["--model", "llama-2-7b", "--device", "phone-soc", "--server", "a100"]
+    assert main(["solve", "--bits", "16,8,4", *phone, "--t0", "100", "--split", "34"]) == 0
+    out = capsys.readouterr().out
+    assert "policy 'joint-compact' on llama-2-7b" in out
+    lines = dict(
+        line.split(None, 1) for line in out.splitlines() if line.startswith(("weight", "model "))
+    )
+    assert lines["weight_bits_device"].strip() == "16" and lines["model"].strip() == "llama-2-7b"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["solve", "--bits", "16,5"])
+    assert exit_info.value.code == 2
+    assert "--bits: got '16,5', expected widths separated by commas" in capsys.readouterr().err
