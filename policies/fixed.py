@@ -71,8 +71,8 @@ class FixedPolicy(Policy[FixedParams]):
             "kv_cache_bits": params.kv_cache_bits,
         }
         self._quantized = any(self._widths.values())
-        if not self._quantized:  # no wrapper per request
-            self.decide = self._decide  # type: ignore[method-assign]
+        if not self._quantized and type(self).decide is FixedPolicy.decide:
+            self.decide = self._decide  # type: ignore[method-assign]  # no wrapper per request
 
     def decide(self, context: PolicyContext) -> Decision:
         decision = self._decide(context)
