@@ -71,13 +71,12 @@ class FixedPolicy(Policy[FixedParams]):
             "kv_cache_bits": params.kv_cache_bits,
         }
         self._quantized = any(self._widths.values())
-        if not self._quantized and type(self).decide is FixedPolicy.decide:
-            self.decide = self._decide  # type: ignore[method-assign]  # no wrapper per request
+        if self._quantized:
+            self.decide = self._decide_with_widths  # type: ignore[method-assign]
 
-    def decide(self, context: PolicyContext) -> Decision:
-        decision = self._decide(context)
-        if not self._quantized:
-            return decision
+    def _decide_with_widths(self, context: PolicyContext) -> Decision:
+        """:meth:`decide` at the parameters' widths, predicted at them (one-pass requests)."""
+        decision = FixedPolicy.decide(self, context)
         widths = self.params
         decision = decision._replace(
             weight_bits_device=widths.weight_bits_device,
@@ -107,7 +106,7 @@ class FixedPolicy(Policy[FixedParams]):
         )
 
     @inline_builds  # the decision, built by name, compiled to a tuple (once per request)
-    def _decide(self, context: PolicyContext) -> Decision:
+    def decide(self, context: PolicyContext) -> Decision:
         key = (id(context.model), id(context.device), id(context.server))
         cached = self._static.get(key)
         if cached is None:
