@@ -31,8 +31,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.inputs import InputModel
+from coinfer.emulator.model.families import member_profile, students_of
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.quantization import Bits, bits_problem
 from coinfer.policies.setting import PolicySetting, check_parameters_fit
 
 
@@ -167,6 +169,19 @@ class Decision(NamedTuple):
     #: default) derives it from the split: the last split point is on-device, 0 on-server, any
     #: other a split. Given, it must agree with the split (:func:`check_decision`).
     mode: str = ""
+    #: Quantization (issue 21, ``docs/compact-models.md``): bits per weight on the device side,
+    #: 0 (the default) for the model's own precision (its profile's ``weight_bits``).
+    weight_bits_device: int = 0
+    #: Bits per weight on the server side; 0: the model's own precision.
+    weight_bits_server: int = 0
+    #: Bits per value of the uploaded activation θ; 0: the profile's ``activation_bits``.
+    payload_bits_per_value: int = 0
+    #: Bits per value of the KV cache (generative requests); 0: the profile's
+    #: ``activation_bits``.
+    kv_cache_bits: int = 0
+    #: Distillation (issue 21): the member of the model's family to run, e.g. a student; ""
+    #: (the default) for the device's own model.
+    model: str = ""
 
 
 #: The execution modes of a request: everything on the device (split at the last point),
@@ -262,12 +277,72 @@ def check_decision(policy_name: str, decision: Decision, context: PolicyContext)
         and decision.predicted_energy_j >= 0.0
         and decision.predicted_distortion >= 0.0
         and (not decision.mode or decision.mode == mode_of_split(split, context.model.last_split))
+        and not decision.model
     ):
+        if not (
+            decision.weight_bits_device
+            or decision.weight_bits_server
+            or decision.payload_bits_per_value
+            or decision.kv_cache_bits
+        ):
+            return
+        _check_compact(policy_name, decision, context)
+        return
+    if decision.model:
+        _check_compact(policy_name, decision, context)
         return
     raise PolicyError(
         f"policy {policy_name!r} returned {_first_violation(decision, context)} for request "
         f"{context.request_id}"
     )
+
+
+def _check_compact(policy_name: str, decision: Decision, context: PolicyContext) -> None:
+    """:func:`check_decision` of a decision that quantizes or runs another member of the model's
+    family (issue 21): the member must be one, the split and the bounds must hold for the model
+    that runs, and each bit width must be one that model and the hardware take."""
+    model = context.model
+    if context.generative and (decision.model or decision.weight_bits_server):
+        field = "model" if decision.model else "weight_bits_server"
+        default = "''" if decision.model else "0"
+        raise PolicyError(
+            f"policy {policy_name!r} returned {field}={getattr(decision, field)!r} for "
+            f"generative request {context.request_id}, expected {field}={default}: "
+            "a continuous-batching server serves one model at one precision for every sequence "
+            "(docs/compact-models.md)"
+        )
+    if decision.model and decision.model != model.name:
+        students = students_of(model.name)
+        if decision.model not in students:
+            expected = ", ".join(students) or "none: it has no family"
+            raise PolicyError(
+                f"policy {policy_name!r} returned model={decision.model!r}, expected '' or a "
+                f"student of {model.name!r} ({expected}) for request {context.request_id}"
+            )
+        model = member_profile(model, decision.model)
+        context = context._replace(model=model)
+    given = Bits(
+        decision.weight_bits_device,
+        decision.weight_bits_server,
+        decision.payload_bits_per_value,
+        decision.kv_cache_bits,
+    )
+    check_decision(
+        policy_name,
+        decision._replace(
+            model="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+        ),
+        context,
+    )
+    problem = bits_problem(given, model, decision.split, context.device, context.server)
+    if problem is not None:
+        raise PolicyError(
+            f"policy {policy_name!r} returned {problem} for request {context.request_id}"
+        )
 
 
 def _first_violation(decision: Decision, context: PolicyContext) -> str:

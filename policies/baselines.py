@@ -193,6 +193,11 @@ class MinLatencyPolicy(Policy[MinLatencyParams]):
             feasible=feasible,
             admit=True,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
 
 
@@ -237,6 +242,11 @@ class RandomPolicy(Policy[RandomParams]):
             feasible=feasible,
             admit=True,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
 
 

@@ -23,6 +23,7 @@ from coinfer.policies.baselines import (
     PruneServerOnlyPolicy,
     RandomPolicy,
 )
+from coinfer.policies.compact import DistillOnlyPolicy, JointCompactPolicy, QuantizeOnlyPolicy
 from coinfer.policies.fixed import FixedPolicy
 from coinfer.policies.joint import JointPolicy, QueueAwarePolicy
 from coinfer.policies.joint_sca import JointScaPolicy
@@ -44,4 +45,7 @@ BUILTIN_POLICY_CLASSES: tuple[type[Policy[Any]], ...] = (
     RandomPolicy,
     FixedPolicy,
     SplitPolicy,
+    JointCompactPolicy,
+    QuantizeOnlyPolicy,
+    DistillOnlyPolicy,
 )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from coinfer.emulator.model.quantization import resolve_bits
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.compact import predict_compact
 from coinfer.policies.generative import GenerativePlanner
 from coinfer.policies.prediction import StaticCost
 
@@ -30,6 +32,18 @@ class FixedParams(Policy.Params):
     f_server_hz: float | None = Field(
         default=None, gt=0, description="server clock f̃, Hz (default: its f_max)"
     )
+    weight_bits_device: int = Field(
+        default=0, ge=0, le=64, description="bits per device-side weight (0: the model's own)"
+    )
+    weight_bits_server: int = Field(
+        default=0, ge=0, le=64, description="bits per server-side weight (0: the model's own)"
+    )
+    payload_bits_per_value: int = Field(
+        default=0, ge=0, le=64, description="bits per uploaded activation value (0: own)"
+    )
+    kv_cache_bits: int = Field(
+        default=0, ge=0, le=64, description="bits per KV-cache value (0: the model's own)"
+    )
 
 
 class FixedPolicy(Policy[FixedParams]):
@@ -49,6 +63,47 @@ class FixedPolicy(Policy[FixedParams]):
         super().__init__(params, rng)
         self._static: dict[tuple[int, int, int], tuple[Decision, StaticCost | None]] = {}
         self._planner = GenerativePlanner()
+        #: the widths of every decision (issue 21); all 0: the model's own
+        self._widths = {
+            "weight_bits_device": params.weight_bits_device,
+            "weight_bits_server": params.weight_bits_server,
+            "payload_bits_per_value": params.payload_bits_per_value,
+            "kv_cache_bits": params.kv_cache_bits,
+        }
+        self._quantized = any(self._widths.values())
+        if self._quantized:
+            self.decide = self._decide_with_widths  # type: ignore[method-assign]
+
+    def _decide_with_widths(self, context: PolicyContext) -> Decision:
+        """:meth:`decide` at the parameters' widths, predicted at them (one-pass requests)."""
+        decision = FixedPolicy.decide(self, context)
+        widths = self.params
+        decision = decision._replace(
+            weight_bits_device=widths.weight_bits_device,
+            weight_bits_server=widths.weight_bits_server,
+            payload_bits_per_value=widths.payload_bits_per_value,
+            kv_cache_bits=widths.kv_cache_bits,
+        )
+        if context.generative or not 0 <= decision.split <= context.model.last_split:
+            return decision  # generative: predicted at the model's own widths
+        bits = resolve_bits(context.model, *self._widths.values())
+        latency, energy, distortion = predict_compact(
+            context,
+            context.model,
+            decision.split,
+            decision.rho_device,
+            decision.rho_server,
+            decision.tx_power_w,
+            decision.f_device_hz,
+            decision.f_server_hz,
+            bits,
+        )
+        return decision._replace(
+            predicted_latency_s=latency,
+            predicted_energy_j=energy,
+            predicted_distortion=distortion,
+            feasible=latency <= context.deadline_s and energy <= context.energy_budget_j,
+        )
 
     @inline_builds  # the decision, built by name, compiled to a tuple (once per request)
     def decide(self, context: PolicyContext) -> Decision:
@@ -85,6 +140,11 @@ class FixedPolicy(Policy[FixedParams]):
             feasible=feasible,
             admit=True,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
 
     def _resolve(self, context: PolicyContext) -> tuple[Decision, StaticCost | None]:
@@ -108,6 +168,11 @@ class FixedPolicy(Policy[FixedParams]):
             feasible=True,
             admit=True,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
         if split > context.model.last_split:
             return decision, None

@@ -129,5 +129,10 @@ class GenerativePlanner:
             feasible=bool(feasible),
             admit=True,
             mode=mode,
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
         return decision

@@ -555,6 +555,11 @@ class GenerativeOptimiser:
             feasible=feasible,
             admit=feasible or self.admit_infeasible,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
         return decision
 

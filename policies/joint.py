@@ -297,6 +297,11 @@ class OptimisingPolicy(Policy[JointParamsT]):
             feasible=template.feasible,
             admit=template.admit,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
 
 

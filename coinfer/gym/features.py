@@ -344,6 +344,11 @@ class Actions:
             feasible=latency <= context.deadline_s and energy <= context.energy_budget_j,
             admit=admit,
             mode="",
+            weight_bits_device=0,
+            weight_bits_server=0,
+            payload_bits_per_value=0,
+            kv_cache_bits=0,
+            model="",
         )
 
     def action_of(self, decision: Decision, context: PolicyContext) -> np.ndarray:

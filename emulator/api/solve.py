@@ -24,12 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coinfer.emulator.errors import InputError, Problem, validation_problems
 from coinfer.emulator.model.catalog import ModelCatalog
+from coinfer.emulator.model.families import member_profile
 from coinfer.emulator.model.hardware import HardwareCatalog, HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.quantization import Bits, resolve_bits, scaled_payload_bits
 from coinfer.emulator.model.reference import (
     CoInferenceCost,
     co_inference_cost,
     distortion_bound,
+    distortion_bound_per_side,
     kept_parameters,
     log_distance_gain,
 )
@@ -228,11 +231,17 @@ class Solution:
     cost: CoInferenceCost  #: recomputed latency and energy, by stage
     kept_params: float  #: ρ·q(l) + ρ̃·s(l)
     distortion: float  #: distortion bound of the decision, recomputed
+    model_run: str = ""  #: the model that runs: the instance's, or a student (issue 21)
+    bits: Bits | None = None  #: the widths it runs with, resolved (issue 21)
 
     @property
     def kept_fraction(self) -> float:
-        """``(ρ·q(l) + ρ̃·s(l)) / n``: the fraction of the model's parameters kept."""
-        return self.kept_params / self.instance.model.total_params
+        """``(ρ·q(l) + ρ̃·s(l)) / n``: the fraction of the model's parameters kept (of the
+        model that runs)."""
+        model = self.instance.model
+        if self.model_run and self.model_run != model.name:
+            return self.kept_params / member_profile(model, self.model_run).total_params
+        return self.kept_params / model.total_params
 
     def to_dict(self) -> dict[str, Any]:
         """The decision, its predicted and recomputed costs and the setting (inf as None)."""
@@ -254,6 +263,8 @@ class Solution:
             "kept_fraction": self.kept_fraction,
             "kept_params": self.kept_params,
             "device_energy_j": float(cost.device_energy_j),
+            "model": self.model_run or inst.model.name,
+            **({} if self.bits is None else self.bits._asdict()),
             "breakdown": {
                 "device_compute_s": float(cost.device_compute_s),
                 "upload_s": float(cost.upload_s),
@@ -356,11 +367,24 @@ def solve(instance: Instance, policy: str, params: dict[str, Any], seed: int = 0
     decision = built.decide(context)
     check_decision(built.name, decision, context)
     model, device, server, link = instance.model, instance.device, instance.server, instance.link
+    if decision.model and decision.model != model.name:  # a student of its family (issue 21)
+        model = member_profile(model, decision.model)
+    bits = resolve_bits(
+        model,
+        decision.weight_bits_device,
+        decision.weight_bits_server,
+        decision.payload_bits_per_value,
+        decision.kv_cache_bits,
+    )
     split, scale = int(decision.split), instance.request.work_scale
     cost = co_inference_cost(
         device_flops=float(model.device_flops[split]) * scale,
         server_flops=float(model.server_flops[split]) * scale,
-        payload_bits=float(model.payload_bits[split]) * scale,
+        payload_bits=scaled_payload_bits(
+            float(model.payload_bits[split]) * scale,
+            bits.payload_bits_per_value,
+            model.activation_bits,
+        ),
         rho_device=float(decision.rho_device),
         rho_server=float(decision.rho_server),
         tx_power_w=float(decision.tx_power_w),
@@ -384,9 +408,25 @@ def solve(instance: Instance, policy: str, params: dict[str, Any], seed: int = 0
             float(model.server_params[split]),
         )
     )
-    distortion = float(
-        distortion_bound(
-            kept, model.total_params, float(model.weight_bits), model.entropy_bits_per_param
+    if bits.weight_bits_device == bits.weight_bits_server:
+        distortion = float(
+            distortion_bound(
+                kept,
+                model.total_params,
+                float(bits.weight_bits_device),
+                model.entropy_bits_per_param,
+            )
         )
+    else:
+        distortion = distortion_bound_per_side(
+            float(decision.rho_device),
+            float(decision.rho_server),
+            float(model.device_params[split]),
+            float(model.server_params[split]),
+            bits.weight_bits_device,
+            bits.weight_bits_server,
+            model.entropy_bits_per_param,
+        )
+    return Solution(
+        instance, built.name, context, decision, cost, kept, distortion, model.name, bits
     )
-    return Solution(instance, built.name, context, decision, cost, kept, distortion)

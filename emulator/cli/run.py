@@ -271,8 +271,10 @@ def default_run_dir(scenario: Scenario, seed: int) -> Path:
 
 
 def validate_command(args: argparse.Namespace) -> str:
-    """``coinfer validate``: resolve everything a run needs, run nothing."""
+    """``coinfer validate``: resolve everything a run needs, run nothing; warn about a model
+    whose weights do not fit a device class's memory."""
     from coinfer.emulator.api.run import prepare
+    from coinfer.emulator.model.quantization import memory_warning
 
     scenario = load_scenario(args.scenario, args.overrides)
     deployment, seed = prepare(
@@ -283,11 +285,16 @@ def validate_command(args: argparse.Namespace) -> str:
         if scenario.requests is not None
         else f"{scenario.duration_s:g} s of arrivals"
     )
-    return (
+    summary = (
         f"{args.scenario}: valid. {len(deployment.devices)} devices, {len(deployment.cells)} "
         f"cells, {len(deployment.servers)} servers, policy {scenario.policy.name!r}, {length}, "
         f"seed {seed}"
     )
+    warnings = {  # memory (issue 21): one per model and device class
+        (device.model.name, device.hardware.name): memory_warning(device.model, device.hardware)
+        for device in deployment.devices
+    }
+    return "\n".join([summary, *(f"warning: {w}" for w in warnings.values() if w)])
 
 
 def schema_command(args: argparse.Namespace) -> str:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from coinfer.emulator.model.profiles import ModelProfile
 
 DEFAULT_POLICY = "joint"
+#: What ``joint`` becomes with ``coinfer solve --bits``: joint with widths as decisions.
+DEFAULT_BITS_POLICY = "joint-compact"
 
 
 def add_commands(
@@ -67,7 +69,15 @@ def add_commands(
         "--policy",
         default=DEFAULT_POLICY,
         metavar="NAME",
-        help=f"policy name or module:Class (default: {DEFAULT_POLICY})",
+        help=f"policy name or module:Class (default: {DEFAULT_POLICY}; {DEFAULT_POLICY} with "
+        f"--bits is {DEFAULT_BITS_POLICY})",
+    )
+    solve.add_argument(
+        "--bits",
+        type=_bit_widths,
+        metavar="B,B,...",
+        help="weight widths the policy may choose per side, e.g. 16,8,4 (0: the model's own; "
+        "policies with a weight_bits parameter); the chosen widths are printed",
     )
     solve.add_argument(
         "--param",
@@ -127,6 +137,25 @@ def _budget(unit: str):
     return parse
 
 
+def _bit_widths(text: str) -> list[int]:
+    from coinfer.emulator.model.quantization import STORAGE_BITS
+
+    allowed = ", ".join(str(b) for b in STORAGE_BITS)
+    widths = []
+    for part in text.split(","):
+        try:
+            value = int(part)
+        except ValueError:
+            value = -1
+        if value != 0 and value not in STORAGE_BITS:
+            raise argparse.ArgumentTypeError(
+                f"got {text!r}, expected widths separated by commas, each 0 (the model's own) "
+                f"or one of {allowed}"
+            )
+        widths.append(value)
+    return widths
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -143,8 +172,10 @@ def policy_params(
     split: int | None,
     rho_min: float | None,
     model: ModelProfile,
+    bits: list[int] | None = None,
 ) -> dict[str, Any]:
-    """The policy's parameters from ``--param``, ``--split`` and ``--rho-min``.
+    """The policy's parameters from ``--param``, ``--split``, ``--rho-min`` and ``--bits``
+    (``weight_bits``).
 
     ``--split L`` becomes ``splits: [L]`` for a policy with a ``splits`` parameter (it searches
     the listed split points) and ``split: L`` for one with ``split``.
@@ -182,6 +213,13 @@ def policy_params(
                 f"{', '.join(fields) or 'none'})"
             )
         _claim(params, "rho_min", rho_min, f"--rho-min {rho_min:g}")
+    if bits is not None:
+        if "weight_bits" not in fields:
+            raise InputError(
+                f"--bits: policy {policy!r} takes no weight_bits parameter; expected a policy "
+                "that does (joint-compact, quantize-only, distill-only)"
+            )
+        _claim(params, "weight_bits", bits, f"--bits {','.join(map(str, bits))}")
     return params
 
 
@@ -211,11 +249,15 @@ def solve_command(args: argparse.Namespace) -> str:
         deadline_s=args.t0,
         energy_budget_j=args.e0,
     ).with_settings(args.settings)
-    params = policy_params(args.policy, args.params, args.split, args.rho_min, model)
-    solution = solve(instance, args.policy, params, args.seed)
+    bits = getattr(args, "bits", None)
+    policy = args.policy
+    if bits is not None and policy == DEFAULT_POLICY:  # joint with widths as decisions
+        policy = DEFAULT_BITS_POLICY
+    params = policy_params(policy, args.params, args.split, args.rho_min, model, bits)
+    solution = solve(instance, policy, params, args.seed)
     if getattr(args, "json", False):
         return json.dumps(solution.to_dict(), indent=2)
-    return format_solution(solution)
+    return format_solution(solution, widths=bits is not None or is_compact(solution.decision))
 
 
 def _flag(flag: str, resolve):
@@ -226,8 +268,20 @@ def _flag(flag: str, resolve):
         raise
 
 
-def format_solution(solution: Solution) -> str:
-    """A heading with the setting, the decision table and the cost breakdown by stage."""
+def is_compact(decision: Any) -> bool:
+    """Whether a decision quantizes or names another model (its widths are then printed)."""
+    return bool(
+        decision.model
+        or decision.weight_bits_device
+        or decision.weight_bits_server
+        or decision.payload_bits_per_value
+        or decision.kv_cache_bits
+    )
+
+
+def format_solution(solution: Solution, *, widths: bool = False) -> str:
+    """A heading with the setting, the decision table and the cost breakdown by stage; with
+    ``widths``, the model that runs and its bit widths too."""
     data = solution.to_dict()
     setting, parts = data["setting"], data["breakdown"]
     where = (
@@ -244,7 +298,7 @@ def format_solution(solution: Solution) -> str:
         f"{setting['server']}, {where}, B = {si(setting['bandwidth_hz'], 'Hz')}, "
         f"N0 = {setting['noise_psd_w_per_hz']:g} W/Hz, {budgets}"
     )
-    decision_keys = (
+    decision_keys: tuple[str, ...] = (
         "split",
         "rho_device",
         "rho_server",
@@ -259,6 +313,14 @@ def format_solution(solution: Solution) -> str:
         "kept_fraction",
         "device_energy_j",
     )
+    if widths:
+        decision_keys += (
+            "model",
+            "weight_bits_device",
+            "weight_bits_server",
+            "payload_bits_per_value",
+            "kv_cache_bits",
+        )
     decision = format_table(("decision", "value"), [(k, _show(data[k])) for k in decision_keys])
     stages = [
         ("device compute", parts["device_compute_s"], parts["device_compute_j"]),

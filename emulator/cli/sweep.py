@@ -401,7 +401,7 @@ def plot_command(args: argparse.Namespace) -> str:
         where.append((path, value))
     labels = []
     for item in args.label:
-        shown, sep, text = item.partition("=")
+        shown, sep, text = _outer_partition(item)
         if not sep or not shown:
             raise InputError(f"--label: got {item!r}, expected SHOWN=TEXT")
         labels.append((shown, text))
@@ -430,3 +430,14 @@ def plot_command(args: argparse.Namespace) -> str:
     stem = Path(args.out) if args.out else store.root / PLOTS_DIR / args.kind
     paths = save_figure(figure, stem)
     return "wrote " + " and ".join(str(p) for p in paths)
+
+
+def _outer_partition(item: str) -> tuple[str, str, str]:
+    """``item`` split at its first ``=`` outside parentheses: a legend entry of a policy with
+    parameters (``fixed(split=4)=text``) holds some."""
+    depth = 0
+    for index, char in enumerate(item):
+        depth += (char == "(") - (char == ")")
+        if char == "=" and depth == 0:
+            return item[:index], "=", item[index + 1 :]
+    return item, "", ""

@@ -58,6 +58,7 @@ from coinfer.emulator.deployment.spec import (
     server_memory,
 )
 from coinfer.emulator.engine.backhaul import WiredLinkResource
+from coinfer.emulator.engine.compact import CompactRun, compact_distortion, is_compact, resolve
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
@@ -80,7 +81,9 @@ from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.families import students_of
 from coinfer.emulator.model.profiles import SplitTable
+from coinfer.emulator.model.quantization import scaled_payload_bits
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
 from coinfer.emulator.plugins import ARRIVALS, FADING, PLACEMENT, SERVERS, SHARING, WORK
 from coinfer.emulator.randomness import Streams
@@ -110,6 +113,7 @@ class Request(SharedJob):
         "backhaul_done_s",
         "band_seen",
         "cell",
+        "compact",
         "decision",
         "device",
         "device_compute_j",
@@ -128,6 +132,7 @@ class Request(SharedJob):
         "link",
         "load_bytes",
         "mean_gain",
+        "memory_refused",
         "payload_bits",
         "route",
         "run_split",
@@ -150,6 +155,7 @@ class Request(SharedJob):
     backhaul_done_s: float
     band_seen: float
     cell: int  #: the cell it arrived in (then: the cell of its upload)
+    compact: CompactRun | None  #: the model and widths of a compact decision (None: own)
     decision: Decision
     download_wait_s: float  #: wait for the device's model download, s
     exit_block: int  #: the block the request stops after (L: no early exit; 0: never ran)
@@ -171,6 +177,7 @@ class Request(SharedJob):
     id: int
     link: CapacityLink | SnrLink | None
     mean_gain: float
+    memory_refused: bool  #: infeasible because the device side does not fit its memory
     payload_bits: float
     route: _Route | None
     server: ServerDiscipline
@@ -423,6 +430,8 @@ class Engine:
             self._handovers = Handovers(self, deployment.mobility, self._streams)
         for spec in deployment.devices:  # every model's code, before any device is made
             self._model_codes.setdefault(spec.model.name, len(self._model_codes))
+            for student in students_of(spec.model.name):  # a policy may run one (issue 21)
+                self._model_codes.setdefault(student, len(self._model_codes))
         #: the groups whose Poisson arrivals are merged (:mod:`.merged`), by device indices
         self._merged = merged_groups(deployment.devices)
         # A device's run-time state, made on its first arrival (see _device): a device of a
@@ -796,6 +805,10 @@ class Engine:
         request.gen = None
         request.cell = device.codes[1]
         request.handovers = 0
+        request.memory_refused = False
+        compact = request.compact = (
+            resolve(decision, spec.model, self._model_codes) if is_compact(decision) else None
+        )
         if output_tokens:
             self._generative.start(request, device, prompt_tokens, output_tokens)  # type: ignore[union-attr]
             return
@@ -809,16 +822,38 @@ class Engine:
             request.exit_block = 0
             self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
             return
-        request.exit_block = exit_block
         split = decision.split
-        if exits is not None and exit_block < spec.model.num_blocks:
+        model = spec.model if compact is None else compact.model
+        if compact is not None and model is not spec.model:
+            exit_block = model.num_blocks  # a student has no exit heads
+        request.exit_block = exit_block
+        if exits is not None and exit_block < model.num_blocks:
             # exiting after block e is running the model truncated there (docs/early-exit-...)
-            table = spec.model.exit_tables[exit_block]
+            table = model.exit_tables[exit_block]
             split = min(split, exit_block)
         else:
-            table = spec.model.split_table
+            table = model.split_table
         request.table = table
         request.run_split = split
+        payload = table.payload_bits[split]
+        payload = payload * work_scale if spec.scale_payload else payload
+        weight_bits = model.weight_bits
+        if compact is not None:
+            weight_bits = compact.bits.weight_bits_device
+            payload = scaled_payload_bits(
+                payload, compact.bits.payload_bits_per_value, model.activation_bits
+            )
+        # memory (issue 21): the device side's kept weights and the activation it uploads
+        if (
+            decision.rho_device * table.device_params[split] * weight_bits + payload
+        ) / 8.0 > spec.hardware.memory_bytes:
+            request.device_start_s = request.device_done_s = request.uplink_done_s = now
+            request.backhaul_done_s = request.server_start_s = now
+            request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
+            request.memory_refused = True
+            self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
+            return
+        request.payload_bits = payload
         if options is not None:
             self._en_route[server_index] += 1
         if spec.download is not None and (device.parked or split > device.held_blocks):
@@ -852,8 +887,6 @@ class Engine:
         request.device_start_s = start
         request.device_done_s = done
         request.device_compute_s = t_compute
-        payload = table.payload_bits[split]
-        request.payload_bits = payload * work_scale if spec.scale_payload else payload
         request.tx_power_w = decision.tx_power_w
         request.mean_gain = device.mean_gain
         request.fading = device.fading
@@ -1187,11 +1220,20 @@ class Engine:
         device_j = request.device_compute_j + uplink_j
         device_index, _, model_code = device.codes
         cell = request.cell
-        cache = self._distortions[model_code]
-        key = (split, decision.rho_device, decision.rho_server)
-        distortion = cache.get(key)
-        if distortion is None:
-            distortion = self.distortion(spec, decision)
+        compact = request.compact
+        if compact is None:
+            cache = self._distortions[model_code]
+            key = (split, decision.rho_device, decision.rho_server)
+            distortion = cache.get(key)
+            if distortion is None:
+                distortion = self.distortion(spec, decision)
+            model = spec.model
+            bits_device = bits_server = model.weight_bits
+            payload_bits_per_value = kv_cache_bits = model.activation_bits
+        else:
+            distortion = compact_distortion(compact, decision)
+            model, model_code = compact.model, compact.model_code
+            bits_device, bits_server, payload_bits_per_value, kv_cache_bits = compact.bits
         row = build(  # categorical columns as codes into the labels of self.labels()
             TRACE,
             request_id=request.id,
@@ -1242,14 +1284,27 @@ class Engine:
             cold_start_s=request.download_wait_s + request.server_wait_s,
             model_load_bytes=request.load_bytes,
             handovers=request.handovers,
+            weight_bits_device=bits_device,
+            weight_bits_server=bits_server,
+            payload_bits_per_value=payload_bits_per_value,
+            kv_cache_bits=kv_cache_bits,
+            model_bytes_device=decision.rho_device
+            * model.split_table.device_params[split]
+            * bits_device
+            / 8.0,
         )
         if self._generative is not None:  # a one-pass request in a generative run
-            row += self._generative.one_pass_tail(split, spec.model.last_split, status)
+            row += self._generative.one_pass_tail(
+                split, model.last_split, status, request.memory_refused
+            )
         self.writer.append(row)
         self.writer.maybe_flush()
 
     def distortion(self, spec: DeviceSpec, decision: Decision) -> float:
-        """The distortion bound of ``decision`` on ``spec``'s model, remembered per model."""
+        """The distortion bound of ``decision`` on ``spec``'s model, remembered per model (a
+        compact decision's on the model and widths it runs)."""
+        if is_compact(decision):
+            return compact_distortion(resolve(decision, spec.model, self._model_codes), decision)
         split = decision.split
         cache = self._distortions[self._model_codes[spec.model.name]]
         key = (split, decision.rho_device, decision.rho_server)

@@ -58,6 +58,11 @@ from coinfer.emulator.model.generative import (
 )
 from coinfer.emulator.model.kv_memory import side_fits
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.quantization import (
+    native_bits,
+    quantized_side,
+    scaled_payload_bits,
+)
 from coinfer.emulator.model.step_costs import Side, SideCosts
 from coinfer.emulator.model.step_time import (
     StepTimeModelBase,
@@ -255,6 +260,21 @@ class Generative:
         widest = float(self._kept[live].max()) if live else 0.0
         return ServerBatch(running, cached, waiting, widest, free, block, left)
 
+    def _device_side(self, request: Request, model: ModelProfile, split: int) -> SideCosts:
+        """The device side of ``request``'s split at its weight and KV widths (issue 21)."""
+        costs = self._side(model, split, "device")
+        compact = request.compact
+        if compact is None:
+            return costs
+        bits = compact.bits
+        return quantized_side(
+            costs,
+            bits.weight_bits_device,
+            bits.kv_cache_bits,
+            model.activation_bits,
+            request.device.spec.hardware,
+        )
+
     def _side(self, model: ModelProfile, split: int, side: Side) -> SideCosts:
         key = (model.name, split, side)
         costs = self._sides.get(key)
@@ -285,7 +305,7 @@ class Generative:
         clock = 1.0
         if mode != _ON_SERVER:  # the device side pruned to ρ, at the clock f (docs/generative.md)
             hardware = spec.hardware
-            device_side = self._side(model, split, "device").pruned(decision.rho_device)
+            device_side = self._device_side(request, model, split).pruned(decision.rho_device)
             if not side_fits(device_side, hardware, prompt, output):
                 self._refuse(request, _MEMORY)
                 return
@@ -323,6 +343,10 @@ class Generative:
             self._upload(request, prompt * token_id_bits(model))
             return
         state.up_bits = hidden_bits_per_token(model, split)
+        if request.compact is not None:
+            state.up_bits = scaled_payload_bits(
+                state.up_bits, request.compact.bits.payload_bits_per_value, model.activation_bits
+            )
         prefill_s = float(state.dev_steps[0])
         start = device.free_at if device.free_at > now else now
         done = start + prefill_s
@@ -373,7 +397,7 @@ class Generative:
             clocked_phase_power_w(hardware, "prefill", clock) * float(steps[0])
             + clocked_phase_power_w(hardware, "decode", clock) * float(steps[1:].sum())
         )
-        side = self._side(device.spec.model, state.split, "device")
+        side = self._device_side(request, device.spec.model, state.split)
         self._complete_row(
             request,
             times,
@@ -528,7 +552,7 @@ class Generative:
         model = request.device.spec.model
         device_kv = 0.0
         if state.mode == _SPLIT:
-            side = self._side(model, state.split, "device")
+            side = self._device_side(request, model, state.split)
             device_kv = float(side.kv_cache_bytes(state.prompt + state.output - 1))
         server = state.server
         assert server is not None
@@ -777,6 +801,8 @@ class Generative:
         completed = status == _COMPLETED
         device_total_j = device_j + uplink_j
         total_j = device_total_j + server_j
+        compact = request.compact
+        bits = native_bits(spec.model) if compact is None else compact.bits
         row = build(
             TRACE,
             request_id=request.id,
@@ -823,6 +849,14 @@ class Generative:
             cold_start_s=0.0,  # nor model placement (docs/early-exit-and-placement.md)
             model_load_bytes=0.0,
             handovers=0,  # generative requests over a topology are refused (no mobility)
+            weight_bits_device=bits[0],
+            weight_bits_server=bits[1],
+            payload_bits_per_value=bits[2],
+            kv_cache_bits=bits[3],
+            model_bytes_device=decision.rho_device
+            * spec.model.split_table.device_params[decision.split]
+            * bits[0]
+            / 8.0,
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,
@@ -842,10 +876,14 @@ class Generative:
         writer.append(row)
         writer.maybe_flush()
 
-    def one_pass_tail(self, split: int, last_split: int, status: int) -> tuple[Any, ...]:
+    def one_pass_tail(
+        self, split: int, last_split: int, status: int, memory_refused: bool = False
+    ) -> tuple[Any, ...]:
         """The generative columns of a one-pass request's row: its mode, and 0 or NaN."""
         mode = _MODE_CODES[mode_of_split(split, last_split)]
-        reason = _POLICY if status == _INFEASIBLE else _NO_REASON
+        reason = _NO_REASON
+        if status == _INFEASIBLE:
+            reason = _MEMORY if memory_refused else _POLICY
         key = (mode, reason)
         tail = self._tails.get(key)
         if tail is None:

@@ -74,6 +74,8 @@ BUILTIN_HARDWARE: tuple[HardwareSpec, ...] = (
         memory_bandwidth_bytes_per_s=68 * GB,  # NVIDIA data sheet: 68 GB/s LPDDR5
         memory_bytes=8 * GIB,  # NVIDIA data sheet: 8 GB
         max_tx_power_w=UE_CLASS_3_TX_POWER_W,  # assumption: a class-3 5G modem attached
+        weight_bits_supported=(16, 8, 4),  # assumption: as the AGX Orin (same Ampere GPU)
+        quantized_decode_efficiency={4: 0.70},  # assumption: as the AGX Orin
     ),
     HardwareSpec(
         name="jetson-agx-orin",
@@ -95,6 +97,11 @@ BUILTIN_HARDWARE: tuple[HardwareSpec, ...] = (
         # question tokens, recomputed by the FP16 baseline: 15.3 TFLOP over 42.6 TFLOP/s peak
         mfu_prefill=0.34,
         mfu_decode=0.34,  # assumption: as prefill (no decode-specific measurement)
+        # TinyChat W4A16 (AWQ) kernels and TensorRT-LLM INT8 weight-only; FP16 tensor cores
+        weight_bits_supported=(16, 8, 4),
+        # fit: TinyChat (tinychat/README.md, Orin results) Llama-2-7B decode 86.80 ms FP16,
+        # 32.14 ms INT4: 2.70x, not 3.77x (the ideal with this class's roofline at context 512)
+        quantized_decode_efficiency={4: 0.70},
     ),
     HardwareSpec(
         name="laptop-cpu",
@@ -132,6 +139,7 @@ BUILTIN_HARDWARE: tuple[HardwareSpec, ...] = (
         pue=UPTIME_2023_PUE,
         memory_bandwidth_bytes_per_s=300 * GB,  # NVIDIA data sheet: 300 GB/s GDDR6
         memory_bytes=24 * GB,  # NVIDIA data sheet: 24 GB
+        weight_bits_supported=(16, 8, 4, 3, 2),  # vLLM GPTQ kernels: 2/3/4/8-bit weights
     ),
     HardwareSpec(
         name="a100",
@@ -153,6 +161,7 @@ BUILTIN_HARDWARE: tuple[HardwareSpec, ...] = (
         mfu_prefill=0.70,
         # 256 tokens (a decode batch of 256) in 16.08 ms: 0.66
         mfu_decode=0.66,
+        weight_bits_supported=(16, 8, 4, 3, 2),  # vLLM GPTQ kernels: 2/3/4/8-bit weights
     ),
     HardwareSpec(
         name="h100",
@@ -165,5 +174,6 @@ BUILTIN_HARDWARE: tuple[HardwareSpec, ...] = (
         pue=UPTIME_2023_PUE,
         memory_bandwidth_bytes_per_s=3.35e12,  # NVIDIA data sheet: 3.35 TB/s HBM3
         memory_bytes=80 * GB,  # NVIDIA data sheet: 80 GB
+        weight_bits_supported=(16, 8, 4, 3, 2),  # vLLM GPTQ kernels: 2/3/4/8-bit weights
     ),
 )

@@ -98,6 +98,19 @@ class HardwareSpec(InputModel):
         "top clock)",
     )
 
+    weight_bits_supported: tuple[int, ...] = Field(
+        default=(32, 16, 8, 6, 4, 3, 2),
+        description="weight bit widths the class has kernels for (issue 21, docs/compact-models.md"
+        "); a decision storing this side's weights at another width is refused (default: every "
+        "width, the ideal hardware)",
+    )
+    quantized_decode_efficiency: dict[int, float] = Field(
+        default_factory=dict,
+        description="per weight bit width, the fraction of the ideal weight-streaming speed-up a "
+        "memory-bound step achieves (dequantisation and scales cost the rest), in (0, 1]; a "
+        "width not listed: 1 (ideal)",
+    )
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         if self.f_min_hz > self.f_max_hz:
@@ -106,6 +119,19 @@ class HardwareSpec(InputModel):
             raise ValueError("max_tx_power_w is required for a device")
         if self.kind == "server" and self.max_tx_power_w is not None:
             raise ValueError("max_tx_power_w is for devices only; leave it out for a server")
+        if not self.weight_bits_supported or not all(
+            1 <= b <= 64 for b in self.weight_bits_supported
+        ):
+            raise ValueError(
+                f"weight_bits_supported: got {list(self.weight_bits_supported)}, expected a "
+                "non-empty list of bit widths in 1..64"
+            )
+        for bits, efficiency in self.quantized_decode_efficiency.items():
+            if not 0.0 < efficiency <= 1.0:
+                raise ValueError(
+                    f"quantized_decode_efficiency[{bits}]: got {efficiency}, expected a "
+                    "fraction in (0, 1]"
+                )
         return self
 
     @property

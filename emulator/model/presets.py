@@ -135,6 +135,32 @@ BERT_BASE = TransformerConfig(
     lm_head=False,
     pooler=True,
 )
+# ---- students of the model families (issue 21, distillation; emulator/model/families.py) ----
+DISTILBERT_BASE = TransformerConfig(
+    kind="encoder",
+    vocab_size=30522,
+    hidden_size=768,
+    num_layers=6,
+    num_heads=12,
+    ffn_size=3072,
+    learned_positions=512,
+    embedding_norm=True,
+    final_norm=False,
+    lm_head=False,
+)
+LLAMA_3_2_1B = _decoder(
+    bias=False,
+    norm="rmsnorm",
+    gated_mlp=True,
+    tied_head=True,
+    vocab_size=128256,
+    hidden_size=2048,
+    num_layers=16,
+    num_heads=32,
+    num_kv_heads=8,
+    ffn_size=8192,
+)
+# ---- end of the students ----
 BART_BASE = EncoderDecoderConfig(
     vocab_size=50265,
     hidden_size=768,
@@ -258,6 +284,22 @@ BUILTIN_PRESETS: tuple[Preset, ...] = (
         "TinyLlama-1.1B",
         HF + "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
     ),
+    # ---- students of the model families (issue 21, distillation) ----
+    _text(
+        "distilbert-base",
+        DISTILBERT_BASE,
+        32,
+        "DistilBERT-base uncased encoder (6 layers, no pooler), distilled from BERT-base",
+        HF + "distilbert-base-uncased",
+    ),  # 66,362,880 parameters
+    _text(
+        "llama-3.2-1b",
+        LLAMA_3_2_1B,
+        16,
+        "Llama-3.2-1B (GQA, tied embeddings), distilled from Llama-3.1-8B/70B logits",
+        HF + "meta-llama/Llama-3.2-1B",
+    ),  # 1,235,814,400 parameters
+    # ---- end of the students ----
     _vision(
         "vit-b-16",
         vit_profile,

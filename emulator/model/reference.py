@@ -375,6 +375,31 @@ def distortion_bound(
     )
 
 
+def distortion_bound_per_side(
+    rho_device: float,
+    rho_server: float,
+    device_params: float,
+    server_params: float,
+    weight_bits_device: float,
+    weight_bits_server: float,
+    entropy_bits_per_param: float = -2.70,
+) -> float:
+    """:func:`distortion_bound` with each side's weights stored at its own width (issue 21).
+
+    The bound's rate is the bits kept, ``R = ρ·q·b_d + ρ̃·s·b_s`` (with ``b_d = b_s = b`` it is
+    the paper's ``kept·b``); the rest of eq. 41 is unchanged, ``n = q + s``. Plain floats (the
+    engine and the policies call it once per quantized decision).
+    """
+    n = device_params + server_params
+    rate_bits = rho_device * device_params * weight_bits_device + (
+        rho_server * server_params * weight_bits_server
+    )
+    entropy_bits = n * entropy_bits_per_param
+    log2_gamma_ratio = (math.lgamma(n / 2.0) - _LN2 - math.lgamma(n)) / _LN2
+    log2_bound = math.log2(n) - _LOG2_SQRT_PI_E - (rate_bits - entropy_bits) / n
+    return float(2.0 ** (log2_bound + log2_gamma_ratio / n))
+
+
 def distortion_bound_large_n(
     kept_params: ArrayLike,
     total_params: ArrayLike,

@@ -331,11 +331,41 @@ MOBILITY = ColumnGroup(
     ),
 )
 
+COMPACT = ColumnGroup(
+    "compact",
+    "the bit widths a request ran with and the device side's weight bytes (issue 21, "
+    "[compact models](compact-models.md)); the model's own widths when the policy quantized "
+    "nothing",
+    (
+        Column(
+            "weight_bits_device", pa.int16(), "bit", Role.DECISION, "bits per device-side weight"
+        ),
+        Column(
+            "weight_bits_server", pa.int16(), "bit", Role.DECISION, "bits per server-side weight"
+        ),
+        Column(
+            "payload_bits_per_value",
+            pa.int16(),
+            "bit",
+            Role.DECISION,
+            "bits per value of the uploaded activation",
+        ),
+        Column("kv_cache_bits", pa.int16(), "bit", Role.DECISION, "bits per KV-cache value"),
+        Column(
+            "model_bytes_device",
+            _F64,
+            "B",
+            Role.OUTCOME,
+            "the device side's kept weights at their width, ρ·q(l)·b_d/8",
+        ),
+    ),
+)
+
 #: The per-request trace.
 TRACE = Table(
     "trace",
     "one row per request, written to trace.parquet",
-    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT, MOBILITY),
+    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT, MOBILITY, COMPACT),
 )
 #: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
 #: columns (:data:`GENERATIVE_TAIL`), in that order.

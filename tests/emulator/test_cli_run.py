@@ -69,7 +69,7 @@ def test_validate_checks_without_running(capsys, tmp_path):
     [
         ("cells.0.bandwidth_hz=-1", "cells[0].bandwidth_hz: got -1"),
         ("devices.0.hardware=h200", "unknown device class 'h200'"),
-        ("policy.name=oracle", "unknown policy 'oracle'; expected one of: fixed"),
+        ("policy.name=oracle", "unknown policy 'oracle'; expected one of: distill-only, fixed"),
         ("policy.params.rho_device=1.5", "rho_device: got 1.5"),
     ],
 )

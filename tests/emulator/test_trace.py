@@ -88,14 +88,17 @@ def test_long_runs_are_written_in_row_groups(tmp_path, monkeypatch):
 # ---- the declaration ---------------------------------------------------------------------------
 
 SUFFIX_UNITS = {"_s": "s", "_j": "J", "_w": "W", "_hz": "Hz", "_bits": "bit", "_bytes": "B"}
+#: A unit said inside the name, before what it counts (``weight_bits_device``).
+INFIX_UNITS = {"_bits_": "bit", "_bytes_": "B"}
 
 
 def test_every_column_has_the_si_unit_its_name_says():
-    """A name ending in ``_s``, ``_j``, ``_w``, ``_hz``, ``_bits`` or ``_bytes`` carries that SI
-    unit, an instant (``t_arrival``, ``t_done``) is in seconds, any other column with a unit has
-    a name that says it (or is a ratio: unit 1)."""
+    """A name ending in ``_s``, ``_j``, ``_w``, ``_hz``, ``_bits`` or ``_bytes`` (or holding
+    ``_bits_`` or ``_bytes_``) carries that SI unit, an instant (``t_arrival``, ``t_done``) is in
+    seconds, any other column with a unit has a name that says it (or is a ratio: unit 1)."""
     for column in TRACE.columns:
         said = [unit for suffix, unit in SUFFIX_UNITS.items() if column.name.endswith(suffix)]
+        said += [unit for infix, unit in INFIX_UNITS.items() if infix in column.name]
         if said:
             assert column.unit == said[0], column.name
         elif column.role is Role.TIME:
@@ -138,6 +141,10 @@ def test_the_decision_columns_are_fields_of_the_decision():
         "tx_power_w",
         "f_device_hz",
         "f_server_hz",
+        "weight_bits_device",
+        "weight_bits_server",
+        "payload_bits_per_value",
+        "kv_cache_bits",
     )
     assert set(decision) <= set(Decision._fields)
 

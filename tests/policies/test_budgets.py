@@ -26,9 +26,11 @@ NOT_OPTIMISING = sorted(set(builtin_policies()) - set(OPTIMISING))
 
 def test_the_solver_backed_policies_are_the_ones_refused():
     assert OPTIMISING == [
+        "distill-only",
         "fixed-frequency",
         "fixed-power",
         "joint",
+        "joint-compact",
         "joint-queue-aware",
         "joint-sca",
         "no-pruning",
@@ -36,6 +38,7 @@ def test_the_solver_backed_policies_are_the_ones_refused():
         "on-server",
         "prune-device-only",
         "prune-server-only",
+        "quantize-only",
     ]
 
 
