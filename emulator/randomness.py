@@ -35,6 +35,7 @@ SOURCES = (
     "trace-offsets",
     "prompt-tokens",
     "output-tokens",
+    "draft-acceptance",
 )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.speculative import DraftSetup
 from coinfer.emulator.scenario.schema import (
     Arrivals,
     Channel,
@@ -59,6 +60,8 @@ class DeviceSpec:
     #: Generative requests: where each request's prompt and output tokens come from; None: one
     #: forward pass per request (scaled by the work law).
     tokens: TokenSource | None = None
+    #: Speculative decoding: the device's draft model and its acceptance; None: no draft.
+    speculative: DraftSetup | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1011,6 +1011,10 @@ class Engine:
             cache[key] = distortion
         return distortion
 
+    def device_stream(self, source: str, index: int) -> np.random.Generator:
+        """The random stream ``source`` of device ``index`` (its own, for every policy alike)."""
+        return self._streams.stream(source, index)
+
     def note_done(self, t_done: float) -> None:
         """A request leaves the system at ``t_done`` (s): the run lasts at least until then."""
         if t_done > self._last_done_s:

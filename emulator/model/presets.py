@@ -111,6 +111,17 @@ TINYLLAMA_1_1B = _decoder(
     num_kv_heads=4,
     ffn_size=5632,
 )
+#: Llama-3.2-1B (config.json of meta-llama/Llama-3.2-1B): Llama-3's 128 k vocabulary and
+#: tokenizer, 16 layers, GQA with 8 key-value heads, the input embedding tied to the LM head.
+LLAMA_3_2_1B = _decoder(
+    **{**LLAMA, "tied_head": True},
+    vocab_size=128256,
+    hidden_size=2048,
+    num_layers=16,
+    num_heads=32,
+    num_kv_heads=8,
+    ffn_size=8192,
+)
 PHI_2 = _decoder(
     vocab_size=51200,
     hidden_size=2560,
@@ -258,6 +269,13 @@ BUILTIN_PRESETS: tuple[Preset, ...] = (
         "TinyLlama-1.1B",
         HF + "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
     ),
+    _text(
+        "llama-3.2-1b",
+        LLAMA_3_2_1B,
+        16,
+        "Llama-3.2-1B (GQA, tied head; a draft for Llama-3-8B)",
+        HF + "meta-llama/Llama-3.2-1B",
+    ),  # 1,235,814,400
     _vision(
         "vit-b-16",
         vit_profile,
