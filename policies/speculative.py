@@ -8,88 +8,40 @@ tokens, uploads them, and the server verifies them in one ``(γ + 1)``-token chu
 continuous batch, yielding the accepted drafts plus one token of its own.
 
 ``γ`` is a decision per round: a policy that decides mode ``speculative`` implements
-:class:`DraftChooser`, whose hook the engine calls when the server emits a round's tokens (the
-server knows its batch; the choice travels back with the tokens) with a :class:`DraftRound`, and
-which returns ``γ`` for the next round. ``speculative`` returns its fixed ``draft_tokens``;
-``speculative-adaptive`` the formula below. ``γ = 0`` lets the server decode the next token on
-its own, without a draft or an upload.
+:class:`~coinfer.policies.drafting.DraftChooser`, whose hook the engine calls when the server
+emits a round's tokens (the server knows its batch; the choice travels back with the tokens)
+with a :class:`~coinfer.policies.drafting.DraftRound`, and which returns ``γ`` for the next
+round. ``speculative`` returns its fixed ``draft_tokens``; ``speculative-adaptive`` the formula
+below. ``γ = 0`` lets the server decode the next token on its own, without a draft or an upload.
 
-The adaptive choice (:func:`best_draft_tokens`) maximises the expected tokens per unit of round
-time (Leviathan et al. 2023, section 3.4, with the link's times added)::
+The adaptive choice (:func:`~coinfer.policies.drafting.best_draft_tokens`) maximises the
+expected tokens per unit of round time (Leviathan et al. 2023, section 3.4, with the link's
+times added)::
 
     γ* = argmax_{0 ≤ γ ≤ min(γ_max, tokens left − 1)}  E(γ) / T(γ),
     E(γ) = (1 − α^{γ+1}) / (1 − α),
-    T(γ) = γ·t_draft + γ·b_up/R_up + T_verify(γ + 1) + E(γ)·b/R_down   (γ ≥ 1),
+    T(γ) = γ·t_draft + γ·b_up/R_up + W + T_verify(γ + 1) + E(γ)·b/R_down   (γ ≥ 1),
     T(0) = T_verify(1) + b/R_down,
 
 with ``t_draft`` the draft's decode step on the device, ``b_up`` the bits of one draft (its
 token id and, if sent, its probability), ``R_up`` the Shannon rate of the band an upload would
 get now at the device's mean gain, ``T_verify(w)`` the roofline step of the server's running
 decodes plus this request's ``w``-token chunk, and ``b/R_down`` one token id on the downlink.
+``W`` is the wait of the drafts for the server's step under way: a busy server (other sequences
+running) steps back to back, and drafts that arrive at a uniformly random point of a step wait
+half of one on average, ``W = T_verify(1)/2``; an otherwise idle server starts at once,
+``W = 0``. With ``γ = 0`` the server decodes in its very next step, no wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple, Protocol, runtime_checkable
-
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from coinfer.emulator.model.speculative import expected_tokens_per_round, round_time_s
 from coinfer.policies.base import Decision, Policy, PolicyContext
+from coinfer.policies.drafting import DraftRound, best_draft_tokens
 from coinfer.policies.fixed import FixedParams, FixedPolicy
 from coinfer.policies.generative import GenerativePlanner
-
-
-class DraftRound(NamedTuple):
-    """What the engine tells a :class:`DraftChooser` before a round (SI units)."""
-
-    request_id: int
-    round_index: int  #: rounds verified so far for this request
-    tokens_left: int  #: output tokens still to generate
-    alpha: float  #: acceptance rate of one draft token (the pair's, or the empirical mean's)
-    draft_step_s: float  #: one decode step of the draft model on the device, s
-    up_bits_per_draft: float  #: bits uploaded per draft token (its id and probability), bits
-    token_bits: float  #: bits of one token id on the downlink, bits
-    uplink_rate_bps: float  #: Shannon rate of the band an upload would get now, bit/s
-    downlink_rate_bps: float  #: downlink rate, bit/s (inf: no downlink)
-    #: ``verify_step_s(w)``: the server's next step with this request's chunk of ``w`` tokens
-    #: beside its running decodes (roofline), s
-    verify_step_s: Callable[[int], float]
-
-
-@runtime_checkable
-class DraftChooser(Protocol):
-    """A policy that chooses the draft length of every round (module docstring)."""
-
-    def draft_tokens_for_round(self, draft_round: DraftRound) -> int:
-        """``γ ≥ 0`` for the next round (the engine caps it at the tokens left − 1)."""
-        ...
-
-
-def best_draft_tokens(draft_round: DraftRound, max_draft_tokens: int) -> int:
-    """``γ*``, the draft length that maximises expected tokens per unit of round time
-    (module docstring); ties go to the shorter draft."""
-    r = draft_round
-    top = min(max_draft_tokens, r.tokens_left - 1)
-    best, best_rate = 0, -1.0
-    for gamma in range(max(top, 0) + 1):
-        expected = expected_tokens_per_round(r.alpha, gamma)
-        time_s = round_time_s(
-            gamma,
-            expected,
-            r.draft_step_s,
-            r.up_bits_per_draft,
-            r.token_bits,
-            r.uplink_rate_bps,
-            r.downlink_rate_bps,
-            r.verify_step_s(gamma + 1),
-        )
-        rate = expected / time_s if time_s > 0 else np.inf
-        if rate > best_rate * (1 + 1e-12):
-            best, best_rate = gamma, rate
-    return best
 
 
 class SpeculativeParams(Policy.Params):

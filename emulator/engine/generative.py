@@ -70,7 +70,7 @@ from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import ServerBatch, mode_of_split
-from coinfer.policies.speculative import DraftChooser, DraftRound
+from coinfer.policies.drafting import DraftChooser, DraftRound
 
 if TYPE_CHECKING:
     from coinfer.emulator.engine.core import Engine, Request, _Device
@@ -703,6 +703,7 @@ class Generative:
                 uplink_rate_bps=rate,
                 downlink_rate_bps=math.inf if downlink is None else downlink.rate_bps,
                 verify_step_s=verify_step_s,
+                others_running=max(server.load()[0] - 1, 0),  # type: ignore[union-attr]
             )
         )
         if not isinstance(gamma, (int, np.integer)) or gamma < 0:
@@ -785,7 +786,8 @@ class Generative:
             wired_last = spec.last_wired_s
             downlink_s = state.down_total_s + (spec.last_arrival_s - spec.emitted_s) - wired_last
             backhaul_s = state.back_s + wired_last
-            down = wired = np.zeros(0)
+            down: np.ndarray = _NO_STEPS  # the token table's parts are in the arena
+            wired: np.ndarray = _NO_STEPS
         elif state.mode == _ON_SERVER:
             assert state.server is not None
             chunk = state.server.stream_chunk_tokens()
@@ -865,7 +867,7 @@ class Generative:
         if state.mode == _SPECULATIVE:
             device = arena.segment(_DEVICE, slot).copy()
             uplink = arena.segment(_UPLINK, slot).copy()
-            downlink = arena.segment(_DOWN, slot).copy()
+            downlink: np.ndarray = arena.segment(_DOWN, slot).copy()
             backhaul = arena.segment(_BACKHAUL, slot).copy()
         elif state.mode == _ON_SERVER:
             device = np.zeros(len(times))

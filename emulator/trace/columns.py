@@ -210,7 +210,7 @@ GENERATIVE = ColumnGroup(
             CATEGORY,
             "",
             Role.DECISION,
-            "`on-device`, `on-server` or `split`: where the request ran",
+            "`on-device`, `on-server`, `split` or `speculative`: where the request ran",
         ),
         Column("prompt_tokens", pa.int64(), "1", Role.CONTEXT, "tokens in the prompt (0: encoder)"),
         Column("output_tokens", pa.int64(), "1", Role.CONTEXT, "tokens generated (0: encoder)"),

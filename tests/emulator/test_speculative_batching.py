@@ -91,6 +91,22 @@ def test_the_rejected_positions_keep_their_blocks_until_the_next_chunk_reuses_th
     assert scheduler.sequence(ord("A")).kv_blocks == 2
 
 
+def test_a_plain_decode_after_a_rejected_chunk_keeps_the_blocks_it_holds():
+    """A chunk of 8 over 4 cached tokens takes 3 blocks; none accepted, 5 positions stay valid.
+    The next decode, a plain one (the server decoding alone), needs 2 blocks and holds 3: it
+    takes none and gives none back (the sweep that found this allocated −1)."""
+    for name in ("vllm", "sarathi"):
+        scheduler = make_scheduler(name, params())
+        scheduler.admit(spec_seq("A", 4, 20))
+        step(scheduler)
+        scheduler.mark_ready(ord("A"), width=8, advance=1)
+        step(scheduler)
+        scheduler.mark_ready(ord("A"))
+        assert step(scheduler) == ("A:d@5", "A+1")
+        assert scheduler.sequence(ord("A")).kv_blocks == 3
+        assert scheduler.kv.used == 3
+
+
 def test_a_chunk_past_the_output_or_an_advance_beyond_the_chunk_is_refused():
     scheduler = make_scheduler("vllm", params())
     scheduler.admit(spec_seq("A", 4, 4))

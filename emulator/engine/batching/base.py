@@ -402,21 +402,15 @@ class BatchScheduler(ABC):
         running = self._running
         rows = running if decoding is None else running[decoding]
         after = self._prompt[rows] + self._generated[rows]  # cached once the step is done
-        if self._wide:  # a wide decode caches its whole chunk; rejected blocks are kept
+        if self._wide:  # a wide decode caches its whole chunk
             after = after + self._width[rows] - 1
-            need = np.maximum(self.kv.blocks_for_many(after) - self.kv.held[rows], 0)
-            total = int(need.sum())
-            if total <= self.kv.free:
-                if total:
-                    self.kv.allocate_many(rows, need, total)
-                return rows, self._decode_context(rows), _EMPTY
-            return self._grow_preempting(decoding)
-        need = self.kv.blocks_for_many(after) - self.kv.held[rows]
+        # a sequence whose chunk had drafts rejected may hold more blocks than it needs: kept
+        need = np.maximum(self.kv.blocks_for_many(after) - self.kv.held[rows], 0)
         total = int(need.sum())
         if total <= self.kv.free:
             if total:
                 self.kv.allocate_many(rows, need, total)
-            return rows, after - 1, _EMPTY
+            return rows, self._decode_context(rows) if self._wide else after - 1, _EMPTY
         return self._grow_preempting(decoding)
 
     def _grow_preempting(self, decoding: BoolArray | None) -> tuple[IntArray, IntArray, IntArray]:
