@@ -46,11 +46,16 @@ class DraftChooser(Protocol):
 
 def best_draft_tokens(draft_round: DraftRound, max_draft_tokens: int) -> int:
     """``γ*``, the draft length that maximises expected tokens per unit of round time
-    (module docstring); ties go to the shorter draft."""
+    (``docs/edge-llm.md``); ties go to the shorter draft.
+
+    ``γ = 0`` is weighed on its own (no draft, no wait); over ``γ ≥ 1`` the rate
+    ``E(γ)/T(γ)`` is quasi-concave (``E`` concave, ``T`` convex: affine draft and link terms,
+    a roofline step convex in the chunk's tokens), so the search stops at the first ``γ``
+    whose rate falls."""
     r = draft_round
     top = min(max_draft_tokens, r.tokens_left - 1)
-    best, best_rate = 0, -1.0
-    for gamma in range(max(top, 0) + 1):
+
+    def rate(gamma: int) -> float:
         expected = expected_tokens_per_round(r.alpha, gamma)
         wait_s = r.verify_step_s(1) / 2 if gamma and r.others_running else 0.0
         time_s = wait_s + round_time_s(
@@ -63,7 +68,15 @@ def best_draft_tokens(draft_round: DraftRound, max_draft_tokens: int) -> int:
             r.downlink_rate_bps,
             r.verify_step_s(gamma + 1),
         )
-        rate = expected / time_s if time_s > 0 else np.inf
-        if rate > best_rate * (1 + 1e-12):
-            best, best_rate = gamma, rate
+        return expected / time_s if time_s > 0 else np.inf
+
+    best, best_rate = 0, rate(0)
+    previous = -1.0
+    for gamma in range(1, max(top, 0) + 1):
+        current = rate(gamma)
+        if current > best_rate * (1 + 1e-12):
+            best, best_rate = gamma, current
+        if current < previous:
+            break
+        previous = current
     return best

@@ -304,16 +304,14 @@ class ContinuousBatchingServer:
         assert scheduler is not None
         return scheduler.running_ids() + scheduler.waiting_ids()
 
-    def chunk_step_s(self, tokens: int, context_tokens: int, own_context_tokens: int) -> float:
+    def chunk_step_s(
+        self, tokens: int, context_tokens: int, others: int, others_cached: int
+    ) -> float:
         """A prediction of the next step with a chunk of ``tokens`` tokens over
-        ``context_tokens`` cached ones beside the running sequences (their cached tokens
-        counted as one decode each, less ``own_context_tokens``, the chunk's sequence's own when
-        it is running): the roofline on the whole model, s (what the adaptive draft length
-        plans with, ``docs/edge-llm.md``)."""
+        ``context_tokens`` cached ones beside ``others`` running decodes holding
+        ``others_cached`` cached tokens in all: the roofline on the whole model, s (what the
+        adaptive draft length plans with, ``docs/edge-llm.md``)."""
         assert self.scheduler is not None
-        running, cached, _ = self.scheduler.load()
-        others = max(running - (1 if own_context_tokens >= 0 else 0), 0)
-        others_cached = max(cached - max(own_context_tokens, 0), 0)
         sums = BatchSums(
             prefill_tokens=0.0,
             decode_tokens=float(others + tokens),

@@ -48,7 +48,10 @@ import numpy as np
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.batching import Batch, Sequence, StepResult
 from coinfer.emulator.engine.batching.records import IntArray
-from coinfer.emulator.engine.batching_server import GenerativeDiscipline
+from coinfer.emulator.engine.batching_server import (
+    ContinuousBatchingServer,
+    GenerativeDiscipline,
+)
 from coinfer.emulator.engine.token_log import TokenArena
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.generative import (
@@ -171,6 +174,7 @@ class SpecState:
         "accepted",
         "clock",
         "draft_side",
+        "draft_step_s",
         "emitted_s",
         "energy_j",
         "last_arrival_s",
@@ -204,6 +208,7 @@ class SpecState:
         self.last_arrival_s = -math.inf  #: when the last chunk reached the device, s
         self.emitted_s = 0.0  #: when the last chunk was emitted, s
         self.last_wired_s = 0.0  #: the last chunk's way back over the wired path, s
+        self.draft_step_s = 0.0  #: the draft's latest decode step on the device, s
 
 
 class Generative:
@@ -577,7 +582,11 @@ class Generative:
         decision = request.decision
         clock = min(decision.f_device_hz / hardware.f_max_hz, 1.0)
         power = hardware.pue * clocked_phase_power_w(hardware, "decode", clock)
-        return SpecState(setup, side, rng, power, clock)
+        spec_state = SpecState(setup, side, rng, power, clock)
+        spec_state.draft_step_s = float(
+            self._device_model.solo_step_times_s([1], [prompt], [False], side, hardware, clock)[0]
+        )
+        return spec_state
 
     def _draft_prefill(self, state: GenState, device: _Device, now: float) -> None:
         """The draft's prefill on the device, beside the prompt's upload: it is on the
@@ -675,11 +684,6 @@ class Generative:
         setup = spec.setup
         server = state.server
         context = state.prompt + generated - 1
-        draft_step_s = float(
-            self._device_model.solo_step_times_s(
-                [1], [context], [False], spec.draft_side, device.spec.hardware, spec.clock
-            )[0]
-        )
         model = device.spec.model
         uplink = device.uplink
         rate = shannon_rate_bps(
@@ -688,8 +692,18 @@ class Generative:
         downlink = self._downlink
         bits = token_id_bits(model)
 
+        assert isinstance(server, ContinuousBatchingServer) and server.scheduler is not None
+        running, cached, _ = server.scheduler.load()  # this request runs: it is one of them
+        others, others_cached = max(running - 1, 0), max(cached - context, 0)
+        verify_times: dict[int, float] = {}
+
         def verify_step_s(tokens: int) -> float:
-            return float(server.chunk_step_s(tokens, context, context))  # type: ignore[union-attr]
+            time_s = verify_times.get(tokens)
+            if time_s is None:
+                time_s = verify_times[tokens] = server.chunk_step_s(
+                    tokens, context, others, others_cached
+                )
+            return time_s
 
         gamma = chooser.draft_tokens_for_round(
             DraftRound(
@@ -697,13 +711,13 @@ class Generative:
                 round_index=spec.rounds,
                 tokens_left=state.output - generated,
                 alpha=setup.mean_alpha,
-                draft_step_s=draft_step_s,
+                draft_step_s=spec.draft_step_s,
                 up_bits_per_draft=bits + setup.probability_bits,
                 token_bits=bits,
                 uplink_rate_bps=rate,
                 downlink_rate_bps=math.inf if downlink is None else downlink.rate_bps,
                 verify_step_s=verify_step_s,
-                others_running=max(server.load()[0] - 1, 0),  # type: ignore[union-attr]
+                others_running=others,
             )
         )
         if not isinstance(gamma, (int, np.integer)) or gamma < 0:
@@ -732,6 +746,7 @@ class Generative:
             spec.clock,
         )
         draft_s = float(steps.sum())
+        spec.draft_step_s = float(steps[-1])
         start = device.free_at if device.free_at > arrival_s else arrival_s
         done = start + draft_s
         device.free_at = done

@@ -41,7 +41,7 @@ def test_on_server_and_three_speculative_policies_over_boards_and_acceptance_rat
         )
         for alpha in (0.6, 0.8)
     }
-    assert all(users == [2, 8, 24, 48] for users in series.values())
+    assert all(users == [2, 16, 64, 128] for users in series.values())
     assert plan.seeds == (1, 2)
 
 
