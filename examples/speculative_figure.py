@@ -24,7 +24,7 @@ import pandas as pd
 
 #: Okabe–Ito colours, one per policy, and the legend's names.
 SERIES = {
-    "on-server": ("#000000", "o", "on-server"),
+    "on-server": ("#000000", "o", "on-server (no draft)"),
     "speculative(draft_tokens=2)": ("#E69F00", "s", "speculative, γ = 2"),
     "speculative(draft_tokens=4)": ("#0072B2", "^", "speculative, γ = 4"),
     "speculative-adaptive": ("#009E73", "D", "speculative, adaptive γ"),
@@ -37,10 +37,12 @@ def draw(table: pd.DataFrame, out: Path) -> plt.Figure:
     """The 2 × (acceptance rates) figure of ``table`` (a sweep's aggregate), saved as
     ``out``.png."""
     alphas = sorted(table[ALPHA].dropna().unique())
-    fig, axes = plt.subplots(2, len(alphas), figsize=(7.0, 4.6), sharex=True, sharey="row")
+    fig, axes = plt.subplots(
+        2, len(alphas), figsize=(7.0, 4.6), sharex=True, sharey="row", squeeze=False
+    )
     rows = (
-        ("generative.tpot_p50_s", 1e3, "median time per output token (ms)"),
-        ("generative.energy_per_token_j", 1.0, "energy per output token (J)"),
+        ("generative.tpot_p50_s", 1e3, "TPOT, median (ms)"),
+        ("generative.energy_per_token_j", 1.0, "energy per token (J)"),
     )
     for column, alpha in enumerate(alphas):
         for row, (metric, scale, label) in enumerate(rows):
@@ -63,12 +65,15 @@ def draw(table: pd.DataFrame, out: Path) -> plt.Figure:
                     marker=marker,
                     markersize=4,
                     linewidth=1.2,
+                    linestyle="--" if policy == "on-server" else "-",
                     capsize=2,
                     label=name,
+                    zorder=3 if policy == "on-server" else 2,
                 )
             ax.set_xscale("log")
             ax.set_xticks(sorted(table[USERS].unique()))
-            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.grid(True, alpha=0.3)
             if row == 0:
                 ax.text(0.03, 0.95, f"α = {alpha:g}", transform=ax.transAxes, va="top")
@@ -80,6 +85,7 @@ def draw(table: pd.DataFrame, out: Path) -> plt.Figure:
     axes[1][0].set_ylim(bottom=0)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=8)
+    fig.align_ylabels(axes[:, 0])
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path = out.with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
