@@ -29,6 +29,7 @@ from coinfer.emulator.model.catalog import ModelCatalog
 from coinfer.emulator.model.hardware import HardwareCatalog
 from coinfer.emulator.model.reference import log_distance_gain, shannon_rate_bps
 from coinfer.emulator.model.speculative import (
+    ACCEPTANCE,
     accepted_count,
     expected_tokens_per_round,
 )
@@ -343,3 +344,39 @@ def test_the_speculative_policy_needs_a_draft_on_the_device():
     data["devices"][0]["speculative"] = None
     with pytest.raises(InputError, match="needs a draft model on the device"):
         simulate(scenario_from_dict(data), seed=1)
+
+
+@pytest.mark.parametrize("scheduler", ["vllm", "sarathi", "orca"])
+def test_a_full_pool_preempts_speculative_sequences_and_every_token_still_arrives_once(
+    scheduler,
+):
+    """24 devices at once into a KV pool of about 5,000 tokens (an L4 at 69 % of its memory
+    for the engine): vLLM and Sarathi preempt (a pending chunk is dropped, its recomputation
+    emits one token), Orca admits only what it can reserve; every request completes, each
+    token reaches its device once, and the pool ends empty."""
+    data = scenario(0.7, 4, count=24, requests=24).model_dump()
+    data["servers"][0].update({"scheduler": scheduler, "memory_utilisation": 0.69})
+    run = simulate(scenario_from_dict(data), seed=4, token_trace=True)
+    trace, tokens = run.trace, run.read_tokens()
+    assert (trace["status"] == "completed").all()
+    stats = run.stats.batching["s"]
+    if scheduler != "orca":
+        assert stats["preemptions"] > 0
+    assert (
+        tokens.groupby("request_id")["token_index"]
+        .apply(list)
+        .map(lambda indices: indices == list(range(1, OUTPUT + 1)))
+        .all()
+    )
+    assert stats["kv_blocks_in_use"] == 0
+    assert_generative_parts_add_up(trace, tokens)
+
+
+def test_the_catalogued_pairs_name_catalog_models_and_the_draft_is_published_llama_3_2_1b():
+    """Every pair of the acceptance table names two generative models of the catalog, with an
+    alpha in [0, 1] and its source; Llama-3.2-1B has its published 1,235,814,400 parameters."""
+    catalog = ModelCatalog.builtin()
+    for (draft, target), pair in ACCEPTANCE.items():
+        assert catalog.get(draft).sequence_length and catalog.get(target).sequence_length
+        assert 0.0 <= pair.alpha <= 1.0 and pair.source
+    assert catalog.get(DRAFT).total_params == 1_235_814_400
