@@ -46,10 +46,11 @@ def test_on_server_and_three_speculative_policies_over_boards_and_acceptance_rat
 
 
 def test_a_shortened_run_of_the_sweep_draws_every_series_in_every_panel(tmp_path):
-    """The fewest boards of each series on one seed, 8 s of arrivals: the figure has the
-    on-server line and the three speculative ones in each of its four panels."""
-    plan = load_plan(SWEEP, ["duration_s=8", "warmup_s=1"])
-    kept = [c for c in plan.configurations if c.point[USERS] == 2]
+    """The fewest boards of each series at α = 0.8 on one seed, 4 s of arrivals at one request
+    a second per board: the figure has the on-server line and the three speculative ones in
+    each of its panels."""
+    plan = load_plan(SWEEP, ["duration_s=4", "warmup_s=0", "devices.0.arrivals.rate_per_s=1"])
+    kept = [c for c in plan.configurations if c.point[USERS] == 2 and c.point.get(ALPHA) != 0.6]
     ids = {c.config_id for c in kept}
     short = replace(
         plan,
@@ -62,5 +63,5 @@ def test_a_shortened_run_of_the_sweep_draws_every_series_in_every_panel(tmp_path
     aggregate = collect(outcome.store).aggregate
     assert (aggregate["generative.completed_mean"] > 0).all()
     figure = figure_module().draw(aggregate, tmp_path / "figure")
-    assert [len(ax.containers) for ax in figure.axes] == [4, 4, 4, 4]  # a line per series
+    assert [len(ax.containers) for ax in figure.axes] == [4, 4]  # a line per series
     assert (tmp_path / "figure.png").stat().st_size > 10_000
