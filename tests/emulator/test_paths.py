@@ -31,6 +31,7 @@ KNOWN = {
     "devices.*.work.file": "file",
     "devices.*.tokens.prompt.file": "file",
     "devices.*.tokens.output.file": "file",
+    "devices.*.speculative.tokens_per_round.file": "file",
     "hardware_files": "file",
     "model_files": "file",
     "topology.file": "file",
