@@ -41,6 +41,7 @@ SOURCES = (
     "mobility-los",
     "mobility-start",
     "merged-arrivals",
+    "draft-acceptance",
 )
 
 

@@ -185,8 +185,9 @@ class Decision(NamedTuple):
 
 
 #: The execution modes of a request: everything on the device (split at the last point),
-#: everything on the server (split 0), or cut at a layer in between.
-MODES: tuple[str, ...] = ("on-device", "on-server", "split")
+#: everything on the server (split 0), or cut at a layer in between; or speculative decoding
+#: (split 0: the target on the server, a draft model on the device, ``docs/edge-llm.md``).
+MODES: tuple[str, ...] = ("on-device", "on-server", "split", "speculative")
 
 
 def mode_of_split(split: int, last_split: int) -> str:
@@ -276,7 +277,10 @@ def check_decision(policy_name: str, decision: Decision, context: PolicyContext)
         and decision.predicted_latency_s >= 0.0
         and decision.predicted_energy_j >= 0.0
         and decision.predicted_distortion >= 0.0
-        and (not decision.mode or decision.mode == mode_of_split(split, context.model.last_split))
+        and (
+            (not decision.mode or decision.mode == mode_of_split(split, context.model.last_split))
+            or _speculative_ok(decision)
+        )
         and not decision.model
     ):
         if not (
@@ -345,6 +349,18 @@ def _check_compact(policy_name: str, decision: Decision, context: PolicyContext)
         )
 
 
+def _speculative_ok(decision: Decision) -> bool:
+    """Whether ``decision`` is a valid speculative one: split 0 (the target on the server),
+    unpruned; the policy chooses the draft tokens per round
+    (:class:`~coinfer.policies.speculative.DraftChooser`)."""
+    return (
+        decision.mode == "speculative"
+        and decision.split == 0
+        and decision.rho_device == 1.0
+        and decision.rho_server == 1.0
+    )
+
+
 def _first_violation(decision: Decision, context: PolicyContext) -> str:
     """``field=value, expected ...`` for the first field of ``decision`` out of bounds."""
     split = decision.split
@@ -373,6 +389,16 @@ def _first_violation(decision: Decision, context: PolicyContext) -> str:
         if not value >= 0.0:
             return f"{field}={value!r}, expected a non-negative number (inf allowed)"
     mode = decision.mode
+    if mode == "speculative":
+        if split != 0:
+            return (
+                f"mode='speculative' with split={split}, expected split 0 (the target on the "
+                "server)"
+            )
+        return (
+            f"rho_device={decision.rho_device!r}, rho_server={decision.rho_server!r}, "
+            "expected 1, 1 (speculative decoding runs unpruned)"
+        )
     if mode not in ("", *MODES):
         return f"mode={mode!r}, expected one of {', '.join(MODES)} (or '': from the split)"
     derived = mode_of_split(split, last)

@@ -8,7 +8,10 @@ random placement drawn; a scenario with a ``topology`` section is resolved by
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+
+import numpy as np
 
 from coinfer.emulator.deployment.placement import (
     catalogs_for,
@@ -33,6 +36,7 @@ from coinfer.emulator.deployment.token_laws import (
     resolve_token_counts,
 )
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.speculative import ACCEPTANCE, DraftSetup
 from coinfer.emulator.scenario.schema import EmpiricalWork, Scenario
 
 
@@ -55,7 +59,7 @@ def build_deployment(
             "topology.devices_per_cell, are 0), expected at least one",
             expected="at least one device",
         )
-    deployment = attach_tokens(resolved, scenario)
+    deployment = attach_drafts(attach_tokens(resolved, scenario), scenario)
     check_model_cache(deployment)
 
     if traces is None:
@@ -203,3 +207,62 @@ def attach_tokens(deployment: Deployment, scenario: Scenario) -> Deployment:
                 )
         devices.append(replace(spec, tokens=source))
     return replace(deployment, devices=tuple(devices))
+
+
+def attach_drafts(deployment: Deployment, scenario: Scenario) -> Deployment:
+    """``deployment`` with a :class:`DraftSetup` on every device of a group with
+    ``speculative`` (``docs/edge-llm.md``): the draft model looked up in the catalog, its
+    acceptance from the group (``alpha`` or ``tokens_per_round``) or the catalog's pair table.
+
+    Raises :class:`InputError` naming ``devices[i].speculative.FIELD`` for an unknown draft, a
+    draft that cannot generate, an unreadable file, or a pair without a catalogued alpha.
+    """
+    setups: dict[str, DraftSetup] = {}
+    _, models = catalogs_for(scenario)
+    targets = {spec.group: spec.model.name for spec in deployment.devices}
+    for index, group in enumerate(scenario.devices):
+        spec = group.speculative
+        if spec is None:
+            continue
+        where = f"devices[{index}].speculative"
+        draft = lookup(lambda spec=spec: models.get(spec.draft), where, path=f"{where}.draft")
+        if not is_generative(draft):
+            raise InputError(
+                f"{where}.draft: model {draft.name!r} has no token costs; expected a decoder "
+                "model (e.g. llama-3.2-1b) as the draft",
+                path=f"{where}.draft",
+            )
+        observed = np.zeros(0, dtype=np.int64)
+        alpha, source = math.nan, "the scenario"
+        if spec.tokens_per_round is not None:
+            values = spec.tokens_per_round.values(f"{where}.tokens_per_round.file")
+            observed = np.maximum(np.rint(values), 1).astype(np.int64)
+            source = f"observed tokens per round ({spec.tokens_per_round.file})"
+        elif spec.alpha is not None:
+            alpha = spec.alpha
+        else:
+            target = targets.get(group.name, group.model)
+            pair = ACCEPTANCE.get((draft.name, target))
+            if pair is None:
+                known = ", ".join(f"{d} -> {t}" for d, t in ACCEPTANCE)
+                raise InputError(
+                    f"{where}.alpha: the catalog has no acceptance rate for draft "
+                    f"{draft.name!r} and target {target!r}; expected alpha (in [0, 1]) or "
+                    f"tokens_per_round, or a catalogued pair ({known})",
+                    path=f"{where}.alpha",
+                )
+            alpha, source = pair
+        setups[group.name] = DraftSetup(
+            draft=draft,
+            alpha=alpha,
+            tokens_per_round=observed,
+            probability_bits=spec.probability_bits,
+            source=source,
+        )
+    if not setups:
+        return deployment
+    devices = tuple(
+        replace(spec, speculative=setups[spec.group]) if spec.group in setups else spec
+        for spec in deployment.devices
+    )
+    return replace(deployment, devices=devices)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from coinfer.emulator.model.hardware import HardwareSpec
 from coinfer.emulator.model.links import LinkParams
 from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.speculative import DraftSetup
 from coinfer.emulator.scenario.model_placement import ModelCacheParams, ModelDownload, check_fits
 from coinfer.emulator.scenario.schema import (
     Arrivals,
@@ -68,6 +69,8 @@ class DeviceSpec:
     #: (cell index, mean gain) to the other cells' access points it reaches (topologies only):
     #: what it interferes with when ``channel.interference`` is set.
     cross_gains: tuple[tuple[int, float], ...] = ()
+    #: Speculative decoding: the device's draft model and its acceptance; None: no draft.
+    speculative: DraftSetup | None = None
 
 
 @dataclass(frozen=True, slots=True)

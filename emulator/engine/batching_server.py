@@ -169,8 +169,10 @@ class GenerativeDiscipline(Protocol):
         """Queue ``seq``, arrived at ``at_s`` (s, now)."""
         ...
 
-    def mark_ready(self, seq_id: int, at_s: float) -> None:
-        """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now)."""
+    def mark_ready(self, seq_id: int, at_s: float, width: int = 1, advance: int = 1) -> None:
+        """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now);
+        ``width``, ``advance``: a verification chunk of ``width`` tokens that emits
+        ``advance`` (speculative decoding; 1, 1: a plain decode)."""
         ...
 
     def kv_block_tokens(self) -> int:
@@ -302,6 +304,32 @@ class ContinuousBatchingServer:
         assert scheduler is not None
         return scheduler.running_ids() + scheduler.waiting_ids()
 
+    def chunk_step_s(
+        self, tokens: int, context_tokens: int, others: int, others_cached: int
+    ) -> float:
+        """A prediction of the next step with a chunk of ``tokens`` tokens over
+        ``context_tokens`` cached ones beside ``others`` running decodes holding
+        ``others_cached`` cached tokens in all: the roofline on the whole model, s (what the
+        adaptive draft length plans with, ``docs/edge-llm.md``)."""
+        assert self.scheduler is not None
+        sums = BatchSums(
+            prefill_tokens=0.0,
+            decode_tokens=float(others + tokens),
+            prefill_positions=0.0,
+            decode_positions=float(others_cached + others + tokens * (context_tokens + tokens)),
+            prefill_emitting=0.0,
+            decode_emitting=float(others + 1),
+            prefill_cached_tokens=0.0,
+            decode_cached_tokens=float(others_cached + context_tokens),
+            prefill_sequences=0.0,
+            decode_sequences=float(others + 1),
+        )
+        time_s = self._roofline.step_time_from_sums_s(
+            sums, self.side(0, self.model.num_blocks), self.hardware
+        )
+        assert time_s is not None  # the roofline always times from the sums
+        return time_s
+
     def refusal(self, seq: Sequence) -> str | None:
         """Why ``seq`` could never be served here, even alone (None: it can)."""
         assert self.scheduler is not None
@@ -314,10 +342,12 @@ class ContinuousBatchingServer:
         if not self._busy:
             self._next_step(max(at_s, self._free_s))
 
-    def mark_ready(self, seq_id: int, at_s: float) -> None:
-        """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now)."""
+    def mark_ready(self, seq_id: int, at_s: float, width: int = 1, advance: int = 1) -> None:
+        """The device's input for ``seq_id``'s next decode arrived at ``at_s`` (s, now); a
+        verification chunk of ``width`` tokens emitting ``advance`` of them
+        (:meth:`BatchScheduler.mark_ready`)."""
         assert self.scheduler is not None
-        self.scheduler.mark_ready(seq_id)
+        self.scheduler.mark_ready(seq_id, width, advance)
         if not self._busy:
             self._next_step(max(at_s, self._free_s))
 
@@ -475,12 +505,18 @@ def batch_sums(batch: Batch) -> BatchSums:
     decodes = len(batch) - prefills
     context = batch.context_tokens
     decode_cached = float(context[:decodes].sum()) if decodes else 0.0
+    decode_tokens = float(decodes)
+    decode_positions = decode_cached + decodes
+    if decodes and batch.tokens[:decodes].max() > 1:  # wide decodes (speculative verification)
+        widths = batch.tokens[:decodes]
+        decode_tokens = float(widths.sum())
+        decode_positions = float((widths * (context[:decodes] + widths)).sum())
     if not prefills:
         return BatchSums(
             prefill_tokens=0.0,
-            decode_tokens=float(decodes),
+            decode_tokens=decode_tokens,
             prefill_positions=0.0,
-            decode_positions=decode_cached + decodes,
+            decode_positions=decode_positions,
             prefill_emitting=0.0,
             decode_emitting=float(decodes),
             prefill_cached_tokens=0.0,
@@ -493,9 +529,9 @@ def batch_sums(batch: Batch) -> BatchSums:
     emits = batch.emits_token
     return BatchSums(
         prefill_tokens=float(tokens.sum()),
-        decode_tokens=float(decodes),
+        decode_tokens=decode_tokens,
         prefill_positions=float((tokens * (cached + tokens)).sum()),
-        decode_positions=decode_cached + decodes,
+        decode_positions=decode_positions,
         prefill_emitting=float(prefills if emits is None else emits[decodes:].sum()),
         decode_emitting=float(decodes),
         prefill_cached_tokens=float(cached.sum()),

@@ -1337,6 +1337,10 @@ class Engine:
         device.server_index = spec.server
         device.codes = (device.codes[0], cell, device.codes[2])
 
+    def device_stream(self, source: str, index: int) -> np.random.Generator:
+        """The random stream ``source`` of device ``index`` (its own, for every policy alike)."""
+        return self._streams.stream(source, index)
+
     def note_done(self, t_done: float) -> None:
         """A request leaves the system at ``t_done`` (s): the run lasts at least until then."""
         if t_done > self._last_done_s:

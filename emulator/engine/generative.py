@@ -48,7 +48,10 @@ import numpy as np
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.batching import Batch, Sequence, StepResult
 from coinfer.emulator.engine.batching.records import IntArray
-from coinfer.emulator.engine.batching_server import GenerativeDiscipline
+from coinfer.emulator.engine.batching_server import (
+    ContinuousBatchingServer,
+    GenerativeDiscipline,
+)
 from coinfer.emulator.engine.token_log import TokenArena
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.generative import (
@@ -63,6 +66,8 @@ from coinfer.emulator.model.quantization import (
     quantized_side,
     scaled_payload_bits,
 )
+from coinfer.emulator.model.reference import shannon_rate_bps
+from coinfer.emulator.model.speculative import DraftSetup
 from coinfer.emulator.model.step_costs import Side, SideCosts
 from coinfer.emulator.model.step_time import (
     StepTimeModelBase,
@@ -73,14 +78,15 @@ from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import ServerBatch, mode_of_split
+from coinfer.policies.drafting import DraftChooser, DraftRound
 
 if TYPE_CHECKING:
     from coinfer.emulator.engine.core import Engine, Request, _Device
 
 #: Labels of the ``mode`` column, by code.
-MODE_LABELS = ["on-device", "on-server", "split"]
+MODE_LABELS = ["on-device", "on-server", "split", "speculative"]
 _MODE_CODES = {label: code for code, label in enumerate(MODE_LABELS)}
-_ON_DEVICE, _ON_SERVER, _SPLIT = 0, 1, 2
+_ON_DEVICE, _ON_SERVER, _SPLIT, _SPECULATIVE = 0, 1, 2, 3
 #: Labels of the ``reason`` column, by code.
 REASON_LABELS = ["", "policy", "memory", "server-capacity"]
 _NO_REASON, _POLICY, _MEMORY, _SERVER = 0, 1, 2, 3
@@ -91,7 +97,9 @@ _NAN = math.nan
 _NO_STEPS = np.zeros(0)
 #: Fields of the token arena: the emission time, and (for the token table) the request's
 #: server compute, server time, device time and upload time accumulated by then.
-_EMITTED, _COMPUTE, _SPAN, _DEVICE, _UPLINK, _BACKHAUL = range(6)
+#: Speculative mode: ``_EMITTED`` holds each token's arrival at the device, and ``_DOWN`` (token
+#: table) the downlink time accumulated by then.
+_EMITTED, _COMPUTE, _SPAN, _DEVICE, _UPLINK, _BACKHAUL, _DOWN = range(7)
 
 
 def has_generative(deployment: Deployment) -> bool:
@@ -121,6 +129,7 @@ class GenState:
         "ret_latency_s",
         "server",
         "slot",
+        "spec",
         "split",
         "up_bits",
         "up_energy_j",
@@ -155,11 +164,56 @@ class GenState:
         self.back_s = 0.0
         self.ret_latency_s = 0.0  #: the wired path's latency back to the access point, s
         self.ret_bits_s = 0.0  #: one token id over the wired path back, s
+        self.spec: SpecState | None = None  #: speculative mode: the draft's state
 
     @property
     def ret_s(self) -> float:
         """One token's way back over the wired path (0 without one, or without a downlink), s."""
         return self.ret_latency_s + self.ret_bits_s
+
+
+class SpecState:
+    """The draft side of one request in mode ``speculative`` (``docs/edge-llm.md``)."""
+
+    __slots__ = (
+        "accepted",
+        "clock",
+        "draft_side",
+        "draft_step_s",
+        "emitted_s",
+        "energy_j",
+        "last_arrival_s",
+        "last_wired_s",
+        "pending",
+        "power_w",
+        "rng",
+        "rounds",
+        "setup",
+        "share",
+    )
+
+    def __init__(
+        self,
+        setup: DraftSetup,
+        draft_side: SideCosts,
+        rng: np.random.Generator,
+        power_w: float,
+        clock: float,
+    ) -> None:
+        self.setup = setup
+        self.draft_side = draft_side
+        self.rng = rng  #: the device's draft-acceptance stream
+        self.power_w = power_w  #: device power in a draft decode step, facility included, W
+        self.clock = clock  #: device clock over its top, f/f_max
+        self.rounds = 0  #: verification rounds so far
+        self.accepted = 0  #: draft tokens accepted so far
+        self.share = 0.0  #: the request's share of each verification step, summed
+        self.energy_j = 0.0  #: the draft's steps on the device, J
+        self.pending = (1, 1)  #: (width, advance) of the round whose drafts are going up
+        self.last_arrival_s = -math.inf  #: when the last chunk reached the device, s
+        self.emitted_s = 0.0  #: when the last chunk was emitted, s
+        self.last_wired_s = 0.0  #: the last chunk's way back over the wired path, s
+        self.draft_step_s = 0.0  #: the draft's latest decode step on the device, s
 
 
 class Generative:
@@ -173,13 +227,18 @@ class Generative:
         self._device_model: StepTimeModelBase = make_step_time_model("roofline")
         self._token_writer = token_writer
         self._detail = token_writer is not None
-        self._arena = TokenArena(6 if self._detail else 1)
+        self._arena = TokenArena(7 if self._detail else 1)
         self._states: list[GenState | None] = []
         self._free: list[int] = []
         slots = 64
         self._split = np.zeros(slots, dtype=np.int64)
         self._kept = np.ones(slots)  # each sequence's kept fraction of the server side, ρ̃
         self._is_split = np.zeros(slots, dtype=np.bool_)
+        self._is_spec = np.zeros(slots, dtype=np.bool_)
+        self._spec_open = 0  # speculative requests holding a slot
+        self._spec_rngs: dict[int, np.random.Generator] = {}  # by device index
+        policy = engine.policy
+        self._chooser = policy if isinstance(policy, DraftChooser) else None
         self._emitted = np.zeros(slots, dtype=np.int64)
         self._output = np.zeros(slots, dtype=np.int64)
         self._compute = np.zeros(slots)
@@ -303,7 +362,13 @@ class Generative:
             self._refuse(request, _POLICY)
             return
         clock = 1.0
-        if mode != _ON_SERVER:  # the device side pruned to ρ, at the clock f (docs/generative.md)
+        if mode == _SPECULATIVE:
+            spec_state = self._draft_state(request, device, prompt, output)
+            if spec_state is None:
+                self._refuse(request, _MEMORY)
+                return
+            state.spec = spec_state
+        elif mode != _ON_SERVER:  # the device side pruned to ρ, at the clock f (docs/generative.md)
             hardware = spec.hardware
             device_side = self._device_side(request, model, split).pruned(decision.rho_device)
             if not side_fits(device_side, hardware, prompt, output):
@@ -339,6 +404,11 @@ class Generative:
             state.ret_bits_s = token_id_bits(model) * route.s_per_bit
         self._open(state)
         if mode == _ON_SERVER:
+            state.up_ready_s = now
+            self._upload(request, prompt * token_id_bits(model))
+            return
+        if mode == _SPECULATIVE:
+            self._draft_prefill(state, device, now)
             state.up_ready_s = now
             self._upload(request, prompt * token_id_bits(model))
             return
@@ -446,8 +516,11 @@ class Generative:
         assert server is not None
         if state.phase == _PROMPT:
             state.phase = _DECODE
-            sequence = Sequence(slot, state.prompt, state.output, state.mode == _SPLIT)
+            sequence = Sequence(slot, state.prompt, state.output, state.mode >= _SPLIT)
             server.admit(sequence, t)
+        elif state.spec is not None:
+            width, advance = state.spec.pending
+            server.mark_ready(slot, t, width, advance)
         else:
             server.mark_ready(slot, t)
 
@@ -463,7 +536,7 @@ class Generative:
         """A server step ended at ``end_s``: account for it, batch-wide, then send its tokens."""
         slots = batch.seq_ids
         self._compute[slots] += step_s
-        if batch.num_prefills:  # shared in proportion to the tokens of each
+        if batch.num_prefills or self._spec_open:  # shared in proportion to the tokens of each
             tokens = batch.tokens
             self._energy[slots] += energy_j * (tokens / tokens.sum())
         else:  # one token each
@@ -473,6 +546,13 @@ class Generative:
         emitted = result.emitted
         if not len(emitted):
             return
+        if self._spec_open:
+            is_spec = self._is_spec[emitted]
+            if is_spec.any():
+                self._spec_step(batch, result, is_spec, end_s)
+                emitted = emitted[~is_spec]
+                if not len(emitted):
+                    return
         self._span[emitted] += end_s - self._ready_at[emitted]
         self._ready_at[emitted] = end_s
         count = self._emitted[emitted]
@@ -496,6 +576,215 @@ class Generative:
             back = emitted[~done & self._is_split[emitted]]
             for slot in back.tolist():
                 self._token_back(slot, end_s)
+
+    # ---- speculative decoding (docs/edge-llm.md) --------------------------------------------
+
+    def _draft_state(
+        self, request: Request, device: _Device, prompt: int, output: int
+    ) -> SpecState | None:
+        """The draft side of a speculative ``request``; None when the draft model and its KV
+        cache for ``prompt + output`` tokens do not fit the device's memory."""
+        spec = device.spec
+        setup = spec.speculative
+        if setup is None:
+            raise InputError(
+                f"request {request.id} of device {spec.id!r}: the policy chose mode speculative, "
+                f"which needs a draft model on the device; expected devices[].speculative "
+                f"(e.g. {{draft: llama-3.2-1b}}) in group {spec.group!r} (docs/edge-llm.md)",
+                path="devices[].speculative",
+            )
+        draft = setup.draft
+        side = self._side(draft, draft.last_split, "device")
+        hardware = spec.hardware
+        if not side_fits(side, hardware, prompt, output):
+            return None
+        rng = self._spec_rngs.get(spec.index)
+        if rng is None:
+            rng = self._spec_rngs[spec.index] = self.engine.device_stream(
+                "draft-acceptance", spec.index
+            )
+        decision = request.decision
+        clock = min(decision.f_device_hz / hardware.f_max_hz, 1.0)
+        power = hardware.pue * clocked_phase_power_w(hardware, "decode", clock)
+        spec_state = SpecState(setup, side, rng, power, clock)
+        spec_state.draft_step_s = float(
+            self._device_model.solo_step_times_s([1], [prompt], [False], side, hardware, clock)[0]
+        )
+        return spec_state
+
+    def _draft_prefill(self, state: GenState, device: _Device, now: float) -> None:
+        """The draft's prefill on the device, beside the prompt's upload: it is on the
+        request's chain only through the wait it may cause before the first draft."""
+        spec = state.spec
+        assert spec is not None
+        hardware = device.spec.hardware
+        prefill_s = float(
+            self._device_model.solo_step_times_s(
+                [state.prompt], [0], [True], spec.draft_side, hardware, spec.clock
+            )[0]
+        )
+        start = device.free_at if device.free_at > now else now
+        device.free_at = start + prefill_s
+        device.pending.append(device.free_at)
+        energy = hardware.pue * clocked_phase_power_w(hardware, "prefill", spec.clock) * prefill_s
+        spec.energy_j += energy
+        state.dev_energy_j += energy
+
+    def _spec_step(
+        self, batch: Batch, result: StepResult, is_spec: np.ndarray, end_s: float
+    ) -> None:
+        """The speculative requests that emitted tokens in a step ended at ``end_s``: their
+        chunks go back (first in, first out on the downlink), then each either completes, has
+        its next token decoded by the server alone (γ = 0), or drafts its next round."""
+        slots = result.emitted[is_spec].tolist()
+        advanced = (
+            [1] * len(slots) if result.advanced is None else result.advanced[is_spec].tolist()
+        )
+        decodes = len(batch) - batch.num_prefills
+        seq_ids = batch.seq_ids[:decodes]
+        widths = batch.tokens[:decodes]
+        total_tokens = float(batch.tokens.sum())
+        width_of = dict(zip(seq_ids.tolist(), widths.tolist(), strict=True))
+        arena = self._arena
+        values = arena.values
+        for slot, tokens in zip(slots, advanced, strict=True):
+            state = self._states[slot]
+            assert state is not None and state.spec is not None
+            spec = state.spec
+            self._span[slot] += end_s - self._ready_at[slot]
+            self._ready_at[slot] = end_s
+            count = int(self._emitted[slot])
+            width = width_of.get(slot)
+            if count and width is not None:  # a verification round (or a plain decode)
+                spec.rounds += 1
+                spec.accepted += tokens - 1
+                spec.share += width / total_tokens
+            wired = state.ret_latency_s + tokens * state.ret_bits_s if state.ret_s else 0.0
+            start = end_s if end_s > spec.last_arrival_s else spec.last_arrival_s
+            arrival = start + tokens * state.down_s + wired
+            spec.last_arrival_s = arrival
+            spec.emitted_s = end_s
+            spec.last_wired_s = wired
+            where = int(arena.start[slot]) + count
+            values[_EMITTED, where : where + tokens] = arrival
+            if self._detail:
+                back = arrival - end_s
+                values[_COMPUTE, where : where + tokens] = self._compute[slot]
+                values[_SPAN, where : where + tokens] = self._span[slot]
+                values[_DEVICE, where : where + tokens] = self._dev_cum[slot]
+                values[_UPLINK, where : where + tokens] = self._up_cum[slot]
+                values[_BACKHAUL, where : where + tokens] = self._back_cum[slot] + wired
+                values[_DOWN, where : where + tokens] = state.down_total_s + back - wired
+            count += tokens
+            self._emitted[slot] = count
+            if count == state.output:
+                self._complete(slot)
+                continue
+            gamma = min(self._draft_tokens(state, count), state.output - count - 1)
+            if gamma <= 0:  # the server decodes the next token on its own
+                spec.pending = (1, 1)
+                server = state.server
+                assert server is not None
+                server.mark_ready(slot, end_s)
+                continue
+            state.down_total_s += arrival - end_s - wired
+            state.back_s += wired
+            self._draft_round(state, arrival, count, gamma)
+
+    def _draft_tokens(self, state: GenState, generated: int) -> int:
+        """γ of the next round: the policy's per-round choice (:class:`DraftChooser`)."""
+        spec = state.spec
+        assert spec is not None
+        chooser = self._chooser
+        request = state.request
+        if chooser is None:
+            raise InputError(
+                f"policy {self.engine.policy_name!r} chose mode speculative for request "
+                f"{request.id} but does not choose the draft tokens of a round; expected a "
+                "policy with draft_tokens_for_round (e.g. speculative, speculative-adaptive; "
+                "docs/edge-llm.md)"
+            )
+        device = request.device
+        setup = spec.setup
+        server = state.server
+        context = state.prompt + generated - 1
+        model = device.spec.model
+        uplink = device.uplink
+        rate = shannon_rate_bps(
+            request.tx_power_w, device.spec.mean_gain, uplink.share_for_new_hz(), uplink.noise
+        )
+        downlink = self._downlink
+        bits = token_id_bits(model)
+
+        assert isinstance(server, ContinuousBatchingServer) and server.scheduler is not None
+        running, cached, _ = server.scheduler.load()  # this request runs: it is one of them
+        others, others_cached = max(running - 1, 0), max(cached - context, 0)
+        verify_times: dict[int, float] = {}
+
+        def verify_step_s(tokens: int) -> float:
+            time_s = verify_times.get(tokens)
+            if time_s is None:
+                time_s = verify_times[tokens] = server.chunk_step_s(
+                    tokens, context, others, others_cached
+                )
+            return time_s
+
+        gamma = chooser.draft_tokens_for_round(
+            DraftRound(
+                request_id=request.id,
+                round_index=spec.rounds,
+                tokens_left=state.output - generated,
+                alpha=setup.mean_alpha,
+                draft_step_s=spec.draft_step_s,
+                up_bits_per_draft=bits + setup.probability_bits,
+                token_bits=bits,
+                uplink_rate_bps=rate,
+                downlink_rate_bps=math.inf if downlink is None else downlink.rate_bps,
+                verify_step_s=verify_step_s,
+                others_running=others,
+            )
+        )
+        if not isinstance(gamma, (int, np.integer)) or gamma < 0:
+            raise InputError(
+                f"policy {self.engine.policy_name!r} returned draft tokens {gamma!r} for "
+                f"request {request.id}; expected a whole number >= 0"
+            )
+        return int(gamma)
+
+    def _draft_round(self, state: GenState, arrival_s: float, generated: int, gamma: int) -> None:
+        """The device drafts ``gamma`` tokens once the round's chunk has arrived at
+        ``arrival_s`` (first come, first served on the device), then uploads them; the
+        accepted count of the round is drawn now (the device's ``draft-acceptance`` stream)."""
+        spec = state.spec
+        assert spec is not None
+        request = state.request
+        device = request.device
+        hardware = device.spec.hardware
+        context = state.prompt + generated - 1
+        steps = self._device_model.solo_step_times_s(
+            np.ones(gamma, dtype=np.int64),
+            np.arange(context, context + gamma, dtype=np.int64),
+            np.zeros(gamma, dtype=np.bool_),
+            spec.draft_side,
+            hardware,
+            spec.clock,
+        )
+        draft_s = float(steps.sum())
+        spec.draft_step_s = float(steps[-1])
+        start = device.free_at if device.free_at > arrival_s else arrival_s
+        done = start + draft_s
+        device.free_at = done
+        device.pending.append(done)
+        state.dev_queue_s += start - arrival_s
+        state.dev_compute_s += draft_s
+        energy = spec.power_w * draft_s
+        spec.energy_j += energy
+        state.dev_energy_j += energy
+        accepted = spec.setup.accepted(float(spec.rng.random()), gamma)
+        spec.pending = (gamma + 1, accepted + 1)
+        state.up_ready_s = done
+        bits = gamma * (token_id_bits(device.spec.model) + spec.setup.probability_bits)
+        self._after(done, request, bits)
 
     def _token_back(self, slot: int, emitted_s: float) -> None:
         """Split mode: the token emitted at ``emitted_s`` goes back, the device runs its layers
@@ -528,7 +817,17 @@ class Generative:
         output = state.output
         arena = self._arena
         emitted = arena.segment(_EMITTED, slot)
-        if state.mode == _ON_SERVER:
+        if state.mode == _SPECULATIVE:
+            spec = state.spec
+            assert spec is not None
+            times = emitted.copy()  # the arrivals at the device
+            closing = np.arange(output)
+            wired_last = spec.last_wired_s
+            downlink_s = state.down_total_s + (spec.last_arrival_s - spec.emitted_s) - wired_last
+            backhaul_s = state.back_s + wired_last
+            down: np.ndarray = _NO_STEPS  # the token table's parts are in the arena
+            wired: np.ndarray = _NO_STEPS
+        elif state.mode == _ON_SERVER:
             assert state.server is not None
             chunk = state.server.stream_chunk_tokens()
             index = np.arange(output)
@@ -554,6 +853,8 @@ class Generative:
         if state.mode == _SPLIT:
             side = self._device_side(request, model, state.split)
             device_kv = float(side.kv_cache_bytes(state.prompt + state.output - 1))
+        elif state.spec is not None:  # the draft's KV cache on the device
+            device_kv = float(state.spec.draft_side.kv_cache_bytes(state.prompt + state.output - 1))
         server = state.server
         assert server is not None
         block = server.kv_block_tokens()
@@ -582,6 +883,8 @@ class Generative:
         self._states[slot] = None
         self._free.append(slot)
         self._splits_open -= state.mode == _SPLIT
+        self._spec_open -= state.mode == _SPECULATIVE
+        self._is_spec[slot] = False
         self._pruned_open -= self._kept[slot] != 1.0
 
     def _token_parts(
@@ -600,7 +903,12 @@ class Generative:
         arena = self._arena
         compute = arena.segment(_COMPUTE, slot)[closing]
         span = arena.segment(_SPAN, slot)[closing]
-        if state.mode == _ON_SERVER:
+        if state.mode == _SPECULATIVE:
+            device = arena.segment(_DEVICE, slot).copy()
+            uplink = arena.segment(_UPLINK, slot).copy()
+            downlink: np.ndarray = arena.segment(_DOWN, slot).copy()
+            backhaul = arena.segment(_BACKHAUL, slot).copy()
+        elif state.mode == _ON_SERVER:
             device = np.zeros(len(times))
             uplink = np.full(len(times), state.up_s)
             downlink = down
@@ -677,6 +985,8 @@ class Generative:
         self._pruned_open += kept != 1.0
         self._is_split[slot] = state.mode == _SPLIT
         self._splits_open += state.mode == _SPLIT
+        self._is_spec[slot] = state.mode == _SPECULATIVE
+        self._spec_open += state.mode == _SPECULATIVE
         self._emitted[slot] = 0
         self._output[slot] = state.output
         self._compute[slot] = 0.0
@@ -693,6 +1003,7 @@ class Generative:
             "_split",
             "_kept",
             "_is_split",
+            "_is_spec",
             "_emitted",
             "_output",
             "_compute",
@@ -803,6 +1114,7 @@ class Generative:
         total_j = device_total_j + server_j
         compact = request.compact
         bits = native_bits(spec.model) if compact is None else compact.bits
+        rounds, accepted_mean, draft_j, share = _spec_columns(state.spec)
         row = build(
             TRACE,
             request_id=request.id,
@@ -871,6 +1183,10 @@ class Generative:
             kv_peak_bytes_server=kv_server,
             energy_per_token_j=total_j / state.output if completed else _NAN,
             reason=reason,
+            spec_rounds=rounds,
+            spec_accepted_tokens_mean=accepted_mean,
+            draft_energy_j=draft_j,
+            verify_batch_share=share,
         )
         writer = engine.writer
         writer.append(row)
@@ -925,5 +1241,20 @@ def _one_pass_tail(mode: int, reason: int) -> tuple[Any, ...]:
         kv_peak_bytes_server=0.0,
         energy_per_token_j=_NAN,
         reason=reason,
+        spec_rounds=0,
+        spec_accepted_tokens_mean=_NAN,
+        draft_energy_j=0.0,
+        verify_batch_share=_NAN,
     )
     return tail
+
+
+def _spec_columns(spec: SpecState | None) -> tuple[int, float, float, float]:
+    """The speculative columns of a generative request's row: its rounds, the mean accepted
+    drafts per round, the draft's energy and its mean share of the verification steps (0 or
+    NaN in another mode)."""
+    if spec is None:
+        return 0, _NAN, 0.0, _NAN
+    if not spec.rounds:
+        return 0, _NAN, spec.energy_j, _NAN
+    return spec.rounds, spec.accepted / spec.rounds, spec.energy_j, spec.share / spec.rounds

@@ -148,6 +148,9 @@ DISTILBERT_BASE = TransformerConfig(
     final_norm=False,
     lm_head=False,
 )
+#: Llama-3.2-1B (config.json of meta-llama/Llama-3.2-1B): Llama-3's 128 k vocabulary and
+#: tokenizer, 16 layers, GQA with 8 key-value heads, the input embedding tied to the LM head;
+#: a student of Llama-3-8B and its draft model for speculative decoding (docs/edge-llm.md).
 LLAMA_3_2_1B = _decoder(
     bias=False,
     norm="rmsnorm",
@@ -296,7 +299,8 @@ BUILTIN_PRESETS: tuple[Preset, ...] = (
         "llama-3.2-1b",
         LLAMA_3_2_1B,
         16,
-        "Llama-3.2-1B (GQA, tied embeddings), distilled from Llama-3.1-8B/70B logits",
+        "Llama-3.2-1B (GQA, tied embeddings), distilled from Llama-3.1-8B/70B logits; a draft "
+        "for Llama-3-8B",
         HF + "meta-llama/Llama-3.2-1B",
     ),  # 1,235,814,400 parameters
     # ---- end of the students ----

@@ -363,6 +363,48 @@ class DistanceRange(_Spec):
         return self
 
 
+class SpeculativeDraft(_Spec):
+    """Speculative decoding across the link (``docs/edge-llm.md``): a draft model on the device
+    proposes tokens that the group's model (the target, on the server) verifies.
+
+    The acceptance of the drafts: ``alpha`` (each draft token accepted with that probability,
+    independently; default: the catalog's value for the pair), or ``tokens_per_round``, an
+    empirical distribution of the tokens a verification round yields (accepted drafts + 1, a
+    CSV of observed values: each round draws one, capped at the round's drafts + 1).
+    """
+
+    draft: str = Field(
+        min_length=1, description="draft model profile name (e.g. llama-3.2-1b), on the device"
+    )
+    alpha: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="acceptance rate of one draft token, in [0, 1] (default: the catalog's "
+        "value for the draft and target pair)",
+    )
+    tokens_per_round: EmpiricalWork | None = Field(
+        default=None,
+        description="or: an empirical distribution of the tokens a round yields (accepted "
+        "drafts + 1), {distribution: empirical, file: CSV}",
+    )
+    probability_bits: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="bits of the draft's probability sent with each draft token (0: token ids "
+        "only; 16: fp16 probabilities, for lossless rejection sampling on the server)",
+    )
+
+    @model_validator(mode="after")
+    def _one_acceptance(self) -> Self:
+        if self.alpha is not None and self.tokens_per_round is not None:
+            raise ValueError(
+                "alpha and tokens_per_round: got both; expected one way to draw the accepted drafts"
+            )
+        return self
+
+
 class DeviceGroup(_Spec):
     """``count`` identical devices: same hardware, model, traffic, budgets and cell."""
 
@@ -436,10 +478,20 @@ class DeviceGroup(_Spec):
         description="how each device moves (docs/mobility.md; needs a topology); none "
         "(default): static",
     )
+    speculative: SpeculativeDraft | None = Field(
+        default=None,
+        description="generative requests: a draft model on the device for speculative "
+        "decoding across the link (mode speculative, docs/edge-llm.md)",
+    )
 
     @model_validator(mode="after")
     def _work_from_one_place(self) -> Self:
         arrivals = self.arrivals
+        if self.speculative is not None and self.tokens is None:
+            raise ValueError(
+                "speculative: a draft model speeds up generative requests; expected tokens "
+                "(the prompt and output tokens of each request) with it"
+            )
         if self.tokens is not None:
             if "work" in self.model_fields_set and self.work != ConstantWork():
                 raise ValueError(

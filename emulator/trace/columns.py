@@ -241,7 +241,7 @@ GENERATIVE = ColumnGroup(
             CATEGORY,
             "",
             Role.DECISION,
-            "`on-device`, `on-server` or `split`: where the request ran",
+            "`on-device`, `on-server`, `split` or `speculative`: where the request ran",
         ),
         Column("prompt_tokens", pa.int64(), "1", Role.CONTEXT, "tokens in the prompt (0: encoder)"),
         Column("output_tokens", pa.int64(), "1", Role.CONTEXT, "tokens generated (0: encoder)"),
@@ -315,6 +315,38 @@ REASON = ColumnGroup(
         ),
     ),
 )
+SPECULATIVE = ColumnGroup(
+    "speculative",
+    "speculative decoding across the link ([edge LLM](edge-llm.md)), only in the trace of a "
+    "run with generative requests; a request in another mode has 0 or NaN",
+    (
+        Column(
+            "spec_rounds", pa.int64(), "1", Role.OUTCOME, "verification rounds after the prefill"
+        ),
+        Column(
+            "spec_accepted_tokens_mean",
+            _F64,
+            "1",
+            Role.OUTCOME,
+            "draft tokens accepted per round, the mean over the rounds (NaN: no round)",
+        ),
+        Column(
+            "draft_energy_j",
+            _F64,
+            "J",
+            Role.OUTCOME,
+            "energy of the draft model's steps on the device (part of energy_device_compute_j)",
+        ),
+        Column(
+            "verify_batch_share",
+            _F64,
+            "1",
+            Role.OUTCOME,
+            "the request's tokens over the tokens of the step, the mean over its verification "
+            "steps (1: verified alone; NaN: no round)",
+        ),
+    ),
+)
 
 MOBILITY = ColumnGroup(
     "mobility",
@@ -369,13 +401,13 @@ TRACE = Table(
 )
 #: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
 #: columns (:data:`GENERATIVE_TAIL`), in that order.
-GENERATIVE_TRACE = TRACE.extended(GENERATIVE).extended(REASON)
+GENERATIVE_TRACE = TRACE.extended(GENERATIVE).extended(REASON).extended(SPECULATIVE)
 #: The columns a generative run's rows add after :data:`TRACE`'s (a record kind: its rows are
 #: built by name and appended to the row of :data:`TRACE`).
 GENERATIVE_TAIL = Table(
     "generative-tail",
     "the columns of a generative run's trace after the trace's",
-    (GENERATIVE, REASON),
+    (GENERATIVE, REASON, SPECULATIVE),
 )
 
 TOKEN = ColumnGroup(

@@ -33,6 +33,7 @@ KNOWN = {
     "devices.*.tokens.output.file": "file",
     "devices.*.exits.file": "file",
     "devices.*.mobility.file": "file",
+    "devices.*.speculative.tokens_per_round.file": "file",
     "hardware_files": "file",
     "model_files": "file",
     "topology.file": "file",

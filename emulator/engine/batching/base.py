@@ -30,6 +30,15 @@ calls :meth:`BatchScheduler.mark_ready`: a running sequence that is not ready ke
 blocks but is left out of the batches, and a waiting one that is not ready holds up admission
 (first come, first served). When every sequence that could run waits for its input,
 :meth:`BatchScheduler.next_batch` returns None; the caller asks again after ``mark_ready``.
+
+*Wide decodes* (speculative decoding, ``docs/edge-llm.md``): ``mark_ready(id, width=w,
+advance=k)`` makes the sequence's next decode a chunk of ``w`` tokens (the last token emitted
+and ``w − 1`` drafts, over the same cached context ``prompt + g − 1``) that emits ``k ≤ w``
+tokens at once (the accepted drafts and the target's own token). Its KV grows by ``w`` for the
+step (the caller keeps ``g + w ≤ output`` so that the peak stays ``prompt + output − 1``); the
+rejected positions' blocks stay with the sequence until its next decode reuses them or it
+finishes. A wide decode counts ``w`` tokens in the step's token budget. A preempted sequence
+recomputes as usual: its restarted prefill emits one token and drops the pending chunk.
 """
 
 from __future__ import annotations
@@ -102,6 +111,9 @@ class BatchScheduler(ABC):
         self._state = np.zeros(rows, dtype=np.int8)
         self._external = np.zeros(rows, dtype=np.bool_)
         self._ready = np.ones(rows, dtype=np.bool_)
+        self._width = np.ones(rows, dtype=np.int64)  # tokens of the next decode
+        self._advance = np.ones(rows, dtype=np.int64)  # tokens the next decode emits
+        self._wide = 0  # live sequences whose next decode is wide (width > 1)
         self._unready = 0  # live sequences waiting for their external input
         self._row_of: dict[int, int] = {}
         self._spare_rows: list[int] = []
@@ -220,19 +232,34 @@ class BatchScheduler(ABC):
         self._state[row] = _WAITING
         self._external[row] = seq.external_input
         self._ready[row] = True
+        self._width[row] = 1
+        self._advance[row] = 1
         self._row_of[seq.id] = row
         self._waiting.append(row)
         self.admitted += 1
 
-    def mark_ready(self, seq_id: int) -> None:
+    def mark_ready(self, seq_id: int, width: int = 1, advance: int = 1) -> None:
         """The external input of sequence ``seq_id``'s next decode has arrived: it may run.
 
-        ``KeyError`` for an id that is not live; ``StepOrderError`` for a sequence that was not
-        waiting for its input.
+        ``width``, ``advance``: the next decode processes ``width`` tokens and emits
+        ``advance`` of them (a speculative verification, module docstring; 1, 1: a plain
+        decode). ``KeyError`` for an id that is not live; ``StepOrderError`` for a sequence
+        that was not waiting for its input; ``ValueError`` for ``1 ≤ advance ≤ width`` broken
+        or a chunk past the sequence's output.
         """
         row = self._row_of[seq_id]
         if self._ready[row]:
             raise StepOrderError(f"sequence {seq_id} was not waiting for its external input")
+        if width != 1 or advance != 1:
+            left = int(self._output[row] - self._generated[row])
+            if not 1 <= advance <= width <= left:
+                raise ValueError(
+                    f"sequence {seq_id}: width={width}, advance={advance}; expected "
+                    f"1 <= advance <= width <= {left} (the tokens it has left)"
+                )
+            self._width[row] = width
+            self._advance[row] = advance
+            self._wide += width > 1
         self._ready[row] = True
         self._unready -= 1
 
@@ -275,8 +302,13 @@ class BatchScheduler(ABC):
             emit_rows = rows
             generated = self._generated[emit_rows] + 1
             first = _EMPTY
+        advanced: IntArray | None = None
+        if self._wide:
+            advanced = self._advances(batch, emit_rows)
+            if advanced is not None:
+                generated += advanced - 1
         self._generated[emit_rows] = generated
-        self.tokens_emitted += len(emit_rows)
+        self.tokens_emitted += len(emit_rows) if advanced is None else int(advanced.sum())
         done = generated == self._output[emit_rows]
         if self._external[emit_rows].any():
             waits = emit_rows[self._external[emit_rows] & ~done]
@@ -288,8 +320,29 @@ class BatchScheduler(ABC):
             finished = ids[done_rows]
             self._finish(done_rows, finished)
         return StepResult(
-            emitted=ids[emit_rows], first=first, finished=finished, preempted=batch.preempted
+            emitted=ids[emit_rows],
+            first=first,
+            finished=finished,
+            preempted=batch.preempted,
+            advanced=advanced,
         )
+
+    def _advances(self, batch: Batch, emit_rows: IntArray) -> IntArray | None:
+        """Tokens each of ``emit_rows`` gains in ``batch`` (its decodes come first): a wide
+        decode its ``advance``, anything else one; the rows' next decodes are plain again.
+        None when no emitting row had a wide decode set (then one each). A wide decode left
+        pending by a preemption is dropped (its restarted prefill emits one token)."""
+        decodes = len(batch) - batch.num_prefills
+        decode_rows = emit_rows[:decodes]
+        advanced = np.ones(len(emit_rows), dtype=np.int64)
+        advanced[:decodes] = self._advance[decode_rows]
+        touched = emit_rows[self._width[emit_rows] > 1]
+        if not len(touched):
+            return None
+        self._wide -= len(touched)
+        self._width[touched] = 1
+        self._advance[touched] = 1
+        return advanced
 
     # ---- for the subclasses -------------------------------------------------------------------
 
@@ -328,6 +381,11 @@ class BatchScheduler(ABC):
         """Whether the sequence at the front of the waiting queue may be admitted now."""
         return not self._unready or bool(self._ready[self._waiting[0]])
 
+    def _decode_tokens(self, rows: IntArray) -> int:
+        """Tokens the decodes of ``rows`` put in a step's budget: one each, a wide decode its
+        width."""
+        return int(self._width[rows].sum()) if self._wide else len(rows)
+
     def _decode_context(self, rows: IntArray) -> IntArray:
         """Tokens cached before a decode step of ``rows``: ``prompt + generated − 1``."""
         context: IntArray = self._prompt[rows] + self._generated[rows] - 1
@@ -344,12 +402,15 @@ class BatchScheduler(ABC):
         running = self._running
         rows = running if decoding is None else running[decoding]
         after = self._prompt[rows] + self._generated[rows]  # cached once the step is done
-        need = self.kv.blocks_for_many(after) - self.kv.held[rows]
+        if self._wide:  # a wide decode caches its whole chunk
+            after = after + self._width[rows] - 1
+        # a sequence whose chunk had drafts rejected may hold more blocks than it needs: kept
+        need = np.maximum(self.kv.blocks_for_many(after) - self.kv.held[rows], 0)
         total = int(need.sum())
         if total <= self.kv.free:
             if total:
                 self.kv.allocate_many(rows, need, total)
-            return rows, after - 1, _EMPTY
+            return rows, self._decode_context(rows) if self._wide else after - 1, _EMPTY
         return self._grow_preempting(decoding)
 
     def _grow_preempting(self, decoding: BoolArray | None) -> tuple[IntArray, IntArray, IntArray]:
@@ -372,7 +433,8 @@ class BatchScheduler(ABC):
             i += 1
             if not is_decode[i - 1]:
                 continue
-            need = kv.blocks_for(int(self._prompt[row] + self._generated[row])) - int(held[row])
+            after = int(self._prompt[row] + self._generated[row] + self._width[row] - 1)
+            need = max(kv.blocks_for(after) - int(held[row]), 0)
             while need > kv.free:
                 if end > i:
                     end -= 1
@@ -401,6 +463,10 @@ class BatchScheduler(ABC):
         self._target[row] = self._prompt[row] + self._generated[row]
         self._restarts[row] += 1
         self.preemptions += 1
+        if self._width[row] > 1:  # the pending chunk is dropped: the prefill emits one token
+            self._wide -= 1
+            self._width[row] = 1
+            self._advance[row] = 1
 
     def _batch(
         self,
@@ -415,11 +481,12 @@ class BatchScheduler(ABC):
         ids = self._id
         decodes = len(decode_rows)
         prefills = len(prefill_rows)
+        decode_tokens = self._width[decode_rows] if self._wide else np.ones(decodes, np.int64)
         if not prefills:
             return Batch(
                 seq_ids=ids[decode_rows],
                 is_prefill=np.zeros(decodes, dtype=np.bool_),
-                tokens=np.ones(decodes, dtype=np.int64),
+                tokens=decode_tokens,
                 context_tokens=decode_context,
                 preempted=preempted,
                 rows=decode_rows,
@@ -429,7 +496,7 @@ class BatchScheduler(ABC):
         rows = np.concatenate((decode_rows, prefill_rows)) if decodes else prefill_rows
         is_prefill = np.ones(decodes + prefills, dtype=np.bool_)
         is_prefill[:decodes] = False
-        tokens = np.concatenate((np.ones(decodes, dtype=np.int64), prefill_tokens))
+        tokens = np.concatenate((decode_tokens, prefill_tokens))
         context = np.concatenate((decode_context, prefill_context))
         emits = np.ones(decodes + prefills, dtype=np.bool_)
         emits[decodes:] = prefill_context + prefill_tokens == self._target[prefill_rows]
@@ -468,6 +535,8 @@ class BatchScheduler(ABC):
             "_state",
             "_external",
             "_ready",
+            "_width",
+            "_advance",
         ):
             old = getattr(self, name)
             new = np.zeros(rows, dtype=old.dtype)  # unused rows are in no queue: never read

@@ -52,7 +52,7 @@ class OrcaScheduler(BatchScheduler):
         decode_context = self._decode_context(running)
         kv = self.kv
         waiting = self._waiting
-        budget = self.params.max_batched_tokens - len(running)
+        budget = self.params.max_batched_tokens - self._decode_tokens(running)
         room = self.params.max_sequences - len(self._running)
         admitted: list[int] = []
         while waiting and len(admitted) < room and self._front_ready():

@@ -119,3 +119,6 @@ class StepResult:
     first: IntArray  #: those of ``emitted`` whose token is their first (time to first token)
     finished: IntArray  #: those of ``emitted`` whose token was their last; their KV is freed
     preempted: IntArray  #: sequences preempted while the step's batch was formed
+    #: tokens each of ``emitted`` gained (a verification chunk of speculative decoding may
+    #: yield several, see :meth:`BatchScheduler.mark_ready`); None: one each, the usual case
+    advanced: IntArray | None = None

@@ -62,7 +62,7 @@ class SarathiScheduler(BatchScheduler):
                 partial = running[prefilled[running] < target[running]]
         else:
             decode_rows, decode_context, preempted = _EMPTY, _EMPTY, _EMPTY
-        budget = params.max_batched_tokens - len(decode_rows)
+        budget = params.max_batched_tokens - self._decode_tokens(decode_rows)
         chunk = params.chunk_size_tokens
         chunk_rows: IntArray = _EMPTY
         chunk_tokens: IntArray = _EMPTY
