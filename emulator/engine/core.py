@@ -48,6 +48,7 @@ from coinfer.emulator.engine.backhaul import WiredLinkResource
 from coinfer.emulator.engine.draws import ArrivalProcess, WorkLaw
 from coinfer.emulator.engine.fading import BlockFading, FadingLaw
 from coinfer.emulator.engine.generative import Generative, GenState, has_generative
+from coinfer.emulator.engine.quality import QualityColumns
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -58,6 +59,7 @@ from coinfer.emulator.engine.servers import ServerDiscipline
 from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.quality import QualityModel
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
 from coinfer.emulator.plugins import ARRIVALS, FADING, SERVERS, SHARING, WORK
 from coinfer.emulator.randomness import Streams
@@ -268,6 +270,7 @@ class Engine:
         token_writer: TableWriter | None = None,
         slo_ttft_s: float = math.inf,
         slo_tpot_s: float = math.inf,
+        quality: QualityModel | None = None,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -281,6 +284,8 @@ class Engine:
         #: the scenario's slo (s; inf: none): the budgets of generative requests' policies
         self.slo_ttft_s = slo_ttft_s
         self.slo_tpot_s = slo_tpot_s
+        #: the trace's quality columns, from ``quality`` (None: left empty)
+        self.quality = QualityColumns(quality, {d.model.name for d in deployment.devices})
         self._next_id = 0
         self._started = False  # the devices' processes are created
         self._stopped_at_s: float | None = None  # see stop()
@@ -360,6 +365,7 @@ class Engine:
             "policy": [self.policy_name],
             "model": list(self._model_codes),
             "status": STATUS_LABELS,
+            "quality_metric": self.quality.labels(),
             **({} if self._generative is None else self._generative.labels()),
         }
 
@@ -937,6 +943,9 @@ class Engine:
         distortion = cache.get(key)
         if distortion is None:
             distortion = self.distortion(spec, decision)
+        quality_code, quality_value, output_distortion = self.quality.of(
+            spec.model, split, decision.rho_device, decision.rho_server
+        )
         row = build(  # categorical columns as codes into the labels of self.labels()
             TRACE,
             request_id=request.id,
@@ -981,6 +990,9 @@ class Engine:
             bandwidth_hz=request.band_seen,
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < self.warmup_s,
+            quality_metric=quality_code,
+            quality_value=quality_value,
+            output_distortion=output_distortion,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(split, spec.model.last_split, status)

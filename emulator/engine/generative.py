@@ -777,6 +777,9 @@ class Generative:
         completed = status == _COMPLETED
         device_total_j = device_j + uplink_j
         total_j = device_total_j + server_j
+        quality = engine.quality.of(
+            spec.model, decision.split, decision.rho_device, decision.rho_server
+        )
         row = build(
             TRACE,
             request_id=request.id,
@@ -819,6 +822,9 @@ class Generative:
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < engine.warmup_s,
             latency_backhaul_s=backhaul_s,
+            quality_metric=quality[0],
+            quality_value=quality[1],
+            output_distortion=quality[2],
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

@@ -6,7 +6,7 @@ data (``docs/quality.md``):
 
 * A query that is a point of a table returns that point exactly.
 * Otherwise the estimate is composed from one-dimensional curves of the same table, in the
-  log of the metric (and the square of the output distortion):
+  log of the metric:
 
   ``log v = log v0 + Δprune + Δquant`` with ``Δ = Δdevice + Δserver``,
 
@@ -19,7 +19,9 @@ data (``docs/quality.md``):
   measurements does not say how damage splits between the sides: a split query that treats
   the sides differently is then not in range. Whether damage does add up is
   measured, not assumed: ``docs/quality.md`` reports the error of this rule at the measured
-  mixed points.
+  mixed points. The output distortion is given only where one compaction (one side, pruning
+  or quantization) is at work, read from its curve: the measurements show that it does not add
+  up in any simple way, so a composed estimate has none.
 * Along a curve the interpolation is monotone: a PCHIP (``scipy.interpolate.PchipInterpolator``)
   through the measured points (straight lines when a curve has two), which never leaves the
   range of its two neighbouring points.
@@ -49,7 +51,7 @@ from coinfer.emulator.model.quality.tables import (
 
 #: The quality tables shipped with coinfer, in the order the quality model prefers them.
 SHIPPED_TABLES = (
-    # "smollm2-135m-calibration",  (added when measured)
+    "smollm2-135m-calibration",
     "wanda-llama2-wikitext",
     "efficientqat-model-zoo",
     "llamacpp-llama-wikitext",
@@ -128,11 +130,12 @@ class _NotCoveredError(Exception):
 class _Damage:
     log_value: float = 0.0
     distortion2: float = 0.0
+    parts: int = 0  #: compactions that contributed (pruning or quantization of a side)
 
-    def __iadd__(self, other: tuple[float, float]) -> _Damage:
+    def add(self, other: tuple[float, float], active: bool) -> None:
         self.log_value += other[0]
         self.distortion2 += other[1]
-        return self
+        self.parts += active
 
 
 class _Surface:
@@ -146,6 +149,7 @@ class _Surface:
         self.points = [p for p in table.points if p.model == model and p.metric == metric]
         dense = [p for p in self.points if _canonical(_point_query(p), self.blocks) == _DENSE]
         self.dense = dense[0] if dense else None
+        self._curves: dict[tuple[str, str, int | None, str, str | None], _Curve | None] = {}
 
     # -- exact points ---------------------------------------------------------------------
 
@@ -175,6 +179,14 @@ class _Surface:
         ``side`` is ``whole``, ``device`` or ``server``; ``split`` the device blocks of a side
         curve. The dense point closes every curve (kept 1, or 16 bits).
         """
+        key = (kind, side, split, method, quantization)
+        if key not in self._curves:
+            self._curves[key] = self._new_curve(kind, side, split, method, quantization)
+        return self._curves[key]
+
+    def _new_curve(
+        self, kind: str, side: str, split: int | None, method: str, quantization: str | None
+    ) -> _Curve | None:
         if self.dense is None:
             return None
 
@@ -226,13 +238,15 @@ class _Surface:
     def compose(self, query: _Query, method: str, quantization: str | None) -> _Damage:
         """``log v − log v0`` and ``distortion²`` of ``query`` by the documented rule."""
         damage = _Damage()
-        for kind in ("prune", "quant"):
+        pruned = (query.kept_device < 1.0, query.kept_server < 1.0)
+        quantized = (query.bits_device < DENSE_BITS, query.bits_server < DENSE_BITS)
+        for kind, active in (("prune", pruned), ("quant", quantized)):
             if query.device_blocks is None:
                 x = query.kept_device if kind == "prune" else float(query.bits_device)
-                damage += self._whole(kind, x, method, quantization)
+                damage.add(self._whole(kind, x, method, quantization), active[0])
                 continue
-            for side in ("device", "server"):
-                damage += self._side(kind, side, query, method, quantization)
+            for side, on in zip(("device", "server"), active, strict=True):
+                damage.add(self._side(kind, side, query, method, quantization), on)
         return damage
 
     def _whole(
@@ -369,6 +383,10 @@ class QualityModel:
         """The models that some table has data for."""
         return list(self._surfaces)
 
+    def metrics(self, model: str) -> list[str]:
+        """The metrics that estimates of ``model`` may name (none without data)."""
+        return list(dict.fromkeys(s.metric for s in self._surfaces.get(model, ())))
+
     def __contains__(self, model: object) -> bool:
         return model in self._surfaces
 
@@ -433,8 +451,11 @@ class QualityModel:
                 damage = surface.compose(query, method, quantization)
             except _NotCoveredError:
                 continue
-            has_distortion = surface.dense.output_distortion is not None and all(
-                p.output_distortion is not None for p in surface.points
+            # output distortion does not add up (docs/quality.md): only along one curve
+            has_distortion = (
+                damage.parts <= 1
+                and surface.dense.output_distortion is not None
+                and all(p.output_distortion is not None for p in surface.points)
             )
             return QualityEstimate(
                 surface.metric,

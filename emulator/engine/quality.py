@@ -1,0 +1,81 @@
+"""The trace's quality columns: what the quality model says of each request's decision.
+
+``quality_metric``, ``quality_value`` and ``output_distortion`` (``docs/quality.md``) come from
+:class:`~coinfer.emulator.model.quality.QualityModel` for every request whose model has a
+quality table; a model without one leaves them empty (metric ``""``, NaN). A decision outside
+the measured points keeps its metric with a NaN value (the quality model does not extrapolate).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from coinfer.emulator.model.profiles import ModelProfile
+from coinfer.emulator.model.quality import DENSE_BITS, QualityModel
+
+#: A transformer block of a profile (``layer.3``, ``block.7``); embeddings and heads are not.
+_TRANSFORMER_BLOCK = re.compile(r"(layer|block)\.\d+")
+_CACHE = 4096  # decisions remembered per run (constant for fixed decisions)
+_NAN = math.nan
+
+
+def transformer_blocks_before(model: ModelProfile) -> list[int]:
+    """Transformer blocks on the device at each split point ``0 … L`` of ``model``."""
+    counts = [0]
+    for block in model.blocks:
+        counts.append(counts[-1] + bool(_TRANSFORMER_BLOCK.fullmatch(block.name)))
+    return counts
+
+
+class QualityColumns:
+    """The quality columns of each trace row, remembered per (model, split, ρ, ρ̃)."""
+
+    def __init__(self, quality: QualityModel | None, models: Iterable[str] = ()) -> None:
+        self._quality = quality
+        self._metrics: dict[str, int] = {"": 0}  # label -> code; 0: no data
+        for model in models:  # every label up front: the writer takes them before the run
+            for metric in () if quality is None else quality.metrics(model):
+                self._metrics.setdefault(metric, len(self._metrics))
+        self._blocks: dict[str, list[int] | None] = {}  # model -> blocks before each split
+        self._cache: dict[tuple[str, int, float, float], tuple[int, float, float]] = {}
+
+    def labels(self) -> list[str]:
+        """Labels of ``quality_metric``, indexed by the codes in the rows."""
+        return list(self._metrics)
+
+    def of(
+        self, model: ModelProfile, split: int, rho_device: float, rho_server: float
+    ) -> tuple[int, float, float]:
+        """``(metric code, value, output distortion)`` of one decision (NaN: no data)."""
+        key = (model.name, split, rho_device, rho_server)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        blocks = self._blocks.get(model.name, [])
+        if blocks == []:
+            known = self._quality is not None and model.name in self._quality
+            blocks = self._blocks[model.name] = transformer_blocks_before(model) if known else None
+        if blocks is None or self._quality is None:
+            found = (0, _NAN, _NAN)
+        else:
+            bits = min(int(model.weight_bits), DENSE_BITS)
+            estimate = self._quality.estimate(
+                model=model.name,
+                kept_device=rho_device,
+                kept_server=rho_server,
+                device_blocks=blocks[split],
+                weight_bits_device=bits,
+                weight_bits_server=bits,
+            )
+            if estimate is None:
+                found = (0, _NAN, _NAN)
+            else:
+                code = self._metrics[estimate.metric]
+                distortion = estimate.output_distortion
+                found = (code, estimate.value, _NAN if distortion is None else distortion)
+        if len(self._cache) >= _CACHE:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
