@@ -19,6 +19,7 @@ from coinfer.emulator.model.quality import DENSE_BITS, QualityModel
 _TRANSFORMER_BLOCK = re.compile(r"(layer|block)\.\d+")
 _CACHE = 4096  # decisions remembered per run (constant for fixed decisions)
 _NAN = math.nan
+_EMPTY = (0, _NAN, _NAN)
 
 
 def transformer_blocks_before(model: ModelProfile) -> list[int]:
@@ -49,32 +50,35 @@ class QualityColumns:
         self, model: ModelProfile, split: int, rho_device: float, rho_server: float
     ) -> tuple[int, float, float]:
         """``(metric code, value, output distortion)`` of one decision (NaN: no data)."""
-        key = (model.name, split, rho_device, rho_server)
+        name = model.name
+        if name not in self._blocks:
+            known = self._quality is not None and name in self._quality
+            self._blocks[name] = transformer_blocks_before(model) if known else None
+        blocks = self._blocks[name]
+        if blocks is None or self._quality is None:
+            return _EMPTY  # no table for the model: nothing to remember
+        key = (name, split, rho_device, rho_server)
         found = self._cache.get(key)
         if found is not None:
             return found
-        blocks = self._blocks.get(model.name, [])
-        if blocks == []:
-            known = self._quality is not None and model.name in self._quality
-            blocks = self._blocks[model.name] = transformer_blocks_before(model) if known else None
-        if blocks is None or self._quality is None:
-            found = (0, _NAN, _NAN)
+        bits = min(int(model.weight_bits), DENSE_BITS)
+        estimate = self._quality.estimate(
+            model=name,
+            kept_device=rho_device,
+            kept_server=rho_server,
+            device_blocks=blocks[split],
+            weight_bits_device=bits,
+            weight_bits_server=bits,
+        )
+        if estimate is None:
+            found = _EMPTY
         else:
-            bits = min(int(model.weight_bits), DENSE_BITS)
-            estimate = self._quality.estimate(
-                model=model.name,
-                kept_device=rho_device,
-                kept_server=rho_server,
-                device_blocks=blocks[split],
-                weight_bits_device=bits,
-                weight_bits_server=bits,
+            distortion = estimate.output_distortion
+            found = (
+                self._metrics[estimate.metric],
+                estimate.value,
+                _NAN if distortion is None else distortion,
             )
-            if estimate is None:
-                found = (0, _NAN, _NAN)
-            else:
-                code = self._metrics[estimate.metric]
-                distortion = estimate.output_distortion
-                found = (code, estimate.value, _NAN if distortion is None else distortion)
         if len(self._cache) >= _CACHE:
             self._cache.clear()
         self._cache[key] = found
