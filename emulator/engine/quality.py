@@ -62,11 +62,20 @@ class QualityColumns:
         if found is not None:
             return found
         bits = min(int(model.weight_bits), DENSE_BITS)
+        device_blocks = blocks[split]
+        # an empty side keeps what it has (a decision may say 0 for it)
+        kept_device = rho_device if device_blocks > 0 else 1.0
+        kept_server = rho_server if device_blocks < blocks[-1] else 1.0
+        if not (0.0 < kept_device <= 1.0 and 0.0 < kept_server <= 1.0):  # nothing measured
+            metric = self._metrics[self._quality.metrics(name)[0]]
+            found = (metric, _NAN, _NAN)
+            self._cache[key] = found
+            return found
         estimate = self._quality.estimate(
             model=name,
-            kept_device=rho_device,
-            kept_server=rho_server,
-            device_blocks=blocks[split],
+            kept_device=kept_device,
+            kept_server=kept_server,
+            device_blocks=device_blocks,
             weight_bits_device=bits,
             weight_bits_server=bits,
         )

@@ -108,3 +108,17 @@ def test_the_measured_model_has_its_calibrated_quality(model):
     assert expected is not None and expected.in_range
     assert (trace["quality_value"] == expected.value).all()
     assert (trace["output_distortion"] == expected.output_distortion).all()
+
+
+def test_an_empty_side_may_say_it_keeps_nothing():
+    """On the device alone the server side is empty: its ρ̃ (0 here) does not matter."""
+    model = ModelCatalog.builtin().get("llama-2-7b")
+    columns = QualityColumns(QUALITY, ["llama-2-7b"])
+    last = model.num_blocks
+    code, value, _ = columns.of(model, last, 0.5, 0.0)
+    assert columns.labels()[code] == "wikitext2_perplexity" and value == 14.89
+    code, value, _ = columns.of(model, 0, 0.0, 1.0)
+    assert value == 5.12
+    # a non-empty side that keeps nothing is outside every table
+    code, value, _ = columns.of(model, 11, 0.0, 1.0)
+    assert columns.labels()[code] == "wikitext2_perplexity" and math.isnan(value)
