@@ -54,6 +54,7 @@ from coinfer.emulator.engine.generative import has_generative
 from coinfer.emulator.engine.progress import Progress, watch
 from coinfer.emulator.engine.routing import ServerChooser, policy_cannot_route
 from coinfer.emulator.errors import InputError
+from coinfer.emulator.model.quality import load_quality_model
 from coinfer.emulator.output_files import check_output_dir, write_text_atomically
 from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.schema import Scenario
@@ -460,6 +461,7 @@ def make_engine(
         handover_writer=handover_writer,
         slo_ttft_s=math.inf if scenario.slo is None else scenario.slo.ttft_s,
         slo_tpot_s=math.inf if scenario.slo is None else scenario.slo.tpot_s,
+        quality=load_quality_model(),
     )
     writer.set_labels(engine.labels())
     engine.start(devices)

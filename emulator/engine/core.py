@@ -71,6 +71,7 @@ from coinfer.emulator.engine.merged import (
     merged_groups,
 )
 from coinfer.emulator.engine.model_cache import ServerModels
+from coinfer.emulator.engine.quality import QualityColumns
 from coinfer.emulator.engine.routing import (
     CandidateServer,
     ServerChooser,
@@ -83,6 +84,7 @@ from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.families import students_of
 from coinfer.emulator.model.profiles import SplitTable
+from coinfer.emulator.model.quality import QualityModel
 from coinfer.emulator.model.quantization import scaled_payload_bits
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
 from coinfer.emulator.plugins import ARRIVALS, FADING, PLACEMENT, SERVERS, SHARING, WORK
@@ -328,6 +330,7 @@ class Engine:
         slo_ttft_s: float = math.inf,
         slo_tpot_s: float = math.inf,
         handover_writer: TableWriter | None = None,
+        quality: QualityModel | None = None,
     ) -> None:
         self.env = simpy.Environment()
         self.deployment = deployment
@@ -341,6 +344,15 @@ class Engine:
         #: the scenario's slo (s; inf: none): the budgets of generative requests' policies
         self.slo_ttft_s = slo_ttft_s
         self.slo_tpot_s = slo_tpot_s
+        #: the trace's quality columns, from ``quality`` (None: left empty)
+        self.quality = QualityColumns(  # the models of the devices and their students
+            quality,
+            {
+                name
+                for d in deployment.devices
+                for name in (d.model.name, *students_of(d.model.name))
+            },
+        )
         self._next_id = 0
         self._started = False  # the devices' processes are created
         self._stopped_at_s: float | None = None  # see stop()
@@ -453,6 +465,7 @@ class Engine:
             "policy": [self.policy_name],
             "model": list(self._model_codes),
             "status": STATUS_LABELS,
+            "quality_metric": self.quality.labels(),
             **({} if self._generative is None else self._generative.labels()),
         }
 
@@ -1234,6 +1247,9 @@ class Engine:
             distortion = compact_distortion(compact, decision)
             model, model_code = compact.model, compact.model_code
             bits_device, bits_server, payload_bits_per_value, kv_cache_bits = compact.bits
+        quality_code, quality_value, output_distortion = self.quality.of(
+            model, split, decision.rho_device, decision.rho_server, bits_device, bits_server
+        )
         row = build(  # categorical columns as codes into the labels of self.labels()
             TRACE,
             request_id=request.id,
@@ -1292,6 +1308,9 @@ class Engine:
             * model.split_table.device_params[split]
             * bits_device
             / 8.0,
+            quality_metric=quality_code,
+            quality_value=quality_value,
+            output_distortion=output_distortion,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(

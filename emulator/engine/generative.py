@@ -1115,6 +1115,9 @@ class Generative:
         compact = request.compact
         bits = native_bits(spec.model) if compact is None else compact.bits
         rounds, accepted_mean, draft_j, share = _spec_columns(state.spec)
+        quality = engine.quality.of(
+            spec.model, decision.split, decision.rho_device, decision.rho_server, bits[0], bits[1]
+        )
         row = build(
             TRACE,
             request_id=request.id,
@@ -1169,6 +1172,9 @@ class Generative:
             * spec.model.split_table.device_params[decision.split]
             * bits[0]
             / 8.0,
+            quality_metric=quality[0],
+            quality_value=quality[1],
+            output_distortion=quality[2],
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

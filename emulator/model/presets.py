@@ -111,6 +111,19 @@ TINYLLAMA_1_1B = _decoder(
     num_kv_heads=4,
     ffn_size=5632,
 )
+#: SmolLM2-135M: the model of the quality calibration (docs/quality.md); 134,515,008 parameters
+SMOLLM2_135M = _decoder(
+    bias=False,
+    norm="rmsnorm",
+    gated_mlp=True,
+    tied_head=True,
+    vocab_size=49152,
+    hidden_size=576,
+    num_layers=30,
+    num_heads=9,
+    num_kv_heads=3,
+    ffn_size=1536,
+)
 PHI_2 = _decoder(
     vocab_size=51200,
     hidden_size=2560,
@@ -304,6 +317,13 @@ BUILTIN_PRESETS: tuple[Preset, ...] = (
         HF + "meta-llama/Llama-3.2-1B",
     ),  # 1,235,814,400 parameters
     # ---- end of the students ----
+    _text(
+        "smollm2-135m",
+        SMOLLM2_135M,
+        16,
+        "SmolLM2-135M (GQA, tied embeddings); measured quality in docs/quality.md",
+        HF + "HuggingFaceTB/SmolLM2-135M-Instruct",
+    ),
     _vision(
         "vit-b-16",
         vit_profile,

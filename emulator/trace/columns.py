@@ -393,11 +393,34 @@ COMPACT = ColumnGroup(
     ),
 )
 
+QUALITY = ColumnGroup(
+    "quality",
+    'measured task quality of the decision from the [quality model](quality.md); empty (`""`, '
+    "NaN) for a model without a quality table, NaN value outside the measured points",
+    (
+        Column(
+            "quality_metric",
+            CATEGORY,
+            "",
+            Role.OUTCOME,
+            "task metric of the model's quality table (e.g. `wikitext2_perplexity`)",
+        ),
+        Column("quality_value", _F64, "1", Role.OUTCOME, "the metric at the request's decision"),
+        Column(
+            "output_distortion",
+            _F64,
+            "1",
+            Role.OUTCOME,
+            "relative output (logit) distortion against the unpruned model, if measured",
+        ),
+    ),
+)
+
 #: The per-request trace.
 TRACE = Table(
     "trace",
     "one row per request, written to trace.parquet",
-    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT, MOBILITY, COMPACT),
+    (REQUIRED, POLICY_VIEW, BACKHAUL, PLACEMENT, MOBILITY, COMPACT, QUALITY),
 )
 #: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
 #: columns (:data:`GENERATIVE_TAIL`), in that order.

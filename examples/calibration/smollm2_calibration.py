@@ -104,9 +104,9 @@ def full_plan(
         plan += [Point(k, 1.0, 1.0, b, DENSE_BITS) for b in side_bits]
         plan += [Point(k, 1.0, 1.0, DENSE_BITS, b) for b in side_bits]
     # a few mixed points: do device-side and server-side damage add up?
-    mid = splits[len(splits) // 2]
-    plan += [Point(mid, 0.5, 0.7), Point(mid, 0.7, 0.5), Point(mid, 0.7, 1.0, DENSE_BITS, 4)]
-    plan += [whole(0.7, 4)]
+    mid, high, low = splits[len(splits) // 2], max(side_kept), min(side_kept)
+    plan += [Point(mid, low, high), Point(mid, high, low)]
+    plan += [Point(mid, high, 1.0, DENSE_BITS, min(side_bits)), whole(high, min(side_bits))]
     return plan
 
 
@@ -150,15 +150,15 @@ def main() -> None:
     parser.add_argument(
         "--kept", type=float, nargs="+", default=[0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
     )
-    parser.add_argument("--side-kept", type=float, nargs="+", default=[0.7, 0.5, 0.3])
+    parser.add_argument("--side-kept", type=float, nargs="+", default=[0.7, 0.4])
     parser.add_argument("--bits", type=int, nargs="+", default=[8, 6, 4, 3])
-    parser.add_argument("--side-bits", type=int, nargs="+", default=[4, 3])
+    parser.add_argument("--side-bits", type=int, nargs="+", default=[4])
     parser.add_argument("--out", type=Path, required=True, help="output path without extension")
     parser.add_argument("--weights", type=Path, default=None, help="also write weight statistics")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--accept-any-text", action="store_true")
     args = parser.parse_args()
-    windows = args.windows or (1 if args.smoke else 2)
+    windows = args.windows or 1
     tokens = args.tokens or (128 if args.smoke else 512)
 
     gguf = find_gguf()

@@ -14,6 +14,7 @@ PUBLISHED_PARAMS = {
     "llama-3-8b": 8.03e9,
     "mistral-7b": 7.24e9,
     "tinyllama-1.1b": 1.1e9,
+    "smollm2-135m": 134.5e6,
     "phi-2": 2.78e9,
     "opt-1.3b": 1.32e9,
     "gpt2": 124e6,

@@ -6,7 +6,7 @@ data (``docs/quality.md``):
 
 * A query that is a point of a table returns that point exactly.
 * Otherwise the estimate is composed from one-dimensional curves of the same table, in the
-  log of the metric (and the square of the output distortion):
+  log of the metric:
 
   ``log v = log v0 + Δprune + Δquant`` with ``Δ = Δdevice + Δserver``,
 
@@ -19,7 +19,9 @@ data (``docs/quality.md``):
   measurements does not say how damage splits between the sides: a split query that treats
   the sides differently is then not in range. Whether damage does add up is
   measured, not assumed: ``docs/quality.md`` reports the error of this rule at the measured
-  mixed points.
+  mixed points. The output distortion is given only where one compaction (one side, pruning
+  or quantization) is at work, read from its curve: the measurements show that it does not add
+  up in any simple way, so a composed estimate has none.
 * Along a curve the interpolation is monotone: a PCHIP (``scipy.interpolate.PchipInterpolator``)
   through the measured points (straight lines when a curve has two), which never leaves the
   range of its two neighbouring points.
@@ -30,9 +32,10 @@ data (``docs/quality.md``):
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +52,7 @@ from coinfer.emulator.model.quality.tables import (
 
 #: The quality tables shipped with coinfer, in the order the quality model prefers them.
 SHIPPED_TABLES = (
-    # "smollm2-135m-calibration",  (added when measured)
+    "smollm2-135m-calibration",
     "wanda-llama2-wikitext",
     "efficientqat-model-zoo",
     "llamacpp-llama-wikitext",
@@ -86,38 +89,41 @@ _DENSE = _Query(None, 1.0, 1.0, DENSE_BITS, DENSE_BITS)
 
 
 class _Curve:
-    """A monotone (PCHIP) curve of ``log value`` and ``distortion²`` over one variable."""
+    """A monotone (PCHIP) curve of ``log value`` and ``distortion²`` over one variable.
+
+    scipy builds the piecewise cubics (``PchipInterpolator``: Fritsch–Carlson slopes); they
+    are evaluated here in plain Python (a scipy call per estimate costs far more).
+    """
 
     def __init__(self, xs: Sequence[float], points: Sequence[QualityPoint]) -> None:
         order = np.argsort(xs)
-        self.x = np.asarray(xs, dtype=float)[order]
-        self.log_value = np.log([points[i].value for i in order])
+        self.x: list[float] = [float(v) for v in np.asarray(xs, dtype=float)[order]]
+        self.log_value = [math.log(points[i].value) for i in order]
         distortions = [points[i].output_distortion for i in order]
-        self.has_distortion = all(d is not None for d in distortions)
-        self.distortion2 = (
-            np.square([d for d in distortions if d is not None])
-            if self.has_distortion
-            else np.zeros(len(order))
-        )
-        self._value = self._interpolator(self.log_value)
-        self._distortion = self._interpolator(self.distortion2)
+        self.distortion2 = [0.0 if d is None else d * d for d in distortions]
+        self._value = self._cubics(self.log_value)
+        self._distortion = self._cubics(self.distortion2)
 
-    def _interpolator(self, y: np.ndarray) -> Callable[[float], float] | None:
+    def _cubics(self, y: list[float]) -> list[tuple[float, float, float, float]]:
+        """Per interval ``[x_i, x_i+1]``, the coefficients of ``Σ c_j·(x − x_i)^(3−j)``."""
         if len(self.x) < 2:
-            return None
-        pchip = PchipInterpolator(self.x, y, extrapolate=False)
-        return lambda x: float(pchip(x))
+            return []
+        c = PchipInterpolator(self.x, y).c
+        return [tuple(float(v) for v in c[:, i]) for i in range(c.shape[1])]  # type: ignore[misc]
 
     def covers(self, x: float) -> bool:
-        return bool(self.x[0] <= x <= self.x[-1])
+        return self.x[0] <= x <= self.x[-1]
 
     def at(self, x: float) -> tuple[float, float]:
         """``(log value, distortion²)`` at ``x`` (exact at a measured point)."""
-        hit = np.flatnonzero(self.x == x)
-        if hit.size:
-            return float(self.log_value[hit[0]]), float(self.distortion2[hit[0]])
-        assert self._value is not None and self._distortion is not None
-        return self._value(x), self._distortion(x)
+        i = bisect.bisect_left(self.x, x)
+        if i < len(self.x) and self.x[i] == x:
+            return self.log_value[i], self.distortion2[i]
+        i -= 1  # x lies inside interval i
+        t = x - self.x[i]
+        a0, a1, a2, a3 = self._value[i]
+        b0, b1, b2, b3 = self._distortion[i]
+        return ((a0 * t + a1) * t + a2) * t + a3, ((b0 * t + b1) * t + b2) * t + b3
 
 
 class _NotCoveredError(Exception):
@@ -128,11 +134,12 @@ class _NotCoveredError(Exception):
 class _Damage:
     log_value: float = 0.0
     distortion2: float = 0.0
+    parts: int = 0  #: compactions that contributed (pruning or quantization of a side)
 
-    def __iadd__(self, other: tuple[float, float]) -> _Damage:
+    def add(self, other: tuple[float, float], active: bool) -> None:
         self.log_value += other[0]
         self.distortion2 += other[1]
-        return self
+        self.parts += active
 
 
 class _Surface:
@@ -144,8 +151,15 @@ class _Surface:
         self.metric = metric
         self.blocks = table.blocks.get(model)
         self.points = [p for p in table.points if p.model == model and p.metric == metric]
-        dense = [p for p in self.points if _canonical(_point_query(p), self.blocks) == _DENSE]
+        #: each point's decision in canonical form, and the points at each decision
+        self.queries = [_canonical(_point_query(p), self.blocks) for p in self.points]
+        self._at: dict[_Query, list[QualityPoint]] = {}
+        for p, q in zip(self.points, self.queries, strict=True):
+            self._at.setdefault(q, []).append(p)
+        dense = self._at.get(_DENSE, [])
         self.dense = dense[0] if dense else None
+        self._curves: dict[tuple[str, str, int | None, str, str | None], _Curve | None] = {}
+        self._splits: dict[tuple[str, str, str | None], list[int]] = {}
 
     # -- exact points ---------------------------------------------------------------------
 
@@ -153,9 +167,8 @@ class _Surface:
         """The table point at ``query`` (the worst one when several weight formats match)."""
         matches = [
             p
-            for p in self.points
-            if _canonical(_point_query(p), self.blocks) == query
-            and (p.method == method or min(query.kept_device, query.kept_server) == 1.0)
+            for p in self._at.get(query, ())
+            if (p.method == method or min(query.kept_device, query.kept_server) == 1.0)
             and (quantization is None or p.quantization in ("", quantization))
         ]
         if not matches:
@@ -175,6 +188,14 @@ class _Surface:
         ``side`` is ``whole``, ``device`` or ``server``; ``split`` the device blocks of a side
         curve. The dense point closes every curve (kept 1, or 16 bits).
         """
+        key = (kind, side, split, method, quantization)
+        if key not in self._curves:
+            self._curves[key] = self._new_curve(kind, side, split, method, quantization)
+        return self._curves[key]
+
+    def _new_curve(
+        self, kind: str, side: str, split: int | None, method: str, quantization: str | None
+    ) -> _Curve | None:
         if self.dense is None:
             return None
 
@@ -194,10 +215,10 @@ class _Surface:
             return quantization is None or p.quantization == quantization
 
         chosen: dict[float, QualityPoint] = {}
-        for p in self.points:
+        for p, q in zip(self.points, self.queries, strict=True):
             if p is self.dense or not keep(p):
                 continue
-            x = x_of(_canonical(_point_query(p), self.blocks))
+            x = x_of(q)
             if x is None:
                 continue
             if x not in chosen or self._badness(p) > self._badness(chosen[x]):
@@ -209,9 +230,14 @@ class _Surface:
 
     def splits(self, kind: str, method: str, quantization: str | None) -> list[int]:
         """The device-block counts at which side curves of ``kind`` were measured."""
+        key = (kind, method, quantization)
+        if key not in self._splits:
+            self._splits[key] = self._find_splits(kind, method, quantization)
+        return self._splits[key]
+
+    def _find_splits(self, kind: str, method: str, quantization: str | None) -> list[int]:
         found = set()
-        for p in self.points:
-            q = _canonical(_point_query(p), self.blocks)
+        for p, q in zip(self.points, self.queries, strict=True):
             if q.device_blocks is None:
                 continue
             if kind == "prune" and p.method == method and q.bits_device == q.bits_server == 16:
@@ -226,13 +252,15 @@ class _Surface:
     def compose(self, query: _Query, method: str, quantization: str | None) -> _Damage:
         """``log v − log v0`` and ``distortion²`` of ``query`` by the documented rule."""
         damage = _Damage()
-        for kind in ("prune", "quant"):
+        pruned = (query.kept_device < 1.0, query.kept_server < 1.0)
+        quantized = (query.bits_device < DENSE_BITS, query.bits_server < DENSE_BITS)
+        for kind, active in (("prune", pruned), ("quant", quantized)):
             if query.device_blocks is None:
                 x = query.kept_device if kind == "prune" else float(query.bits_device)
-                damage += self._whole(kind, x, method, quantization)
+                damage.add(self._whole(kind, x, method, quantization), active[0])
                 continue
-            for side in ("device", "server"):
-                damage += self._side(kind, side, query, method, quantization)
+            for side, on in zip(("device", "server"), active, strict=True):
+                damage.add(self._side(kind, side, query, method, quantization), on)
         return damage
 
     def _whole(
@@ -369,6 +397,10 @@ class QualityModel:
         """The models that some table has data for."""
         return list(self._surfaces)
 
+    def metrics(self, model: str) -> list[str]:
+        """The metrics that estimates of ``model`` may name (none without data)."""
+        return list(dict.fromkeys(s.metric for s in self._surfaces.get(model, ())))
+
     def __contains__(self, model: object) -> bool:
         return model in self._surfaces
 
@@ -433,8 +465,11 @@ class QualityModel:
                 damage = surface.compose(query, method, quantization)
             except _NotCoveredError:
                 continue
-            has_distortion = surface.dense.output_distortion is not None and all(
-                p.output_distortion is not None for p in surface.points
+            # output distortion does not add up (docs/quality.md): only along one curve
+            has_distortion = (
+                damage.parts <= 1
+                and surface.dense.output_distortion is not None
+                and all(p.output_distortion is not None for p in surface.points)
             )
             return QualityEstimate(
                 surface.metric,
