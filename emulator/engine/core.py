@@ -833,6 +833,8 @@ class Engine:
             request.backhaul_done_s = request.server_start_s = now
             request.device_compute_s = request.device_compute_j = request.payload_bits = 0.0
             request.exit_block = 0
+            request.table = (spec.model if compact is None else compact.model).split_table
+            request.run_split = decision.split
             self._record(request, now, _INFEASIBLE, 0.0, 0.0, 0.0)
             return
         split = decision.split
@@ -1305,7 +1307,7 @@ class Engine:
             payload_bits_per_value=payload_bits_per_value,
             kv_cache_bits=kv_cache_bits,
             model_bytes_device=decision.rho_device
-            * model.split_table.device_params[split]
+            * request.table.device_params[request.run_split]
             * bits_device
             / 8.0,
             quality_metric=quality_code,

@@ -145,6 +145,7 @@ SCENARIOS = {
         },
         "channel": {"shadowing_std_db": 4.0, "fading": {"law": "rayleigh"}},
         "handover": {"interruption_s": 0.05, "in_flight": "restart"},
+        "policy": {"name": "fixed", "params": {"split": 4}},
     },
     # Two groups whose Poisson arrivals are merged (one process per group picks the device),
     # beside a group with its own per-device processes, Rayleigh fading, log-normal work.

@@ -51,8 +51,8 @@ def signal_at(monkeypatch, at_s: float, signum: int) -> None:
     """Make every engine send ``signum`` to this process at simulated time ``at_s``."""
     start = Engine.start
 
-    def start_then_signal(engine: Engine) -> None:
-        start(engine)
+    def start_then_signal(engine: Engine, devices=None) -> None:
+        start(engine, devices)
 
         def raise_signal():
             yield engine.env.timeout(at_s)
