@@ -89,18 +89,24 @@ BUILTIN_HARDWARE: tuple[HardwareSpec, ...] = (
         memory_bandwidth_bytes_per_s=204.8 * GB,  # NVIDIA data sheet: 204.8 GB/s LPDDR5
         memory_bytes=64 * GIB,  # NVIDIA data sheet: 64 GB
         max_tx_power_w=UE_CLASS_3_TX_POWER_W,  # assumption: a class-3 5G modem attached
-        # fit: TinyChat (mit-han-lab/llm-awq, tinychat/README.md, Orin results) Llama-2-7B FP16
-        # decode 86.80 ms/token; 13.48 GB moved per step (weights + KV at context 512) over
-        # 204.8 GB/s gives 0.76 (Hugging Face baseline: its per-token overheads are included)
+        # fit: TinyChat (mit-han-lab/llm-awq, tinychat/README.md at commit b76fab62, 2024-04-29,
+        # "Orin Results") Llama-2-7B FP16 decode 86.80 ms/token; 13.48 GB moved per step
+        # (weights + KV at context 512) over 204.8 GB/s gives 0.76 (Hugging Face baseline: its
+        # per-token overheads are included). TinyChat 2.0 (commit e4bdec27, 2024-12-12) moved
+        # that table into an HTML comment and publishes 83.95 ms at 4 context tokens instead
         bandwidth_efficiency=0.76,
         # fit: TinyChat Llama-3-8B FP16 time to first token 1048.11 ms for 1024 history + 32
         # question tokens, recomputed by the FP16 baseline: 15.3 TFLOP over 42.6 TFLOP/s peak
+        # (tinychat/README.md, Orin TTFT table, an HTML comment at commit d6e797a4)
         mfu_prefill=0.34,
         mfu_decode=0.34,  # assumption: as prefill (no decode-specific measurement)
         # TinyChat W4A16 (AWQ) kernels and TensorRT-LLM INT8 weight-only; FP16 tensor cores
         weight_bits_supported=(16, 8, 4),
-        # fit: TinyChat (tinychat/README.md, Orin results) Llama-2-7B decode 86.80 ms FP16,
-        # 32.14 ms INT4: 2.70x, not 3.77x (the ideal with this class's roofline at context 512)
+        # fit: TinyChat (tinychat/README.md at commit b76fab62, "Orin Results") Llama-2-7B
+        # decode 86.80 ms FP16, 32.14 ms INT4 (footnoted: 33 tokens/s with exLLaMA's 4-token
+        # benchmark instead; the same table's 4090 footnote gives a > 500-token prompt): 2.70x,
+        # not 3.77x (the ideal with this class's roofline at context 512). The current table
+        # (commit e4bdec27 on, 4 context tokens) gives 83.95 / 25.94 ms = 3.24x
         quantized_decode_efficiency={4: 0.70},
     ),
     HardwareSpec(

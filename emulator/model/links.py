@@ -9,7 +9,8 @@ with a ``Params`` model extending :class:`LinkParams`. The built-ins:
 * ``nr``: a 5G NR link abstraction (see ``docs/radio.md``). With the SINR
   ``γ = p·g / (b·N0')`` (``N0'``: noise plus interference PSD), the reported CQI is the highest
   whose threshold ``γ_i = 2^(SE_i/α) − 1`` is at most ``γ`` (an attenuated Shannon bound,
-  3GPP TR 36.942 Annex A.2, with attenuation ``α``); the MCS is the highest of the MCS table
+  3GPP TR 36.942 Annex A, with attenuation ``α``; the default 0.6 is that annex's downlink
+  value, assumed for the uplink, see ``docs/radio.md``); the MCS is the highest of the MCS table
   whose spectral efficiency does not exceed the CQI's (MCS 0 below CQI 2 of the 64QAM table);
   its block error rate is a logistic curve in dB through 10 % at the MCS's own threshold
   ``BLER(γ) = 1 / (1 + 9·exp(s·(γ_dB − γ_m,dB)))``; and the rate is the TS 38.306 §4.1.2
@@ -119,7 +120,8 @@ class NrLinkParams(LinkParams):
         gt=0.0,
         le=1.0,
         description="attenuation of the Shannon bound giving the SINR threshold of each CQI at "
-        "10 % BLER: 2^(SE/alpha) - 1 (TR 36.942 Annex A.2)",
+        "10 % BLER: 2^(SE/alpha) - 1 (0.6: TR 36.942 Annex A's downlink value, assumed for "
+        "the uplink)",
     )
     bler_slope_per_db: float = Field(
         default=2.0,

@@ -14,7 +14,8 @@ exactly as without quantization. What a width changes, each from the reference f
 * memory-bound steps (decode): the weight bytes streamed per step fall by ``b / b₀`` in the
   ideal, by ``(b / b₀) / e(b)`` on hardware that reaches only a fraction ``e(b)`` of the ideal
   speed-up (:attr:`HardwareSpec.quantized_decode_efficiency`, fitted to published
-  measurements, e.g. INT4 decode on Jetson AGX Orin is 2.70× FP16 in TinyChat, not 4×);
+  measurements, e.g. INT4 decode of Llama-2-7B on Jetson AGX Orin is 2.70× FP16 in TinyChat's
+  table at mit-han-lab/llm-awq commit b76fab62, not 4×);
 * compute-bound work (one-pass inference, prefill) is unchanged: weight-only quantization
   dequantizes to the compute precision before the matrix products (Lin et al., AWQ, MLSys 2024,
   sec. 4: W4A16 kernels speed up the memory-bound generation stage);

@@ -41,15 +41,15 @@ class PairAcceptance(NamedTuple):
 ACCEPTANCE: dict[tuple[str, str], PairAcceptance] = {
     ("llama-3.2-1b", "llama-3-8b"): PairAcceptance(
         0.7,
-        "assumed, not measured here: same-tokenizer 1B drafts of 7-8B Llama targets are reported "
-        "in the 0.6-0.8 range on chat text (Leviathan et al. 2023 report 0.5-0.9 for their "
-        "pairs, Table 3); replace with a measured alpha or an acceptance CSV",
+        "assumed, not sourced: no published per-token acceptance rate of this pair was found "
+        "(a search of papers, model cards and serving-engine issues); the draft shares the "
+        "target's tokenizer; replace with a measured alpha or an acceptance CSV",
     ),
     ("tinyllama-1.1b", "llama-2-7b"): PairAcceptance(
         0.65,
-        "assumed, not measured here: TinyLlama shares Llama-2's tokenizer; an alpha in the "
-        "range of Leviathan et al. 2023, Table 3; replace with a measured alpha or an "
-        "acceptance CSV",
+        "assumed, not sourced: no published per-token acceptance rate of this pair was found; "
+        "TinyLlama shares Llama-2's tokenizer; replace with a measured alpha or an acceptance "
+        "CSV",
     ),
 }
 
