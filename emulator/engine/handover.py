@@ -335,6 +335,9 @@ class Handovers:
         self._watch(device, track)
 
     def _hand_over(self, request: Request, cell: int) -> None:
+        current = self._uplink_of.get(request)
+        if current is not None and current.in_harq_tail(request):
+            return  # its bits are on air: the re-sends of its last block end in this cell
         uplink = self._uplink_of.pop(request, None)
         if uplink is not None:  # on the air or waiting for its turn: leave the old cell
             self._on_air_s[request] += uplink.withdraw(request)

@@ -226,6 +226,9 @@ class Uplink:
         self.link_model = link_model(cell)
         #: told of every upload that starts and ends (inter-cell interference), or None
         self.listener: UplinkListener | None = None
+        #: ids of the jobs whose bits are all on air, waiting out the HARQ delay of their last
+        #: block (a handover then leaves them in this cell: see :meth:`in_harq_tail`)
+        self._harq_tail: set[int] = set()
 
     def _finish(self, job: Any) -> None:
         """``job``'s bits are on air: tell the listener, then ``on_done(job)`` after the link
@@ -244,8 +247,18 @@ class Uplink:
         if delay <= 0.0:
             self.on_done(job)
             return
+        self._harq_tail.add(id(job))
         timer = self.env.timeout(delay)
-        timer.callbacks.append(lambda _event: self.on_done(job))
+        timer.callbacks.append(lambda _event: self._harq_done(job))
+
+    def _harq_done(self, job: Any) -> None:
+        self._harq_tail.discard(id(job))
+        self.on_done(job)
+
+    def in_harq_tail(self, job: Any) -> bool:
+        """Whether ``job``'s bits are all on air and only the HARQ re-sends of its last block
+        are left: it is no longer on the band, and it ends in this cell."""
+        return id(job) in self._harq_tail
 
     def share_for_new_hz(self) -> float:
         """Band an upload starting now would get, Hz."""

@@ -38,7 +38,12 @@ from coinfer.emulator.scenario.mobility import (
     GaussMarkovMobility,
     RandomWaypointMobility,
 )
-from coinfer.emulator.scenario.schema import Cell, LogDistancePathLoss, scenario_from_dict
+from coinfer.emulator.scenario.schema import (
+    Cell,
+    LogDistancePathLoss,
+    load_scenario,
+    scenario_from_dict,
+)
 from coinfer.topologies.io import save_topology
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
@@ -380,3 +385,18 @@ def test_the_speed_sweep_varies_the_vehicles_mean_speed_under_three_policies() -
     assert plan.seeds == (1, 2, 3, 4)
     city = yaml.safe_load((EXAMPLES / "hex-city-mobile.yaml").read_text())
     assert [g["mobility"]["model"] for g in city["devices"]] == ["random-waypoint", "gauss-markov"]
+
+
+def test_a_handover_during_the_harq_tail_of_an_nr_upload_leaves_it_to_end_in_its_cell():
+    """On NR cells an upload's last block is followed by its HARQ re-sends (docs/radio.md): its
+    bits are then all on air, off the band, and a handover falling due leaves it to end in its
+    old cell (it was taken off a band it no longer held: a crash, found by the mobility sweep)."""
+    scenario = load_scenario(
+        "examples/scenarios/hex-city-mobile.yaml",
+        ["devices.1.mobility.mean_speed_m_per_s=20", "policy={name: min-latency}"],
+    )
+    trace = simulate(scenario, seed=3).trace
+    assert trace["request_id"].is_unique
+    assert (trace["status"] == "completed").all()
+    assert trace["handovers"].sum() > 0
+    assert (trace["latency_uplink_s"] >= 0.0).all()
