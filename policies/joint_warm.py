@@ -44,7 +44,7 @@ _LN2 = math.log(2.0)
 #: Relative excess of any split's dual bound over the point found that still certifies it.
 CERTIFICATE_TOLERANCE = 1e-9
 #: Offsets in ln v of the warm grid around the previous decision's s (its middle point).
-_OFFSETS = (-16.0, -4.0, -1.0, -0.25, -1.0 / 16.0, 0.0, 1.0 / 16.0, 0.25, 1.0, 4.0, 16.0)
+_OFFSETS = (-16.0, -2.0, -0.5, 0.0, 0.5, 2.0, 16.0)
 _MIDDLE = _OFFSETS.index(0.0)
 
 
