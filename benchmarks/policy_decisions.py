@@ -19,11 +19,11 @@ reference's time.
 
 ``--engine N``: instead, ``joint`` in an engine run where every request differs (issue 20):
 :func:`engine_scenario`, paper devices running BERT at different distances, Rayleigh block
-fading seen by the policy, log-normal work, ``joint`` with its default parameters (its decision
-cache on, which such requests never hit) and, in the same round, with ``warm_start: false`` (the
-exact path). It times every ``decide`` call of ``N`` requests and prints the amortised
-microseconds per decision, min / median / max over ``--repeat`` interleaved rounds, and the
-share of warm solves.
+fading seen by the policy, log-normal work, ``joint`` with ``warm_start: true`` and, in the
+same round, with its default parameters (the exact path; both with the decision cache on,
+which such requests never hit). It times every ``decide`` call of ``N`` requests and prints
+the amortised microseconds per decision, min / median / max over ``--repeat`` interleaved
+rounds, and the share of warm solves.
 
 The two grid searches are test oracles, not part of the package: they are imported from the
 checkout's ``tests.oracles`` (the checkout this script is in), and skipped if it is absent.
@@ -179,7 +179,7 @@ def engine_main(requests: int, repeat: int, seed: int) -> None:
     """Print :func:`engine_decisions` with and without the warm start, interleaved."""
     import statistics
 
-    kinds = {"joint (default: warm start)": {}, "joint, warm_start: false": {"warm_start": False}}
+    kinds = {"joint, warm_start: true": {"warm_start": True}, "joint (default: exact)": {}}
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     warm: dict[str, list[float]] = {kind: [] for kind in kinds}
     for round_index in range(repeat):

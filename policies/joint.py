@@ -77,9 +77,10 @@ class JointParams(Policy.Params):
         default=100_000, ge=0, description="decisions kept in the cache (0: no cache)"
     )
     warm_start: bool = Field(
-        default=True,
+        default=False,
         description="start from the device's previous decision, kept only when the dual "
-        "bound certifies it within a relative 1e-9 of the optimum (false: the exact path)",
+        "bound certifies it within a relative 1e-9 of the optimum (faster; decisions then "
+        "depend on the device's history in their last digits)",
     )
 
     @model_validator(mode="after")

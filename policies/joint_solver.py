@@ -22,10 +22,11 @@ works, and where each part lives:
   bounds, kept parameters per split) is built once per device class and cached by the solver.
 * :mod:`~coinfer.policies.joint_least_energy`: :meth:`JointSolver.least_energy`, the least
   energy within the deadline at pinned kept fractions (``no-pruning``).
-* :mod:`~coinfer.policies.joint_warm`: given a ``hint`` key (the ``joint`` policy passes the
-  device), the split and ``s`` of that key's previous solution start the refinement and the
-  dual pass is replaced by the dual bound of every split at the point found, which certifies it
-  within a relative 1e-9 of the optimum; without a certificate the exact path runs.
+* :mod:`~coinfer.policies.joint_warm`: given a ``hint`` key (``joint`` with ``warm_start``
+  passes the device), the split and ``s`` of that key's previous solution start the
+  refinement, and the dual pass is replaced by the dual bound of every split at the point
+  found, which certifies it within a relative 1e-9 of the optimum; without a certificate the
+  exact path runs.
 
 The former search (grids and zooms over split, power and power level) is kept as a test oracle
 in ``tests/oracles/grid_search.py``; ``tests/policies/test_joint_solver.py`` compares the solver

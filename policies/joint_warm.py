@@ -28,7 +28,9 @@ warm decision may pick another split only where two splits tie within that toler
 power and clocks may differ from the exact path's in the last digits (both stop refining
 within ~1e-10 of the optimum in ``ln v``); so it is not the exact path's decision bit for bit,
 and it depends on the device's previous decision through where the refinement starts (a run
-stays a pure function of its scenario and seed). ``warm_start: false`` gives the exact path.
+stays a pure function of its scenario and seed). Hence ``joint``'s ``warm_start`` is off by
+default: with it, a decision is no longer the exact solver's, and through the decision cache
+(shared by the devices) a sharded run's rows equal the unsharded run's only up to those digits.
 """
 
 from __future__ import annotations

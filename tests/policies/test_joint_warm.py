@@ -107,14 +107,11 @@ def test_without_a_certificate_the_exact_path_runs():
 
 
 def test_the_joint_policy_decides_alike_warm_or_exact():
-    """``joint`` with ``warm_start`` (the default) and without: the same admissions and
+    """``joint`` with ``warm_start: true`` and without (the default): the same admissions and
     feasibility, the same kept parameters within 1e-9, on varied requests of one device."""
-    warm = make_policy("joint", {"channel_step_db": 0.0, "cache_size": 0}, np.random.default_rng(0))
-    exact = make_policy(
-        "joint",
-        {"channel_step_db": 0.0, "cache_size": 0, "warm_start": False},
-        np.random.default_rng(0),
-    )
+    params = {"channel_step_db": 0.0, "cache_size": 0}
+    warm = make_policy("joint", {**params, "warm_start": True}, np.random.default_rng(0))
+    exact = make_policy("joint", params, np.random.default_rng(0))
     for ctx in random_contexts(150, seed=8):
         one, two = exact.decide(ctx), warm.decide(ctx)
         assert (one.admit, one.feasible) == (two.admit, two.feasible)
