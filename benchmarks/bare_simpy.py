@@ -11,8 +11,8 @@ served first come, first served by its cell's edge server (a ``simpy.Resource``)
 0.8: 8 requests/s per server). The cell re-rates its uploads when one starts, ends or crosses a
 fading block (one pending wake-up, as any careful SimPy model would). Each finished request
 appends its latency to a list; the run stops after ``requests`` arrivals and prints one JSON
-line: requests, seconds (wall, from the first event to the end), set-up seconds (before the
-first event), mean latency, peak RSS.
+line: requests, seconds (wall, from the first event to the end) and the CPU seconds of the
+process over the same span, set-up seconds (before the first event), mean latency, peak RSS.
 
 Run:  python benchmarks/bare_simpy.py --devices 1000 --requests 100000 [--seed 1]
 """
@@ -156,14 +156,15 @@ def run(devices: int, requests: int, seed: int) -> dict[str, float]:
         cell = index % CELLS
         device = Device(rng)
         env.process(source(env, rng, device, cells[cell], servers[cell], rate, state, latencies))
-    first = time.perf_counter()
+    first, first_cpu = time.perf_counter(), time.process_time()
     env.run()
-    ended = time.perf_counter()
+    ended, ended_cpu = time.perf_counter(), time.process_time()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "requests": requests,
         "completed": len(latencies),
         "seconds": ended - first,
+        "cpu_seconds": ended_cpu - first_cpu,
         "setup_s": first - started,
         "mean_latency_s": sum(latencies) / len(latencies),
         "peak_rss_mb": peak / 1e6 if sys.platform == "darwin" else peak / 1024,

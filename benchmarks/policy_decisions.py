@@ -17,11 +17,20 @@ Each rate is the best of ``--repeat`` passes (the least disturbed by other load)
 microseconds per decision, decisions per second and each figure as a multiple of the numpy
 reference's time.
 
+``--engine N``: instead, ``joint`` in an engine run where every request differs (issue 20):
+:func:`engine_scenario`, paper devices running BERT at different distances, Rayleigh block
+fading seen by the policy, log-normal work, ``joint`` with ``warm_start: true`` and, in the
+same round, with its default parameters (the exact path; both with the decision cache on,
+which such requests never hit). It times every ``decide`` call of ``N`` requests and prints
+the amortised microseconds per decision, min / median / max over ``--repeat`` interleaved
+rounds, and the share of warm solves.
+
 The two grid searches are test oracles, not part of the package: they are imported from the
 checkout's ``tests.oracles`` (the checkout this script is in), and skipped if it is absent.
 
 Run:  python benchmarks/policy_decisions.py [--requests 300] [--slow-requests 40]
       [--reference-requests 8] [--repeat 3] [--seed 0]
+      python benchmarks/policy_decisions.py --engine 3000 [--repeat 3]
 """
 
 from __future__ import annotations
@@ -111,6 +120,82 @@ def optional(module: str, name: str) -> Callable | None:
         return None
 
 
+def engine_scenario(requests: int) -> dict:
+    """``requests`` requests of 20 paper devices (BERT, 30 to 120 m from the access point)
+    that all differ: Rayleigh block fading seen by the policy, log-normal work; budgets tight
+    enough that the optimum prunes and moves between splits 0 and 1."""
+    return {
+        "name": "joint-engine",
+        "requests": requests,
+        "devices": [
+            {
+                "name": f"d{distance}",
+                "count": 4,
+                "model": "bert-paper",
+                "distance_m": float(distance),
+                "arrivals": {"process": "poisson", "rate_per_s": 0.5},
+                "work": {"distribution": "lognormal", "sigma": 0.5},
+                "deadline_s": 0.2,
+                "energy_budget_j": 0.004,
+            }
+            for distance in (30, 50, 70, 90, 120)
+        ],
+        "cells": [{"id": "c0", "sharing": "fdma"}],
+        "servers": [{"id": "s0", "workers": 8}],
+        "channel": {"fading": {"law": "rayleigh", "coherence_time_s": 0.01}},
+        "policy": {"name": "joint"},
+    }
+
+
+def engine_decisions(requests: int, seed: int, params: dict) -> tuple[float, float]:
+    """Amortised seconds per ``decide`` of ``joint`` (``params``) in an engine run of
+    :func:`engine_scenario`, and the share of its solves that were warm."""
+    from coinfer.emulator.api.run import make_engine
+    from coinfer.emulator.deployment.replay import load_scenario_traces
+    from coinfer.emulator.scenario.schema import scenario_from_dict
+    from coinfer.emulator.trace.columns import TraceWriter
+
+    case = scenario_from_dict(engine_scenario(requests))
+    policy = make_policy("joint", params, np.random.default_rng(seed))
+    decide, spent, calls = policy.decide, [0.0], [0]
+
+    def timed(context: PolicyContext) -> object:
+        start = time.perf_counter()
+        decision = decide(context)
+        spent[0] += time.perf_counter() - start
+        calls[0] += 1
+        return decision
+
+    policy.decide = timed  # type: ignore[method-assign]
+    traces, writer = load_scenario_traces(case), TraceWriter({}, None)
+    engine = make_engine(case, seed, traces, writer, policy=policy)
+    engine.run()
+    solver = policy.solver  # type: ignore[attr-defined]
+    solves = solver.warm_solves + solver.exact_solves
+    return spent[0] / calls[0], solver.warm_solves / max(solves, 1)
+
+
+def engine_main(requests: int, repeat: int, seed: int) -> None:
+    """Print :func:`engine_decisions` with and without the warm start, interleaved."""
+    import statistics
+
+    kinds = {"joint, warm_start: true": {"warm_start": True}, "joint (default: exact)": {}}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    warm: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for round_index in range(repeat):
+        for kind, params in kinds.items():
+            seconds, share = engine_decisions(requests, seed + round_index, params)
+            times[kind].append(seconds)
+            warm[kind].append(share)
+    print(f"joint in an engine run, {requests} requests that all differ, {repeat} rounds")
+    print(f"{'':32s} {'us/decision min / median / max':>32s} {'warm solves':>12s}")
+    for kind in kinds:
+        values = sorted(times[kind])
+        points = (values[0], statistics.median(values), values[-1])
+        spread = " / ".join(f"{v * 1e6:.1f}" for v in points)
+        print(f"{kind:32s} {spread:>32s} {statistics.mean(warm[kind]):12.0%}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="requests for joint/solver")
@@ -122,7 +207,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="passes; the best one counts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--engine", type=int, metavar="N", help="joint in an engine run of N requests instead"
+    )
     args = parser.parse_args(argv)
+    if args.engine:
+        engine_main(args.engine, args.repeat, args.seed)
+        return
 
     contexts = random_contexts(args.requests, args.seed)
     problems = [Problem.from_context(context) for context in contexts]

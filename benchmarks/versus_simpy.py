@@ -15,7 +15,9 @@ the script and coinfer back to back (their order alternating), so both see the s
 load. The machine is shared: the **ratios** within a round are the figures that count, not
 the absolute rates. Printed per size, min / median / max over the rounds: the ratio of
 coinfer's requests/s to the script's, both rates, coinfer's rate over its own rate at 1,000
-devices (same round), set-up seconds (to the first SimPy event) and peak RSS.
+devices (same round), set-up seconds (to the first SimPy event) and peak RSS. Each ratio is
+also given in CPU time (requests per CPU second of the process over the same span), which
+other jobs on the machine disturb less than wall time.
 ``--reference REV`` adds a third contender: coinfer at git revision ``REV`` of this repository
 (e.g. ``main``), to measure one change at a time.
 
@@ -104,7 +106,8 @@ def scenario(devices: int, requests: int, merged: bool = False) -> dict[str, Any
 
 def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) -> dict[str, Any]:
     """One coinfer run in this process: set-up time (to the first SimPy event), run time (from
-    it until ``simulate`` returns with the trace written and summarised), peak RSS."""
+    it until ``simulate`` returns with the trace written and summarised; wall and this
+    process's CPU time), peak RSS."""
     import resource
 
     import simpy
@@ -117,6 +120,7 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
 
     def first_step(env: simpy.Environment) -> None:
         first.append(time.perf_counter())
+        first.append(time.process_time())
         simpy.Environment.step = original_step  # type: ignore[method-assign]
         original_step(env)
 
@@ -125,7 +129,7 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
         simpy.Environment.step = first_step  # type: ignore[method-assign]
         started = time.perf_counter()
         result = simulate(case, seed=seed, out_dir=out, progress=False, force=True)
-        ended = time.perf_counter()
+        ended, ended_cpu = time.perf_counter(), time.process_time()
         simpy.Environment.step = original_step  # type: ignore[method-assign]
         completed = result.summary.completed
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -133,6 +137,7 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
         "requests": result.stats.requests,
         "completed": completed,
         "seconds": ended - first[0],
+        "cpu_seconds": ended_cpu - first[1],
         "setup_s": first[0] - started,
         "peak_rss_mb": peak / 1e6 if sys.platform == "darwin" else peak / 1024,
     }
@@ -217,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     def rate(kind: str, devices: int) -> list[float]:
         return [r["requests"] / r["seconds"] for r in results[kind, devices]]
 
+    def cpu_rate(kind: str, devices: int) -> list[float]:
+        return [r["requests"] / r["cpu_seconds"] for r in results[kind, devices]]
+
     def over(a: list[float], b: list[float]) -> list[float]:
         return [x / y for x, y in zip(a, b, strict=True)]
 
@@ -230,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 continue
             ratios = over(rate(kind, devices), rate("bare", devices))
+            cpu_ratios = over(cpu_rate(kind, devices), cpu_rate("bare", devices))
             line = (
-                f"{devices:>9,} devices: ratio to bare SimPy {spread(ratios)}; "
+                f"{devices:>9,} devices: ratio to bare SimPy {spread(ratios)} "
+                f"(CPU time: {spread(cpu_ratios)}); "
                 f"{spread(rate(kind, devices), 0)} req/s "
                 f"(bare {spread(rate('bare', devices), 0)}); "
                 f"set-up {spread([r['setup_s'] for r in results[kind, devices]])} s "
@@ -249,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             if not results["reference", devices]:
                 continue
             gains = over(rate("coinfer", devices), rate("reference", devices))
-            print(f"{devices:>9,} devices: {spread(gains)}")
+            cpu_gains = over(cpu_rate("coinfer", devices), cpu_rate("reference", devices))
+            print(f"{devices:>9,} devices: {spread(gains)} (CPU time: {spread(cpu_gains)})")
     return 0
 
 

@@ -67,9 +67,13 @@ class ProcessorSharing(ABC):
     def join(self, job: Any) -> None:
         """Start serving ``job`` (its ``left`` set by the caller) now."""
         now = self._env.now
-        self._advance(now, len(self._active))
+        active = self._active
+        if active:
+            self._advance(now, len(active))
+        else:  # alone: nothing to advance, and an idle resource adds nothing to busy_s
+            self._last_s = now
         job.updated_s = now
-        self._active.append(job)
+        active.append(job)
         self._reschedule(now)
 
     def _advance(self, now: float, n: int) -> None:
@@ -85,26 +89,47 @@ class ProcessorSharing(ABC):
 
     def _reschedule(self, now: float) -> None:
         self._version += 1
-        n = len(self._active)
+        active = self._active
+        n = len(active)
         if n == 0:
             return
-        earliest = math.inf
-        for job in self._active:
-            job.finish_s = self.finish_time(job, now, n, earliest)
-            if job.finish_s < earliest:
-                earliest = job.finish_s
-        version = self._version
-        wake = self._env.timeout(max(earliest - now, 0.0))
-        wake.callbacks.append(lambda _event: self._wake(version))
+        if n == 1:  # alone (the common case in a lightly loaded cell): its own finish
+            job = active[0]
+            earliest = job.finish_s = self.finish_time(job, now, 1, math.inf)
+        else:
+            earliest = math.inf
+            for job in active:
+                job.finish_s = self.finish_time(job, now, n, earliest)
+                if job.finish_s < earliest:
+                    earliest = job.finish_s
+        # the version rides on the timeout: no closure per wake-up
+        self._env.timeout(max(earliest - now, 0.0), self._version).callbacks.append(
+            self._wake_event
+        )
+
+    def _wake_event(self, event: simpy.Event) -> None:
+        self._wake(event._value)
 
     def _wake(self, version: int) -> None:
         if version != self._version:
             return  # superseded by a later join or leave
         now = self._env.now
-        sharing = len(self._active)
+        active = self._active
+        sharing = len(active)
+        if sharing == 1 and active[0].finish_s <= now:  # alone and done: nothing to advance
+            job = active[0]
+            self._active = []
+            if now > self._last_s:
+                self.busy_s += (now - self._last_s) * self.busy_fraction(1)
+            self._last_s = now
+            job.left = 0.0
+            job.updated_s = now
+            self._version += 1  # what _reschedule does with nothing left
+            self._on_done(job)
+            return
         finished: list[Any] = []
         remaining: list[Any] = []
-        for job in self._active:
+        for job in active:
             (finished if job.finish_s <= now else remaining).append(job)
         self._active = remaining
         self._advance(now, sharing)

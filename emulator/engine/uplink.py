@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from coinfer.emulator.engine.fading import BlockFading
     from coinfer.emulator.model.links import LinkModel
 
+_log2 = math.log2
 _SCALAR_BLOCKS = 8  # blocks integrated one by one before switching to numpy chunks
 _CHUNK_BLOCKS = 128  # blocks per numpy chunk for long transfers
 
@@ -134,6 +135,23 @@ def transfer_end(
     block = fading.block_at(t0)
     end = fading.block_end_s(block)
     coherence = fading.coherence_s
+    if model is None:  # Shannon's rate inline (the same expression as shannon_rate_bps)
+        band_noise = band_hz * noise
+        gain_of = fading.gain
+        for _ in range(_SCALAR_BLOCKS):
+            rate = band_hz * _log2(1.0 + (g * gain_of(block)) * p / band_noise)
+            capacity = rate * (end - t)
+            if capacity >= left:
+                return t + left / rate
+            left -= capacity
+            t = end
+            end += coherence
+            block += 1
+            if t > horizon_s:
+                return math.inf
+        return _long_transfer_end(
+            fading, p, g, left, t, block, band_hz, noise, horizon_s, uplink_rate_bps
+        )
     for _ in range(_SCALAR_BLOCKS):
         rate = shannon_rate_bps(p, g * fading.gain(block), band_hz, noise)
         capacity = rate * (end - t)
@@ -145,7 +163,26 @@ def transfer_end(
         block += 1
         if t > horizon_s:
             return math.inf
-    # Long transfer: whole blocks in numpy chunks.
+    return _long_transfer_end(
+        fading, p, g, left, t, block, band_hz, noise, horizon_s, uplink_rate_bps
+    )
+
+
+def _long_transfer_end(
+    fading: BlockFading,
+    p: float,
+    g: float,
+    left: float,
+    t: float,
+    block: int,
+    band_hz: float,
+    noise: float,
+    horizon_s: float,
+    uplink_rate_bps: Callable[..., Any],
+) -> float:
+    """:func:`transfer_end` of a long transfer from the start ``t`` of ``block``, with ``left``
+    bits still to send: whole blocks in numpy chunks."""
+    coherence = fading.coherence_s
     while t <= horizon_s:
         rates = uplink_rate_bps(p, g * fading.gains(block, _CHUNK_BLOCKS), band_hz, noise)
         sent = np.cumsum(rates) * coherence

@@ -211,12 +211,12 @@ class ModelProfile(BaseModel):
 
     # ---- totals --------------------------------------------------------------------------
 
-    @property
+    @cached_property  # read per request by the engine and check_decision: computed once
     def num_blocks(self) -> int:
         """Number of blocks ``L``."""
         return len(self.blocks)
 
-    @property
+    @cached_property
     def last_split(self) -> int:
         """Largest allowed split point (``L`` unless :attr:`max_split` restricts it)."""
         return self.num_blocks if self.max_split is None else self.max_split
