@@ -7,8 +7,10 @@ exactly as it was for the same scenario and seed: these tests run the scenarios 
 mobility, merged arrivals; cut to a few hundred requests) and the ``versus_simpy`` workload
 (processor-sharing uplinks, Rayleigh block fading, an upload usually alone in its cell), and
 compare their traces with ``assert_frame_equal`` (exact: ``check_exact=True``) against the
-traces the engine wrote before that work (``tests/emulator/golden/*.parquet``, written at
-commit f7da383 by ``python -m tests.emulator.test_engine_golden``).
+traces the engine wrote before that work (``tests/emulator/golden/*.parquet``, written by
+``python -m tests.emulator.test_engine_golden`` at commit 831ea54, main just before the speed
+work was merged: the quality columns and the mobile scenario's split-4 policy had come in
+since the first golden files, written at f7da383).
 
 A change that is meant to change traces (a new random consumer, a model fix) rewrites the
 golden files with that command and says so in its commit.
