@@ -62,8 +62,10 @@ def _watcher(
     target = max(interval_wall_s / 4.0, SHORTEST_WAKE_S)
 
     def progress(now: float, finished: bool) -> Progress:
+        # at the end: the last request's end, which may lie past the last event (a result's
+        # downlink and a computed finish are not events), whatever the watcher's last step
         return Progress(
-            env.now,
+            max(env.now, engine._last_done_s) if finished else env.now,
             engine._next_id,
             engine.writer.rows_appended,
             _events(env),
