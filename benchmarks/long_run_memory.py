@@ -18,52 +18,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
 
-TOTAL_RATE_PER_S = 200.0
+from scaling import _rss_mb as peak_rss_mb  # one copy of each
+from scaling import scenario_data as standard_scenario
+
 DEVICES = 1000
 CELLS = 10
 TARGET_PEAK_MB = 1000.0
 
 
 def scenario_data(requests: int) -> dict[str, Any]:
-    """The standard scenario: 1,000 devices in 10 cells at 200 requests/s in total."""
-    per_cell = DEVICES // CELLS
-    return {
-        "name": "long-run",
-        "requests": requests,
-        "devices": [
-            {
-                "name": f"cell{i}-dev",
-                "count": per_cell,
-                "hardware": "paper-device",
-                "model": "bert-paper",
-                "arrivals": {"process": "poisson", "rate_per_s": TOTAL_RATE_PER_S / DEVICES},
-                "distance_m": {"min_m": 50, "max_m": 500},
-                "deadline_s": 0.3,
-                "cell": f"cell{i}",
-            }
-            for i in range(CELLS)
-        ],
-        "cells": [
-            {"id": f"cell{i}", "bandwidth_hz": 20e6, "sharing": "ps", "server": f"edge{i}"}
-            for i in range(CELLS)
-        ],
-        "servers": [{"id": f"edge{i}", "hardware": "paper-server"} for i in range(CELLS)],
-        "channel": {"fading": {"law": "rayleigh", "coherence_time_s": 0.01}},
-        "policy": {"name": "fixed", "params": {"split": 4}},
-    }
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, MB (ru_maxrss: KB on Linux, B on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak / 1024
+    """The standard scenario of the scaling benchmark: 1,000 devices in 10 cells at 200
+    requests/s in total."""
+    return {**standard_scenario(DEVICES, requests, CELLS), "name": "long-run"}
 
 
 def run_case(requests: int) -> dict[str, Any]:
@@ -74,15 +46,15 @@ def run_case(requests: int) -> dict[str, Any]:
     from coinfer.emulator.scenario.schema import scenario_from_dict
 
     scenario = scenario_from_dict(scenario_data(requests))
-    before_mb = _peak_rss_mb()
+    before_mb = peak_rss_mb()
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         result = simulate(scenario, seed=1, out_dir=out, force=True, progress=False)
         summary = result.summary  # accumulated while the trace was written
         elapsed = time.perf_counter() - started
-        peak_mb = _peak_rss_mb()
+        peak_mb = peak_rss_mb()
         read_back = summarize(result.read_trace(SUMMARY_COLUMNS), result.stats, 0.0)
-        read_back_peak_mb = _peak_rss_mb()
+        read_back_peak_mb = peak_rss_mb()
     if read_back.completed != summary.completed or read_back.latency_p99_s != summary.latency_p99_s:
         raise RuntimeError("the accumulated summary differs from the one read back")
     return {

@@ -24,38 +24,18 @@ import tempfile
 import time
 from typing import Any
 
-TOTAL_RATE_PER_S = 200.0
+from scaling import scenario_data as standard_scenario  # one copy of the workload
+
 DEVICES = 1000
 CELLS = 10
 
 
 def scenario_data(duration_s: float) -> dict[str, Any]:
-    """1,000 devices in 10 cells, each with its own server, for ``duration_s`` of arrivals."""
-    per_cell = DEVICES // CELLS
-    return {
-        "name": "sharded",
-        "duration_s": duration_s,
-        "devices": [
-            {
-                "name": f"cell{i}-dev",
-                "count": per_cell,
-                "hardware": "paper-device",
-                "model": "bert-paper",
-                "arrivals": {"process": "poisson", "rate_per_s": TOTAL_RATE_PER_S / DEVICES},
-                "distance_m": {"min_m": 50, "max_m": 500},
-                "deadline_s": 0.3,
-                "cell": f"cell{i}",
-            }
-            for i in range(CELLS)
-        ],
-        "cells": [
-            {"id": f"cell{i}", "bandwidth_hz": 20e6, "sharing": "ps", "server": f"edge{i}"}
-            for i in range(CELLS)
-        ],
-        "servers": [{"id": f"edge{i}", "hardware": "paper-server"} for i in range(CELLS)],
-        "channel": {"fading": {"law": "rayleigh", "coherence_time_s": 0.01}},
-        "policy": {"name": "fixed", "params": {"split": 4}},
-    }
+    """The standard scenario of the scaling benchmark (1,000 devices in 10 cells, each with its
+    own server) for ``duration_s`` of arrivals."""
+    data = standard_scenario(DEVICES, 1, CELLS)
+    del data["requests"]
+    return {**data, "name": "sharded", "duration_s": duration_s}
 
 
 def burn(iterations: int) -> int:
