@@ -40,7 +40,6 @@ from coinfer.emulator.model.quantization import (
     scaled_payload_bits,
 )
 from coinfer.emulator.model.reference import (
-    co_inference_cost,
     distortion_bound,
     distortion_bound_per_side,
 )
@@ -48,7 +47,7 @@ from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, PolicyContext
 from coinfer.policies.generative_joint import GenerativeOptimiser
 from coinfer.policies.joint import JointParams, OptimisingPolicy
-from coinfer.policies.prediction import Prediction
+from coinfer.policies.prediction import Prediction, decision_cost, request_payload_bits
 from coinfer.policies.problem import Problem, Solution
 
 
@@ -65,31 +64,22 @@ def predict_compact(
 ) -> Prediction:
     """:func:`~coinfer.policies.prediction.predict` for ``model`` (the device's or a student)
     at the widths ``bits``: the payload at its width, the distortion bound per side."""
-    device, server = context.device, context.server
-    scale = context.work_scale
     table = model.split_table
-    payload = table.payload_bits[split]
-    payload = payload * scale if context.scale_payload else payload
-    cost = co_inference_cost(
-        device_flops=table.device_flops[split] * scale,
-        server_flops=table.server_flops[split] * scale,
-        payload_bits=scaled_payload_bits(
-            payload, bits.payload_bits_per_value, model.activation_bits
-        ),
-        rho_device=float(rho_device),
-        rho_server=float(rho_server),
-        tx_power_w=float(tx_power_w),
-        f_device_hz=float(f_device_hz),
-        f_server_hz=float(f_server_hz),
-        gain=context.gain,
-        bandwidth_hz=context.bandwidth_hz,
-        noise_psd_w_per_hz=context.noise_psd_w_per_hz,
-        device_flops_per_cycle=device.flops_per_cycle,
-        device_power_coeff=device.power_coeff_w_per_hz3,
-        device_pue=device.pue,
-        server_flops_per_cycle=server.flops_per_cycle,
-        server_power_coeff=server.power_coeff_w_per_hz3,
-        server_pue=server.pue,
+    payload = scaled_payload_bits(
+        request_payload_bits(context, table, split),
+        bits.payload_bits_per_value,
+        model.activation_bits,
+    )
+    cost = decision_cost(
+        context,
+        table,
+        split,
+        payload,
+        rho_device,
+        rho_server,
+        tx_power_w,
+        f_device_hz,
+        f_server_hz,
     )
     if bits.weight_bits_device == bits.weight_bits_server:
         kept = rho_device * table.device_params[split] + rho_server * table.server_params[split]

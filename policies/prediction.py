@@ -10,7 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
+from coinfer.emulator.model.profiles import SplitTable
 from coinfer.emulator.model.reference import (
+    CoInferenceCost,
     co_inference_cost,
     distortion_bound,
     shannon_rate_bps,
@@ -37,14 +39,58 @@ def predict(
 ) -> Prediction:
     """Latency, energy and distortion bound of one decision with no queueing, at the context's
     gain and bandwidth share (the paper's model, applied to this request)."""
-    model, device, server = context.model, context.device, context.server
-    scale = context.work_scale
+    model = context.model
     table = model.split_table
-    payload = table.payload_bits[split]
-    cost = co_inference_cost(
+    cost = decision_cost(
+        context,
+        table,
+        split,
+        request_payload_bits(context, table, split),
+        rho_device,
+        rho_server,
+        tx_power_w,
+        f_device_hz,
+        f_server_hz,
+    )
+    kept = rho_device * table.device_params[split] + rho_server * table.server_params[split]
+    distortion = distortion_bound(
+        float(kept), model.total_params, float(model.weight_bits), model.entropy_bits_per_param
+    )
+    # The cost's fields are float | ndarray; scalar arguments give floats (numpy's float64 for
+    # the table entries), which a cast per decision would only re-state.
+    return Prediction(
+        cost.device_compute_s + cost.upload_s + cost.server_compute_s,  # type: ignore[arg-type]
+        cost.device_compute_j + cost.upload_j + cost.server_compute_j,  # type: ignore[arg-type]
+        distortion,
+    )
+
+
+def request_payload_bits(context: PolicyContext, table: SplitTable, split: int) -> float:
+    """The bits the request uploads at ``split`` (scaled by its work where the device group
+    says so), at the model's own activation width."""
+    payload = float(table.payload_bits[split])
+    return payload * context.work_scale if context.scale_payload else payload
+
+
+def decision_cost(
+    context: PolicyContext,
+    table: SplitTable,
+    split: int,
+    payload_bits: float,
+    rho_device: float,
+    rho_server: float,
+    tx_power_w: float,
+    f_device_hz: float,
+    f_server_hz: float,
+) -> CoInferenceCost:
+    """The paper's cost of running ``table``'s model split at ``split``, uploading
+    ``payload_bits``, on the context's hardware, gain and bandwidth share (no queueing)."""
+    device, server = context.device, context.server
+    scale = context.work_scale
+    return co_inference_cost(
         device_flops=table.device_flops[split] * scale,
         server_flops=table.server_flops[split] * scale,
-        payload_bits=payload * scale if context.scale_payload else payload,
+        payload_bits=payload_bits,
         rho_device=float(rho_device),
         rho_server=float(rho_server),
         tx_power_w=float(tx_power_w),
@@ -59,17 +105,6 @@ def predict(
         server_flops_per_cycle=server.flops_per_cycle,
         server_power_coeff=server.power_coeff_w_per_hz3,
         server_pue=server.pue,
-    )
-    kept = rho_device * table.device_params[split] + rho_server * table.server_params[split]
-    distortion = distortion_bound(
-        float(kept), model.total_params, float(model.weight_bits), model.entropy_bits_per_param
-    )
-    # The cost's fields are float | ndarray; scalar arguments give floats (numpy's float64 for
-    # the table entries), which a cast per decision would only re-state.
-    return Prediction(
-        cost.device_compute_s + cost.upload_s + cost.server_compute_s,  # type: ignore[arg-type]
-        cost.device_compute_j + cost.upload_j + cost.server_compute_j,  # type: ignore[arg-type]
-        distortion,
     )
 
 
