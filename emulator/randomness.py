@@ -42,6 +42,7 @@ SOURCES = (
     "mobility-start",
     "merged-arrivals",
     "draft-acceptance",
+    "token-exit",
 )
 
 

@@ -60,6 +60,7 @@ from coinfer.emulator.model.step_time import (
     make_step_time_model,
     phase_step_energy_j,
 )
+from coinfer.emulator.model.token_exit import exit_profile
 from coinfer.emulator.scenario.schema import DisciplineParams
 
 
@@ -132,6 +133,11 @@ class ContinuousBatchingParams(DisciplineParams, BatchLimits):
 #: live sequence is unpruned.
 KeptOf = Callable[[IntArray], np.ndarray | None]
 
+#: ``exit_of(ids)``: the block after which each sequence's next decode token leaves (per-token
+#: early exit, ``docs/early-exit-and-placement.md``; ``L``: it runs the whole model), or None
+#: when no live sequence exits early.
+ExitOf = Callable[[IntArray], IntArray | None]
+
 #: ``on_step(server, batch, result, step_s, energy_j, end_s)``: a step of ``step_s`` seconds and
 #: ``energy_j`` joules ended at ``end_s`` (s) with ``result``.
 StepHook = Callable[[Any, Batch, StepResult, float, float, float], None]
@@ -155,10 +161,12 @@ class GenerativeDiscipline(Protocol):
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
         kept_of: KeptOf | None = None,
+        exit_of: ExitOf | None = None,
     ) -> None:
         """Serve ``model``; ``split_of(ids)`` gives each sequence's split point (the server
         runs blocks ``split+1..L``); ``on_step`` is called after every step; ``kept_of(ids)``
-        gives each sequence's kept fraction ρ̃ of the server's side (None: all unpruned)."""
+        gives each sequence's kept fraction ρ̃ of the server's side (None: all unpruned);
+        ``exit_of(ids)`` each sequence's next token's exit block (None: no early exit)."""
         ...
 
     def refusal(self, seq: Sequence) -> str | None:
@@ -239,6 +247,7 @@ class ContinuousBatchingServer:
         split_of: Callable[[IntArray], IntArray],
         on_step: StepHook,
         kept_of: KeptOf | None = None,
+        exit_of: ExitOf | None = None,
     ) -> None:
         """Serve ``model``: size the KV pool and make the scheduler (see the module docstring)."""
         spec = self.spec
@@ -247,6 +256,8 @@ class ContinuousBatchingServer:
         self._split_of = split_of
         self._on_step = on_step
         self._kept_of = kept_of
+        self._exit_of = exit_of
+        self._exit_sides: dict[int, SideCosts] = {}
         self.step_model = make_step_time_model(params.step_time.model, params.step_time.params)
         #: the roofline, to share a measured whole-model step among the blocks of a side
         self._roofline = make_step_time_model("roofline")
@@ -391,12 +402,35 @@ class ContinuousBatchingServer:
             side = self._sides[key] = SideCosts.of_blocks(self.model, first_block, stop_block)
         return side
 
+    def exit_side(self, exit_block: int) -> SideCosts:
+        """The costs of a step whose deepest token leaves after block ``exit_block``: blocks
+        ``1..exit_block`` and the output head (:func:`~coinfer.emulator.model.token_exit.
+        exit_profile`; remembered)."""
+        side = self._exit_sides.get(exit_block)
+        if side is None:
+            profile = exit_profile(self.model, exit_block)
+            side = SideCosts.of_blocks(profile, 0, profile.num_blocks)
+            self._exit_sides[exit_block] = side
+        return side
+
     def step_time_s(self, batch: Batch) -> float:
-        """The duration of ``batch`` on this server, s."""
+        """The duration of ``batch`` on this server, s.
+
+        Per-token early exit (``exit_of``): a step without prefill work runs the layers up to
+        the deepest exit among its tokens, then the output head (the model truncated there,
+        :meth:`exit_side`); the tokens that left earlier ride along to that depth (their
+        states carried through the layers they skip, CALM's propagation) and cost it like the
+        others. A step with prefill work runs every block (a prompt's KV cache is full)."""
         seq_ids = batch.seq_ids
         splits = self._split_of(seq_ids)
         kept = None if self._kept_of is None else self._kept_of(seq_ids)
         stop = self.model.num_blocks
+        if self._exit_of is not None and not batch.num_prefills:
+            exits = self._exit_of(seq_ids)
+            if exits is not None:
+                deepest = int(exits.max())
+                if deepest < stop - 1:  # every sequence at split 0 (the others exit at L)
+                    return self._segment_s(batch, None, self.exit_side(deepest), kept)
         first = int(splits[0])
         if len(splits) == 1 or bool((splits == first).all()):
             return self._segment_s(batch, None, self.side(first, stop), kept)

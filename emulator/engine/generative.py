@@ -74,6 +74,7 @@ from coinfer.emulator.model.step_time import (
     clocked_phase_power_w,
     make_step_time_model,
 )
+from coinfer.emulator.model.token_exit import draw_token_exits, exit_cumulative, exit_profile
 from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
 from coinfer.emulator.trace.writer import TableWriter
@@ -131,6 +132,7 @@ class GenState:
         "slot",
         "spec",
         "split",
+        "token_exits",
         "up_bits",
         "up_energy_j",
         "up_ready_s",
@@ -165,6 +167,9 @@ class GenState:
         self.ret_latency_s = 0.0  #: the wired path's latency back to the access point, s
         self.ret_bits_s = 0.0  #: one token id over the wired path back, s
         self.spec: SpecState | None = None  #: speculative mode: the draft's state
+        #: per-token early exit: the block each output token leaves after (token 1, from the
+        #: prefill, at L), or None (every token runs the whole model)
+        self.token_exits: IntArray | None = None
 
     @property
     def ret_s(self) -> float:
@@ -256,6 +261,14 @@ class Generative:
         self._splits_open = 0  # split requests holding a slot
         self._pruned_open = 0  # requests holding a slot with ρ̃ < 1
         self._by_index: dict[int, GenerativeDiscipline] = {}  # prepared servers by index
+        # Per-token early exit (docs/early-exit-and-placement.md): each device's exit law and
+        # its own stream, and an arena of each token's exit block (token 1 first), all only
+        # when a generative device's model has exit heads.
+        self._exit_laws: dict[int, tuple[IntArray, np.ndarray, np.random.Generator]] = {}
+        self._exits_on = any(d.tokens is not None and d.model.exits for d in deployment.devices)
+        self._exit_arena = TokenArena(1) if self._exits_on else None
+        self._exits_open = 0  # requests holding a slot whose tokens exit early
+        self._num_blocks = np.zeros(slots, dtype=np.int64)  # each slot's model's L
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -291,7 +304,11 @@ class Generative:
             if not models:  # no generative device uses it
                 continue
             server.prepare(
-                next(iter(models.values())), self._split_of, self._on_step, self._kept_of
+                next(iter(models.values())),
+                self._split_of,
+                self._on_step,
+                self._kept_of,
+                self._exit_of if self._exits_on else None,
             )
             self._servers.append(server)
             self._by_index[index] = server
@@ -308,6 +325,46 @@ class Generative:
         kept: np.ndarray = self._kept[slots]
         return kept
 
+    def _exit_of(self, slots: IntArray) -> IntArray | None:
+        """The block after which each slot's next decode token leaves (``L``: the whole
+        model); None when no request in flight exits early."""
+        arena = self._exit_arena
+        if not self._exits_open or arena is None:
+            return None
+        exits: IntArray = arena.values[0, arena.start[slots] + self._emitted[slots]].astype(
+            np.int64
+        )
+        return exits
+
+    def _token_exits(self, device: _Device, model: ModelProfile, output: int) -> IntArray:
+        """Each output token's exit block: token 1 (the prefill's) at ``L``, tokens
+        ``2..output`` drawn from the model's exit law on the device's stream ``token-exit``."""
+        index = device.spec.index
+        law = self._exit_laws.get(index)
+        if law is None:
+            blocks, probabilities = model.exit_law
+            law = self._exit_laws[index] = (
+                np.asarray(blocks, dtype=np.int64),
+                exit_cumulative(probabilities),
+                self.engine.device_stream("token-exit", index),
+            )
+        exits = np.empty(output, dtype=np.int64)
+        exits[0] = model.num_blocks
+        exits[1:] = draw_token_exits(law[2], law[0], law[1], output - 1)
+        return exits
+
+    def _exit_device_side(
+        self, request: Request, model: ModelProfile, exit_block: int
+    ) -> SideCosts:
+        """The device side of an on-device token leaving after ``exit_block`` (blocks
+        ``1..exit_block`` and the head) at the request's weight and KV widths."""
+        key: tuple[str, int, Side] = (model.name + "@exit", exit_block, "device")
+        costs = self._sides.get(key)
+        if costs is None:
+            profile = exit_profile(model, exit_block)
+            costs = self._sides[key] = SideCosts.of_blocks(profile, 0, profile.num_blocks)
+        return self._compact_side(request, model, costs)
+
     def server_batch(self, server_index: int) -> ServerBatch | None:
         """The batch state of server ``server_index`` now, for a generative request's policy
         context (None: not a server of generative requests)."""
@@ -321,7 +378,10 @@ class Generative:
 
     def _device_side(self, request: Request, model: ModelProfile, split: int) -> SideCosts:
         """The device side of ``request``'s split at its weight and KV widths (issue 21)."""
-        costs = self._side(model, split, "device")
+        return self._compact_side(request, model, self._side(model, split, "device"))
+
+    def _compact_side(self, request: Request, model: ModelProfile, costs: SideCosts) -> SideCosts:
+        """``costs`` of a device side at ``request``'s weight and KV widths."""
         compact = request.compact
         if compact is None:
             return costs
@@ -375,9 +435,13 @@ class Generative:
                 self._refuse(request, _MEMORY)
                 return
             clock = min(decision.f_device_hz / hardware.f_max_hz, 1.0)
-            steps = self._device_model.solo_step_times_s(
-                *solo_step_inputs(prompt, output), device_side, hardware, clock
-            )
+            inputs = solo_step_inputs(prompt, output)
+            steps = self._device_model.solo_step_times_s(*inputs, device_side, hardware, clock)
+            if mode == _ON_DEVICE and model.exits and split == model.num_blocks:
+                state.token_exits = self._token_exits(device, model, output)
+                steps = self._exit_steps(
+                    request, model, inputs, steps, state.token_exits, clock, decision.rho_device
+                )
             if mode == _ON_DEVICE:
                 self._on_device(request, device, steps, clock)
                 return
@@ -396,6 +460,8 @@ class Generative:
             self._refuse(request, _SERVER)
             return
         state.server = server
+        if mode == _ON_SERVER and model.exits:
+            state.token_exits = self._token_exits(device, model, output)
         downlink = self._downlink
         state.down_s = 0.0 if downlink is None else token_id_bits(model) / downlink.rate_bps
         route = request.route
@@ -430,6 +496,33 @@ class Generative:
         )
         state.up_ready_s = done
         self._after(done, request, prompt * state.up_bits)
+
+    def _exit_steps(
+        self,
+        request: Request,
+        model: ModelProfile,
+        inputs: tuple[np.ndarray, np.ndarray, np.ndarray],
+        steps: np.ndarray,
+        exits: IntArray,
+        clock: float,
+        rho: float,
+    ) -> np.ndarray:
+        """The device's step times of an on-device request whose tokens leave at ``exits``:
+        each decode whose token leaves after block ``e < L − 1`` timed on the model truncated
+        there (:func:`~coinfer.emulator.model.token_exit.exit_profile`), the others as
+        ``steps`` (s)."""
+        hardware = request.device.spec.hardware
+        steps = steps.copy()
+        for block in np.unique(exits[1:]).tolist():
+            if block >= model.num_blocks - 1:
+                continue
+            mask = np.zeros(len(exits), dtype=np.bool_)
+            mask[1:] = exits[1:] == block
+            side = self._exit_device_side(request, model, block).pruned(rho)
+            steps[mask] = self._device_model.solo_step_times_s(
+                inputs[0][mask], inputs[1][mask], inputs[2][mask], side, hardware, clock
+            )
+        return steps
 
     def _after(self, at_s: float, request: Request, bits: float) -> None:
         """Upload ``bits`` for ``request`` at ``at_s`` (s, now or later)."""
@@ -483,11 +576,17 @@ class Generative:
             preemptions=0,
             kv_device=float(side.kv_cache_bytes(state.prompt + state.output - 1)),
             kv_server=0.0,
+            exits=state.token_exits,
         )
         if self._detail:
             gaps = np.diff(times, prepend=request.t_arrival)
             zeros = np.zeros(len(times))
-            self._write_tokens(request.id, times, gaps, gaps, zeros, zeros, zeros, zeros, zeros)
+            exits = state.token_exits
+            if exits is None:
+                exits = np.full(len(times), device.spec.model.num_blocks, dtype=np.int64)
+            self._write_tokens(
+                request.id, times, gaps, gaps, zeros, zeros, zeros, zeros, zeros, exits
+            )
 
     # ---- uploads and server steps -----------------------------------------------------------
 
@@ -546,6 +645,13 @@ class Generative:
         emitted = result.emitted
         if not len(emitted):
             return
+        if self._exits_open and batch.num_prefills:  # a prefill's token ran every block
+            exit_arena = self._exit_arena
+            assert exit_arena is not None
+            prefilled = batch.seq_ids[len(batch) - batch.num_prefills :]
+            fresh = emitted[np.isin(emitted, prefilled)]
+            where = exit_arena.start[fresh] + self._emitted[fresh]
+            exit_arena.values[0, where] = self._num_blocks[fresh]
         if self._spec_open:
             is_spec = self._is_spec[emitted]
             if is_spec.any():
@@ -855,6 +961,12 @@ class Generative:
             device_kv = float(side.kv_cache_bytes(state.prompt + state.output - 1))
         elif state.spec is not None:  # the draft's KV cache on the device
             device_kv = float(state.spec.draft_side.kv_cache_bytes(state.prompt + state.output - 1))
+        exits: IntArray | None = None
+        exit_arena = self._exit_arena
+        if exit_arena is not None:
+            exits = exit_arena.segment(0, slot).astype(np.int64)
+            exit_arena.close(slot)
+            self._exits_open -= state.token_exits is not None
         server = state.server
         assert server is not None
         block = server.kv_block_tokens()
@@ -876,9 +988,10 @@ class Generative:
             preemptions=int(self._preempted[slot]),
             kv_device=device_kv,
             kv_server=server_kv,
+            exits=exits,
         )
         if self._detail:
-            self._token_parts(request, state, times, closing, down, wired)
+            self._token_parts(request, state, times, closing, down, wired, exits)
         arena.close(slot)
         self._states[slot] = None
         self._free.append(slot)
@@ -895,6 +1008,7 @@ class Generative:
         closing: np.ndarray,
         down: np.ndarray,
         wired: np.ndarray,
+        exits: IntArray | None,
     ) -> None:
         """The token table's rows of a request served by the server: each token's gap split
         along the chain, as differences of the parts accumulated up to its arrival (``down``
@@ -924,6 +1038,8 @@ class Generative:
             return np.diff(cumulative, prepend=0.0)
 
         gaps = np.diff(times, prepend=request.t_arrival)
+        if exits is None:
+            exits = np.full(len(times), request.device.spec.model.num_blocks, dtype=np.int64)
         self._write_tokens(
             request.id,
             times,
@@ -934,6 +1050,7 @@ class Generative:
             gap(queue),
             gap(compute),
             gap(downlink),
+            exits,
         )
 
     def _write_tokens(
@@ -947,7 +1064,10 @@ class Generative:
         queue: np.ndarray,
         step: np.ndarray,
         downlink: np.ndarray,
+        exits: IntArray,
     ) -> None:
+        """The token table's rows of request ``request_id``; ``exits``: each token's exit
+        block."""
         writer = self._token_writer
         assert writer is not None
         count = len(times)
@@ -963,6 +1083,7 @@ class Generative:
                 queue,
                 step,
                 downlink,
+                exits.astype(np.int32),
             )
         )
 
@@ -997,6 +1118,17 @@ class Generative:
         self._up_cum[slot] = 0.0
         self._back_cum[slot] = 0.0
         self._arena.open(slot, state.output)
+        exit_arena = self._exit_arena
+        if exit_arena is not None:
+            last = state.request.device.spec.model.num_blocks
+            self._num_blocks[slot] = last
+            exit_arena.open(slot, state.output)
+            segment = exit_arena.segment(0, slot)
+            if state.token_exits is None:
+                segment[:] = last
+            else:
+                segment[:] = state.token_exits
+                self._exits_open += 1
 
     def _grow(self, slots: int) -> None:
         for name in (
@@ -1014,6 +1146,7 @@ class Generative:
             "_dev_cum",
             "_up_cum",
             "_back_cum",
+            "_num_blocks",
         ):
             old = getattr(self, name)
             new = np.zeros(slots, dtype=old.dtype)
@@ -1098,6 +1231,7 @@ class Generative:
         kv_device: float,
         kv_server: float,
         backhaul_s: float = 0.0,
+        exits: IntArray | None = None,
     ) -> None:
         engine = self.engine
         state = request.gen
@@ -1115,6 +1249,7 @@ class Generative:
         compact = request.compact
         bits = native_bits(spec.model) if compact is None else compact.bits
         rounds, accepted_mean, draft_j, share = _spec_columns(state.spec)
+        exit_block, mean_exit_block = _exit_columns(exits, spec.model.num_blocks, completed)
         quality = engine.quality.of(
             spec.model, decision.split, decision.rho_device, decision.rho_server, bits[0], bits[1]
         )
@@ -1160,8 +1295,8 @@ class Generative:
             policy_feasible=bool(decision.feasible),
             warmup=t_arrival < engine.warmup_s,
             latency_backhaul_s=backhaul_s,
-            exit_block=spec.model.num_blocks,  # no early exit for generative requests
-            cold_start_s=0.0,  # nor model placement (docs/early-exit-and-placement.md)
+            exit_block=exit_block,
+            cold_start_s=0.0,  # no model placement (docs/early-exit-and-placement.md)
             model_load_bytes=0.0,
             handovers=0,  # generative requests over a topology are refused (no mobility)
             weight_bits_device=bits[0],
@@ -1193,6 +1328,7 @@ class Generative:
             spec_accepted_tokens_mean=accepted_mean,
             draft_energy_j=draft_j,
             verify_batch_share=share,
+            mean_exit_block=mean_exit_block,
         )
         writer = engine.writer
         writer.append(row)
@@ -1251,8 +1387,22 @@ def _one_pass_tail(mode: int, reason: int) -> tuple[Any, ...]:
         spec_accepted_tokens_mean=_NAN,
         draft_energy_j=0.0,
         verify_batch_share=_NAN,
+        mean_exit_block=_NAN,
     )
     return tail
+
+
+def _exit_columns(exits: IntArray | None, num_blocks: int, completed: bool) -> tuple[int, float]:
+    """``(exit_block, mean_exit_block)`` of a generative request's row: the deepest and the
+    mean block its decoded tokens (output tokens 2..O; ``exits[0]`` is the prefill's) left
+    after; ``L`` for a request without early exit or without a decode; the mean is NaN for a
+    request that did not complete."""
+    if not completed:
+        return num_blocks, _NAN
+    if exits is None or len(exits) < 2:
+        return num_blocks, float(num_blocks)
+    decoded = exits[1:]
+    return int(decoded.max()), float(decoded.mean())
 
 
 def _spec_columns(spec: SpecState | None) -> tuple[int, float, float, float]:

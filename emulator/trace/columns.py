@@ -348,6 +348,22 @@ SPECULATIVE = ColumnGroup(
     ),
 )
 
+TOKEN_EXIT = ColumnGroup(
+    "token-exit",
+    "per-token early exit of generative requests ([early exit](early-exit-and-placement.md)), "
+    "only in the trace of a run with generative requests; a one-pass request has NaN",
+    (
+        Column(
+            "mean_exit_block",
+            _F64,
+            "1",
+            Role.OUTCOME,
+            "mean block the request's decoded tokens (2..O) left after (L: no early exit; "
+            "`exit_block` is the deepest; NaN: not completed)",
+        ),
+    ),
+)
+
 MOBILITY = ColumnGroup(
     "mobility",
     "devices that move ([mobility](mobility.md)); 0 for a device that does not",
@@ -424,13 +440,15 @@ TRACE = Table(
 )
 #: The per-request trace of a run with generative requests: :data:`TRACE` and the generative
 #: columns (:data:`GENERATIVE_TAIL`), in that order.
-GENERATIVE_TRACE = TRACE.extended(GENERATIVE).extended(REASON).extended(SPECULATIVE)
+GENERATIVE_TRACE = (
+    TRACE.extended(GENERATIVE).extended(REASON).extended(SPECULATIVE).extended(TOKEN_EXIT)
+)
 #: The columns a generative run's rows add after :data:`TRACE`'s (a record kind: its rows are
 #: built by name and appended to the row of :data:`TRACE`).
 GENERATIVE_TAIL = Table(
     "generative-tail",
     "the columns of a generative run's trace after the trace's",
-    (GENERATIVE, REASON, SPECULATIVE),
+    (GENERATIVE, REASON, SPECULATIVE, TOKEN_EXIT),
 )
 
 TOKEN = ColumnGroup(
@@ -489,6 +507,14 @@ TOKEN = ColumnGroup(
             Role.LATENCY_PART,
             "downlink in the gap (a chunk of tokens arrives together)",
             ("gap_s",),
+        ),
+        Column(
+            "exit_block",
+            pa.int32(),
+            "1",
+            Role.OUTCOME,
+            "block the token left after (per-token early exit; L: the whole model, as every "
+            "token a prefill emits)",
         ),
     ),
 )
