@@ -466,7 +466,8 @@ class DeviceGroup(_Spec):
     exits: EarlyExit | None = Field(
         default=None,
         description="early-exit heads added to the model: a request stops after the block of "
-        "the head it exits at (one-pass requests; docs/early-exit-and-placement.md)",
+        "the head it exits at (one-pass requests), or each decoded token does (generative "
+        "requests on the server or on the device; docs/early-exit-and-placement.md)",
     )
     download: ModelDownload | None = Field(
         default=None,
