@@ -189,15 +189,14 @@ class Deployment:
 
 def model_sizes(deployment: Deployment) -> dict[str, float]:
     """The bytes of each model a server may be asked for under the deployment's
-    ``model_cache``: parameters × bytes per weight, for the models of the one-pass requests
-    (any server, since routing may send a request to any server its cell reaches; generative
-    requests have no model placement)."""
+    ``model_cache``: parameters × bytes per weight, for the models of every device (any
+    server, since routing may send a request to any server its cell reaches; a generative
+    request's server loads its model as a one-pass request's does)."""
     params = deployment.model_cache
     assert params is not None
     return {
         device.model.name: device.model.total_params * params.bytes_per_weight
         for device in deployment.devices
-        if device.tokens is None
     }
 
 

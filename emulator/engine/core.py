@@ -1358,6 +1358,15 @@ class Engine:
         device.server_index = spec.server
         device.codes = (device.codes[0], cell, device.codes[2])
 
+    def model_cold_start(self, server_index: int, model: str, now_s: float) -> tuple[float, float]:
+        """``(wait_s, bytes)`` of a request for ``model`` reaching server ``server_index`` at
+        ``now_s`` under the scenario's ``model_cache`` (:meth:`ServerModels.cold_start`; ``(0,
+        0)`` without one): the wait for the model's weights, s, and the bytes its load moves."""
+        models = self._server_models
+        if models is None:
+            return 0.0, 0.0
+        return models[server_index].cold_start(model, now_s)
+
     def device_stream(self, source: str, index: int) -> np.random.Generator:
         """The random stream ``source`` of device ``index`` (its own, for every policy alike)."""
         return self._streams.stream(source, index)

@@ -113,6 +113,7 @@ class GenState:
 
     __slots__ = (
         "back_s",
+        "cold_s",
         "decode_power_w",
         "dev_compute_s",
         "dev_energy_j",
@@ -120,6 +121,7 @@ class GenState:
         "dev_steps",
         "down_s",
         "down_total_s",
+        "load_bytes",
         "mode",
         "output",
         "payload_bits",
@@ -170,6 +172,8 @@ class GenState:
         #: per-token early exit: the block each output token leaves after (token 1, from the
         #: prefill, at L), or None (every token runs the whole model)
         self.token_exits: IntArray | None = None
+        self.cold_s = 0.0  #: wait for the server to load the model's weights, s
+        self.load_bytes = 0.0  #: bytes of the load this request started (0: none), B
 
     @property
     def ret_s(self) -> float:
@@ -616,6 +620,18 @@ class Generative:
         if state.phase == _PROMPT:
             state.phase = _DECODE
             sequence = Sequence(slot, state.prompt, state.output, state.mode >= _SPLIT)
+            wait_s, load_bytes = 0.0, 0.0
+            if not server.live_ids():  # a model with sequences on the server stays loaded
+                wait_s, load_bytes = self.engine.model_cold_start(
+                    request.server_index, request.device.spec.model.name, t
+                )
+            if wait_s > 0.0:  # the server loads the model first (model placement)
+                state.cold_s = wait_s
+                state.load_bytes = load_bytes
+                loaded = t + wait_s
+                timer = self.env.timeout(max(loaded - now, 0.0))
+                timer.callbacks.append(lambda _event: server.admit(sequence, loaded))
+                return
             server.admit(sequence, t)
         elif state.spec is not None:
             width, advance = state.spec.pending
@@ -978,7 +994,7 @@ class Generative:
             device_queue_s=state.dev_queue_s,
             device_compute_s=state.dev_compute_s,
             uplink_s=state.up_s,
-            server_queue_s=max(span - compute, 0.0),
+            server_queue_s=max(span - compute - state.cold_s, 0.0),
             server_compute_s=compute,
             downlink_s=downlink_s,
             backhaul_s=backhaul_s,
@@ -1296,8 +1312,8 @@ class Generative:
             warmup=t_arrival < engine.warmup_s,
             latency_backhaul_s=backhaul_s,
             exit_block=exit_block,
-            cold_start_s=0.0,  # no model placement (docs/early-exit-and-placement.md)
-            model_load_bytes=0.0,
+            cold_start_s=state.cold_s,
+            model_load_bytes=state.load_bytes,
             handovers=0,  # generative requests over a topology are refused (no mobility)
             weight_bits_device=bits[0],
             weight_bits_server=bits[1],

@@ -177,7 +177,7 @@ def check_fits(
         if name not in sizes:
             raise InputError(
                 f"model_cache.preload: got {name!r}, expected one of the models of the "
-                f"scenario's one-pass requests: {sorted(sizes)}",
+                f"scenario's requests: {sorted(sizes)}",
                 path="model_cache.preload",
                 value=name,
             )
