@@ -28,6 +28,14 @@ decision whose device side does not fit the device's memory is ``infeasible`` wi
 ``memory``, as is one the server could never hold (reason ``server-capacity``), or one the
 policy does not admit (reason ``policy``).
 
+Per-token early exit (CALM): a request of a model with exit heads, on the server or on the
+device, draws each decoded token's exit block from the model's exit law (the device's stream
+``token-exit``); a server step without prefill work runs to its deepest token's exit
+(:meth:`ContinuousBatchingServer.step_time_s`), a device step to its own token's. Model
+placement: under a ``model_cache`` a request whose server has no live sequence asks the
+server's placement (:meth:`Engine.model_cold_start`) and, on a miss, reaches the scheduler
+once the model is loaded (``docs/early-exit-and-placement.md``).
+
 Every request leaves one row (:data:`~coinfer.emulator.trace.columns.GENERATIVE_TRACE`), written
 once its last token's arrival is known. Its latency parts follow the chain of its tokens and add
 up to ``latency_s``: the device's queue and compute (summed over its steps), the uploads, the
@@ -273,6 +281,7 @@ class Generative:
         self._exit_arena = TokenArena(1) if self._exits_on else None
         self._exits_open = 0  # requests holding a slot whose tokens exit early
         self._num_blocks = np.zeros(slots, dtype=np.int64)  # each slot's model's L
+        self._placement = deployment.model_cache is not None  # servers load their models
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -307,12 +316,9 @@ class Generative:
                 )
             if not models:  # no generative device uses it
                 continue
+            exits = {"exit_of": self._exit_of} if self._exits_on else {}
             server.prepare(
-                next(iter(models.values())),
-                self._split_of,
-                self._on_step,
-                self._kept_of,
-                self._exit_of if self._exits_on else None,
+                next(iter(models.values())), self._split_of, self._on_step, self._kept_of, **exits
             )
             self._servers.append(server)
             self._by_index[index] = server
@@ -621,7 +627,7 @@ class Generative:
             state.phase = _DECODE
             sequence = Sequence(slot, state.prompt, state.output, state.mode >= _SPLIT)
             wait_s, load_bytes = 0.0, 0.0
-            if not server.live_ids():  # a model with sequences on the server stays loaded
+            if self._placement and not server.live_ids():  # a model in use stays loaded
                 wait_s, load_bytes = self.engine.model_cold_start(
                     request.server_index, request.device.spec.model.name, t
                 )

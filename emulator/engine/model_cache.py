@@ -1,8 +1,9 @@
 """Which models an edge server holds: placement policies and cold starts.
 
 A server holds models in its memory (the scenario's ``model_cache``). When a one-pass request
-reaches a server with work for it, :meth:`ServerModels.cold_start` asks the server's placement
-policy whether the model is there:
+reaches a server with work for it, or a generative request reaches a batching server with no
+live sequence (a model in use is never evicted there), :meth:`ServerModels.cold_start` asks the
+server's placement policy whether the model is there:
 
 * a hit costs nothing;
 * a miss starts a load of ``size = parameters × bytes_per_weight`` bytes, which takes
