@@ -262,3 +262,46 @@ def test_a_batch_step_runs_to_the_deepest_exit_among_its_tokens():
     assert checked >= 20
     exits = decoded.groupby("t_s")["exit_block"].agg(["min", "max"])
     assert (exits["min"] < exits["max"]).any()  # steps whose tokens leave at different blocks
+
+
+# ---- a per-layer distribution read from a file ---------------------------------------------
+
+
+def test_a_per_layer_exit_distribution_from_a_file_is_read_as_a_law(tmp_path):
+    """SmolLM2-135M (32 blocks: the embeddings, 30 layers, the head) with a head after every
+    layer, read from a CSV of ``after_block,probability`` rows (a measured per-layer
+    distribution has this form): a lone request on the device decodes each token on the
+    model cut after its own layer."""
+    model = ModelCatalog.builtin().get("smollm2-135m")
+    blocks = range(2, 32)  # after layer.0 .. layer.29
+    weights = np.linspace(1.0, 3.0, len(blocks))
+    probabilities = 0.9 * weights / weights.sum()
+    path = tmp_path / "exits.csv"
+    rows = [f"{block},{p:.17g}" for block, p in zip(blocks, probabilities, strict=True)]
+    path.write_text("after_block,probability\n" + "\n".join(rows) + "\n")
+    data = scenario(None, split=32, output=60).model_dump(mode="json", exclude_none=True)
+    group = data["devices"][0]
+    group["model"] = "smollm2-135m"
+    group["exits"] = {"file": str(path)}
+    data["policy"] = {"name": "fixed", "params": {"split": 32}}
+    result = simulate(scenario_from_dict(data), seed=1, token_trace=True)
+    tokens = result.read_tokens().query("request_id == 1")
+    exits = tokens["exit_block"].to_numpy()
+    assert exits[0] == 32 and set(exits[1:].tolist()) <= {*blocks, 32}
+    assert len(set(exits[1:].tolist())) > 10
+    orin = hardware.get(DEVICE)
+    t = ARRIVAL_S
+    expected = []
+    for j, block in enumerate(exits):
+        batch = Batch.prefill([PROMPT]) if j == 0 else Batch.decode([PROMPT + j - 1])
+        if block >= model.num_blocks - 1:
+            side = SideCosts.of_blocks(model, 0, model.num_blocks)
+        else:
+            fields = model.model_dump(exclude={"blocks", "max_split", "exits", "decode"})
+            cut = ModelProfile.model_validate(
+                {**fields, "blocks": (*model.blocks[: int(block)], model.blocks[-1])}
+            )
+            side = SideCosts.of_blocks(cut, 0, cut.num_blocks)
+        t = t + roofline.step_time_s(batch, side, orin)
+        expected.append(t)
+    assert tokens["t_s"].tolist() == expected
