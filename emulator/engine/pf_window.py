@@ -298,34 +298,38 @@ class PfWindowUplink(Uplink):
         tti, beta, keep = self.tti_s, self._beta, self._keep
         i = state.index
         busy = 0.0
-        while i < stop and jobs:
+        last_job, last_rate = state.last if state.last is not None else (None, 0.0)
+        n = len(jobs)
+        while i < stop and n:
             s = i * tti
             best = 0
             best_metric = -1.0
-            for k in range(len(jobs)):
+            for k in range(n):
                 if s >= rate_end[k]:
                     rate[k], rate_end[k] = self._rate(jobs[k], s)
                 a = avg[k]
+                avg[k] = keep * a  # the served one gains beta·r below
                 metric = rate[k] / a if a > 0.0 else math.inf  # an average decayed to 0
                 if metric > best_metric:
                     best, best_metric = k, metric
-            for k in range(len(avg)):
-                avg[k] = keep * avg[k]
             r = rate[best]
             avg[best] += beta * r
             sent = r * tti
-            state.last = (jobs[best], r)
+            last_job, last_rate = jobs[best], r
             i += 1
             if left[best] <= sent:  # its last bit goes in this TTI
                 finish_s = s + left[best] / r
                 busy += finish_s - s
-                state.done.append((jobs[best], finish_s))
+                state.done.append((last_job, finish_s))
                 state.remove(best)
+                n -= 1
                 if first_done:
                     break
             else:
                 left[best] -= sent
                 busy += tti
+        if last_job is not None:
+            state.last = (last_job, last_rate)
         state.index = i
         state.busy_s = busy
         return state
