@@ -213,6 +213,10 @@ class PfWindowUplink(Uplink):
         """``B/(n+1)``: a newcomer's long-run share of the TTIs among identical uploads."""
         return self.cell.bandwidth_hz / (self.active + 1)
 
+    def harq_band_hz(self) -> float:
+        """The whole band: an upload's last TTI, like every other, had all of it."""
+        return self.cell.bandwidth_hz
+
     def start(self, job: Any) -> None:
         now = self.env.now
         job.tx_start_s = job.updated_s = now

@@ -80,8 +80,10 @@ def rate_at(job: Job, s: float) -> float:
     return shannon_rate_bps(job.tx_power_w, job.mean_gain * factor, BAND_HZ, NOISE_W_PER_HZ)
 
 
-def reference(jobs: list[Job], arrivals_s: list[float], window_tti: float) -> list[float]:
-    """The finish time of each upload, by the scheduler's definition, TTI by TTI."""
+def reference(jobs: list[Job], arrivals_s: list[float], window_tti: float, withdrawn_s=None):
+    """The finish time of each upload, by the scheduler's definition, TTI by TTI; an upload
+    withdrawn at ``withdrawn_s[j]`` (a hand-over) gets as finish time the bits it had left."""
+    withdrawn_s = withdrawn_s or {}
     beta = 1.0 / window_tti
     order = sorted(range(len(jobs)), key=lambda j: arrivals_s[j])
     left = [job.bits for job in jobs]
@@ -93,6 +95,8 @@ def reference(jobs: list[Job], arrivals_s: list[float], window_tti: float) -> li
         s = i * TTI_S
         while order and arrivals_s[order[0]] <= s:  # joins at the first boundary after it
             active.append(order.pop(0))
+        for j in [j for j in active if withdrawn_s.get(j, math.inf) <= s]:
+            active.remove(j)  # off the band from the first boundary after its hand-over
         if active:
             rates = {j: rate_at(jobs[j], s) for j in active}
             metrics = [rates[j] / average[j] if average[j] > 0 else math.inf for j in active]
@@ -100,12 +104,21 @@ def reference(jobs: list[Job], arrivals_s: list[float], window_tti: float) -> li
             for j in active:
                 served = rates[j] if j == chosen else 0.0
                 average[j] = (1 - beta) * average[j] + beta * served
-            if left[chosen] <= rates[chosen] * TTI_S:
-                finish[chosen] = s + left[chosen] / rates[chosen]
+            r = rates[chosen]
+            if chosen in withdrawn_s and withdrawn_s[chosen] < s + TTI_S:  # handed over mid-TTI
+                sent = min(left[chosen], r * (withdrawn_s[chosen] - s))
+                left[chosen] -= sent
+                finish[chosen] = left[chosen]
+                active.remove(chosen)
+            elif left[chosen] <= r * TTI_S:
+                finish[chosen] = s + left[chosen] / r
                 active.remove(chosen)
             else:
-                left[chosen] -= rates[chosen] * TTI_S
+                left[chosen] -= r * TTI_S
         i += 1
+    for j in withdrawn_s:  # handed over while not on the band
+        if math.isnan(finish[j]):
+            finish[j] = left[j]
     return finish
 
 
@@ -152,6 +165,36 @@ def test_the_planned_schedule_equals_the_tti_by_tti_loop_on_random_cases(case):
                          arrivals_s, window)  # fmt: skip
     drive(jobs, arrivals_s, window)
     assert [job.done_s for job in jobs] == pytest.approx(expected, rel=0, abs=1e-12)
+
+
+def test_uploads_handed_over_keep_the_bits_not_yet_on_air_and_the_others_go_on():
+    """Two of five uploads are withdrawn (their devices hand over) mid-run, one of them inside
+    a TTI in which it is served: it keeps the bits of the rest of that TTI, and the others'
+    finish times are those of the per-TTI loop in which it leaves at the next boundary."""
+    rng = np.random.default_rng(3)
+    jobs = [Job(rng.uniform(1e5, 3e5), 0.5, 10 ** rng.uniform(-11.5, -10)) for _ in range(5)]
+    arrivals_s = [0.0, 0.0, 0.0021, 0.0043, 0.0052]
+    withdrawn_s = {1: 0.01334, 3: 0.00711}  # 1 is served in the TTI from 13 ms, 3 is not
+    expected = reference([Job(j.bits, j.tx_power_w, j.mean_gain) for j in jobs], arrivals_s,
+                         20.0, withdrawn_s)  # fmt: skip
+    env = simpy.Environment()
+    finished: dict[int, float] = {}
+    uplink = make_uplink(env, 20.0, lambda job: finished.setdefault(jobs.index(job), env.now))
+    for k, at_s in enumerate(arrivals_s):
+        env.timeout(at_s).callbacks.append(lambda _e, k=k: uplink.start(jobs[k]))
+    on_air: dict[int, float] = {}
+    for k, at_s in withdrawn_s.items():
+        env.timeout(at_s).callbacks.append(
+            lambda _e, k=k: on_air.setdefault(k, uplink.withdraw(jobs[k]))
+        )
+    env.run()
+    assert sorted(finished) == [0, 2, 4]
+    for k in (0, 2, 4):
+        assert finished[k] == pytest.approx(expected[k], rel=0, abs=1e-12)
+    for k, at_s in withdrawn_s.items():
+        assert jobs[k].left == pytest.approx(expected[k], rel=1e-9)
+        assert 0 < jobs[k].left < jobs[k].bits
+        assert on_air[k] == pytest.approx(at_s - arrivals_s[k], rel=1e-12)
 
 
 # ---- long-run theory ----------------------------------------------------------------------------
