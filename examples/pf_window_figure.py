@@ -8,6 +8,7 @@ request rate the figure shows the 99th percentile of the upload time under
 
 * ``ps``: equal PRB shares ``B/n`` among the ``n`` uploads on air (round robin, averaged);
 * ``pf``: the converged proportional fair PRB shares of the mean gains;
+* ``fifo``: one upload at a time on the whole band, in arrival order;
 * ``pf-window``: the TTI-by-TTI proportional fair scheduler (1 ms TTIs) with the averaging
   window ``T_c`` = 10 and 100 TTIs: one upload per TTI on the whole band.
 
@@ -37,6 +38,7 @@ RATES_PER_S = {"near": (1.0, 2.0, 4.0, 6.0, 8.0, 10.0), "far": (0.5, 1.0, 2.0, 3
 SCHEDULERS = {
     "ps (equal shares)": ("ps", {}, "#0072B2", "o"),
     "pf (converged shares)": ("pf", {}, "#009E73", "^"),
+    "fifo (one at a time, whole band)": ("fifo", {}, "#CC79A7", "v"),
     "pf-window, T_c = 10 TTIs": ("pf-window", {"pf_window_tti": 10}, "#E69F00", "s"),
     "pf-window, T_c = 100 TTIs": ("pf-window", {"pf_window_tti": 100}, "#D55E00", "D"),
 }
@@ -92,7 +94,7 @@ def measure(duration_s: float, seed: int) -> dict[str, dict[str, list[float]]]:
                 upload_s = run.trace.loc[~run.trace["warmup"], "latency_uplink_s"].to_numpy()
                 values.append(float(np.quantile(upload_s, 0.99)))
                 print(
-                    f"{cell:4s} {rate:5.1f}/s  {label:26s} uploads {len(upload_s):5d}  "
+                    f"{cell:4s} {rate:5.1f}/s  {label:33s} uploads {len(upload_s):5d}  "
                     f"mean {upload_s.mean() * 1e3:8.1f} ms  p99 {values[-1] * 1e3:8.1f} ms  "
                     f"({time.perf_counter() - started:.1f} s)"
                 )

@@ -203,7 +203,8 @@ def test_uploads_handed_over_keep_the_bits_not_yet_on_air_and_the_others_go_on()
 def test_with_fixed_rates_each_upload_gets_one_nth_of_the_ttis():
     """Fixed unequal rates: the log-utility optimum of time-sharing (Kushner & Whiting 2004)
     gives every upload the time share ``1/n`` and so the throughput ``r_k/n``, which the
-    scheduler reaches: after 3,000 TTIs each upload's time share is within 1 % of ``1/n``."""
+    scheduler reaches: after 3,000 TTIs each upload's time share is ``1/n`` to 1e-4 (once the
+    averages have settled, the TTIs go round, one each)."""
     gains = [3e-12, 2.77e-11, 1e-10]
     jobs = [Job(1e12, 0.5, gain) for gain in gains]
     horizon_s = 3000 * TTI_S
@@ -211,7 +212,7 @@ def test_with_fixed_rates_each_upload_gets_one_nth_of_the_ttis():
     for job in jobs:
         uplink.withdraw(job)
         share = (job.bits - job.left) / rate_at(job, 0.0) / horizon_s
-        assert share == pytest.approx(1 / 3, rel=0.01)
+        assert share == pytest.approx(1 / 3, rel=1e-4)
 
 
 def test_with_rayleigh_fading_pf_reaps_multi_user_diversity():
@@ -238,7 +239,7 @@ def test_with_rayleigh_fading_pf_reaps_multi_user_diversity():
 
     best_of_n_bps = BAND_HZ * integrate.quad(integrand, 0.0, math.inf)[0]
     round_robin_bps = ergodic_capacity_bps("rayleigh", snr, BAND_HZ)
-    assert pf_bps == pytest.approx(best_of_n_bps, rel=0.03)
+    assert pf_bps == pytest.approx(best_of_n_bps, rel=0.01)
     assert pf_bps > 1.8 * round_robin_bps
     harmonic = sum(1 / k for k in range(1, n + 1))
     assert best_of_n_bps / round_robin_bps == pytest.approx(harmonic, rel=0.1)
