@@ -59,10 +59,20 @@ def make_uplink(env, window_tti: float, on_done) -> PfWindowUplink:
     return PfWindowUplink(env, cell, on_done)
 
 
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the timeouts scheduled on it."""
+
+    timeouts = 0
+
+    def timeout(self, delay, value=None):
+        self.timeouts += 1
+        return super().timeout(delay, value)
+
+
 def drive(jobs: list[Job], arrivals_s: list[float], window_tti: float, until_s=None):
-    """Start ``jobs`` on a windowed-PF uplink at ``arrivals_s``; returns the uplink once every
-    upload is done (or at ``until_s``)."""
-    env = simpy.Environment()
+    """Start ``jobs`` on a windowed-PF uplink at ``arrivals_s``; returns the uplink and its
+    environment once every upload is done (or at ``until_s``)."""
+    env = CountingEnvironment()
 
     def done(job: Job) -> None:
         assert job.done_s is None, "an upload finished twice"
@@ -195,6 +205,18 @@ def test_uploads_handed_over_keep_the_bits_not_yet_on_air_and_the_others_go_on()
         assert jobs[k].left == pytest.approx(expected[k], rel=1e-9)
         assert 0 < jobs[k].left < jobs[k].bits
         assert on_air[k] == pytest.approx(at_s - arrivals_s[k], rel=1e-12)
+
+
+def test_ttis_cost_no_events_only_starts_and_completions_do():
+    """Six uploads of 100 to 600 TTIs each, 2,100 TTIs in all: a handful of timeouts (the
+    arrivals, one per completion, and the wake-ups at the end of plans that reach their
+    horizon), not one per TTI."""
+    jobs = [Job(2e6 * (k + 1), 0.5, 2.77e-11) for k in range(6)]
+    r = rate_at(jobs[0], 0.0)
+    _uplink, env = drive(jobs, [0.0] * 6, window_tti=100.0)
+    ttis = sum(math.ceil(job.bits / (r * TTI_S)) for job in jobs)
+    assert ttis > 2000
+    assert env.timeouts <= 6 + 6 + 10
 
 
 # ---- long-run theory ----------------------------------------------------------------------------
