@@ -14,9 +14,10 @@ so an upload of power ``p`` and gain ``g`` on the share ``b`` of the band has th
 
 The interference changes only when an upload starts or leaves the air, so it costs no event of
 its own: at each such change every other cell of the sub-band has its uploads brought up to
-now at the old SINR and re-rated at the new one (:meth:`PsUplink.set_noise`), as processor
-sharing does when its own uploads come and go. Cells are given sub-bands ``index mod
-reuse_factor``; cells of different sub-bands do not interfere.
+now at the old SINR and re-rated at the new one (:meth:`PsUplink.set_noise`; under
+``pf-window``, from the next TTI boundary), as processor sharing does when its own uploads
+come and go. Cells are given sub-bands ``index mod reuse_factor``; cells of different sub-bands
+do not interfere.
 
 What is left out: the interference links are not faded (their mean gain is used), devices hear
 only the access points their topology links them to (``radio_range_m``), and a re-sent block
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from coinfer.emulator.deployment.spec import DeviceSpec
+from coinfer.emulator.engine.pf_window import PfWindowUplink
 from coinfer.emulator.engine.uplink import PsUplink, Uplink
 from coinfer.emulator.errors import InputError
 
@@ -45,14 +47,14 @@ class Interference:
         self, uplinks: Sequence[Any], devices: Sequence[DeviceSpec], reuse_factor: int
     ) -> None:
         for uplink in uplinks:
-            if not isinstance(uplink, PsUplink):
+            if not isinstance(uplink, PsUplink | PfWindowUplink):
                 raise InputError(
                     f"channel.interference: cell {uplink.cell.id!r} shares its band by "
-                    f"{uplink.cell.sharing!r}; expected ps or pf (uploads re-rated as the "
-                    "interference changes)",
+                    f"{uplink.cell.sharing!r}; expected ps, pf or pf-window (uploads re-rated "
+                    "as the interference changes)",
                     path="channel.interference",
                 )
-        self._uplinks: list[PsUplink] = list(uplinks)
+        self._uplinks: list[PsUplink | PfWindowUplink] = list(uplinks)
         self._sub_band = [cell % reuse_factor for cell in range(len(uplinks))]
         self._noise: list[float] = [float(uplink.noise) for uplink in uplinks]
         #: per cell: the uploads it hears, by request, with their received power p·g, W

@@ -13,6 +13,8 @@ a class implementing :class:`UplinkSharing` registered under the name a cell giv
   whenever one starts or ends (see :mod:`emulator.sharing`).
 * ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
 * ``pf``: proportional fair shares among the active uploads (:class:`PfUplink`).
+* ``pf-window``: proportional fair scheduling TTI by TTI with an averaging window
+  (:mod:`.pf_window`).
 
 The rate is Shannon's unless the cell names another link model (``cells[i].link``,
 :mod:`coinfer.emulator.model.links`, e.g. 5G NR): its ``rate_bps`` then replaces
@@ -280,13 +282,18 @@ class Uplink:
         fading = job.fading
         now = self.env.now
         gain = job.mean_gain * (fading.gain(fading.block_at(now)) if fading is not None else 1.0)
-        delay = model.harq_delay_s(job.tx_power_w, gain, self.share_for_new_hz(), self.noise)
+        delay = model.harq_delay_s(job.tx_power_w, gain, self.harq_band_hz(), self.noise)
         if delay <= 0.0:
             self.on_done(job)
             return
         self._harq_tail.add(id(job))
         timer = self.env.timeout(delay)
         timer.callbacks.append(lambda _event: self._harq_done(job))
+
+    def harq_band_hz(self) -> float:
+        """Band whose SINR sets the HARQ delay of an upload that just sent its last bit, Hz
+        (default: :meth:`share_for_new_hz`)."""
+        return self.share_for_new_hz()
 
     def _harq_done(self, job: Any) -> None:
         self._harq_tail.discard(id(job))
@@ -529,7 +536,8 @@ class PfUplink(PsUplink):
     integrates its own fading on its share, as under ``ps`` (equal shares: the PF optimum of
     identical uploads). The averaging window is not a parameter: the shares are the ones the
     scheduler converges to, which holds when the window is short next to the time between
-    changes of the set of uploads, and long next to the coherence time.
+    changes of the set of uploads, and long next to the coherence time (``pf-window``,
+    :mod:`.pf_window`, runs the scheduler itself, TTI by TTI).
     """
 
     def __init__(

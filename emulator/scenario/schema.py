@@ -567,7 +567,8 @@ class Cell(HostsMember):
         description="how concurrent uploads share the band: fdma (static equal share among the "
         "cell's devices), ps (equal share among active uploads, re-rated as they come and go), "
         "fifo (one upload at a time on the whole band), pf (proportional fair shares among "
-        "active uploads), or a registered plug-in",
+        "active uploads), pf-window (proportional fair TTI by TTI with an averaging window), "
+        "or a registered plug-in",
     )
     server: str | None = Field(default=None, description="server id (default: the first server)")
     link: Link = Field(
