@@ -17,7 +17,8 @@ policies on one seed replay exactly the same stretches.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -44,7 +45,9 @@ class ScenarioTraces:
 
     arrivals: Mapping[int, ArrivalTrace]
     links: Mapping[int, LinkCapacityTrace | SnrTrace]
-    positions: Mapping[int, PositionTrace] = field(default_factory=lambda: MappingProxyType({}))
+    positions: Mapping[int, PositionTrace] = dataclass_field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def describe(self, scenario: Scenario) -> list[dict[str, Any]]:
         """What each group replays, with the trace's provenance (for the run's sidecar)."""
