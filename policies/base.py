@@ -33,6 +33,7 @@ from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.families import member_profile, students_of
 from coinfer.emulator.model.hardware import HardwareSpec
+from coinfer.emulator.model.links import LinkModel
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.quantization import Bits, bits_problem
 from coinfer.policies.setting import PolicySetting, check_parameters_fit
@@ -134,6 +135,9 @@ class PolicyContext(NamedTuple):
     #: A generative request sent to a continuous-batching server: that server's batch state at
     #: the decision time; None otherwise (one-pass requests: nothing is computed).
     server_batch: ServerBatch | None = None
+    #: The cell's link model (``cells[i].link``, :mod:`emulator.model.links`): how fast an
+    #: upload goes at a given SINR; None: Shannon, ``B·log2(1 + SINR)``.
+    link: LinkModel | None = None
 
     @property
     def generative(self) -> bool:

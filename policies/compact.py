@@ -315,6 +315,7 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
             context.work_scale,
             context.bandwidth_hz,
             context.noise_psd_w_per_hz,
+            id(context.link),  # the cell's link model (None: Shannon)
             context.scale_payload,
             context.deadline_s,
             context.energy_budget_j,

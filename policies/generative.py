@@ -78,8 +78,12 @@ class GenerativePlanner:
         last = model.last_split
         latency = energy = 0.0
         if 0 <= split <= last:
-            rate = shannon_rate_bps(
-                p, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+            rate = (
+                shannon_rate_bps(p, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz)
+                if context.link is None  # the cell's link model (None: Shannon)
+                else context.link.rate_bps(
+                    p, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+                )
             )
             timeline = solo_timeline(
                 model,

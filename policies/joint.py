@@ -223,6 +223,7 @@ class OptimisingPolicy(Policy[JointParamsT]):
             work,
             context.bandwidth_hz,
             context.noise_psd_w_per_hz,
+            id(context.link),  # the cell's link model (None: Shannon)
             context.scale_payload,
             deadline,
             context.energy_budget_j,

@@ -1,7 +1,10 @@
 """What a decision is predicted to cost under the reference model, from a policy's context.
 
 Every policy predicts with this one function, which calls :mod:`emulator.reference`: the same
-formulas the engine uses to emulate, so prediction and emulation cannot drift apart.
+formulas the engine uses to emulate, so prediction and emulation cannot drift apart. On a cell
+with a link model (``context.link``, e.g. NR) the upload goes at that model's rate, plus the
+HARQ delay of its last block, as the engine's uplink has it; on a Shannon cell at
+``B·log2(1 + SINR)``, computed exactly as before.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def decision_cost(
     ``payload_bits``, on the context's hardware, gain and bandwidth share (no queueing)."""
     device, server = context.device, context.server
     scale = context.work_scale
-    return co_inference_cost(
+    cost = co_inference_cost(
         device_flops=table.device_flops[split] * scale,
         server_flops=table.server_flops[split] * scale,
         payload_bits=payload_bits,
@@ -106,6 +109,29 @@ def decision_cost(
         server_power_coeff=server.power_coeff_w_per_hz3,
         server_pue=server.pue,
     )
+    if context.link is None:
+        return cost
+    rate = context.link.rate_bps(
+        float(tx_power_w), context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+    )
+    upload_s = link_upload_s(context, float(tx_power_w), payload_bits, rate)
+    return cost._replace(upload_s=upload_s, upload_j=float(tx_power_w) * upload_s, rate_bps=rate)
+
+
+def link_upload_s(
+    context: PolicyContext, tx_power_w: float, payload_bits: float, rate: float
+) -> float:
+    """Time to upload ``payload_bits`` at ``rate`` on the context's link model, with the HARQ
+    delay of the last block after the bits are on air (as the engine's uplink), s."""
+    if payload_bits <= 0.0:
+        return 0.0
+    if not rate > 0.0:
+        return math.inf
+    assert context.link is not None
+    harq_s = context.link.harq_delay_s(
+        tx_power_w, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+    )
+    return payload_bits / rate + harq_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +196,17 @@ class StaticCost:
         """Predicted (latency s, energy J) for ``context``'s work, gain and band."""
         scale = context.work_scale
         payload = self.payload_bits * scale if context.scale_payload else self.payload_bits
-        rate = shannon_rate_bps(
-            tx_power_w, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
-        )
-        # upload_delay_s, inlined for the per-request path
-        upload_s = 0.0 if payload <= 0.0 else payload / rate if rate > 0.0 else math.inf
+        if context.link is None:
+            rate = shannon_rate_bps(
+                tx_power_w, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+            )
+            # upload_delay_s, inlined for the per-request path
+            upload_s = 0.0 if payload <= 0.0 else payload / rate if rate > 0.0 else math.inf
+        else:
+            rate = context.link.rate_bps(
+                tx_power_w, context.gain, context.bandwidth_hz, context.noise_psd_w_per_hz
+            )
+            upload_s = link_upload_s(context, tx_power_w, payload, rate)
         return (
             self.compute_s * scale + upload_s,
             self.compute_j * scale + tx_power_w * upload_s,

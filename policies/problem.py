@@ -10,7 +10,12 @@ For one request and a set of candidate split points, (P1) is::
 
 with ``a_d = N(l)·w/c`` and ``a_s = Ñ(l)·w/c̃`` the unpruned cycles of each side for this
 request's work scale ``w``, ``k = η·φ`` the energy per cycle per Hz², and
-``r(p) = B·log2(1 + g·p/(B·N0))``. A :class:`Problem` holds these numbers; the joint solver, the
+``r(p) = B·log2(1 + g·p/(B·N0))``. On a cell whose link model has a Shannon envelope (NR:
+:func:`~coinfer.emulator.model.links.shannon_envelope`), ``r(p) = κ·B·log2(1 + g·p/(B·N0))`` up
+to the SINR of the top MCS: written in Shannon's shape with the band ``κ·B`` and the noise PSD
+``N0/κ`` (the same SINR), and the power capped where the SINR reaches the top MCS (more power
+no longer raises the rate), so every solver stays exact for that model. A :class:`Problem`
+holds these numbers; the joint solver, the
 paper's SCA, every baseline and the tests' reference solvers (``tests/oracles``) read the same
 object, and a baseline is the same problem with some bounds pinned (``p_lo = p_hi = P_max`` for
 fixed power, etc.).
@@ -24,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from coinfer.emulator.model.links import shannon_envelope
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
 
@@ -68,8 +74,8 @@ class Problem:
     rho_server_lo: float
     rho_server_hi: float
     gain: float  #: uplink power gain g (linear)
-    bandwidth_hz: float  #: band B of this upload, Hz
-    noise_psd_w_per_hz: float  #: N0, W/Hz
+    bandwidth_hz: float  #: band B of this upload, Hz (NR: κ·B, the envelope's)
+    noise_psd_w_per_hz: float  #: N0, W/Hz (NR: N0/κ, the envelope's)
     deadline_s: float  #: T0, s (may be inf)
     energy_budget_j: float  #: E0, J (may be inf)
 
@@ -97,6 +103,13 @@ class Problem:
         splits = np.asarray(splits, dtype=int)
         scale = context.work_scale
         payload = model.payload_bits[splits]
+        band, noise = context.bandwidth_hz, context.noise_psd_w_per_hz
+        p_hi = float(device.max_tx_power_w or 0.0)
+        envelope = None if context.link is None else shannon_envelope(context.link)
+        if envelope is not None:
+            if context.gain > 0.0:  # the power at which the SINR reaches the top MCS
+                p_hi = min(p_hi, envelope.max_sinr * band * noise / context.gain)
+            band, noise = envelope.rate_scale * band, noise / envelope.rate_scale
         return cls(
             splits=splits,
             device_params=model.device_params[splits].astype(float),
@@ -112,14 +125,14 @@ class Problem:
             f_server_lo_hz=server.f_min_hz / server_slowdown,
             f_server_hi_hz=server.f_max_hz / server_slowdown,
             p_lo_w=0.0,
-            p_hi_w=float(device.max_tx_power_w or 0.0),
+            p_hi_w=p_hi,
             rho_device_lo=rho_min,
             rho_device_hi=1.0,
             rho_server_lo=rho_min,
             rho_server_hi=1.0,
             gain=context.gain,
-            bandwidth_hz=context.bandwidth_hz,
-            noise_psd_w_per_hz=context.noise_psd_w_per_hz,
+            bandwidth_hz=band,
+            noise_psd_w_per_hz=noise,
             deadline_s=context.deadline_s if deadline_s is None else deadline_s,
             energy_budget_j=context.energy_budget_j,
         )

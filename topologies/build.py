@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import networkx as nx
@@ -52,6 +53,7 @@ from coinfer.topologies.mobility import mobility_plan
 from coinfer.topologies.routing import Route, candidate_routes, routes_from, wired_graph
 from coinfer.topologies.specs import AccessPointNode
 from coinfer.topologies.validate import Topology, validate_graph
+from coinfer.traces.positions import PositionTrace
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,17 @@ def topology_graph(scenario: Scenario, seed: int) -> nx.Graph:
     return generate(config, population, seed)
 
 
-def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTopology:
+def resolve_topology(
+    scenario: Scenario,
+    seed: int | None = None,
+    positions: Mapping[int, PositionTrace] | None = None,
+) -> ResolvedTopology:
     """Build, check and resolve the scenario's topology for ``seed`` (default: the scenario's).
 
-    Raises :class:`InputError` naming the node or edge for anything the run would trip over.
+    ``positions``: the registered paths the device groups' mobility replays, by group index,
+    already read (:func:`~coinfer.emulator.deployment.replay.load_scenario_traces`); a group
+    missing here reads its own. Raises :class:`InputError` naming the node or edge for anything
+    the run would trip over.
     """
     seed = scenario.seed if seed is None else seed
     config = scenario.topology
@@ -113,7 +122,7 @@ def resolve_topology(scenario: Scenario, seed: int | None = None) -> ResolvedTop
     links = _links(topology, routes)
     cells = _cells(topology, routes, association, servers, links)
     devices = _devices(topology, groups, association, cells, distances, gains, hardware, models)
-    mobility = mobility_plan(scenario, topology, devices, cells, gains, seed)
+    mobility = mobility_plan(scenario, topology, devices, cells, gains, seed, positions)
     deployment = Deployment(
         devices=devices,
         cells=cells,

@@ -13,7 +13,7 @@ the engine's own mobility streams are separate. Units: m, dB, linear gains.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from coinfer.emulator.randomness import stream
 from coinfer.emulator.scenario.mobility import Area, Handover
 from coinfer.emulator.scenario.schema import Scenario
 from coinfer.topologies.validate import Topology
+from coinfer.traces.positions import PositionTrace
 
 #: Distances below this count as this in path loss (a device walking over an access point), m.
 MIN_DISTANCE_M = 1.0
@@ -50,8 +51,10 @@ def mobility_plan(
     cells: tuple[CellSpec, ...],
     gains: dict[tuple[str, str], float],
     seed: int,
+    positions: Mapping[int, PositionTrace] | None = None,
 ) -> MobilityPlan | None:
-    """The plan of the devices that move, or None when none does. Refuses (naming the node) an
+    """The plan of the devices that move, or None when none does. ``positions``: registered
+    paths already read, by group index (the others are read here). Refuses (naming the node) an
     access point or a moving device without a position, and a link that gives only
     ``gain_db``."""
     moving = moving_groups(scenario)
@@ -72,10 +75,19 @@ def mobility_plan(
     model = pathloss_model(channel.pathloss)
     planned = []
     points = [tuple(p) for p in cells_m]
+    paths: dict[int, np.ndarray | None] = {}  # each group's data, read once
     for spec in devices:
         if spec.group not in moving:
             continue
         index, group = groups[spec.group]
+        assert group.mobility is not None  # a moving group has a mobility model
+        if index not in paths:
+            known = None if positions is None else positions.get(index)
+            paths[index] = (
+                known.path()
+                if known is not None
+                else group.mobility.read_data(f"devices[{index}].mobility")
+            )
         assert group.mobility is not None
         start = topology.devices[spec.id].position
         if start is None:
@@ -112,7 +124,7 @@ def mobility_plan(
                 start_m=(float(start[0]), float(start[1])),
                 gains=tuple(device_gains),
                 shadowing_db=tuple(float(s) for s in shadow_db),
-                data=group.mobility.read_data(f"devices[{index}].mobility"),
+                data=paths[index],
             )
         )
     xs = [float(p[0]) for p in points]

@@ -26,8 +26,8 @@ from coinfer.emulator.errors import input_error_from_validation, unknown_name_er
 from coinfer.emulator.plugins import TRACE_READERS
 from coinfer.traces.provenance import Provenance
 
-Kind = Literal["capacity", "snr", "arrivals"]
-KINDS: tuple[str, ...] = ("capacity", "snr", "arrivals")
+Kind = Literal["capacity", "snr", "arrivals", "positions"]
+KINDS: tuple[str, ...] = ("capacity", "snr", "arrivals", "positions")
 RAW_GITHUB = "https://raw.githubusercontent.com"
 
 

@@ -18,6 +18,7 @@ from coinfer.emulator.errors import InputError
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
 from coinfer.traces.locate import find_trace_file
+from coinfer.traces.positions import PositionTrace
 from coinfer.traces.readers.base import Trace
 from coinfer.traces.registry import Kind, TraceRegistry, trace_reader
 from coinfer.traces.snr import SnrTrace
@@ -27,6 +28,7 @@ _TYPES: dict[str, type[Trace]] = {
     "arrivals": ArrivalTrace,
     "capacity": LinkCapacityTrace,
     "snr": SnrTrace,
+    "positions": PositionTrace,
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
 from coinfer.traces.piecewise import weighted_quantiles
+from coinfer.traces.positions import PositionTrace
 from coinfer.traces.snr import SnrTrace
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -17,20 +18,36 @@ TOKEN_QUANTILES = (0.5, 0.99)
 
 
 def summarize(
-    trace: LinkCapacityTrace | SnrTrace | ArrivalTrace, window_s: float = 1.0
+    trace: LinkCapacityTrace | SnrTrace | ArrivalTrace | PositionTrace, window_s: float = 1.0
 ) -> dict[str, Any]:
     """Statistics of one trace.
 
     Capacity: duration, mean, and the min, 5th/50th/95th percentiles and max of the capacity
     averaged over windows of ``window_s`` s (time-weighted). SNR: time-weighted mean, min,
     percentiles and max in dB (and CQI when known). Arrivals: request count, duration, mean
-    rate, inter-arrival mean and coefficient of variation, and token statistics.
+    rate, inter-arrival mean and coefficient of variation, and token statistics. Positions:
+    waypoints, duration, path length, mean speed and extent.
     """
+    if isinstance(trace, PositionTrace):
+        return _positions(trace)
     if isinstance(trace, LinkCapacityTrace):
         return _capacity(trace, window_s)
     if isinstance(trace, SnrTrace):
         return _snr(trace)
     return _arrivals(trace)
+
+
+def _positions(trace: PositionTrace) -> dict[str, Any]:
+    length = trace.length_m()
+    return {
+        "kind": "positions",
+        "waypoints": int(trace.times_s.size),
+        "duration_s": trace.duration_s,
+        "length_m": length,
+        "mean_speed_m_per_s": length / trace.duration_s if trace.duration_s > 0 else 0.0,
+        "extent_x_m": float(np.ptp(trace.x_m)),
+        "extent_y_m": float(np.ptp(trace.y_m)),
+    }
 
 
 def _capacity(trace: LinkCapacityTrace, window_s: float) -> dict[str, Any]:

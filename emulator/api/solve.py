@@ -339,6 +339,7 @@ def context_for(instance: Instance) -> PolicyContext:
         tpot_budget_s=math.inf,
         downlink_rate_bps=math.inf,
         server_batch=None,
+        link=None,  # Shannon
     )
 
 

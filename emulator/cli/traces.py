@@ -145,6 +145,13 @@ def _stat_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
                     f"{stats['cqi_mean']:.2f} ({stats['cqi_min']:g} - {stats['cqi_max']:g})",
                 )
             )
+    elif kind == "positions":
+        rows += [
+            ("waypoints", f"{stats['waypoints']:,}"),
+            ("path length", f"{stats['length_m'] / 1000:.2f} km"),
+            ("mean speed", f"{stats['mean_speed_m_per_s'] * 3.6:.1f} km/h"),
+            ("extent east x north", f"{stats['extent_x_m']:.0f} m x {stats['extent_y_m']:.0f} m"),
+        ]
     else:
         rows += [
             ("requests", f"{stats['requests']:,}"),

@@ -52,7 +52,9 @@ def build_deployment(
     """
     seed = scenario.seed if seed is None else seed
     read_work_files(scenario)
-    resolved = _resolve(scenario, seed)
+    if traces is None:
+        traces = load_scenario_traces(scenario)
+    resolved = _resolve(scenario, seed, traces)
     if not resolved.devices:
         raise InputError(
             "the scenario places no device (with a topology: its device counts, e.g. "
@@ -61,9 +63,6 @@ def build_deployment(
         )
     deployment = attach_drafts(attach_tokens(resolved, scenario), scenario)
     check_model_cache(deployment)
-
-    if traces is None:
-        traces = load_scenario_traces(scenario)
     return attach_replays(deployment, scenario, seed, traces)
 
 
@@ -75,12 +74,13 @@ def read_work_files(scenario: Scenario) -> None:
             group.work.values(f"devices[{index}].work.file")
 
 
-def _resolve(scenario: Scenario, seed: int) -> Deployment:
-    """The deployment of ``scenario`` on ``seed`` before any trace is attached."""
+def _resolve(scenario: Scenario, seed: int, traces: ScenarioTraces) -> Deployment:
+    """The deployment of ``scenario`` on ``seed`` before any trace is attached (but with the
+    registered paths its mobility replays)."""
     if scenario.topology is not None:
         from coinfer.topologies.build import resolve_topology  # networkx only when it is needed
 
-        return resolve_topology(scenario, seed).deployment
+        return resolve_topology(scenario, seed, traces.positions).deployment
     hardware, models = catalogs_for(scenario)
     server_index = {s.id: i for i, s in enumerate(scenario.servers)}
     servers = tuple(

@@ -1,7 +1,9 @@
 """Input traces in a run: reading the traces a scenario names, and giving each device its replay.
 
-A device group may replay an arrival trace (``arrivals: {process: trace, ...}``) and a
-link-capacity or SNR trace (``link_trace: {kind: capacity | snr, ...}``).
+A device group may replay an arrival trace (``arrivals: {process: trace, ...}``), a
+link-capacity or SNR trace (``link_trace: {kind: capacity | snr, ...}``) and a registered
+position trace (``mobility: {model: trace, trace: ...}``, handed to the topology's mobility
+plan).
 :func:`load_scenario_traces` reads each named trace once (a registered name from ``trace_dir``,
 ``$COINFER_TRACE_DIR`` or the download cache; or a file), refusing a bad reference with the
 field named, before anything runs; the traces are immutable and can be shared by many runs (the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -25,9 +28,11 @@ from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink
 from coinfer.emulator.deployment.spec import CellSpec, Deployment, DeviceSpec
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.randomness import Streams
+from coinfer.emulator.scenario.mobility import TraceMobility
 from coinfer.emulator.scenario.schema import CapacityReplay, Scenario, SnrReplay, TraceArrivals
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.positions import PositionTrace
 from coinfer.traces.registry import Kind, TraceRegistry
 from coinfer.traces.resolve import FileFormat, Trace, open_trace
 from coinfer.traces.snr import SnrTrace
@@ -35,10 +40,14 @@ from coinfer.traces.snr import SnrTrace
 
 @dataclass(frozen=True)
 class ScenarioTraces:
-    """The traces a scenario's device groups replay, by group index (read once, immutable)."""
+    """The traces a scenario's device groups replay, by group index (read once, immutable);
+    ``positions``: the registered paths their mobility replays."""
 
     arrivals: Mapping[int, ArrivalTrace]
     links: Mapping[int, LinkCapacityTrace | SnrTrace]
+    positions: Mapping[int, PositionTrace] = dataclass_field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def describe(self, scenario: Scenario) -> list[dict[str, Any]]:
         """What each group replays, with the trace's provenance (for the run's sidecar)."""
@@ -48,6 +57,7 @@ class ScenarioTraces:
             replayed: tuple[tuple[str, Mapping[int, Trace], Any], ...] = (
                 ("arrivals", self.arrivals, group.arrivals),
                 ("link_trace", self.links, group.link_trace),
+                ("mobility", self.positions, group.mobility),
             )
             for key, traces, spec in replayed:
                 trace = traces.get(index)
@@ -70,9 +80,16 @@ NO_TRACES = ScenarioTraces(MappingProxyType({}), MappingProxyType({}))
 def uses_traces(scenario: Scenario) -> bool:
     """Whether any device group replays a trace."""
     return any(
-        isinstance(group.arrivals, TraceArrivals) or group.link_trace is not None
+        isinstance(group.arrivals, TraceArrivals)
+        or group.link_trace is not None
+        or _registered_path(group.mobility)
         for group in scenario.devices
     )
+
+
+def _registered_path(mobility: object) -> bool:
+    """Whether a group's mobility replays a registered position trace."""
+    return isinstance(mobility, TraceMobility) and mobility.trace is not None
 
 
 def load_scenario_traces(scenario: Scenario, trace_dir: str | Path | None = None) -> ScenarioTraces:
@@ -89,12 +106,15 @@ def load_scenario_traces(scenario: Scenario, trace_dir: str | Path | None = None
     read: dict[tuple[str, str, str, str], Trace] = {}
     arrivals: dict[int, ArrivalTrace] = {}
     links: dict[int, LinkCapacityTrace | SnrTrace] = {}
+    positions: dict[int, PositionTrace] = {}
     for index, group in enumerate(scenario.devices):
         wanted: list[tuple[str, Any, Kind, dict[int, Any]]] = []
         if isinstance(group.arrivals, TraceArrivals):
             wanted.append(("arrivals", group.arrivals, "arrivals", arrivals))
         if group.link_trace is not None:
             wanted.append(("link_trace", group.link_trace, group.link_trace.kind, links))
+        if _registered_path(group.mobility):
+            wanted.append(("mobility", group.mobility, "positions", positions))
         for key, spec, kind, into in wanted:
             file_format: FileFormat = getattr(spec, "format", "csv")
             source = "trace" if spec.trace is not None else "file"
@@ -116,7 +136,9 @@ def load_scenario_traces(scenario: Scenario, trace_dir: str | Path | None = None
                     err.within(field, path=field)
                     raise
             into[index] = read[cache_key]
-    return ScenarioTraces(MappingProxyType(arrivals), MappingProxyType(links))
+    return ScenarioTraces(
+        MappingProxyType(arrivals), MappingProxyType(links), MappingProxyType(positions)
+    )
 
 
 def attach_replays(

@@ -784,6 +784,8 @@ class Engine:
                 tpot_budget_s=tpot_budget,
                 downlink_rate_bps=downlink_rate,
                 server_batch=batch,
+                # the cell's link model (None: Shannon; a plug-in sharing may not say)
+                link=getattr(uplink, "link_model", None),
             )
         else:
             option, context = self._routed_context(
@@ -1075,6 +1077,7 @@ class Engine:
             tpot_budget_s=math.inf,
             downlink_rate_bps=math.inf,
             server_batch=None,
+            link=getattr(device.uplink, "link_model", None),  # None: Shannon
         )
 
     def _checked_choice(self, chosen: object, context: PolicyContext) -> int:

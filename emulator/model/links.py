@@ -35,7 +35,7 @@ The tables are :mod:`coinfer.emulator.model.nr_tables` (TS 38.214). Presets
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
@@ -300,6 +300,31 @@ class NrLink:
         if ok <= 0.0:
             return math.inf
         return self.harq_rtt_s * (1.0 - ok) / ok
+
+
+class ShannonEnvelope(NamedTuple):
+    """A link model's rate bounded in Shannon's shape, for optimisers whose closed forms need
+    it: ``r(p) ≤ rate_scale·b·log2(1 + min(SINR, max_sinr))``, ``SINR = p·g/(b·N0)``."""
+
+    rate_scale: float  #: κ: the factor on b·log2(1 + SINR)
+    max_sinr: float  #: the SINR (linear) above which the rate no longer grows (inf: never)
+
+
+def shannon_envelope(model: LinkModel | None) -> ShannonEnvelope | None:
+    """The envelope of ``model`` (None for Shannon itself, or for a link model without one).
+
+    NR (:class:`NrLink`): the attenuated Shannon bound its CQI thresholds are built on, times
+    its data resource elements: ``κ = α·layers·(1 − OH)·14/15`` and ``max_sinr`` the 10 %-BLER
+    threshold of the top MCS, ``2^(SE_max/α) − 1`` (above it the rate is capped at the top
+    MCS). The real NR rate is below it by the CQI step (the MCS of the CQI below the SINR: up
+    to a whole step of spectral efficiency), the block errors (up to 10 % at an MCS's
+    threshold) and, below ``u*``, the power-limited allocation; see ``docs/radio.md``."""
+    if not isinstance(model, NrLink):
+        return None
+    return ShannonEnvelope(
+        model.params.alpha * model.scale,
+        float(2.0 ** (model.mcs_se[-1] / model.params.alpha) - 1.0),
+    )
 
 
 def check_link_band(link: LinkParams, bandwidth_hz: float, given: bool) -> None:

@@ -17,7 +17,6 @@ positions, path loss and shadowing are updated, and the A3 event. Mobility needs
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -28,8 +27,7 @@ from coinfer.emulator.errors import InputError
 from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.plugins import MOBILITY, Registered
 from coinfer.emulator.scenario.paths import FILE
-
-EARTH_RADIUS_M = 6_371_000.0  #: mean Earth radius for projecting GPS paths, m
+from coinfer.traces.positions import PositionTrace, project_equirectangular
 
 
 class MobilityParams(InputModel):
@@ -133,12 +131,22 @@ class GaussMarkovMobility(MobilityParams):
 
 
 class TraceMobility(MobilityParams):
-    """Positions replayed from a CSV file (time, x, y; or time, latitude, longitude), linearly
-    interpolated; the first point is moved onto the device's own position (every device of the
-    group replays the same path from where it was dropped)."""
+    """Positions replayed from a CSV file (time, x, y; or time, latitude, longitude) or from a
+    registered position trace (a GPS path of the traces catalog), linearly interpolated; the
+    first point is moved onto the device's own position (every device of the group replays
+    the same path from where it was dropped)."""
 
     model: Literal["trace"] = "trace"
-    file: str = Field(description="CSV file, relative to the scenario file", json_schema_extra=FILE)
+    file: str | None = Field(
+        default=None,
+        description="CSV file, relative to the scenario file (or give trace)",
+        json_schema_extra=FILE,
+    )
+    trace: str | None = Field(
+        default=None,
+        description="a registered position trace, e.g. ucc-5g/netflix-driving/"
+        "2019.11.26_09.53.40/positions (`coinfer traces list`; or give file)",
+    )
     time_column: str = Field(default="time_s", description="column of times, s")
     x_column: str = Field(default="x_m", description="column of east positions, m (or longitude)")
     y_column: str = Field(default="y_m", description="column of north positions, m (or latitude)")
@@ -149,12 +157,42 @@ class TraceMobility(MobilityParams):
     )
     loop: bool = Field(default=False, description="replay the path again when it ends")
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.file is None) == (self.trace is None):
+            given = "both" if self.file is not None else "neither"
+            raise ValueError(
+                f"file, trace: got {given}, expected exactly one of file (a CSV path) and "
+                "trace (a registered position trace)"
+            )
+        return self
+
+    @property
+    def reference(self) -> str:
+        """The path's source as the scenario gives it: the trace name or the file."""
+        return self.trace if self.trace is not None else str(self.file)
+
     def read_data(self, where: str) -> np.ndarray:
         """The path as rows of (time s, x m, y m), times from 0 and increasing; GPS projected
         to metres east and north of the first point (equirectangular, Earth radius 6371 km).
-        Raises :class:`InputError` naming ``where.file`` for a file that cannot be used."""
+        A registered ``trace`` is looked for in ``$COINFER_TRACE_DIR`` and the download cache
+        (a run reads it beforehand from its ``trace_dir``: ``load_scenario_traces``).
+        Raises :class:`InputError` naming ``where.file`` (or ``where.trace``) for a source that
+        cannot be used."""
+        if self.trace is not None:
+            from coinfer.traces.resolve import open_trace  # only when a trace is replayed
+
+            field = f"{where}.trace"
+            try:
+                trace = open_trace("positions", name=self.trace)
+            except InputError as err:
+                err.within(field, path=field)
+                raise
+            assert isinstance(trace, PositionTrace)  # open_trace checks the kind
+            return trace.path()
         import pandas as pd  # only when a path is replayed
 
+        assert self.file is not None  # exactly one of file and trace (validated)
         path = Path(self.file)
         field = f"{where}.file"
         try:
@@ -181,9 +219,7 @@ class TraceMobility(MobilityParams):
                 path=field,
             )
         if self.gps:
-            lon, lat = np.radians(values[:, 1]), np.radians(values[:, 2])
-            values[:, 1] = EARTH_RADIUS_M * math.cos(lat[0]) * (lon - lon[0])
-            values[:, 2] = EARTH_RADIUS_M * (lat - lat[0])
+            values[:, 1], values[:, 2] = project_equirectangular(values[:, 1], values[:, 2])
         values[:, 0] -= times[0]
         return values
 

@@ -10,12 +10,17 @@ import pytest
 from coinfer.emulator.cli.errors import FLAGS
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.plugins import TRACE_READERS
-from coinfer.traces import ArrivalTrace, LinkCapacityTrace, SnrTrace
+from coinfer.traces import ArrivalTrace, LinkCapacityTrace, PositionTrace, SnrTrace
 from coinfer.traces.checksum import file_sha256
 from coinfer.traces.locate import cache_dir, find_trace_file, search_dirs
 from coinfer.traces.registry import KINDS, TraceRegistry, trace_reader
 
-TYPES = {"capacity": LinkCapacityTrace, "snr": SnrTrace, "arrivals": ArrivalTrace}
+TYPES = {
+    "capacity": LinkCapacityTrace,
+    "snr": SnrTrace,
+    "arrivals": ArrivalTrace,
+    "positions": PositionTrace,
+}
 ORIGINS = {  # from ../shared/traces/README.md
     "mahimahi": ("ravinet/mahimahi", "ae477d437615b972217498ba52be07db17a15618"),
     "azure-llm-2023": ("Azure/AzurePublicDataset", "b469a113cedca53ddc3bdea71a143dc4b7d8700c"),

@@ -17,11 +17,12 @@ from pydantic import ConfigDict
 from coinfer.emulator.inputs import InputModel
 from coinfer.traces.arrivals import ArrivalTrace
 from coinfer.traces.capacity import LinkCapacityTrace
+from coinfer.traces.positions import PositionTrace
 from coinfer.traces.provenance import Provenance
 from coinfer.traces.snr import SnrTrace
 
 #: What a reader returns.
-Trace = ArrivalTrace | LinkCapacityTrace | SnrTrace
+Trace = ArrivalTrace | LinkCapacityTrace | SnrTrace | PositionTrace
 
 
 class ReaderParams(InputModel):
