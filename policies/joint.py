@@ -29,9 +29,10 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
-from coinfer.emulator.records import build
+from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.generative_joint import GenerativeOptimiser
+from coinfer.policies.joint_fast import FastTable
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
@@ -148,6 +149,16 @@ class OptimisingPolicy(Policy[JointParamsT]):
         self._cache: OrderedDict[tuple[object, ...], _Template] = OrderedDict()
         #: the warm-start key of the request being solved (its device), or None
         self._hint: object = None
+        #: warm starts without a Problem (joint_fast), for a policy that solves joint's own
+        #: problem (nothing pinned, the solver's own solve)
+        cls = type(self)
+        self._fast = (
+            bool(getattr(params, "warm_start", False))
+            and cls.pin is OptimisingPolicy.pin
+            and cls.solve is OptimisingPolicy.solve
+            and cls.expected_wait_s is OptimisingPolicy.expected_wait_s
+        )
+        self._tables: dict[tuple[int, int, int], FastTable] = {}
 
     def check_setting(self, setting: PolicySetting) -> None:
         """Refuse, besides what every policy refuses, a device group without a latency budget
@@ -242,6 +253,22 @@ class OptimisingPolicy(Policy[JointParamsT]):
 
     def _template(self, context: PolicyContext, deadline: float, slowdown: float) -> _Template:
         params: Any = self.params
+        warm = True
+        if self._fast and deadline > 0.0 and slowdown == 1.0:
+            solution = self.solver.solve_fast(
+                self._table(context),
+                context.device_id,
+                context.gain,
+                context.bandwidth_hz,
+                context.noise_psd_w_per_hz,
+                context.work_scale,
+                context.scale_payload,
+                deadline,
+                context.energy_budget_j,
+            )
+            if solution is not None and solution.feasible:
+                return _Template(solution, admit=True)
+            warm = False  # what the warm start could do, it did: the exact path
         problem = Problem.from_context(
             context,
             splits=self.splits(context),
@@ -252,11 +279,26 @@ class OptimisingPolicy(Policy[JointParamsT]):
         problem = self.pin(problem, context)
         # warm start from this device's previous solution (exact when false: joint_warm)
         self._hint = context.device_id if getattr(params, "warm_start", False) else None
-        solution = self.solve(problem) if deadline > 0.0 else Solution.infeasible()
+        if deadline <= 0.0:
+            solution = Solution.infeasible()
+        elif warm:
+            solution = self.solve(problem)
+        else:
+            solution = self.solver.solve(problem, self._hint, warm=False)
+            self.solver.remember(self._table(context), self._hint)
         if solution.feasible:
             return _Template(solution, admit=True)
         fallback = self.best_effort(problem)
         return _Template(fallback, admit=params.on_infeasible == "best-effort")
+
+    def _table(self, context: PolicyContext) -> FastTable:
+        """The fast path's table of ``context``'s model, device and server (built on first use)."""
+        key = (id(context.model), id(context.device), id(context.server))
+        table = self._tables.get(key)
+        if table is None or not table.fits(context):
+            params: Any = self.params
+            table = self._tables[key] = FastTable(context, self.splits(context), params.rho_min)
+        return table
 
     def best_effort(self, problem: Problem) -> Solution:
         """Minimum-latency point at the best-effort keep: top clocks and power (not feasible)."""
@@ -272,10 +314,12 @@ class OptimisingPolicy(Policy[JointParamsT]):
             False, index, int(problem.splits[index]), rho, rho_s, p, f, fs, kept, latency, energy
         )
 
+    @inline_builds  # the decision, built by name, compiled to a tuple
     def _decision(self, context: PolicyContext, template: _Template, slowdown: float) -> Decision:
         f_server = min(template.f_server_hz * slowdown, context.server.f_max_hz)
         f_server = max(f_server, context.server.f_min_hz)
-        latency, energy, distortion = predict(
+        predicts = predict if not self._fast else self._table(context).predict  # (equal)
+        latency, energy, distortion = predicts(
             context,
             template.split,
             template.rho,

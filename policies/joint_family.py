@@ -139,16 +139,50 @@ class Family:
 
     def __init__(self, problem: Problem, static: StaticPart) -> None:
         self.problem = problem
+        self._set(
+            static,
+            problem.gain,
+            problem.bandwidth_hz,
+            problem.noise_psd_w_per_hz,
+            problem.deadline_s,
+            problem.energy_budget_j,
+        )
+
+    @classmethod
+    def of_request(
+        cls,
+        static: StaticPart,
+        gain: float,
+        bandwidth_hz: float,
+        noise_psd_w_per_hz: float,
+        deadline_s: float,
+        energy_budget_j: float,
+    ) -> Family:
+        """The family of a problem given by its static part and its per-request scalars (the
+        fast path of :mod:`coinfer.policies.joint_fast`: no :class:`Problem` is built, and the
+        family has no ``problem``). Units as in :class:`Problem`."""
+        family = cls.__new__(cls)
+        family._set(static, gain, bandwidth_hz, noise_psd_w_per_hz, deadline_s, energy_budget_j)
+        return family
+
+    def _set(
+        self,
+        static: StaticPart,
+        gain: float,
+        bandwidth: float,
+        noise: float,
+        deadline_s: float,
+        energy_budget_j: float,
+    ) -> None:
         self.static = static
-        bandwidth, noise = problem.bandwidth_hz, problem.noise_psd_w_per_hz
-        snr = problem.gain / (bandwidth * noise) if bandwidth > 0 and noise > 0 else 0.0
+        snr = gain / (bandwidth * noise) if bandwidth > 0 and noise > 0 else 0.0
         self.snr = snr if math.isfinite(snr) else 0.0  #: g/(B·N0), per W
         #: c of the parametrisation, per W (any positive value describes the family when c = 0).
         self.c = self.snr if self.snr > 0.0 else 1.0
         self.bandwidth = bandwidth
         shrink = 1.0 - BUDGET_MARGIN
-        self.time_budget = min(problem.deadline_s, HUGE) * shrink
-        self.energy_budget = min(problem.energy_budget_j, HUGE) * shrink
+        self.time_budget = min(deadline_s, HUGE) * shrink
+        self.energy_budget = min(energy_budget_j, HUGE) * shrink
         # (the scalars of the static part, at hand for the scalar evaluation)
         self.p_lo, self.p_hi = static.p_lo, static.p_hi
         self.k_d, self.k_s = static.k_d, static.k_s

@@ -140,7 +140,7 @@ def refine(
                 held = last.held() or other.held()
                 if held is not None:
                     for start in (last, other):
-                        guess = _corner(start, *held)
+                        guess = corner_step(start, *held)
                         if abs(guess - start.s) <= resolution:
                             # converged on the corner from one side: step just across it
                             guess = start.s + (0.5 if start is low else -0.5) * resolution
@@ -165,7 +165,7 @@ def refine(
     return best
 
 
-def _corner(point: FamilyPoint, free: Free, bound: float) -> float:
+def corner_step(point: FamilyPoint, free: Free, bound: float) -> float:
     """Newton's estimate of the ``s`` where both budgets bind with one kept fraction held at
     ``bound`` (nan if there is none).
 
