@@ -159,6 +159,9 @@ class OptimisingPolicy(Policy[JointParamsT]):
             and cls.expected_wait_s is OptimisingPolicy.expected_wait_s
         )
         self._tables: dict[tuple[int, int, int], FastTable] = {}
+        self._last_table: FastTable | None = None
+        #: the queue-aware policy's rounding of the budget left (0: none)
+        self._deadline_step: float = getattr(params, "deadline_step", 0.0)
 
     def check_setting(self, setting: PolicySetting) -> None:
         """Refuse, besides what every policy refuses, a device group without a latency budget
@@ -221,7 +224,7 @@ class OptimisingPolicy(Policy[JointParamsT]):
             log_step = math.log1p(params.work_step)
             work = math.exp(math.ceil(math.log(work) / log_step - 1e-9) * log_step)
         deadline = self.deadline_s(context)
-        deadline_step = getattr(params, "deadline_step", 0.0)
+        deadline_step = self._deadline_step
         if deadline != context.deadline_s and deadline_step > 0.0 and deadline > 0.0:
             log_step = math.log1p(deadline_step)  # a budget reduced by waits: rounded down
             deadline = math.exp(math.floor(math.log(deadline) / log_step + 1e-9) * log_step)
@@ -241,8 +244,11 @@ class OptimisingPolicy(Policy[JointParamsT]):
         )
         template = self._cache.get(key) if params.cache_size else None
         if template is None:
-            quantised = context._replace(gain=gain, work_scale=work)
-            template = self._template(quantised, deadline, slowdown)
+            if self._fast and deadline > 0.0 and slowdown == 1.0:
+                template = self._fast_template(context, gain, work, deadline)
+            if template is None:
+                quantised = context._replace(gain=gain, work_scale=work)
+                template = self._template(quantised, deadline, slowdown)
             if not template.feasible and (gain != context.gain or work != context.work_scale):
                 template = self._template(context, deadline, slowdown)  # rounding cost it
             elif params.cache_size:
@@ -253,22 +259,8 @@ class OptimisingPolicy(Policy[JointParamsT]):
 
     def _template(self, context: PolicyContext, deadline: float, slowdown: float) -> _Template:
         params: Any = self.params
-        warm = True
-        if self._fast and deadline > 0.0 and slowdown == 1.0:
-            solution = self.solver.solve_fast(
-                self._table(context),
-                context.device_id,
-                context.gain,
-                context.bandwidth_hz,
-                context.noise_psd_w_per_hz,
-                context.work_scale,
-                context.scale_payload,
-                deadline,
-                context.energy_budget_j,
-            )
-            if solution is not None and solution.feasible:
-                return _Template(solution, admit=True)
-            warm = False  # what the warm start could do, it did: the exact path
+        # what the warm start could do without a Problem, _fast_template did: the exact path
+        warm = not (self._fast and deadline > 0.0 and slowdown == 1.0)
         problem = Problem.from_context(
             context,
             splits=self.splits(context),
@@ -291,13 +283,37 @@ class OptimisingPolicy(Policy[JointParamsT]):
         fallback = self.best_effort(problem)
         return _Template(fallback, admit=params.on_infeasible == "best-effort")
 
+    def _fast_template(
+        self, context: PolicyContext, gain: float, work: float, deadline: float
+    ) -> _Template | None:
+        """The template of a request at this gain and work scale by the warm start without a
+        :class:`Problem` (:meth:`JointSolver.solve_fast`), or None (solve it the exact way)."""
+        solution = self.solver.solve_fast(
+            self._table(context),
+            context.device_id,
+            gain,
+            context.bandwidth_hz,
+            context.noise_psd_w_per_hz,
+            work,
+            context.scale_payload,
+            deadline,
+            context.energy_budget_j,
+        )
+        if solution is None or not solution.feasible:
+            return None
+        return _Template(solution, admit=True)
+
     def _table(self, context: PolicyContext) -> FastTable:
         """The fast path's table of ``context``'s model, device and server (built on first use)."""
+        table = self._last_table
+        if table is not None and table.fits(context):
+            return table
         key = (id(context.model), id(context.device), id(context.server))
         table = self._tables.get(key)
         if table is None or not table.fits(context):
             params: Any = self.params
             table = self._tables[key] = FastTable(context, self.splits(context), params.rho_min)
+        self._last_table = table
         return table
 
     def best_effort(self, problem: Problem) -> Solution:

@@ -227,8 +227,8 @@ class Family:
             time_left, energy_left, dtime, denergy = self.time_budget, self.energy_budget, 0.0, 0.0
         # clocks at the common level P = Λ/2, clipped
         level = 0.5 * lam
-        f_d, df_d = _clipped_clock(level, self.k_d, self.f_d_lo, self.f_d_hi, dlam, lam)
-        f_s, df_s = _clipped_clock(level, self.k_s, self.f_s_lo, self.f_s_hi, dlam, lam)
+        f_d, df_d = clipped_clock(level, self.k_d, self.f_d_lo, self.f_d_hi, dlam, lam)
+        f_s, df_s = clipped_clock(level, self.k_s, self.f_s_lo, self.f_s_hi, dlam, lam)
         # the LP in (ρ, ρ̃): coefficients per unit ρ and their derivatives along s
         a_d, a_s = split.a_d, split.a_s
         t_d, t_s = a_d / f_d, a_s / f_s
@@ -272,7 +272,7 @@ class Family:
         return FamilyPoint(s, value, status, direction, p, f_d, f_s, x, y_s, free, slope, local)
 
 
-def _clipped_clock(
+def clipped_clock(
     level_w: float, k: float, lo_hz: float, hi_hz: float, dlam: float, lam: float
 ) -> tuple[float, float]:
     """Clock, Hz, at power level P (``k·f³ = P``) clipped to [lo, hi], and its derivative along

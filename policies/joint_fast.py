@@ -26,13 +26,22 @@ import math
 
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
-from coinfer.policies.joint_family import Family, FamilyPoint, SplitConstants
-from coinfer.policies.joint_search import Found, corner_step, refine
-from coinfer.policies.joint_static import StaticPart
-from coinfer.policies.joint_warm import MIDDLE, OFFSETS, Columns, bounds_of, ceiling_of, usable_of
+from coinfer.policies.joint_family import (
+    Family,
+    FamilyPoint,
+    LocalTerms,
+    SplitConstants,
+    lambda_of,
+)
+from coinfer.policies.joint_lp import Free
+from coinfer.policies.joint_search import Found, corner_of, corner_step, refine
+from coinfer.policies.joint_static import TINY, StaticPart
+from coinfer.policies.joint_warm import MIDDLE, OFFSETS, _value_of, ceiling_of
 from coinfer.policies.problem import Problem, Solution
 
 _LN2 = math.log(2.0)
+#: Builds a NamedTuple from the tuple of its fields (see :data:`coinfer.policies.joint_lp._new`).
+_new = tuple.__new__
 #: log2(sqrt(π·e)), as :mod:`coinfer.emulator.model.reference` computes it
 _LOG2_SQRT_PI_E = 0.5 * math.log2(math.pi * math.e)
 
@@ -54,6 +63,7 @@ class FastTable:
         "log2_n_less_constant",
         "model",
         "payload_bits",
+        "row_data",
         "rows",
         "server",
         "server_flops",
@@ -66,6 +76,8 @@ class FastTable:
         "top",
         "total_params",
         "unit",
+        "unit_cycles_d",
+        "unit_cycles_s",
         "weight_bits",
     )
 
@@ -87,7 +99,23 @@ class FastTable:
         self.payload_bits: list[float] = model.payload_bits[unit.splits].astype(float).tolist()
         self.device_flops_per_cycle = device.flops_per_cycle
         self.server_flops_per_cycle = server.flops_per_cycle
+        #: cycles per unit of work, per split
+        self.unit_cycles_d = [flops / device.flops_per_cycle for flops in self.device_flops]
+        self.unit_cycles_s = [flops / server.flops_per_cycle for flops in self.server_flops]
         self.top: list[float] = self.static.top.tolist()
+        #: per split row, what its dual bound reads: θ at unit work (bits), cycles of each
+        #: side per unit of work, q, s and the most it keeps
+        self.row_data = list(
+            zip(
+                self.payload_bits,
+                self.unit_cycles_d,
+                self.unit_cycles_s,
+                self.device_params,
+                self.server_params,
+                self.top,
+                strict=True,
+            )
+        )
         # the reference model's constants (emulator.model.reference.co_inference_cost and
         # log2_distortion_bound), as it groups them
         self.device_k = device.pue * device.power_coeff_w_per_hz3
@@ -157,24 +185,34 @@ class FastTable:
             and context.server is self.server
         )
 
-    def columns(self, work_scale: float, scale_payload: bool) -> Columns:
-        """The per-split numbers of a request with this work scale (as
-        :meth:`Problem.from_context` computes them)."""
-        fpc_d, fpc_s = self.device_flops_per_cycle, self.server_flops_per_cycle
-        payload = self.payload_bits
-        return Columns(
-            [theta * work_scale for theta in payload] if scale_payload else payload,
-            self.device_params,
-            self.server_params,
-            [flops * work_scale / fpc_d for flops in self.device_flops],
-            [flops * work_scale / fpc_s for flops in self.server_flops],
-            self.top,
-        )
+    def usable(self, family: Family, payload_scale: float, deadline_s: float) -> list[int]:
+        """:func:`~coinfer.policies.joint_warm.usable_of` for the payloads times
+        ``payload_scale`` (the same rows): the rows whose payload is clearly below (above) what
+        the top power sends within the deadline are taken (left) without a power of two each,
+        the few within a relative 1e-12 of it decided by ``usable_of``'s own test."""
+        snr, p_hi = family.snr, family.p_hi
+        if not (deadline_s > 0.0 and snr > 0.0):
+            return [row for row, theta in enumerate(self.payload_bits) if theta <= 0.0]
+        per_bit = 1.0 / (deadline_s * family.bandwidth)
+        most = math.log2(1.0 + p_hi * snr / (1.0 + 1e-9))  # the largest exponent usable
+        margin = 1e-12 * most + 1e-14  # far above the rounding of either test
+        sure, never = most - margin, min(most + margin, 1000.0)
+        rows = []
+        for row, payload in enumerate(self.payload_bits):
+            theta = payload * payload_scale if payload_scale != 1.0 else payload
+            if theta <= 0.0:
+                rows.append(row)
+                continue
+            exponent = theta * per_bit
+            if (exponent <= sure and exponent < 1000.0) or (
+                exponent < never and (2.0**exponent - 1.0) * ((1.0 + 1e-9) / snr) <= p_hi
+            ):
+                rows.append(row)
+        return rows
 
     def report(
         self,
-        columns: Columns,
-        row: int,
+        split: SplitConstants,
         point: FamilyPoint,
         gain: float,
         bandwidth_hz: float,
@@ -182,14 +220,13 @@ class FastTable:
         deadline_s: float,
         energy_budget_j: float,
     ) -> Solution:
-        """:func:`~coinfer.policies.joint_search.reported_solution` of ``point`` at split row
-        ``row``, in plain floats: kept fractions clipped, a side with nothing on it unpruned,
-        the top power when nothing is sent, evaluated as :meth:`Problem.evaluate` does and
-        feasible as :meth:`Problem.meets_budgets` says."""
+        """:func:`~coinfer.policies.joint_search.reported_solution` of ``point`` of ``split``,
+        in plain floats: kept fractions clipped, a side with nothing on it unpruned, the top
+        power when nothing is sent, evaluated as :meth:`Problem.evaluate` does and feasible
+        as :meth:`Problem.meets_budgets` says."""
         unit = self.unit
-        theta = columns.payload_bits[row]
-        q, s = columns.device_params[row], columns.server_params[row]
-        a_d, a_s = columns.device_cycles[row], columns.server_cycles[row]
+        row, theta, q, s = split.index, split.theta, split.q, split.s
+        a_d, a_s = split.a_d, split.a_s
         rho_d = float(min(max(point.rho_device, unit.rho_device_lo), unit.rho_device_hi))
         rho_s = float(min(max(point.rho_server, unit.rho_server_lo), unit.rho_server_hi))
         if q == 0.0 and a_d == 0.0:
@@ -219,21 +256,252 @@ class FastTable:
         )
 
 
+class Request:
+    """One request on a :class:`FastTable`: its family, which splits can meet the deadline,
+    and the per-split numbers and dual bounds the search asks for, computed on demand."""
+
+    __slots__ = ("family", "payload_scale", "table", "usable", "work_scale")
+
+    def __init__(
+        self,
+        table: FastTable,
+        gain: float,
+        bandwidth_hz: float,
+        noise_psd_w_per_hz: float,
+        work_scale: float,
+        scale_payload: bool,
+        deadline_s: float,
+        energy_budget_j: float,
+    ) -> None:
+        self.table = table
+        self.family = family = Family.of_request(
+            table.static, gain, bandwidth_hz, noise_psd_w_per_hz, deadline_s, energy_budget_j
+        )
+        self.work_scale = work_scale
+        #: what the work scale does to the payload (the work scale, or 1)
+        self.payload_scale = work_scale if scale_payload else 1.0
+        self.usable = table.usable(family, self.payload_scale, deadline_s)
+
+    def constants(self, row: int) -> SplitConstants:
+        """Split row ``row``'s numbers for this request, as :meth:`Problem.from_context` and
+        :meth:`SplitConstants.of` compute them (the same floats)."""
+        table, work = self.table, self.work_scale
+        payload = table.payload_bits[row]
+        return SplitConstants(
+            row,
+            table.device_params[row],
+            table.server_params[row],
+            table.device_flops[row] * work / table.device_flops_per_cycle,
+            table.server_flops[row] * work / table.server_flops_per_cycle,
+            payload * work if self.payload_scale != 1.0 else payload,
+        )
+
+    def bounds(self, s: float, rows: list[int], floor: float = -math.inf) -> list[float]:
+        """The dual bound of each split of ``rows`` at ``s = ln v``:
+        :func:`~coinfer.policies.joint_warm.bounds_of` with the work scale applied to the
+        per-split terms instead of the per-split numbers (equal within rounding, tested to a
+        relative 1e-12). A split that keeps at most ``floor`` is given that most, its bound
+        not computed (the caller asks whether the bounds exceed ``floor``)."""
+        family, table = self.family, self.table
+        static = family.static
+        v = math.exp(s)
+        c = family.c
+        y = c * v
+        lam = ((1.0 + y) * math.log1p(y) - y) * (1.0 / c)
+        p = min(max(v, family.p_lo), family.p_hi)
+        rate = max(math.log1p(family.snr * p) * (family.bandwidth / _LN2), TINY)
+        base = family.time_budget * lam + family.energy_budget
+        spend = (lam + p) / rate * self.payload_scale  # per bit of the unscaled payload
+        level_d = min(max(0.5 * lam, static.level_d_lo), static.level_d_hi)
+        level_s = min(max(0.5 * lam, static.level_s_lo), static.level_s_hi)
+        work = self.work_scale
+        per_d = (lam + level_d) / math.cbrt(level_d / static.k_d) * work  # per unit cycle
+        per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
+        x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
+        data = table.row_data
+        bounds = []
+        for row in rows:
+            theta, cycles_d, cycles_s, q, r, bound = data[row]
+            if bound <= floor:  # the most it keeps: its bound can be no higher
+                bounds.append(bound)
+                continue
+            budget = base - spend * theta
+            cost_d, cost_s = cycles_d * per_d, cycles_s * per_s
+            if budget - (x_lo * cost_d + y_lo * cost_s) < 0.0:
+                bounds.append(-math.inf)
+                continue
+            if cost_d > 0.0:
+                mu = q / cost_d
+                rest = r - mu * cost_s
+                value = mu * budget + (rest * y_hi if rest > 0.0 else rest * y_lo)
+                if value < bound:
+                    bound = value
+            if cost_s > 0.0:
+                mu = r / cost_s
+                rest = q - mu * cost_d
+                value = mu * budget + (rest * x_hi if rest > 0.0 else rest * x_lo)
+                if value < bound:
+                    bound = value
+            bounds.append(bound)
+        return bounds
+
+
 #: Newton steps on a corner tried before the bracketing refinement takes over.
 NEWTON_STEPS = 8
 #: Width in ``s = ln v`` (relative to max(1, |s|)) at which Newton's steps have converged.
 NEWTON_RESOLUTION = 1e-10
+#: A Newton step on a corner (:func:`corner_solve`) this small (relative, as above) is the last.
+LAST_STEP = 1e-6
 
 
 class Starts:
     """Where one key's (device's) previous solutions were: the split row of the last decision
     and, per split row, the ``s = ln v`` of that split's last optimum (nan: none yet)."""
 
-    __slots__ = ("row", "s")
+    __slots__ = ("known", "pieces", "row", "s")
 
     def __init__(self, row: int, rows: int) -> None:
         self.row = row
         self.s = [math.nan] * rows
+        #: per split row, the piece of h its last optimum was the corner of: which kept
+        #: fraction the budgets set and the bound the other was held at (None: not a corner)
+        self.pieces: list[tuple[Free, float] | None] = [None] * rows
+        self.known: list[int] = []  #: the rows whose ``s`` is known, in the order learnt
+
+    def learn(self, row: int, point: FamilyPoint) -> None:
+        """Remember the optimum ``point`` of split row ``row``."""
+        if math.isnan(self.s[row]):
+            self.known.append(row)
+        self.s[row] = point.s
+        held = point.held()
+        if held is not None:
+            self.pieces[row] = held
+
+
+def local_terms(
+    family: Family, split: SplitConstants, s: float
+) -> tuple[float, float, float, LocalTerms] | None:
+    """The power (W), both clocks (Hz) and the local terms of the family point at ``s``:
+    the first half of :meth:`Family.point` (the same floats, tested), without its LP; None
+    where the power gives no rate."""
+    v = math.exp(s)
+    c = family.c
+    y = c * v
+    lam = lambda_of(y) / c
+    dlam = v * math.log1p(y)
+    p_hi, p_lo = family.p_hi, family.p_lo
+    if v >= p_hi:
+        p, dp = p_hi, 0.0
+    elif v <= p_lo:
+        p, dp = p_lo, 0.0
+    else:
+        p, dp = v, v
+    theta = split.theta
+    if theta > 0.0:
+        snr = family.snr
+        rate = family.bandwidth * math.log2(1.0 + snr * p)
+        if rate <= 0.0:
+            return None
+        upload = theta / rate
+        time_left = family.time_budget - upload
+        energy_left = family.energy_budget - p * upload
+        dupload = -upload / rate * (family.bandwidth * snr / ((1.0 + snr * p) * _LN2)) * dp
+        dtime = -dupload
+        denergy = -(upload * dp + p * dupload)
+    else:
+        time_left, energy_left = family.time_budget, family.energy_budget
+        dtime = denergy = 0.0
+    # both clocks at the level Λ/2, clipped: joint_family.clipped_clock, inlined
+    level = 0.5 * lam
+    k_d, k_s = family.k_d, family.k_s
+    f_d = math.cbrt(level / k_d)
+    if f_d <= family.f_d_lo:
+        f_d, g_d = family.f_d_lo, 0.0
+    elif f_d >= family.f_d_hi:
+        f_d, g_d = family.f_d_hi, 0.0
+    else:
+        g_d = f_d * dlam / (3.0 * lam) / f_d
+    f_s = math.cbrt(level / k_s)
+    if f_s <= family.f_s_lo:
+        f_s, g_s = family.f_s_lo, 0.0
+    elif f_s >= family.f_s_hi:
+        f_s, g_s = family.f_s_hi, 0.0
+    else:
+        g_s = f_s * dlam / (3.0 * lam) / f_s
+    a_d, a_s = split.a_d, split.a_s
+    local = _new(
+        LocalTerms,
+        (
+            time_left,
+            energy_left,
+            dtime,
+            denergy,
+            a_d / f_d,
+            a_s / f_s,
+            k_d * f_d * f_d * a_d,
+            k_s * f_s * f_s * a_s,
+            g_d,
+            g_s,
+        ),
+    )
+    return p, f_d, f_s, local
+
+
+def corner_solve(
+    family: Family, split: SplitConstants, start: float, free: Free, bound: float
+) -> FamilyPoint | None:
+    """The corner of the piece of ``h`` with the kept fraction other than ``free`` held at
+    ``bound``, by Newton's steps on ψ from ``s = start`` evaluating only
+    :func:`local_terms` (no LP), as a point: the held fraction at ``bound``, the free one the
+    most both budgets allow; or, as soon as a point keeps everything within both budgets, that
+    point (nothing keeps more). None if the steps do not settle within :data:`NEWTON_STEPS` or
+    the free fraction leaves its range. The point is a candidate only: the caller's
+    certificate (its dual bound at the point) decides whether it is the split's optimum."""
+    x_lo, x_hi, y_lo, y_hi = family.x_lo, family.x_hi, family.y_lo, family.y_hi
+    s, last = start, False
+    for _ in range(NEWTON_STEPS):
+        terms = local_terms(family, split, s)
+        if terms is None:
+            return None
+        p, f_d, f_s, local = terms
+        time_left, energy_left, _, _, t_d, t_s, e_d, e_s, _, _ = local
+        # the held fraction at its bound, the free one the most both budgets allow
+        if free == "server":
+            if t_s <= 0.0 or e_s <= 0.0:
+                return None
+            x = bound
+            y = min((time_left - t_d * x) / t_s, (energy_left - e_d * x) / e_s)
+            if x == x_hi and y >= y_hi:  # everything kept fits: the most any point keeps
+                return FamilyPoint(
+                    s, split.q * x + split.s * y_hi, "kkt-point", 0, p, f_d, f_s, x, y_hi
+                )
+        else:
+            if t_d <= 0.0 or e_d <= 0.0:
+                return None
+            y = bound
+            x = min((time_left - t_s * y) / t_d, (energy_left - e_s * y) / e_d)
+            if y == y_hi and x >= x_hi:
+                return FamilyPoint(
+                    s, split.q * x_hi + split.s * y, "kkt-point", 0, p, f_d, f_s, x_hi, y
+                )
+        if last:
+            break
+        guess = corner_of(s, local, free, bound)
+        if math.isnan(guess):
+            return None
+        step = abs(guess - s)
+        scale = max(1.0, abs(guess))
+        if step <= NEWTON_RESOLUTION * scale:
+            break
+        # Newton's steps converge quadratically: after a step below LAST_STEP the next one
+        # would be below NEWTON_RESOLUTION, so the point it lands on is the corner's
+        last = step <= LAST_STEP * scale
+        s = guess
+    else:
+        return None
+    if not (x_lo <= x <= x_hi and y_lo <= y <= y_hi):
+        return None
+    return FamilyPoint(s, split.q * x + split.s * y, "kkt-point", 0, p, f_d, f_s, x, y, free)
 
 
 def newton_refine(family: Family, split: SplitConstants, start: float) -> FamilyPoint | None:
@@ -267,45 +535,51 @@ def newton_refine(family: Family, split: SplitConstants, start: float) -> Family
 
 
 def fast_search(
-    family: Family,
-    columns: Columns,
-    usable: list[int],
-    starts: Starts,
-    tolerance: float,
-    iterations: int,
+    request: Request, starts: Starts, tolerance: float, iterations: int
 ) -> Found | None:
-    """The certified best point over the ``usable`` split rows, searched from ``starts`` (and
-    updating them), or None (no certificate: solve it the exact way).
+    """The certified best point over the request's usable split rows, searched from
+    ``starts`` (and updating them), or None (no certificate: solve it the exact way).
 
-    The split of the last decision is refined first, by :func:`newton_refine` from where its
-    optimum last was (else by :func:`~coinfer.policies.joint_search.refine` on the warm
-    grid). Then every usable split's dual bound at the ``Λ`` of the best point found is
-    compared with it (:func:`~coinfer.policies.joint_warm.bounds_of`): a split whose bound is
-    above it by more than a relative :data:`~coinfer.policies.joint_warm.CERTIFICATE_TOLERANCE`
-    is bounded at the ``s`` of its own last optimum moved as far as the first split's moved
-    (the bound at any ``Λ`` is an upper bound), and refined only if that does not bound it
-    either (from that ``s``); a refined split is settled when its
-    bound at its own point certifies that point. As in
+    The splits whose optimum has been found before are ranked by their dual bound where the
+    last decision's optimum was (:meth:`Request.bounds`), and the highest is refined first,
+    by :func:`newton_refine` from where its own optimum last was (else by
+    :func:`~coinfer.policies.joint_search.refine` on the warm grid). Then every usable
+    split's dual bound at the ``Λ`` of the best point found is compared with it: a split
+    whose bound is above it by more than a relative
+    :data:`~coinfer.policies.joint_warm.CERTIFICATE_TOLERANCE` is bounded at the ``s`` of
+    its own last optimum moved as far as the first split's moved (the bound at any ``Λ`` is
+    an upper bound), and refined only if that does not bound it either (from that ``s``); a
+    refined split is settled when its bound at its own point certifies that point. As in
     :func:`~coinfer.policies.joint_warm.certified_search`, the answer is certified within
     that tolerance of the optimum of (P1).
     """
+    family, usable, bounds_at = request.family, request.usable, request.bounds
     found: dict[int, Found] = {}
     settled: set[int] = set()  # refined rows whose own bound certifies their point
+    cornered: set[int] = set()  # rows whose point is corner_solve's candidate
     row = starts.row
-    known = [other for other in usable if not math.isnan(starts.s[other])]
+    known = [other for other in starts.known if other in usable]
     if len(known) > 1:  # first the split whose bound is highest where the last optimum was
-        bounds = bounds_of(family, columns, starts.s[row], known)
+        bounds = bounds_at(starts.s[row], known)
         row = known[max(range(len(known)), key=bounds.__getitem__)]
     best: Found | None = None
     shift = 0.0  # how far the first split's optimum moved from its last one
     while True:
-        split = columns.constants(row)
+        split = request.constants(row)
         start = starts.s[row] + shift
         if math.isnan(start):
             start = best.point.s if best is not None else math.nan
         if math.isnan(start):
             return None
-        point = newton_refine(family, split, start)
+        point = None
+        piece = starts.pieces[row]
+        if piece is not None and row not in found:
+            point = corner_solve(family, split, start, *piece)
+            if point is not None:
+                cornered.add(row)
+        if point is None:
+            cornered.discard(row)
+            point = newton_refine(family, split, start)
         if point is None:
             grid = [start + offset for offset in OFFSETS]
             point = refine(family, split, grid, MIDDLE, tolerance, iterations)  # type: ignore[arg-type]
@@ -313,16 +587,16 @@ def fast_search(
             return None
         if best is None:
             shift = point.s - start
-        starts.s[row] = point.s
+        starts.learn(row, point)
         found[row] = Found(split, point)
         if best is None or point.value > best.point.value:
             best = found[row]
         ceiling = ceiling_of(best.point.value)
-        bounds = bounds_of(family, columns, best.point.s, usable)
+        bounds = bounds_at(best.point.s, usable, ceiling)
         if best.split.index == row:  # its own bound at its own point is among those
             own, own_ceiling = bounds[usable.index(row)], ceiling
         else:
-            own = bounds_of(family, columns, point.s, [row])[0]
+            own = bounds_at(point.s, [row])[0]
             own_ceiling = ceiling_of(point.value)
         if own <= own_ceiling:
             settled.add(row)
@@ -333,7 +607,7 @@ def fast_search(
                 if (
                     other not in found
                     and not math.isnan(own)
-                    and bounds_of(family, columns, own, [other])[0] <= ceiling
+                    and bounds_at(own, [other])[0] <= ceiling
                 ):
                     continue  # bounded at the Λ of its own last optimum
                 above.append((bound, other))
@@ -341,8 +615,14 @@ def fast_search(
             starts.row = best.split.index
             return best
         row = max(above)[1]
-        if row in found:  # refined, yet neither settled nor bounded: no certificate
-            return None
+        if row in found:
+            if row not in cornered:  # refined, yet neither settled nor bounded
+                return None
+            # a corner that is not the split's optimum: refine it
+            del found[row]
+            if best.split.index == row:
+                best = max(found.values(), key=_value_of) if found else None
+            starts.pieces[row] = None
 
 
 def fast_solve(
@@ -361,19 +641,23 @@ def fast_solve(
     """The certified solution of the request searched from ``starts`` (which it updates), or
     None: no certificate (solve it the exact way). ``tolerance``, ``iterations``:
     :func:`~coinfer.policies.joint_search.refine`'s."""
-    family = Family.of_request(
-        table.static, gain, bandwidth_hz, noise_psd_w_per_hz, deadline_s, energy_budget_j
+    request = Request(
+        table,
+        gain,
+        bandwidth_hz,
+        noise_psd_w_per_hz,
+        work_scale,
+        scale_payload,
+        deadline_s,
+        energy_budget_j,
     )
-    columns = table.columns(work_scale, scale_payload)
-    usable = usable_of(family, columns.payload_bits, deadline_s)
-    if starts.row not in usable:
+    if starts.row not in request.usable:
         return None
-    found = fast_search(family, columns, usable, starts, tolerance, iterations)
+    found = fast_search(request, starts, tolerance, iterations)
     if found is None or not math.isfinite(found.point.value):
         return None
     return table.report(
-        columns,
-        found.split.index,
+        found.split,
         found.point,
         gain,
         bandwidth_hz,

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coinfer.policies.joint_bound import Brackets
-from coinfer.policies.joint_family import Family, FamilyPoint, SplitConstants
+from coinfer.policies.joint_family import Family, FamilyPoint, LocalTerms, SplitConstants
 from coinfer.policies.joint_lp import Free
 from coinfer.policies.problem import Problem, Solution
 
@@ -177,6 +177,11 @@ def corner_step(point: FamilyPoint, free: Free, bound: float) -> float:
     local = point.local
     if local is None:
         return math.nan
+    return corner_of(point.s, local, free, bound)
+
+
+def corner_of(s: float, local: LocalTerms, free: Free, bound: float) -> float:
+    """:func:`corner_step` from the local terms ``local`` of the family point at ``s``."""
     time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s = local
     if free == "server":
         tb, eb, gb, tz, ez, gz = t_d, e_d, g_d, t_s, e_s, g_s
@@ -190,7 +195,7 @@ def corner_step(point: FamilyPoint, free: Free, bound: float) -> float:
     dz_e = (denergy - 2.0 * bound * eb * gb) / ez - 2.0 * z_e * gz
     if dz_e == dz_t:
         return math.nan
-    return point.s - (z_e - z_t) / (dz_e - dz_t)
+    return s - (z_e - z_t) / (dz_e - dz_t)
 
 
 def reported_solution(
