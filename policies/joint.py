@@ -32,7 +32,7 @@ from pydantic import ConfigDict, Field, model_validator
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.generative_joint import GenerativeOptimiser
-from coinfer.policies.joint_fast import FastTable
+from coinfer.policies.joint_fast import Answer, FastTable
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
@@ -106,7 +106,7 @@ class _Template:
         "split",
     )
 
-    def __init__(self, solution: Solution, admit: bool) -> None:
+    def __init__(self, solution: Solution | Answer, admit: bool) -> None:
         self.split = solution.split
         self.rho = solution.rho_device
         self.rho_s = solution.rho_server

@@ -22,28 +22,46 @@ way.
 
 from __future__ import annotations
 
+import bisect
 import math
+from typing import NamedTuple
 
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
 from coinfer.policies.joint_family import (
     Family,
     FamilyPoint,
-    LocalTerms,
     SplitConstants,
     lambda_of,
 )
 from coinfer.policies.joint_lp import Free
-from coinfer.policies.joint_search import Found, corner_of, corner_step, refine
+from coinfer.policies.joint_search import Found, corner_step, refine
 from coinfer.policies.joint_static import TINY, StaticPart
 from coinfer.policies.joint_warm import MIDDLE, OFFSETS, _value_of, ceiling_of
-from coinfer.policies.problem import Problem, Solution
+from coinfer.policies.problem import Problem
 
 _LN2 = math.log(2.0)
 #: Builds a NamedTuple from the tuple of its fields (see :data:`coinfer.policies.joint_lp._new`).
 _new = tuple.__new__
 #: log2(sqrt(π·e)), as :mod:`coinfer.emulator.model.reference` computes it
 _LOG2_SQRT_PI_E = 0.5 * math.log2(math.pi * math.e)
+
+
+class Answer(NamedTuple):
+    """A fast solve's point: the fields of :class:`~coinfer.policies.problem.Solution` (a
+    NamedTuple: built without a frozen dataclass's per-field cost)."""
+
+    feasible: bool
+    row: int  #: the split's row in the table (``Solution.index``)
+    split: int
+    rho_device: float
+    rho_server: float
+    tx_power_w: float
+    f_device_hz: float
+    f_server_hz: float
+    kept_params: float  #: ρ·q + ρ̃·s
+    latency_s: float
+    energy_j: float
 
 
 class FastTable:
@@ -65,11 +83,13 @@ class FastTable:
         "payload_bits",
         "row_data",
         "rows",
+        "rows_by_payload",
         "server",
         "server_flops",
         "server_flops_per_cycle",
         "server_k",
         "server_params",
+        "sorted_payloads",
         "splits",
         "starts",
         "static",
@@ -99,6 +119,9 @@ class FastTable:
         self.payload_bits: list[float] = model.payload_bits[unit.splits].astype(float).tolist()
         self.device_flops_per_cycle = device.flops_per_cycle
         self.server_flops_per_cycle = server.flops_per_cycle
+        #: the split rows in the order of their payloads, and those payloads (for bisection)
+        self.rows_by_payload = sorted(range(len(self.splits)), key=self.payload_bits.__getitem__)
+        self.sorted_payloads = [self.payload_bits[row] for row in self.rows_by_payload]
         #: cycles per unit of work, per split
         self.unit_cycles_d = [flops / device.flops_per_cycle for flops in self.device_flops]
         self.unit_cycles_s = [flops / server.flops_per_cycle for flops in self.server_flops]
@@ -197,6 +220,23 @@ class FastTable:
         most = math.log2(1.0 + p_hi * snr / (1.0 + 1e-9))  # the largest exponent usable
         margin = 1e-12 * most + 1e-14  # far above the rounding of either test
         sure, never = most - margin, min(most + margin, 1000.0)
+        unit = per_bit * payload_scale  # exponent per bit of unscaled payload
+        if unit > 0.0 and math.isfinite(unit):
+            # the payloads sorted: those clearly within (beyond) reach found by bisection
+            # (1e-12: far above the rounding of the exponent's product)
+            payloads, order = self.sorted_payloads, self.rows_by_payload
+            within = bisect.bisect_right(payloads, min(sure, 1000.0) / unit * (1.0 - 1e-12))
+            beyond = bisect.bisect_left(payloads, never / unit * (1.0 + 1e-12), within)
+            rows = order[:within]
+            for row in order[within:beyond]:
+                theta = self.payload_bits[row] * payload_scale
+                exponent = theta * per_bit
+                if theta <= 0.0 or (
+                    exponent < 1000.0 and (2.0**exponent - 1.0) * ((1.0 + 1e-9) / snr) <= p_hi
+                ):
+                    rows.append(row)
+            rows.sort()
+            return rows
         rows = []
         for row, payload in enumerate(self.payload_bits):
             theta = payload * payload_scale if payload_scale != 1.0 else payload
@@ -219,7 +259,7 @@ class FastTable:
         noise_psd_w_per_hz: float,
         deadline_s: float,
         energy_budget_j: float,
-    ) -> Solution:
+    ) -> Answer:
         """:func:`~coinfer.policies.joint_search.reported_solution` of ``point`` of ``split``,
         in plain floats: kept fractions clipped, a side with nothing on it unpruned, the top
         power when nothing is sent, evaluated as :meth:`Problem.evaluate` does and feasible
@@ -251,9 +291,17 @@ class FastTable:
         )
         kept = rho_d * q + rho_s * s
         feasible = latency <= deadline_s * (1 + 1e-9) and energy <= energy_budget_j * (1 + 1e-9)
-        return Solution(
-            feasible, row, self.splits[row], rho_d, rho_s, p, f_d, f_s, kept, latency, energy
+        return _new(
+            Answer,
+            (feasible, row, self.splits[row], rho_d, rho_s, p, f_d, f_s, kept, latency, energy),
         )
+
+
+#: What :func:`local_terms` returns: the power (W), both clocks (Hz), then the fields of
+#: :class:`~coinfer.policies.joint_family.LocalTerms`.
+Terms = tuple[
+    float, float, float, float, float, float, float, float, float, float, float, float, float
+]
 
 
 class Request:
@@ -296,12 +344,12 @@ class Request:
             payload * work if self.payload_scale != 1.0 else payload,
         )
 
-    def bounds(self, s: float, rows: list[int], floor: float = -math.inf) -> list[float]:
-        """The dual bound of each split of ``rows`` at ``s = ln v``:
-        :func:`~coinfer.policies.joint_warm.bounds_of` with the work scale applied to the
-        per-split terms instead of the per-split numbers (equal within rounding, tested to a
-        relative 1e-12). A split that keeps at most ``floor`` is given that most, its bound
-        not computed (the caller asks whether the bounds exceed ``floor``)."""
+    def above(self, s: float, rows: list[int], ceiling: float) -> list[tuple[float, int]]:
+        """The splits of ``rows`` whose dual bound at ``s = ln v`` exceeds ``ceiling`` (kept
+        parameters), as ``(bound, row)``: :func:`~coinfer.policies.joint_warm.bounds_of`
+        with the work scale applied to the per-split terms instead of the per-split numbers
+        (equal within rounding, tested to a relative 1e-12). ``ceiling = -inf``: every split
+        that is feasible at that ``Λ`` (the others' bound is −inf)."""
         family, table = self.family, self.table
         static = family.static
         v = math.exp(s)
@@ -319,31 +367,34 @@ class Request:
         per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
         x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
         data = table.row_data
-        bounds = []
+        found = []
         for row in rows:
             theta, cycles_d, cycles_s, q, r, bound = data[row]
-            if bound <= floor:  # the most it keeps: its bound can be no higher
-                bounds.append(bound)
+            if bound <= ceiling:  # the most it keeps: its bound can be no higher
                 continue
             budget = base - spend * theta
             cost_d, cost_s = cycles_d * per_d, cycles_s * per_s
             if budget - (x_lo * cost_d + y_lo * cost_s) < 0.0:
-                bounds.append(-math.inf)
-                continue
+                continue  # −inf: the lowest kept fractions cannot be paid for
+            # the least of the split's top and the value at each side's breakpoint
             if cost_d > 0.0:
                 mu = q / cost_d
                 rest = r - mu * cost_s
                 value = mu * budget + (rest * y_hi if rest > 0.0 else rest * y_lo)
                 if value < bound:
+                    if value <= ceiling:
+                        continue
                     bound = value
             if cost_s > 0.0:
                 mu = r / cost_s
                 rest = q - mu * cost_d
                 value = mu * budget + (rest * x_hi if rest > 0.0 else rest * x_lo)
                 if value < bound:
+                    if value <= ceiling:
+                        continue
                     bound = value
-            bounds.append(bound)
-        return bounds
+            found.append((bound, row))
+        return found
 
 
 #: Newton steps on a corner tried before the bracketing refinement takes over.
@@ -368,22 +419,28 @@ class Starts:
         self.pieces: list[tuple[Free, float] | None] = [None] * rows
         self.known: list[int] = []  #: the rows whose ``s`` is known, in the order learnt
 
-    def learn(self, row: int, point: FamilyPoint) -> None:
-        """Remember the optimum ``point`` of split row ``row``."""
+    def place(self, row: int, s: float) -> None:
+        """Remember that split row ``row``'s last optimum was at ``s = ln v``."""
         if math.isnan(self.s[row]):
             self.known.append(row)
-        self.s[row] = point.s
+        self.s[row] = s
+
+    def learn(self, row: int, point: FamilyPoint, family: Family) -> None:
+        """Remember the optimum ``point`` of split row ``row`` of ``family``'s problem."""
+        self.place(row, point.s)
         held = point.held()
-        if held is not None:
-            self.pieces[row] = held
+        if held is not None:  # the held fraction is at one of its bounds (the LP's, rounded)
+            free, value = held
+            low, high = (
+                (family.x_lo, family.x_hi) if free == "server" else (family.y_lo, family.y_hi)
+            )
+            self.pieces[row] = (free, low if abs(value - low) < abs(value - high) else high)
 
 
-def local_terms(
-    family: Family, split: SplitConstants, s: float
-) -> tuple[float, float, float, LocalTerms] | None:
+def local_terms(family: Family, split: SplitConstants, s: float) -> Terms | None:
     """The power (W), both clocks (Hz) and the local terms of the family point at ``s``:
     the first half of :meth:`Family.point` (the same floats, tested), without its LP; None
-    where the power gives no rate."""
+    where the power gives no rate. (A flat tuple: ``(p, f_d, f_s) + local``.)"""
     v = math.exp(s)
     c = family.c
     y = c * v
@@ -429,22 +486,21 @@ def local_terms(
     else:
         g_s = f_s * dlam / (3.0 * lam) / f_s
     a_d, a_s = split.a_d, split.a_s
-    local = _new(
-        LocalTerms,
-        (
-            time_left,
-            energy_left,
-            dtime,
-            denergy,
-            a_d / f_d,
-            a_s / f_s,
-            k_d * f_d * f_d * a_d,
-            k_s * f_s * f_s * a_s,
-            g_d,
-            g_s,
-        ),
+    return (
+        p,
+        f_d,
+        f_s,
+        time_left,
+        energy_left,
+        dtime,
+        denergy,
+        a_d / f_d,
+        a_s / f_s,
+        k_d * f_d * f_d * a_d,
+        k_s * f_s * f_s * a_s,
+        g_d,
+        g_s,
     )
-    return p, f_d, f_s, local
 
 
 def corner_solve(
@@ -458,37 +514,36 @@ def corner_solve(
     the free fraction leaves its range. The point is a candidate only: the caller's
     certificate (its dual bound at the point) decides whether it is the split's optimum."""
     x_lo, x_hi, y_lo, y_hi = family.x_lo, family.x_hi, family.y_lo, family.y_hi
+    q, r = split.q, split.s
+    held_server = free == "server"  # ρ held at ``bound``, ρ̃ set by the budgets
+    held_top = bound == (x_hi if held_server else y_hi)
     s, last = start, False
     for _ in range(NEWTON_STEPS):
         terms = local_terms(family, split, s)
         if terms is None:
             return None
-        p, f_d, f_s, local = terms
-        time_left, energy_left, _, _, t_d, t_s, e_d, e_s, _, _ = local
-        # the held fraction at its bound, the free one the most both budgets allow
-        if free == "server":
-            if t_s <= 0.0 or e_s <= 0.0:
-                return None
-            x = bound
-            y = min((time_left - t_d * x) / t_s, (energy_left - e_d * x) / e_s)
-            if x == x_hi and y >= y_hi:  # everything kept fits: the most any point keeps
-                return FamilyPoint(
-                    s, split.q * x + split.s * y_hi, "kkt-point", 0, p, f_d, f_s, x, y_hi
-                )
+        p, f_d, f_s, time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s = terms
+        # the free fraction's value under each budget (z_T, z_E) and ψ = z_E − z_T with its
+        # slope along s: joint_search.corner_of, inlined
+        if held_server:
+            tb, eb, gb, tz, ez, gz = t_d, e_d, g_d, t_s, e_s, g_s
         else:
-            if t_d <= 0.0 or e_d <= 0.0:
-                return None
-            y = bound
-            x = min((time_left - t_s * y) / t_d, (energy_left - e_s * y) / e_d)
-            if y == y_hi and x >= x_hi:
-                return FamilyPoint(
-                    s, split.q * x_hi + split.s * y, "kkt-point", 0, p, f_d, f_s, x_hi, y
-                )
+            tb, eb, gb, tz, ez, gz = t_s, e_s, g_s, t_d, e_d, g_d
+        if tz <= 0.0 or ez <= 0.0:
+            return None
+        z_t = (time_left - tb * bound) / tz
+        z_e = (energy_left - eb * bound) / ez
+        z = z_t if z_t < z_e else z_e
+        if held_top and z >= (y_hi if held_server else x_hi):
+            # everything kept fits: the most any point keeps
+            return FamilyPoint(s, q * x_hi + r * y_hi, "kkt-point", 0, p, f_d, f_s, x_hi, y_hi)
         if last:
             break
-        guess = corner_of(s, local, free, bound)
-        if math.isnan(guess):
+        dz_t = (dtime + bound * tb * gb) / tz + z_t * gz
+        dz_e = (denergy - 2.0 * bound * eb * gb) / ez - 2.0 * z_e * gz
+        if dz_e == dz_t:
             return None
+        guess = s - (z_e - z_t) / (dz_e - dz_t)
         step = abs(guess - s)
         scale = max(1.0, abs(guess))
         if step <= NEWTON_RESOLUTION * scale:
@@ -499,9 +554,10 @@ def corner_solve(
         s = guess
     else:
         return None
+    x, y = (bound, z) if held_server else (z, bound)
     if not (x_lo <= x <= x_hi and y_lo <= y <= y_hi):
         return None
-    return FamilyPoint(s, split.q * x + split.s * y, "kkt-point", 0, p, f_d, f_s, x, y, free)
+    return FamilyPoint(s, q * x + r * y, "kkt-point", 0, p, f_d, f_s, x, y, free)
 
 
 def newton_refine(family: Family, split: SplitConstants, start: float) -> FamilyPoint | None:
@@ -553,15 +609,16 @@ def fast_search(
     :func:`~coinfer.policies.joint_warm.certified_search`, the answer is certified within
     that tolerance of the optimum of (P1).
     """
-    family, usable, bounds_at = request.family, request.usable, request.bounds
+    family, usable, above_at = request.family, request.usable, request.above
     found: dict[int, Found] = {}
     settled: set[int] = set()  # refined rows whose own bound certifies their point
     cornered: set[int] = set()  # rows whose point is corner_solve's candidate
     row = starts.row
     known = [other for other in starts.known if other in usable]
     if len(known) > 1:  # first the split whose bound is highest where the last optimum was
-        bounds = bounds_at(starts.s[row], known)
-        row = known[max(range(len(known)), key=bounds.__getitem__)]
+        ranked = above_at(starts.s[row], known, -math.inf)
+        if ranked:
+            row = max(ranked, key=_first_bound)[1]
     best: Found | None = None
     shift = 0.0  # how far the first split's optimum moved from its last one
     while True:
@@ -582,35 +639,32 @@ def fast_search(
             point = newton_refine(family, split, start)
         if point is None:
             grid = [start + offset for offset in OFFSETS]
-            point = refine(family, split, grid, MIDDLE, tolerance, iterations)  # type: ignore[arg-type]
+            point = refine(family, split, grid, MIDDLE, tolerance, iterations)
         if not math.isfinite(point.value):
             return None
         if best is None:
             shift = point.s - start
-        starts.learn(row, point)
+        starts.learn(row, point, family)
         found[row] = Found(split, point)
         if best is None or point.value > best.point.value:
             best = found[row]
         ceiling = ceiling_of(best.point.value)
-        bounds = bounds_at(best.point.s, usable, ceiling)
+        above = above_at(best.point.s, usable, ceiling)
         if best.split.index == row:  # its own bound at its own point is among those
-            own, own_ceiling = bounds[usable.index(row)], ceiling
-        else:
-            own = bounds_at(point.s, [row])[0]
-            own_ceiling = ceiling_of(point.value)
-        if own <= own_ceiling:
+            if all(other != row for _, other in above):
+                settled.add(row)
+        elif not above_at(point.s, [row], ceiling_of(point.value)):
             settled.add(row)
-        above = []
-        for bound, other in zip(bounds, usable, strict=True):
-            if bound > ceiling and other not in settled:
-                own = starts.s[other] + shift
-                if (
-                    other not in found
-                    and not math.isnan(own)
-                    and bounds_at(own, [other])[0] <= ceiling
-                ):
-                    continue  # bounded at the Λ of its own last optimum
-                above.append((bound, other))
+        if settled:
+            above = [(bound, other) for bound, other in above if other not in settled]
+        if above:  # bounded at the Λ of its own last optimum (moved as the first one moved)?
+            above = [
+                (bound, other)
+                for bound, other in above
+                if other in found
+                or math.isnan(starts.s[other])
+                or above_at(starts.s[other] + shift, [other], ceiling)
+            ]
         if not above:
             starts.row = best.split.index
             return best
@@ -637,7 +691,7 @@ def fast_solve(
     energy_budget_j: float,
     tolerance: float,
     iterations: int,
-) -> Solution | None:
+) -> Answer | None:
     """The certified solution of the request searched from ``starts`` (which it updates), or
     None: no certificate (solve it the exact way). ``tolerance``, ``iterations``:
     :func:`~coinfer.policies.joint_search.refine`'s."""
@@ -665,3 +719,8 @@ def fast_solve(
         deadline_s,
         energy_budget_j,
     )
+
+
+def _first_bound(item: tuple[float, int]) -> tuple[float, int]:
+    """Orders ``(bound, row)`` pairs by bound, the lower split row first among equal bounds."""
+    return item[0], -item[1]

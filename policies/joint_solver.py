@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from coinfer.policies.joint_bound import dual_brackets
 from coinfer.policies.joint_family import Family
-from coinfer.policies.joint_fast import FastTable, Starts, fast_solve
+from coinfer.policies.joint_fast import Answer, FastTable, Starts, fast_solve
 from coinfer.policies.joint_least_energy import least_energy
 from coinfer.policies.joint_search import best_split, reported_solution
 from coinfer.policies.joint_static import StaticCache
@@ -125,7 +125,7 @@ class JointSolver:
         scale_payload: bool,
         deadline_s: float,
         energy_budget_j: float,
-    ) -> Solution | None:
+    ) -> Answer | None:
         """The certified solution of the problem of ``table`` at these per-request numbers
         (:mod:`~coinfer.policies.joint_fast`: no :class:`Problem` built), searched from where
         the solutions of ``hint`` (else of the last key solved on ``table``) were; None when
@@ -137,7 +137,7 @@ class JointSolver:
             if last is None:
                 return None
             starts = Starts(last.row, len(last.s))
-            starts.s[last.row] = last.s[last.row]
+            starts.place(last.row, last.s[last.row])
             if len(table.starts) >= self.sizes.hints:
                 table.starts.clear()
             table.starts[hint] = starts
@@ -173,7 +173,7 @@ class JointSolver:
                 table.starts.clear()
             starts = table.starts[hint] = Starts(row, len(table.splits))
         starts.row = row
-        starts.s[row] = previous.s
+        starts.place(row, previous.s)
         table.starts[None] = starts
 
     def least_energy(self, problem: Problem) -> Solution:
