@@ -137,6 +137,28 @@ class Family:
     ``BUDGET_MARGIN`` (and an infinite one replaced by ``HUGE``).
     """
 
+    __slots__ = (
+        "bandwidth",
+        "c",
+        "energy_budget",
+        "f_d_hi",
+        "f_d_lo",
+        "f_s_hi",
+        "f_s_lo",
+        "k_d",
+        "k_s",
+        "p_hi",
+        "p_lo",
+        "problem",
+        "snr",
+        "static",
+        "time_budget",
+        "x_hi",
+        "x_lo",
+        "y_hi",
+        "y_lo",
+    )
+
     def __init__(self, problem: Problem, static: StaticPart) -> None:
         self.problem = problem
         self._set(

@@ -71,6 +71,7 @@ class FastTable:
     per cycle)."""
 
     __slots__ = (
+        "all_rows",
         "device",
         "device_flops",
         "device_flops_per_cycle",
@@ -119,6 +120,7 @@ class FastTable:
         self.payload_bits: list[float] = model.payload_bits[unit.splits].astype(float).tolist()
         self.device_flops_per_cycle = device.flops_per_cycle
         self.server_flops_per_cycle = server.flops_per_cycle
+        self.all_rows = list(range(len(self.splits)))
         #: the split rows in the order of their payloads, and those payloads (for bisection)
         self.rows_by_payload = sorted(range(len(self.splits)), key=self.payload_bits.__getitem__)
         self.sorted_payloads = [self.payload_bits[row] for row in self.rows_by_payload]
@@ -225,7 +227,10 @@ class FastTable:
             # the payloads sorted: those clearly within (beyond) reach found by bisection
             # (1e-12: far above the rounding of the exponent's product)
             payloads, order = self.sorted_payloads, self.rows_by_payload
-            within = bisect.bisect_right(payloads, min(sure, 1000.0) / unit * (1.0 - 1e-12))
+            reach = min(sure, 1000.0) / unit * (1.0 - 1e-12)
+            if payloads[-1] <= reach:
+                return self.all_rows  # (the caller does not change it)
+            within = bisect.bisect_right(payloads, reach)
             beyond = bisect.bisect_left(payloads, never / unit * (1.0 + 1e-12), within)
             rows = order[:within]
             for row in order[within:beyond]:
@@ -366,6 +371,7 @@ class Request:
         per_d = (lam + level_d) / math.cbrt(level_d / static.k_d) * work  # per unit cycle
         per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
         x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
+        from_zero = x_lo == 0.0 and y_lo == 0.0
         data = table.row_data
         found = []
         for row in rows:
@@ -373,8 +379,10 @@ class Request:
             if bound <= ceiling:  # the most it keeps: its bound can be no higher
                 continue
             budget = base - spend * theta
+            if from_zero and budget < 0.0:
+                continue  # −inf: nothing can be paid for
             cost_d, cost_s = cycles_d * per_d, cycles_s * per_s
-            if budget - (x_lo * cost_d + y_lo * cost_s) < 0.0:
+            if not from_zero and budget - (x_lo * cost_d + y_lo * cost_s) < 0.0:
                 continue  # −inf: the lowest kept fractions cannot be paid for
             # the least of the split's top and the value at each side's breakpoint
             if cost_d > 0.0:
@@ -403,6 +411,8 @@ NEWTON_STEPS = 8
 NEWTON_RESOLUTION = 1e-10
 #: A Newton step on a corner (:func:`corner_solve`) this small (relative, as above) is the last.
 LAST_STEP = 1e-6
+#: Farthest Newton's steps may go from their start in ``s = ln v`` (the warm grid's reach).
+NEWTON_REACH = 16.0
 
 
 class Starts:
@@ -544,6 +554,8 @@ def corner_solve(
         if dz_e == dz_t:
             return None
         guess = s - (z_e - z_t) / (dz_e - dz_t)
+        if not abs(guess - start) <= NEWTON_REACH:  # (also nan)
+            return None
         step = abs(guess - s)
         scale = max(1.0, abs(guess))
         if step <= NEWTON_RESOLUTION * scale:
@@ -564,7 +576,8 @@ def newton_refine(family: Family, split: SplitConstants, start: float) -> Family
     """The split's optimum by Newton's steps on the corner of ``h`` from ``s = start``
     (:func:`~coinfer.policies.joint_search.corner_step`, each step inside the bracket the
     directions of the points seen keep), or None when they do not settle: a smooth maximum,
-    an infeasible point, a step out of the bracket, or :data:`NEWTON_STEPS` steps (then
+    an infeasible point, a step out of the bracket or beyond :data:`NEWTON_REACH`, or
+    :data:`NEWTON_STEPS` steps (then
     :func:`~coinfer.policies.joint_search.refine` searches)."""
     point = family.point(split, start)
     low, high = -math.inf, math.inf
@@ -584,7 +597,7 @@ def newton_refine(family: Family, split: SplitConstants, start: float) -> Family
         guess = corner_step(point, *held)
         if abs(guess - point.s) <= NEWTON_RESOLUTION * max(1.0, abs(guess)):
             return point
-        if not low < guess < high:
+        if not low < guess < high or abs(guess - start) > NEWTON_REACH:
             return None
         point = family.point(split, guess)
     return None
