@@ -37,12 +37,12 @@ _LN2 = math.log(2.0)
 #: constructor (see :data:`coinfer.policies.joint_lp._new`).
 _new = tuple.__new__
 #: Below this ``c·v`` the family's Λ(v) is evaluated by its series (the closed form cancels).
-_SERIES_BELOW = 1e-3
+SERIES_BELOW = 1e-3
 
 
 def lambda_of(y: float) -> float:
     """``(1 + y)·ln(1 + y) − y`` for ``y = c·v ≥ 0`` (``c·Λ``), accurate for small ``y``."""
-    if y < _SERIES_BELOW:
+    if y < SERIES_BELOW:
         return y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0)))
     return (1.0 + y) * math.log1p(y) - y
 

@@ -29,10 +29,10 @@ from typing import NamedTuple
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
 from coinfer.policies.joint_family import (
+    SERIES_BELOW,
     Family,
     FamilyPoint,
     SplitConstants,
-    lambda_of,
 )
 from coinfer.policies.joint_lp import Free
 from coinfer.policies.joint_search import Found, corner_step, refine
@@ -272,8 +272,13 @@ class FastTable:
         unit = self.unit
         row, theta, q, s = split.index, split.theta, split.q, split.s
         a_d, a_s = split.a_d, split.a_s
-        rho_d = float(min(max(point.rho_device, unit.rho_device_lo), unit.rho_device_hi))
-        rho_s = float(min(max(point.rho_server, unit.rho_server_lo), unit.rho_server_hi))
+        # (min and max as conditional expressions: the same floats, without the calls)
+        lo, hi, rho_d = unit.rho_device_lo, unit.rho_device_hi, point.rho_device
+        rho_d = lo if lo > rho_d else rho_d
+        rho_d = float(hi if hi < rho_d else rho_d)
+        lo, hi, rho_s = unit.rho_server_lo, unit.rho_server_hi, point.rho_server
+        rho_s = lo if lo > rho_s else rho_s
+        rho_s = float(hi if hi < rho_s else rho_s)
         if q == 0.0 and a_d == 0.0:
             rho_d = unit.rho_device_hi
         if s == 0.0 and a_s == 0.0:
@@ -361,12 +366,19 @@ class Request:
         c = family.c
         y = c * v
         lam = ((1.0 + y) * math.log1p(y) - y) * (1.0 / c)
-        p = min(max(v, family.p_lo), family.p_hi)
-        rate = max(math.log1p(family.snr * p) * (family.bandwidth / _LN2), TINY)
+        # (min and max as conditional expressions: the same floats, without the calls)
+        p_lo, p_hi = family.p_lo, family.p_hi
+        p = p_lo if p_lo > v else v
+        p = p_hi if p_hi < p else p
+        rate = math.log1p(family.snr * p) * (family.bandwidth / _LN2)
+        rate = TINY if rate < TINY else rate
         base = family.time_budget * lam + family.energy_budget
         spend = (lam + p) / rate * self.payload_scale  # per bit of the unscaled payload
-        level_d = min(max(0.5 * lam, static.level_d_lo), static.level_d_hi)
-        level_s = min(max(0.5 * lam, static.level_s_lo), static.level_s_hi)
+        level = 0.5 * lam
+        level_d = static.level_d_lo if static.level_d_lo > level else level
+        level_d = static.level_d_hi if static.level_d_hi < level_d else level_d
+        level_s = static.level_s_lo if static.level_s_lo > level else level
+        level_s = static.level_s_hi if static.level_s_hi < level_s else level_s
         work = self.work_scale
         per_d = (lam + level_d) / math.cbrt(level_d / static.k_d) * work  # per unit cycle
         per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
@@ -454,8 +466,12 @@ def local_terms(family: Family, split: SplitConstants, s: float) -> Terms | None
     v = math.exp(s)
     c = family.c
     y = c * v
-    lam = lambda_of(y) / c
-    dlam = v * math.log1p(y)
+    log1p_y = math.log1p(y)
+    if y < SERIES_BELOW:  # joint_family.lambda_of, inlined
+        lam = y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0))) / c
+    else:
+        lam = ((1.0 + y) * log1p_y - y) / c
+    dlam = v * log1p_y
     p_hi, p_lo = family.p_hi, family.p_lo
     if v >= p_hi:
         p, dp = p_hi, 0.0
@@ -557,7 +573,8 @@ def corner_solve(
         if not abs(guess - start) <= NEWTON_REACH:  # (also nan)
             return None
         step = abs(guess - s)
-        scale = max(1.0, abs(guess))
+        scale = abs(guess)
+        scale = scale if scale > 1.0 else 1.0
         if step <= NEWTON_RESOLUTION * scale:
             break
         # Newton's steps converge quadratically: after a step below LAST_STEP the next one
