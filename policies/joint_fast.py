@@ -314,11 +314,12 @@ Terms = tuple[
 ]
 
 
-class Request:
-    """One request on a :class:`FastTable`: its family, which splits can meet the deadline,
-    and the per-split numbers and dual bounds the search asks for, computed on demand."""
+class Request(Family):
+    """One request on a :class:`FastTable`: its family (it is one, without a
+    :class:`Problem`), which splits can meet the deadline, and the per-split numbers and dual
+    bounds the search asks for, computed on demand."""
 
-    __slots__ = ("family", "payload_scale", "table", "usable", "work_scale")
+    __slots__ = ("payload_scale", "table", "usable", "work_scale")
 
     def __init__(
         self,
@@ -332,13 +333,11 @@ class Request:
         energy_budget_j: float,
     ) -> None:
         self.table = table
-        self.family = family = Family.of_request(
-            table.static, gain, bandwidth_hz, noise_psd_w_per_hz, deadline_s, energy_budget_j
-        )
+        self._set(table.static, gain, bandwidth_hz, noise_psd_w_per_hz, deadline_s, energy_budget_j)
         self.work_scale = work_scale
         #: what the work scale does to the payload (the work scale, or 1)
         self.payload_scale = work_scale if scale_payload else 1.0
-        self.usable = table.usable(family, self.payload_scale, deadline_s)
+        self.usable = table.usable(self, self.payload_scale, deadline_s)
 
     def constants(self, row: int) -> SplitConstants:
         """Split row ``row``'s numbers for this request, as :meth:`Problem.from_context` and
@@ -360,7 +359,7 @@ class Request:
         with the work scale applied to the per-split terms instead of the per-split numbers
         (equal within rounding, tested to a relative 1e-12). ``ceiling = -inf``: every split
         that is feasible at that ``Λ`` (the others' bound is −inf)."""
-        family, table = self.family, self.table
+        family, table = self, self.table
         static = family.static
         v = math.exp(s)
         c = family.c
@@ -639,14 +638,14 @@ def fast_search(
     :func:`~coinfer.policies.joint_warm.certified_search`, the answer is certified within
     that tolerance of the optimum of (P1).
     """
-    family, usable, above_at = request.family, request.usable, request.above
+    family, usable, above_at = request, request.usable, request.above
     found: dict[int, Found] = {}
     settled: set[int] = set()  # refined rows whose own bound certifies their point
     cornered: set[int] = set()  # rows whose point is corner_solve's candidate
     row = starts.row
-    known = [other for other in starts.known if other in usable]
+    known = starts.known
     if len(known) > 1:  # first the split whose bound is highest where the last optimum was
-        ranked = above_at(starts.s[row], known, -math.inf)
+        ranked = above_at(starts.s[row], [other for other in known if other in usable], -math.inf)
         if ranked:
             row = max(ranked, key=_first_bound)[1]
     best: Found | None = None
@@ -675,7 +674,7 @@ def fast_search(
         if best is None:
             shift = point.s - start
         starts.learn(row, point, family)
-        found[row] = Found(split, point)
+        found[row] = _new(Found, (split, point))
         if best is None or point.value > best.point.value:
             best = found[row]
         ceiling = ceiling_of(best.point.value)

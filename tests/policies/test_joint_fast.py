@@ -123,7 +123,8 @@ def test_a_request_has_the_problems_family_and_split_numbers():
         request = request_of(table, ctx)
         for name in Family.__slots__:
             if name not in ("problem", "static"):
-                assert getattr(request.family, name) == getattr(exact, name), name
+                assert getattr(request, name) == getattr(exact, name), name
+        assert StaticPart.key(problem) == StaticPart.key(table.unit)  # the same static part
         for row in range(len(table.splits)):
             assert request.constants(row) == SplitConstants.of(problem, row)
 
@@ -137,8 +138,8 @@ def test_local_terms_are_the_first_half_of_a_family_point():
         for row in range(len(table.splits)):
             split = request.constants(row)
             for s in rng.uniform(-12.0, 2.0, size=3):
-                point = request.family.point(split, float(s))
-                terms = local_terms(request.family, split, float(s))
+                point = request.point(split, float(s))
+                terms = local_terms(request, split, float(s))
                 if point.local is None:
                     continue
                 assert terms[:3] == (point.tx_power_w, point.f_device_hz, point.f_server_hz)
@@ -197,7 +198,7 @@ def test_the_report_and_the_prediction_are_the_exact_paths():
         request = request_of(table, ctx)
         for row in range(len(table.splits)):
             split = request.constants(row)
-            point = request.family.point(split, float(rng.uniform(-8.0, 0.0)))
+            point = request.point(split, float(rng.uniform(-8.0, 0.0)))
             if not math.isfinite(point.value):
                 continue
             args = (point.rho_device, point.rho_server, point.tx_power_w)
@@ -247,15 +248,15 @@ def test_a_corner_found_without_the_lp_is_the_lps_point_there():
         row = solution.index
         split = request.constants(row)
         hint = solver._hints["d"]
-        exact = request.family.point(split, hint.s)
+        exact = request.point(split, hint.s)
         held = exact.held()
         if held is None:
             continue
         start = hint.s + float(rng.uniform(-0.3, 0.3))
-        point = corner_solve(request.family, split, start, *held)
+        point = corner_solve(request, split, start, *held)
         if point is None:
             continue
-        lp = request.family.point(split, point.s)
+        lp = request.point(split, point.s)
         assert point.value == pytest.approx(lp.value, rel=1e-10)
         assert point.value == pytest.approx(solution.kept_params, rel=1e-9)
         checked += 1
