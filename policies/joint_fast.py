@@ -668,7 +668,7 @@ def fast_search(
             point = newton_refine(family, split, start)
         if point is None:
             grid = [start + offset for offset in OFFSETS]
-            point = refine(family, split, grid, MIDDLE, tolerance, iterations)
+            point = refine(family, split, grid, MIDDLE, tolerance, iterations)  # type: ignore[arg-type]
         if not math.isfinite(point.value):
             return None
         if best is None:
