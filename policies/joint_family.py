@@ -170,23 +170,6 @@ class Family:
             problem.energy_budget_j,
         )
 
-    @classmethod
-    def of_request(
-        cls,
-        static: StaticPart,
-        gain: float,
-        bandwidth_hz: float,
-        noise_psd_w_per_hz: float,
-        deadline_s: float,
-        energy_budget_j: float,
-    ) -> Family:
-        """The family of a problem given by its static part and its per-request scalars (the
-        fast path of :mod:`coinfer.policies.joint_fast`: no :class:`Problem` is built, and the
-        family has no ``problem``). Units as in :class:`Problem`."""
-        family = cls.__new__(cls)
-        family._set(static, gain, bandwidth_hz, noise_psd_w_per_hz, deadline_s, energy_budget_j)
-        return family
-
     def _set(
         self,
         static: StaticPart,
@@ -196,6 +179,9 @@ class Family:
         deadline_s: float,
         energy_budget_j: float,
     ) -> None:
+        """Set the family's scalars from a problem's static part and per-request numbers
+        (units as in :class:`Problem`; :class:`~coinfer.policies.joint_fast.Request` sets its
+        own from the request's numbers)."""
         self.static = static
         snr = gain / (bandwidth * noise) if bandwidth > 0 and noise > 0 else 0.0
         self.snr = snr if math.isfinite(snr) else 0.0  #: g/(B·N0), per W

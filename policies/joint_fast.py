@@ -1,23 +1,31 @@
 """The warm start of ``joint`` without a :class:`~coinfer.policies.problem.Problem`: plain floats
-from the request to the solution.
+from the request to the decision (``docs/policies.md``, "Warm start").
 
-A warm solve (:mod:`coinfer.policies.joint_warm`) evaluates a handful of family points and the
-dual bound of every split once or twice, a few tens of microseconds in plain floats; around it,
-building the request's :class:`Problem` (numpy arrays indexed by the splits), its
-:class:`~coinfer.policies.joint_family.Family` and static key, and reporting the point with
-:meth:`Problem.evaluate` cost more than the solve. Here what depends only on the model, the
-device and server classes, the allowed splits and the floor on the kept fractions is built once
-(:class:`FastTable`: the static part, the per-split numbers as lists); per request only the
-work-scaled cycles and payloads (three list comprehensions), the family's scalars and the
-search remain.
+A warm solve on the request's problem (:mod:`coinfer.policies.joint_warm`) evaluates a handful
+of family points and the dual bound of every split; around it, building the request's
+:class:`Problem` (numpy arrays indexed by the splits), its family and static key, and reporting
+the point cost more than the solve. Here:
 
-What it computes is what :func:`~coinfer.policies.joint_warm.warm_solve` computes on the
-request's :class:`Problem`: the same per-split numbers (the same float operations in the same
-order), the same family points, the same refinement from the same start, the same certificate;
-and :meth:`FastTable.report` is :func:`~coinfer.policies.joint_search.reported_solution` in
-plain floats. ``tests/policies/test_joint_fast.py`` checks both bit for bit. A request without a
-start (its device's first) or without a certificate returns None: the caller solves it the exact
-way.
+* :class:`FastTable` holds what depends only on the model, the device and server classes, the
+  allowed splits and the floor on the kept fractions (the static part, the per-split numbers
+  as lists, the constants of the prediction), built once; :class:`Request` is one request's
+  family (the same scalars as the family of its :class:`Problem`), its usable splits and its
+  per-split numbers and dual bounds, computed on demand;
+* :func:`fast_search` refines, of the splits the key's (device's) earlier decisions found
+  optimal, the one whose dual bound is highest where the last optimum was, by
+  :func:`corner_solve` (Newton's steps on the corner of the piece the split's last optimum was
+  on, from that optimum's ``s``, evaluating :func:`local_terms` and no LP), else by the
+  exact path's refinement; then certifies the point with every usable split's dual bound at its
+  ``Λ`` (:meth:`Request.above`), as :func:`~coinfer.policies.joint_warm.certified_search` does:
+  the answer is within a relative :data:`~coinfer.policies.joint_warm.CERTIFICATE_TOLERANCE`
+  of the optimum of (P1);
+* :meth:`FastTable.report` is :func:`~coinfer.policies.joint_search.reported_solution` and
+  :meth:`FastTable.predict` is :func:`~coinfer.policies.prediction.predict`, in plain floats,
+  bit for bit (``tests/policies/test_joint_fast.py`` checks every piece against what it
+  replaces, and the decisions against the exact path's).
+
+A request without a start (its class's first), without a certificate, or infeasible returns
+None: the caller solves it the exact way.
 """
 
 from __future__ import annotations
