@@ -157,6 +157,8 @@ class OptimisingPolicy(Policy[JointParamsT]):
             and cls.pin is OptimisingPolicy.pin
             and cls.solve is OptimisingPolicy.solve
             and cls.expected_wait_s is OptimisingPolicy.expected_wait_s
+            and cls.deadline_s is OptimisingPolicy.deadline_s
+            and cls.server_slowdown is OptimisingPolicy.server_slowdown
         )
         self._tables: dict[tuple[int, int, int], FastTable] = {}
         self._last_table: FastTable | None = None
@@ -223,12 +225,15 @@ class OptimisingPolicy(Policy[JointParamsT]):
         if params.work_step > 0.0 and work > 0.0:
             log_step = math.log1p(params.work_step)
             work = math.exp(math.ceil(math.log(work) / log_step - 1e-9) * log_step)
-        deadline = self.deadline_s(context)
-        deadline_step = self._deadline_step
-        if deadline != context.deadline_s and deadline_step > 0.0 and deadline > 0.0:
-            log_step = math.log1p(deadline_step)  # a budget reduced by waits: rounded down
-            deadline = math.exp(math.floor(math.log(deadline) / log_step + 1e-9) * log_step)
-        slowdown = self.server_slowdown(context)
+        if self._fast:  # (its own deadline, no slowdown: the hooks are not overridden)
+            deadline, slowdown = context.deadline_s, 1.0
+        else:
+            deadline = self.deadline_s(context)
+            deadline_step = self._deadline_step
+            if deadline != context.deadline_s and deadline_step > 0.0 and deadline > 0.0:
+                log_step = math.log1p(deadline_step)  # a budget reduced by waits: rounded down
+                deadline = math.exp(math.floor(math.log(deadline) / log_step + 1e-9) * log_step)
+            slowdown = self.server_slowdown(context)
         key = (
             id(context.model),
             id(context.device),

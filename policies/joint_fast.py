@@ -681,18 +681,21 @@ def fast_search(
             return None
         if best is None:
             shift = point.s - start
-        starts.learn(row, point, family)
-        found[row] = _new(Found, (split, point))
+        if row in cornered:  # on the piece it was on: only where it is moved
+            starts.s[row] = point.s
+        else:
+            starts.learn(row, point, family)
+        found[row] = this = _new(Found, (split, point))
         if best is None or point.value > best.point.value:
-            best = found[row]
+            best = this
         ceiling = ceiling_of(best.point.value)
         above = above_at(best.point.s, usable, ceiling)
-        if best.split.index == row:  # its own bound at its own point is among those
-            if all(other != row for _, other in above):
+        if best is this:  # its own bound at its own point is among those
+            if not above or all(other != row for _, other in above):
                 settled.add(row)
         elif not above_at(point.s, [row], ceiling_of(point.value)):
             settled.add(row)
-        if settled:
+        if above:
             above = [(bound, other) for bound, other in above if other not in settled]
         if above:  # bounded at the Λ of its own last optimum (moved as the first one moved)?
             above = [
