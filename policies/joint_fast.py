@@ -14,7 +14,7 @@ the point cost more than the solve. Here:
 * :func:`fast_search` refines, of the splits the key's (device's) earlier decisions found
   optimal, the one whose dual bound is highest where the last optimum was, by
   :func:`corner_solve` (Newton's steps on the corner of the piece the split's last optimum was
-  on, from that optimum's ``s``, evaluating :func:`local_terms` and no LP), else by the
+  on, from that optimum's ``s``, evaluating the family's power and clocks but no LP), else by the
   exact path's refinement; then certifies the point with every usable split's dual bound at its
   ``Λ`` (:meth:`Request.above`), as :func:`~coinfer.policies.joint_warm.certified_search` does:
   the answer is within a relative :data:`~coinfer.policies.joint_warm.CERTIFICATE_TOLERANCE`
@@ -315,13 +315,6 @@ class FastTable:
         )
 
 
-#: What :func:`local_terms` returns: the power (W), both clocks (Hz), then the fields of
-#: :class:`~coinfer.policies.joint_family.LocalTerms`.
-Terms = tuple[
-    float, float, float, float, float, float, float, float, float, float, float, float, float
-]
-
-
 class Request(Family):
     """One request on a :class:`FastTable`: its family (it is one, without a
     :class:`Problem`), which splits can meet the deadline, and the per-split numbers and dual
@@ -466,109 +459,86 @@ class Starts:
             self.pieces[row] = (free, low if abs(value - low) < abs(value - high) else high)
 
 
-def local_terms(family: Family, split: SplitConstants, s: float) -> Terms | None:
-    """The power (W), both clocks (Hz) and the local terms of the family point at ``s``:
-    the first half of :meth:`Family.point` (the same floats, tested), without its LP; None
-    where the power gives no rate. (A flat tuple: ``(p, f_d, f_s) + local``.)"""
-    v = math.exp(s)
-    c = family.c
-    y = c * v
-    log1p_y = math.log1p(y)
-    if y < SERIES_BELOW:  # joint_family.lambda_of, inlined
-        lam = y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0))) / c
-    else:
-        lam = ((1.0 + y) * log1p_y - y) / c
-    dlam = v * log1p_y
-    p_hi, p_lo = family.p_hi, family.p_lo
-    if v >= p_hi:
-        p, dp = p_hi, 0.0
-    elif v <= p_lo:
-        p, dp = p_lo, 0.0
-    else:
-        p, dp = v, v
-    theta = split.theta
-    if theta > 0.0:
-        snr = family.snr
-        rate = family.bandwidth * math.log2(1.0 + snr * p)
-        if rate <= 0.0:
-            return None
-        upload = theta / rate
-        time_left = family.time_budget - upload
-        energy_left = family.energy_budget - p * upload
-        dupload = -upload / rate * (family.bandwidth * snr / ((1.0 + snr * p) * _LN2)) * dp
-        dtime = -dupload
-        denergy = -(upload * dp + p * dupload)
-    else:
-        time_left, energy_left = family.time_budget, family.energy_budget
-        dtime = denergy = 0.0
-    # both clocks at the level Λ/2, clipped: joint_family.clipped_clock, inlined
-    level = 0.5 * lam
-    k_d, k_s = family.k_d, family.k_s
-    f_d = math.cbrt(level / k_d)
-    if f_d <= family.f_d_lo:
-        f_d, g_d = family.f_d_lo, 0.0
-    elif f_d >= family.f_d_hi:
-        f_d, g_d = family.f_d_hi, 0.0
-    else:
-        g_d = f_d * dlam / (3.0 * lam) / f_d
-    f_s = math.cbrt(level / k_s)
-    if f_s <= family.f_s_lo:
-        f_s, g_s = family.f_s_lo, 0.0
-    elif f_s >= family.f_s_hi:
-        f_s, g_s = family.f_s_hi, 0.0
-    else:
-        g_s = f_s * dlam / (3.0 * lam) / f_s
-    a_d, a_s = split.a_d, split.a_s
-    return (
-        p,
-        f_d,
-        f_s,
-        time_left,
-        energy_left,
-        dtime,
-        denergy,
-        a_d / f_d,
-        a_s / f_s,
-        k_d * f_d * f_d * a_d,
-        k_s * f_s * f_s * a_s,
-        g_d,
-        g_s,
-    )
-
-
 def corner_solve(
     family: Family, split: SplitConstants, start: float, free: Free, bound: float
 ) -> FamilyPoint | None:
     """The corner of the piece of ``h`` with the kept fraction other than ``free`` held at
-    ``bound``, by Newton's steps on ψ from ``s = start`` evaluating only
-    :func:`local_terms` (no LP), as a point: the held fraction at ``bound``, the free one the
-    most both budgets allow; or, as soon as a point keeps everything within both budgets, that
-    point (nothing keeps more). None if the steps do not settle within :data:`NEWTON_STEPS` or
-    the free fraction leaves its range. The point is a candidate only: the caller's
-    certificate (its dual bound at the point) decides whether it is the split's optimum."""
+    ``bound``, by Newton's steps on ψ from ``s = start``, each evaluating the first half of
+    :meth:`Family.point` (power, clocks, the budgets left and their slopes: the same floats)
+    but no LP, as a point: the held fraction at ``bound``, the free one the most both budgets
+    allow; or, as soon as a point keeps everything within both budgets, that point (nothing
+    keeps more). None if the power gives no rate, the steps do not settle within
+    :data:`NEWTON_STEPS` or :data:`NEWTON_REACH`, or the free fraction leaves its range. The
+    point is a candidate only: the caller's certificate (its dual bound at the point) decides
+    whether it is the split's optimum."""
     x_lo, x_hi, y_lo, y_hi = family.x_lo, family.x_hi, family.y_lo, family.y_hi
-    q, r = split.q, split.s
+    c, snr, bandwidth = family.c, family.snr, family.bandwidth
+    p_lo, p_hi, k_d, k_s = family.p_lo, family.p_hi, family.k_d, family.k_s
+    f_d_lo, f_d_hi, f_s_lo, f_s_hi = family.f_d_lo, family.f_d_hi, family.f_s_lo, family.f_s_hi
+    time_budget, energy_budget = family.time_budget, family.energy_budget
+    q, r, a_d, a_s, theta = split.q, split.s, split.a_d, split.a_s, split.theta
     held_server = free == "server"  # ρ held at ``bound``, ρ̃ set by the budgets
     held_top = bound == (x_hi if held_server else y_hi)
+    free_top = y_hi if held_server else x_hi
     s, last = start, False
     for _ in range(NEWTON_STEPS):
-        terms = local_terms(family, split, s)
-        if terms is None:
-            return None
-        p, f_d, f_s, time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s = terms
-        # the free fraction's value under each budget (z_T, z_E) and ψ = z_E − z_T with its
-        # slope along s: joint_search.corner_of, inlined
-        if held_server:
-            tb, eb, gb, tz, ez, gz = t_d, e_d, g_d, t_s, e_s, g_s
+        # Family.point's first half, inlined (lambda_of and clipped_clock too)
+        v = math.exp(s)
+        y = c * v
+        log1p_y = math.log1p(y)
+        if y < SERIES_BELOW:
+            lam = y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0))) / c
         else:
-            tb, eb, gb, tz, ez, gz = t_s, e_s, g_s, t_d, e_d, g_d
+            lam = ((1.0 + y) * log1p_y - y) / c
+        dlam = v * log1p_y
+        if v >= p_hi:
+            p, dp = p_hi, 0.0
+        elif v <= p_lo:
+            p, dp = p_lo, 0.0
+        else:
+            p, dp = v, v
+        if theta > 0.0:
+            rate = bandwidth * math.log2(1.0 + snr * p)
+            if rate <= 0.0:
+                return None
+            upload = theta / rate
+            time_left = time_budget - upload
+            energy_left = energy_budget - p * upload
+            dupload = -upload / rate * (bandwidth * snr / ((1.0 + snr * p) * _LN2)) * dp
+            dtime = -dupload
+            denergy = -(upload * dp + p * dupload)
+        else:
+            time_left, energy_left, dtime, denergy = time_budget, energy_budget, 0.0, 0.0
+        level = 0.5 * lam
+        f_d = math.cbrt(level / k_d)
+        if f_d <= f_d_lo:
+            f_d, g_d = f_d_lo, 0.0
+        elif f_d >= f_d_hi:
+            f_d, g_d = f_d_hi, 0.0
+        else:
+            g_d = f_d * dlam / (3.0 * lam) / f_d
+        f_s = math.cbrt(level / k_s)
+        if f_s <= f_s_lo:
+            f_s, g_s = f_s_lo, 0.0
+        elif f_s >= f_s_hi:
+            f_s, g_s = f_s_hi, 0.0
+        else:
+            g_s = f_s * dlam / (3.0 * lam) / f_s
+        # the held side's seconds, joules and clock slope per unit, and the free side's
+        if held_server:
+            tb, eb, gb = a_d / f_d, k_d * f_d * f_d * a_d, g_d
+            tz, ez, gz = a_s / f_s, k_s * f_s * f_s * a_s, g_s
+        else:
+            tb, eb, gb = a_s / f_s, k_s * f_s * f_s * a_s, g_s
+            tz, ez, gz = a_d / f_d, k_d * f_d * f_d * a_d, g_d
         if tz <= 0.0 or ez <= 0.0:
             return None
+        # the free fraction under each budget (z_T, z_E); ψ = z_E − z_T and its slope along
+        # s (joint_search.corner_of, inlined)
         z_t = (time_left - tb * bound) / tz
         z_e = (energy_left - eb * bound) / ez
         z = z_t if z_t < z_e else z_e
-        if held_top and z >= (y_hi if held_server else x_hi):
-            # everything kept fits: the most any point keeps
+        if held_top and z >= free_top:  # everything kept fits: the most any point keeps
             return FamilyPoint(s, q * x_hi + r * y_hi, "kkt-point", 0, p, f_d, f_s, x_hi, y_hi)
         if last:
             break

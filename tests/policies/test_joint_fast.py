@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from coinfer.policies.joint_family import Family, SplitConstants
-from coinfer.policies.joint_fast import FastTable, Request, corner_solve, local_terms
+from coinfer.policies.joint_fast import FastTable, Request, corner_solve
 from coinfer.policies.joint_search import reported_solution
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.joint_static import StaticPart
@@ -129,25 +129,6 @@ def test_a_request_has_the_problems_family_and_split_numbers():
             assert request.constants(row) == SplitConstants.of(problem, row)
 
 
-def test_local_terms_are_the_first_half_of_a_family_point():
-    """``local_terms`` (power, clocks and Newton's terms without the LP) equals what
-    ``Family.point`` computes at the same s, bit for bit."""
-    checked = 0
-    for table, ctx, rng in tables_and_requests(60, seed=2):
-        request = request_of(table, ctx)
-        for row in range(len(table.splits)):
-            split = request.constants(row)
-            for s in rng.uniform(-12.0, 2.0, size=3):
-                point = request.point(split, float(s))
-                terms = local_terms(request, split, float(s))
-                if point.local is None:
-                    continue
-                assert terms[:3] == (point.tx_power_w, point.f_device_hz, point.f_server_hz)
-                assert terms[3:] == tuple(point.local)
-                checked += 1
-    assert checked > 300
-
-
 def test_the_usable_splits_are_the_exact_paths_even_at_the_edge():
     """``FastTable.usable`` (bisection on the sorted payloads) picks exactly the rows
     ``usable_of`` picks, deadlines at the very edge of an upload included."""
@@ -234,9 +215,10 @@ def test_the_report_and_the_prediction_are_the_exact_paths():
 
 def test_a_corner_found_without_the_lp_is_the_lps_point_there():
     """Where Newton's steps on a corner settle, the point built from the budgets (the held
-    fraction at its bound, the free one the most both allow) is what the LP gives at that s:
-    the same kept parameters (relative 1e-10: the LP reaches its vertex by other operations)
-    and the optimum of the split (relative 1e-9)."""
+    fraction at its bound, the free one the most both allow) is what the family gives at that
+    s: the same power and clocks (bit for bit: the same floats as ``Family.point``), the LP's
+    kept parameters (relative 1e-10: the LP reaches its vertex by other operations), and the
+    split's optimum (relative 1e-9)."""
     checked = 0
     for table, ctx, rng in tables_and_requests(300, seed=6):
         request = request_of(table, ctx)
@@ -257,6 +239,11 @@ def test_a_corner_found_without_the_lp_is_the_lps_point_there():
         if point is None:
             continue
         lp = request.point(split, point.s)
+        assert (point.tx_power_w, point.f_device_hz, point.f_server_hz) == (
+            lp.tx_power_w,
+            lp.f_device_hz,
+            lp.f_server_hz,
+        )
         assert point.value == pytest.approx(lp.value, rel=1e-10)
         assert point.value == pytest.approx(solution.kept_params, rel=1e-9)
         checked += 1
