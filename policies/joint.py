@@ -349,7 +349,8 @@ class OptimisingPolicy(Policy[JointParamsT]):
             template.f_device_hz,
             f_server,
         )
-        latency += self.expected_wait_s(context, template.split)
+        if not self._fast:  # (joint's own expects no wait)
+            latency += self.expected_wait_s(context, template.split)
         if slowdown != 1.0:  # a shared server stretches the server's compute time
             server_cycles = (
                 template.rho_s

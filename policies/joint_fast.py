@@ -384,6 +384,7 @@ class Request(Family):
         per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
         x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
         from_zero = x_lo == 0.0 and y_lo == 0.0
+        unit_boxes = from_zero and x_hi == 1.0 and y_hi == 1.0
         data = table.row_data
         found = []
         for row in rows:
@@ -396,11 +397,15 @@ class Request(Family):
             cost_d, cost_s = cycles_d * per_d, cycles_s * per_s
             if not from_zero and budget - (x_lo * cost_d + y_lo * cost_s) < 0.0:
                 continue  # −inf: the lowest kept fractions cannot be paid for
-            # the least of the split's top and the value at each side's breakpoint
+            # the least of the split's top and the value at each side's breakpoint (with
+            # fractions in [0, 1], rest·1 is rest and rest·0 adds nothing: the same floats)
             if cost_d > 0.0:
                 mu = q / cost_d
                 rest = r - mu * cost_s
-                value = mu * budget + (rest * y_hi if rest > 0.0 else rest * y_lo)
+                if unit_boxes:
+                    value = mu * budget + rest if rest > 0.0 else mu * budget
+                else:
+                    value = mu * budget + (rest * y_hi if rest > 0.0 else rest * y_lo)
                 if value < bound:
                     if value <= ceiling:
                         continue
@@ -408,7 +413,10 @@ class Request(Family):
             if cost_s > 0.0:
                 mu = r / cost_s
                 rest = q - mu * cost_d
-                value = mu * budget + (rest * x_hi if rest > 0.0 else rest * x_lo)
+                if unit_boxes:
+                    value = mu * budget + rest if rest > 0.0 else mu * budget
+                else:
+                    value = mu * budget + (rest * x_hi if rest > 0.0 else rest * x_lo)
                 if value < bound:
                     if value <= ceiling:
                         continue
