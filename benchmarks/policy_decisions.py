@@ -22,8 +22,9 @@ reference's time.
 fading seen by the policy, log-normal work, ``joint`` with ``warm_start: true`` and, in the
 same round, with its default parameters (the exact path; both with the decision cache on,
 which such requests never hit). It times every ``decide`` call of ``N`` requests and prints
-the amortised microseconds per decision, min / median / max over ``--repeat`` interleaved
-rounds, and the share of warm solves.
+the amortised microseconds per decision in wall-clock and in CPU time (less what the two timers
+add, measured on an empty call), min / median / max over ``--repeat`` interleaved rounds, the
+share of warm solves, and the exact path's time over the warm start's in each round.
 
 The two grid searches are test oracles, not part of the package: they are imported from the
 checkout's ``tests.oracles`` (the checkout this script is in), and skipped if it is absent.
@@ -41,6 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -147,9 +149,10 @@ def engine_scenario(requests: int) -> dict:
     }
 
 
-def engine_decisions(requests: int, seed: int, params: dict) -> tuple[float, float]:
+def engine_decisions(requests: int, seed: int, params: dict) -> tuple[float, float, float]:
     """Amortised seconds per ``decide`` of ``joint`` (``params``) in an engine run of
-    :func:`engine_scenario`, and the share of its solves that were warm."""
+    :func:`engine_scenario`, in wall-clock time and in this thread's CPU time (what a loaded
+    machine inflates less), and the share of its solves that were warm."""
     from coinfer.emulator.api.run import make_engine
     from coinfer.emulator.deployment.replay import load_scenario_traces
     from coinfer.emulator.scenario.schema import scenario_from_dict
@@ -157,43 +160,79 @@ def engine_decisions(requests: int, seed: int, params: dict) -> tuple[float, flo
 
     case = scenario_from_dict(engine_scenario(requests))
     policy = make_policy("joint", params, np.random.default_rng(seed))
-    decide, spent, calls = policy.decide, [0.0], [0]
-
-    def timed(context: PolicyContext) -> object:
-        start = time.perf_counter()
-        decision = decide(context)
-        spent[0] += time.perf_counter() - start
-        calls[0] += 1
-        return decision
-
+    timed, totals = timed_calls(policy.decide)
     policy.decide = timed  # type: ignore[method-assign]
     traces, writer = load_scenario_traces(case), TraceWriter({}, None)
     engine = make_engine(case, seed, traces, writer, policy=policy)
     engine.run()
+    spent, cpu, calls = totals
+    # what the timers themselves add inside the timed span, measured on a call doing nothing
+    empty, empty_totals = timed_calls(lambda context: None)
+    for _ in range(20_000):
+        empty(None)
+    timer_s, timer_cpu_s, timer_calls = empty_totals
     solver = policy.solver  # type: ignore[attr-defined]
     solves = solver.warm_solves + solver.exact_solves
-    return spent[0] / calls[0], solver.warm_solves / max(solves, 1)
+    return (
+        spent / calls - timer_s / timer_calls,
+        cpu / calls - timer_cpu_s / timer_calls,
+        solver.warm_solves / max(solves, 1),
+    )
+
+
+def timed_calls(call: Callable[[Any], object]) -> tuple[Callable[[Any], object], list]:
+    """``call`` timed: a wrapper adding each call's wall-clock and thread CPU seconds and
+    the number of calls to the list it returns with it."""
+    totals = [0.0, 0.0, 0]
+
+    def timed(argument: Any) -> object:
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        result = call(argument)
+        totals[0] += time.perf_counter() - start
+        totals[1] += time.thread_time() - start_cpu
+        totals[2] += 1
+        return result
+
+    return timed, totals
 
 
 def engine_main(requests: int, repeat: int, seed: int) -> None:
-    """Print :func:`engine_decisions` with and without the warm start, interleaved."""
+    """Print :func:`engine_decisions` with and without the warm start, interleaved, and the
+    exact path's time over the warm start's in the same round."""
     import statistics
 
     kinds = {"joint, warm_start: true": {"warm_start": True}, "joint (default: exact)": {}}
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    cpus: dict[str, list[float]] = {kind: [] for kind in kinds}
     warm: dict[str, list[float]] = {kind: [] for kind in kinds}
     for round_index in range(repeat):
         for kind, params in kinds.items():
-            seconds, share = engine_decisions(requests, seed + round_index, params)
+            seconds, cpu_seconds, share = engine_decisions(requests, seed + round_index, params)
             times[kind].append(seconds)
+            cpus[kind].append(cpu_seconds)
             warm[kind].append(share)
+
+    def spread(values: list[float], scale: float = 1e6, digits: int = 1) -> str:
+        ordered = sorted(values)
+        points = (ordered[0], statistics.median(ordered), ordered[-1])
+        return " / ".join(f"{v * scale:.{digits}f}" for v in points)
+
     print(f"joint in an engine run, {requests} requests that all differ, {repeat} rounds")
-    print(f"{'':32s} {'us/decision min / median / max':>32s} {'warm solves':>12s}")
+    print(f"{'us/decision, min / median / max':>60s}")
+    print(f"{'':26s} {'wall clock':>22s} {'CPU (thread)':>22s} {'warm solves':>12s}")
     for kind in kinds:
-        values = sorted(times[kind])
-        points = (values[0], statistics.median(values), values[-1])
-        spread = " / ".join(f"{v * 1e6:.1f}" for v in points)
-        print(f"{kind:32s} {spread:>32s} {statistics.mean(warm[kind]):12.0%}")
+        print(
+            f"{kind:26s} {spread(times[kind]):>22s} {spread(cpus[kind]):>22s}"
+            f" {statistics.mean(warm[kind]):12.0%}"
+        )
+    fast, exact = (times[kind] for kind in kinds)
+    fast_cpu, exact_cpu = (cpus[kind] for kind in kinds)
+    ratios = [b / a for a, b in zip(fast, exact, strict=True)]
+    cpu_ratios = [b / a for a, b in zip(fast_cpu, exact_cpu, strict=True)]
+    print(
+        f"{'exact / warm, same round':26s} {spread(ratios, 1.0, 2):>22s}"
+        f" {spread(cpu_ratios, 1.0, 2):>22s}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

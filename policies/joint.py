@@ -29,9 +29,10 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
-from coinfer.emulator.records import build
+from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.generative_joint import GenerativeOptimiser
+from coinfer.policies.joint_fast import Answer, FastTable
 from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
@@ -105,7 +106,7 @@ class _Template:
         "split",
     )
 
-    def __init__(self, solution: Solution, admit: bool) -> None:
+    def __init__(self, solution: Solution | Answer, admit: bool) -> None:
         self.split = solution.split
         self.rho = solution.rho_device
         self.rho_s = solution.rho_server
@@ -148,6 +149,21 @@ class OptimisingPolicy(Policy[JointParamsT]):
         self._cache: OrderedDict[tuple[object, ...], _Template] = OrderedDict()
         #: the warm-start key of the request being solved (its device), or None
         self._hint: object = None
+        #: warm starts without a Problem (joint_fast), for a policy that solves joint's own
+        #: problem (nothing pinned, the solver's own solve)
+        cls = type(self)
+        self._fast = (
+            bool(getattr(params, "warm_start", False))
+            and cls.pin is OptimisingPolicy.pin
+            and cls.solve is OptimisingPolicy.solve
+            and cls.expected_wait_s is OptimisingPolicy.expected_wait_s
+            and cls.deadline_s is OptimisingPolicy.deadline_s
+            and cls.server_slowdown is OptimisingPolicy.server_slowdown
+        )
+        self._tables: dict[tuple[int, int, int], FastTable] = {}
+        self._last_table: FastTable | None = None
+        #: the queue-aware policy's rounding of the budget left (0: none)
+        self._deadline_step: float = getattr(params, "deadline_step", 0.0)
 
     def check_setting(self, setting: PolicySetting) -> None:
         """Refuse, besides what every policy refuses, a device group without a latency budget
@@ -209,12 +225,15 @@ class OptimisingPolicy(Policy[JointParamsT]):
         if params.work_step > 0.0 and work > 0.0:
             log_step = math.log1p(params.work_step)
             work = math.exp(math.ceil(math.log(work) / log_step - 1e-9) * log_step)
-        deadline = self.deadline_s(context)
-        deadline_step = getattr(params, "deadline_step", 0.0)
-        if deadline != context.deadline_s and deadline_step > 0.0 and deadline > 0.0:
-            log_step = math.log1p(deadline_step)  # a budget reduced by waits: rounded down
-            deadline = math.exp(math.floor(math.log(deadline) / log_step + 1e-9) * log_step)
-        slowdown = self.server_slowdown(context)
+        if self._fast:  # (its own deadline, no slowdown: the hooks are not overridden)
+            deadline, slowdown = context.deadline_s, 1.0
+        else:
+            deadline = self.deadline_s(context)
+            deadline_step = self._deadline_step
+            if deadline != context.deadline_s and deadline_step > 0.0 and deadline > 0.0:
+                log_step = math.log1p(deadline_step)  # a budget reduced by waits: rounded down
+                deadline = math.exp(math.floor(math.log(deadline) / log_step + 1e-9) * log_step)
+            slowdown = self.server_slowdown(context)
         key = (
             id(context.model),
             id(context.device),
@@ -231,8 +250,11 @@ class OptimisingPolicy(Policy[JointParamsT]):
         )
         template = self._cache.get(key) if params.cache_size else None
         if template is None:
-            quantised = context._replace(gain=gain, work_scale=work)
-            template = self._template(quantised, deadline, slowdown)
+            if self._fast and deadline > 0.0 and slowdown == 1.0:
+                template = self._fast_template(context, gain, work, deadline)
+            if template is None:
+                quantised = context._replace(gain=gain, work_scale=work)
+                template = self._template(quantised, deadline, slowdown)
             if not template.feasible and (gain != context.gain or work != context.work_scale):
                 template = self._template(context, deadline, slowdown)  # rounding cost it
             elif params.cache_size:
@@ -243,6 +265,8 @@ class OptimisingPolicy(Policy[JointParamsT]):
 
     def _template(self, context: PolicyContext, deadline: float, slowdown: float) -> _Template:
         params: Any = self.params
+        # what the warm start could do without a Problem, _fast_template did: the exact path
+        warm = not (self._fast and deadline > 0.0 and slowdown == 1.0)
         problem = Problem.from_context(
             context,
             splits=self.splits(context),
@@ -253,11 +277,50 @@ class OptimisingPolicy(Policy[JointParamsT]):
         problem = self.pin(problem, context)
         # warm start from this device's previous solution (exact when false: joint_warm)
         self._hint = context.device_id if getattr(params, "warm_start", False) else None
-        solution = self.solve(problem) if deadline > 0.0 else Solution.infeasible()
+        if deadline <= 0.0:
+            solution = Solution.infeasible()
+        elif warm:
+            solution = self.solve(problem)
+        else:
+            solution = self.solver.solve(problem, self._hint, warm=False)
+            self.solver.remember(self._table(context), self._hint)
         if solution.feasible:
             return _Template(solution, admit=True)
         fallback = self.best_effort(problem)
         return _Template(fallback, admit=params.on_infeasible == "best-effort")
+
+    def _fast_template(
+        self, context: PolicyContext, gain: float, work: float, deadline: float
+    ) -> _Template | None:
+        """The template of a request at this gain and work scale by the warm start without a
+        :class:`Problem` (:meth:`JointSolver.solve_fast`), or None (solve it the exact way)."""
+        solution = self.solver.solve_fast(
+            self._table(context),
+            context.device_id,
+            gain,
+            context.bandwidth_hz,
+            context.noise_psd_w_per_hz,
+            work,
+            context.scale_payload,
+            deadline,
+            context.energy_budget_j,
+        )
+        if solution is None or not solution.feasible:
+            return None
+        return _Template(solution, admit=True)
+
+    def _table(self, context: PolicyContext) -> FastTable:
+        """The fast path's table of ``context``'s model, device and server (built on first use)."""
+        table = self._last_table
+        if table is not None and table.fits(context):
+            return table
+        key = (id(context.model), id(context.device), id(context.server))
+        table = self._tables.get(key)
+        if table is None or not table.fits(context):
+            params: Any = self.params
+            table = self._tables[key] = FastTable(context, self.splits(context), params.rho_min)
+        self._last_table = table
+        return table
 
     def best_effort(self, problem: Problem) -> Solution:
         """Minimum-latency point at the best-effort keep: top clocks and power (not feasible)."""
@@ -273,10 +336,12 @@ class OptimisingPolicy(Policy[JointParamsT]):
             False, index, int(problem.splits[index]), rho, rho_s, p, f, fs, kept, latency, energy
         )
 
+    @inline_builds  # the decision, built by name, compiled to a tuple
     def _decision(self, context: PolicyContext, template: _Template, slowdown: float) -> Decision:
         f_server = min(template.f_server_hz * slowdown, context.server.f_max_hz)
         f_server = max(f_server, context.server.f_min_hz)
-        latency, energy, distortion = predict(
+        predicts = predict if not self._fast else self._table(context).predict  # (equal)
+        latency, energy, distortion = predicts(
             context,
             template.split,
             template.rho,
@@ -285,7 +350,8 @@ class OptimisingPolicy(Policy[JointParamsT]):
             template.f_device_hz,
             f_server,
         )
-        latency += self.expected_wait_s(context, template.split)
+        if not self._fast:  # (joint's own expects no wait)
+            latency += self.expected_wait_s(context, template.split)
         if slowdown != 1.0:  # a shared server stretches the server's compute time
             server_cycles = (
                 template.rho_s

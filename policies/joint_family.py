@@ -37,12 +37,12 @@ _LN2 = math.log(2.0)
 #: constructor (see :data:`coinfer.policies.joint_lp._new`).
 _new = tuple.__new__
 #: Below this ``c·v`` the family's Λ(v) is evaluated by its series (the closed form cancels).
-_SERIES_BELOW = 1e-3
+SERIES_BELOW = 1e-3
 
 
 def lambda_of(y: float) -> float:
     """``(1 + y)·ln(1 + y) − y`` for ``y = c·v ≥ 0`` (``c·Λ``), accurate for small ``y``."""
-    if y < _SERIES_BELOW:
+    if y < SERIES_BELOW:
         return y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0)))
     return (1.0 + y) * math.log1p(y) - y
 
@@ -137,18 +137,60 @@ class Family:
     ``BUDGET_MARGIN`` (and an infinite one replaced by ``HUGE``).
     """
 
+    __slots__ = (
+        "bandwidth",
+        "c",
+        "energy_budget",
+        "f_d_hi",
+        "f_d_lo",
+        "f_s_hi",
+        "f_s_lo",
+        "k_d",
+        "k_s",
+        "p_hi",
+        "p_lo",
+        "problem",
+        "snr",
+        "static",
+        "time_budget",
+        "x_hi",
+        "x_lo",
+        "y_hi",
+        "y_lo",
+    )
+
     def __init__(self, problem: Problem, static: StaticPart) -> None:
         self.problem = problem
+        self._set(
+            static,
+            problem.gain,
+            problem.bandwidth_hz,
+            problem.noise_psd_w_per_hz,
+            problem.deadline_s,
+            problem.energy_budget_j,
+        )
+
+    def _set(
+        self,
+        static: StaticPart,
+        gain: float,
+        bandwidth: float,
+        noise: float,
+        deadline_s: float,
+        energy_budget_j: float,
+    ) -> None:
+        """Set the family's scalars from a problem's static part and per-request numbers
+        (units as in :class:`Problem`; :class:`~coinfer.policies.joint_fast.Request` sets its
+        own from the request's numbers)."""
         self.static = static
-        bandwidth, noise = problem.bandwidth_hz, problem.noise_psd_w_per_hz
-        snr = problem.gain / (bandwidth * noise) if bandwidth > 0 and noise > 0 else 0.0
+        snr = gain / (bandwidth * noise) if bandwidth > 0 and noise > 0 else 0.0
         self.snr = snr if math.isfinite(snr) else 0.0  #: g/(B·N0), per W
         #: c of the parametrisation, per W (any positive value describes the family when c = 0).
         self.c = self.snr if self.snr > 0.0 else 1.0
         self.bandwidth = bandwidth
         shrink = 1.0 - BUDGET_MARGIN
-        self.time_budget = min(problem.deadline_s, HUGE) * shrink
-        self.energy_budget = min(problem.energy_budget_j, HUGE) * shrink
+        self.time_budget = min(deadline_s, HUGE) * shrink
+        self.energy_budget = min(energy_budget_j, HUGE) * shrink
         # (the scalars of the static part, at hand for the scalar evaluation)
         self.p_lo, self.p_hi = static.p_lo, static.p_hi
         self.k_d, self.k_s = static.k_d, static.k_s
@@ -193,8 +235,8 @@ class Family:
             time_left, energy_left, dtime, denergy = self.time_budget, self.energy_budget, 0.0, 0.0
         # clocks at the common level P = Λ/2, clipped
         level = 0.5 * lam
-        f_d, df_d = _clipped_clock(level, self.k_d, self.f_d_lo, self.f_d_hi, dlam, lam)
-        f_s, df_s = _clipped_clock(level, self.k_s, self.f_s_lo, self.f_s_hi, dlam, lam)
+        f_d, df_d = clipped_clock(level, self.k_d, self.f_d_lo, self.f_d_hi, dlam, lam)
+        f_s, df_s = clipped_clock(level, self.k_s, self.f_s_lo, self.f_s_hi, dlam, lam)
         # the LP in (ρ, ρ̃): coefficients per unit ρ and their derivatives along s
         a_d, a_s = split.a_d, split.a_s
         t_d, t_s = a_d / f_d, a_s / f_s
@@ -238,7 +280,7 @@ class Family:
         return FamilyPoint(s, value, status, direction, p, f_d, f_s, x, y_s, free, slope, local)
 
 
-def _clipped_clock(
+def clipped_clock(
     level_w: float, k: float, lo_hz: float, hi_hz: float, dlam: float, lam: float
 ) -> tuple[float, float]:
     """Clock, Hz, at power level P (``k·f³ = P``) clipped to [lo, hi], and its derivative along

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coinfer.policies.joint_bound import Brackets
-from coinfer.policies.joint_family import Family, FamilyPoint, SplitConstants
+from coinfer.policies.joint_family import Family, FamilyPoint, LocalTerms, SplitConstants
 from coinfer.policies.joint_lp import Free
 from coinfer.policies.problem import Problem, Solution
 
@@ -140,7 +140,7 @@ def refine(
                 held = last.held() or other.held()
                 if held is not None:
                     for start in (last, other):
-                        guess = _corner(start, *held)
+                        guess = corner_step(start, *held)
                         if abs(guess - start.s) <= resolution:
                             # converged on the corner from one side: step just across it
                             guess = start.s + (0.5 if start is low else -0.5) * resolution
@@ -165,7 +165,7 @@ def refine(
     return best
 
 
-def _corner(point: FamilyPoint, free: Free, bound: float) -> float:
+def corner_step(point: FamilyPoint, free: Free, bound: float) -> float:
     """Newton's estimate of the ``s`` where both budgets bind with one kept fraction held at
     ``bound`` (nan if there is none).
 
@@ -177,6 +177,11 @@ def _corner(point: FamilyPoint, free: Free, bound: float) -> float:
     local = point.local
     if local is None:
         return math.nan
+    return corner_of(point.s, local, free, bound)
+
+
+def corner_of(s: float, local: LocalTerms, free: Free, bound: float) -> float:
+    """:func:`corner_step` from the local terms ``local`` of the family point at ``s``."""
     time_left, energy_left, dtime, denergy, t_d, t_s, e_d, e_s, g_d, g_s = local
     if free == "server":
         tb, eb, gb, tz, ez, gz = t_d, e_d, g_d, t_s, e_s, g_s
@@ -190,7 +195,7 @@ def _corner(point: FamilyPoint, free: Free, bound: float) -> float:
     dz_e = (denergy - 2.0 * bound * eb * gb) / ez - 2.0 * z_e * gz
     if dz_e == dz_t:
         return math.nan
-    return point.s - (z_e - z_t) / (dz_e - dz_t)
+    return s - (z_e - z_t) / (dz_e - dz_t)
 
 
 def reported_solution(

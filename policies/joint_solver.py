@@ -26,7 +26,8 @@ works, and where each part lives:
   passes the device), the split and ``s`` of that key's previous solution start the
   refinement, and the dual pass is replaced by the dual bound of every split at the point
   found, which certifies it within a relative 1e-9 of the optimum; without a certificate the
-  exact path runs.
+  exact path runs. :meth:`JointSolver.solve_fast` is the same from the request's numbers and a
+  :class:`~coinfer.policies.joint_fast.FastTable`, without building its :class:`Problem`.
 
 The former search (grids and zooms over split, power and power level) is kept as a test oracle
 in ``tests/oracles/grid_search.py``; ``tests/policies/test_joint_solver.py`` compares the solver
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 
 from coinfer.policies.joint_bound import dual_brackets
 from coinfer.policies.joint_family import Family
+from coinfer.policies.joint_fast import Answer, FastTable, Starts, fast_solve
 from coinfer.policies.joint_least_energy import least_energy
 from coinfer.policies.joint_search import best_split, reported_solution
 from coinfer.policies.joint_static import StaticCache
@@ -72,13 +74,14 @@ class JointSolver:
         self.warm_solves = 0  #: solves answered by a certified warm start
         self.exact_solves = 0  #: solves that ran the exact path
 
-    def solve(self, problem: Problem, hint: object = None) -> Solution:
+    def solve(self, problem: Problem, hint: object = None, warm: bool = True) -> Solution:
         """The point with the most kept parameters over every split of ``problem``, or
         :meth:`Solution.infeasible` if no point meets both budgets.
 
         ``hint``: a hashable key (e.g. the device) whose previous solution starts this one
         (:mod:`~coinfer.policies.joint_warm`); the answer is then certified within a relative
-        1e-9 of the optimum, else solved the exact way. None: the exact way.
+        1e-9 of the optimum, else solved the exact way. None: the exact way. ``warm=False``:
+        the exact way, though the hint is still left for the next (after :meth:`solve_fast`).
         """
         if len(problem.splits) == 0:
             return Solution.infeasible()
@@ -86,7 +89,7 @@ class JointSolver:
         family = Family(problem, self._statics.get(problem))
         found = None
         previous = None if hint is None else self._hints.get(hint)
-        if previous is not None:
+        if previous is not None and warm:
             found = warm_solve(family, previous, sizes.refine_tolerance, sizes.refine_iterations)
         if found is None:
             self.exact_solves += 1
@@ -110,6 +113,68 @@ class JointSolver:
             point.f_device_hz,
             point.f_server_hz,
         )
+
+    def solve_fast(
+        self,
+        table: FastTable,
+        hint: object,
+        gain: float,
+        bandwidth_hz: float,
+        noise_psd_w_per_hz: float,
+        work_scale: float,
+        scale_payload: bool,
+        deadline_s: float,
+        energy_budget_j: float,
+    ) -> Answer | None:
+        """The certified solution of the problem of ``table`` at these per-request numbers
+        (:mod:`~coinfer.policies.joint_fast`: no :class:`Problem` built), searched from where
+        the solutions of ``hint`` (else of the last key solved on ``table``) were; None when
+        there is none yet or no certificate: then call :meth:`solve` with ``warm=False`` on
+        the request's problem, then :meth:`remember`."""
+        starts = table.starts.get(hint)
+        if starts is None:
+            last = table.starts.get(None)
+            if last is None:
+                return None
+            starts = Starts(last.row, len(last.s))
+            starts.place(last.row, last.s[last.row])
+            if len(table.starts) >= self.sizes.hints:
+                table.starts.clear()
+            table.starts[hint] = starts
+        sizes = self.sizes
+        solution = fast_solve(
+            table,
+            starts,
+            gain,
+            bandwidth_hz,
+            noise_psd_w_per_hz,
+            work_scale,
+            scale_payload,
+            deadline_s,
+            energy_budget_j,
+            sizes.refine_tolerance,
+            sizes.refine_iterations,
+        )
+        if solution is None:
+            return None
+        self.warm_solves += 1
+        table.starts[None] = starts
+        return solution
+
+    def remember(self, table: FastTable, hint: object) -> None:
+        """Start ``hint``'s next :meth:`solve_fast` where its last :meth:`solve` ended."""
+        previous = self._hints.get(hint)
+        if previous is None or previous.split not in table.rows:
+            return
+        row = table.rows[previous.split]
+        starts = table.starts.get(hint)
+        if starts is None:
+            if len(table.starts) >= self.sizes.hints:
+                table.starts.clear()
+            starts = table.starts[hint] = Starts(row, len(table.splits))
+        starts.row = row
+        starts.place(row, previous.s)
+        table.starts[None] = starts
 
     def least_energy(self, problem: Problem) -> Solution:
         """The point of least energy meeting the deadline at the LOWEST kept fractions allowed

@@ -40,14 +40,15 @@ from typing import NamedTuple
 
 from coinfer.policies.joint_family import Family, SplitConstants
 from coinfer.policies.joint_search import Found, refine
-from coinfer.policies.joint_static import TINY
+from coinfer.policies.joint_static import TINY, StaticPart
+from coinfer.policies.problem import Problem
 
 _LN2 = math.log(2.0)
 #: Relative excess of any split's dual bound over the point found that still certifies it.
 CERTIFICATE_TOLERANCE = 1e-9
 #: Offsets in ln v of the warm grid around the previous decision's s (its middle point).
-_OFFSETS = (-16.0, -2.0, -0.5, 0.0, 0.5, 2.0, 16.0)
-_MIDDLE = _OFFSETS.index(0.0)
+OFFSETS = (-16.0, -2.0, -0.5, 0.0, 0.5, 2.0, 16.0)
+MIDDLE = OFFSETS.index(0.0)
 
 
 class Hint(NamedTuple):
@@ -71,27 +72,84 @@ def warm_solve(family: Family, hint: Hint, tolerance: float, iterations: int) ->
     splits = problem.splits.tolist()
     if hint.split not in splits or not math.isfinite(hint.s):
         return None
+    columns = Columns.of(problem)
     usable = usable_rows(family)
-    row = splits.index(hint.split)
-    if row not in usable:
+    return certified_search(
+        family, columns, usable, splits.index(hint.split), hint.s, tolerance, iterations
+    )
+
+
+class Columns(NamedTuple):
+    """A problem's per-split numbers as lists of floats (rows like ``problem.splits``)."""
+
+    payload_bits: list[float]  #: θ, bits
+    device_params: list[float]  #: q
+    server_params: list[float]  #: s
+    device_cycles: list[float]  #: a_d, cycles
+    server_cycles: list[float]  #: a_s, cycles
+    top: list[float]  #: the most each split keeps (both fractions at their tops)
+
+    @classmethod
+    def of(cls, problem: Problem, static: StaticPart | None = None) -> Columns:
+        """The columns of ``problem`` (``static``: its static part, for ``top``)."""
+        top = (
+            static.top
+            if static is not None
+            else problem.rho_device_hi * problem.device_params
+            + problem.rho_server_hi * problem.server_params
+        )
+        return cls(
+            problem.payload_bits.tolist(),
+            problem.device_params.tolist(),
+            problem.server_params.tolist(),
+            problem.device_cycles.tolist(),
+            problem.server_cycles.tolist(),
+            top.tolist(),
+        )
+
+    def constants(self, row: int) -> SplitConstants:
+        """The scalar constants of split row ``row`` (:meth:`SplitConstants.of`'s values)."""
+        return SplitConstants(
+            row,
+            self.device_params[row],
+            self.server_params[row],
+            self.device_cycles[row],
+            self.server_cycles[row],
+            self.payload_bits[row],
+        )
+
+
+def certified_search(
+    family: Family,
+    columns: Columns,
+    usable: list[int],
+    row: int,
+    start: float,
+    tolerance: float,
+    iterations: int,
+) -> Found | None:
+    """The search of :func:`warm_solve` on ``columns`` from split row ``row`` at ``s = start``
+    over the ``usable`` rows (:func:`usable_rows`): the certified best point, or None."""
+    if row not in usable or not math.isfinite(start):
         return None
-    start = hint.s
     found: dict[int, Found] = {}
     settled: set[int] = set()  # refined rows whose own bound certifies their point
     while True:
-        split = SplitConstants.of(problem, row)
-        grid = [start + offset for offset in _OFFSETS]
-        point = refine(family, split, grid, _MIDDLE, tolerance, iterations)  # type: ignore[arg-type]
+        split = columns.constants(row)
+        grid = [start + offset for offset in OFFSETS]
+        point = refine(family, split, grid, MIDDLE, tolerance, iterations)  # type: ignore[arg-type]
         if not math.isfinite(point.value):
             return None
         found[row] = Found(split, point)
-        if bounds_at(family, point.s, [row])[0] <= _ceiling(point.value):
+        if bounds_of(family, columns, point.s, [row])[0] <= ceiling_of(point.value):
             settled.add(row)
         best = max(found.values(), key=_value_of)
-        ceiling = _ceiling(best.point.value)
+        ceiling = ceiling_of(best.point.value)
         above = [
             (bound, other)
-            for bound, other in zip(bounds_at(family, best.point.s, usable), usable, strict=True)
+            for bound, other in zip(
+                bounds_of(family, columns, best.point.s, usable), usable, strict=True
+            )
             if bound > ceiling and other not in settled
         ]
         if not above:
@@ -102,7 +160,7 @@ def warm_solve(family: Family, hint: Hint, tolerance: float, iterations: int) ->
         start = best.point.s
 
 
-def _ceiling(value: float) -> float:
+def ceiling_of(value: float) -> float:
     """The most any split's bound may exceed ``value`` by and still certify it."""
     return value + CERTIFICATE_TOLERANCE * abs(value)
 
@@ -114,14 +172,18 @@ def _value_of(found: Found) -> float:
 def usable_rows(family: Family) -> list[int]:
     """Rows of the splits whose upload alone can meet the deadline at the top power (those the
     exact path searches; the others are infeasible)."""
-    problem = family.problem
-    deadline, snr, p_hi = problem.deadline_s, family.snr, family.p_hi
+    return usable_of(family, family.problem.payload_bits.tolist(), family.problem.deadline_s)
+
+
+def usable_of(family: Family, payload_bits: list[float], deadline_s: float) -> list[int]:
+    """:func:`usable_rows` for the payloads ``payload_bits`` (bits) and deadline (s)."""
+    snr, p_hi = family.snr, family.p_hi
     rows = []
-    for row, theta in enumerate(problem.payload_bits.tolist()):
+    for row, theta in enumerate(payload_bits):
         if theta <= 0.0:
             rows.append(row)  # nothing to send: needs no power
-        elif deadline > 0.0 and snr > 0.0:
-            exponent = theta * (1.0 / (deadline * family.bandwidth))
+        elif deadline_s > 0.0 and snr > 0.0:
+            exponent = theta * (1.0 / (deadline_s * family.bandwidth))
             if exponent < 1000.0 and (2.0**exponent - 1.0) * ((1.0 + 1e-9) / snr) <= p_hi:
                 rows.append(row)
     return rows
@@ -135,7 +197,12 @@ def bounds_at(family: Family, s: float, rows: list[int]) -> list[float]:
     The formulas of ``joint_bound._least_bounds`` at one ``s``, in plain floats (a side that
     does not compute gives no breakpoint; with neither, the bound is the most kept).
     """
-    problem, static = family.problem, family.static
+    return bounds_of(family, Columns.of(family.problem, family.static), s, rows)
+
+
+def bounds_of(family: Family, columns: Columns, s: float, rows: list[int]) -> list[float]:
+    """:func:`bounds_at` on the per-split numbers ``columns``."""
+    static = family.static
     v = math.exp(s)
     c = family.c
     y = c * v
@@ -149,10 +216,7 @@ def bounds_at(family: Family, s: float, rows: list[int]) -> list[float]:
     per_d = (lam + level_d) / math.cbrt(level_d / static.k_d)  # per device cycle
     per_s = (lam + level_s) / math.cbrt(level_s / static.k_s)  # per server cycle
     x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
-    thetas = problem.payload_bits.tolist()
-    q_d, q_s = problem.device_params.tolist(), problem.server_params.tolist()
-    a_d, a_s = problem.device_cycles.tolist(), problem.server_cycles.tolist()
-    top = static.top.tolist()
+    thetas, q_d, q_s, a_d, a_s, top = columns
     bounds = []
     for row in rows:
         budget = base - spend * thetas[row]
