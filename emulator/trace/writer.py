@@ -138,8 +138,14 @@ class TableWriter:
         if self._writer is None:
             assert self._path is not None
             self._path.parent.mkdir(parents=True, exist_ok=True)
+            # dictionary pages for the categorical columns only: on the numeric ones Parquet's
+            # dictionary attempt costs more time than zstd alone, for a larger file
+            dictionary = [c.name for c in self.declaration.columns if c.categorical]
             self._writer = pq.ParquetWriter(
-                partial_path(self._path), self._schema, compression="zstd"
+                partial_path(self._path),
+                self._schema,
+                compression="zstd",
+                use_dictionary=dictionary,
             )
         return self._writer
 
