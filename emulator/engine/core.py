@@ -682,7 +682,7 @@ class Engine:
         start = simpy.Event(self.env)
         start._ok = True
         start._value = device
-        start.callbacks.append(self._first_arrival)  # type: ignore[union-attr]
+        start.callbacks.append(self._first_arrival)
         self.env.schedule(start, simpy.core.URGENT)
 
     def _first_arrival(self, event: simpy.Event) -> None:

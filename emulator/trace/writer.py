@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -60,7 +61,8 @@ class TableWriter:
         self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
         self._observers: list[Callable[[pa.Table], None]] = []
-        self.append = self._flat.extend  #: add one row (a tuple in column order)
+        #: add one row (a tuple in column order)
+        self.append: Callable[[tuple[Any, ...]], None] = self._flat.extend
 
     @property
     def rows_appended(self) -> int:
