@@ -1,12 +1,12 @@
-"""Writing a declared table: rows buffered as tuples, turned into columns, streamed to Parquet.
+"""Writing a declared table: rows buffered flat, turned into columns, streamed to Parquet.
 
 Rows are given as tuples (in the table's column order, built with
 ``build(table, name=value, ...)``), buffered one after the other in one flat list (``extend``:
 no per-row object kept, and a column is one slice of it) and turned into columns every
-``chunk_rows`` rows, so memory
-stays bounded however long the run: with an output path each chunk is appended to a Parquet file
-as a row group; without one, chunks are kept as Arrow tables for :meth:`TableWriter.table`.
-Categorical columns arrive as integer codes into label lists and are stored dictionary-encoded.
+``chunk_rows`` rows, so memory stays bounded however long the run: with an output path each
+chunk is appended to a Parquet file as a row group; without one, chunks are kept as Arrow tables
+for :meth:`TableWriter.table`. Categorical columns arrive as integer codes into label lists and
+are stored dictionary-encoded (the only columns with Parquet dictionary pages).
 A table of many small rows (one per generated token, say) may instead be appended a block of
 rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
 Observers (:meth:`TableWriter.observe`) see every chunk as it is written: the run's summary is
