@@ -12,7 +12,9 @@ served first come, first served by its cell's edge server (a ``simpy.Resource``)
 fading block (one pending wake-up, as any careful SimPy model would). Each finished request
 appends its latency to a list; the run stops after ``requests`` arrivals and prints one JSON
 line: requests, seconds (wall, from the first event to the end) and the CPU seconds of the
-process over the same span, set-up seconds (before the first event), mean latency, peak RSS.
+process over the same span, set-up seconds (before the first event), mean latency, peak RSS,
+and the SimPy events scheduled (read from SimPy's event counter after the run: nothing is
+counted while it runs).
 
 Run:  python benchmarks/bare_simpy.py --devices 1000 --requests 100000 [--seed 1]
 """
@@ -160,6 +162,7 @@ def run(devices: int, requests: int, seed: int) -> dict[str, float]:
     env.run()
     ended, ended_cpu = time.perf_counter(), time.process_time()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    events = next(env._eid)  # SimPy numbers every event it schedules: this many were
     return {
         "requests": requests,
         "completed": len(latencies),
@@ -168,6 +171,7 @@ def run(devices: int, requests: int, seed: int) -> dict[str, float]:
         "setup_s": first - started,
         "mean_latency_s": sum(latencies) / len(latencies),
         "peak_rss_mb": peak / 1e6 if sys.platform == "darwin" else peak / 1024,
+        "events": events,
     }
 
 

@@ -15,7 +15,8 @@ the script and coinfer back to back (their order alternating), so both see the s
 load. The machine is shared: the **ratios** within a round are the figures that count, not
 the absolute rates. Printed per size, min / median / max over the rounds: the ratio of
 coinfer's requests/s to the script's, both rates, coinfer's rate over its own rate at 1,000
-devices (same round), set-up seconds (to the first SimPy event) and peak RSS. Each ratio is
+devices (same round), set-up seconds (to the first SimPy event), peak RSS and the SimPy events
+scheduled per request (read from SimPy's event counter after the run). Each ratio is
 also given in CPU time (requests per CPU second of the process over the same span), which
 other jobs on the machine disturb less than wall time.
 ``--reference REV`` adds a third contender: coinfer at git revision ``REV`` of this repository
@@ -118,9 +119,12 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
     original_step = simpy.Environment.step
     first: list[float] = []
 
+    environments: list[simpy.Environment] = []
+
     def first_step(env: simpy.Environment) -> None:
         first.append(time.perf_counter())
         first.append(time.process_time())
+        environments.append(env)
         simpy.Environment.step = original_step  # type: ignore[method-assign]
         original_step(env)
 
@@ -135,6 +139,7 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "requests": result.stats.requests,
+        "events": next(environments[0]._eid),  # SimPy numbers every event it schedules
         "completed": completed,
         "seconds": ended - first[0],
         "cpu_seconds": ended_cpu - first[1],
@@ -225,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     def cpu_rate(kind: str, devices: int) -> list[float]:
         return [r["requests"] / r["cpu_seconds"] for r in results[kind, devices]]
 
+    def per_request(kind: str, devices: int) -> list[float]:
+        return [r["events"] / r["requests"] for r in results[kind, devices]]
+
     def over(a: list[float], b: list[float]) -> list[float]:
         return [x / y for x, y in zip(a, b, strict=True)]
 
@@ -247,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"set-up {spread([r['setup_s'] for r in results[kind, devices]])} s "
                 f"(bare {spread([r['setup_s'] for r in results['bare', devices]])}); "
                 f"peak RSS {spread([r['peak_rss_mb'] for r in results[kind, devices]], 0)} MB "
-                f"(bare {spread([r['peak_rss_mb'] for r in results['bare', devices]], 0)})"
+                f"(bare {spread([r['peak_rss_mb'] for r in results['bare', devices]], 0)}); "
+                f"SimPy events per request {spread(per_request(kind, devices))} "
+                f"(bare {spread(per_request('bare', devices))})"
             )
             if 1000 in sizes and devices != 1000:
                 own = over(rate(kind, devices), rate(kind, 1000))

@@ -60,3 +60,17 @@ def test_both_give_the_same_mean_latency():
     coinfer = float(trace["latency_s"].mean())
     assert coinfer == pytest.approx(bare, rel=0.12)
     assert float(trace["latency_server_compute_s"].mean()) == pytest.approx(0.1, rel=1e-9)
+
+
+def test_coinfer_schedules_under_a_third_of_the_scripts_events():
+    """The script spends about 10 SimPy events on a request (its process and its start, the
+    upload's wake-ups at every start, end and fading block, the server's request, grant,
+    service and release); coinfer about 2 (the arrival, and about one uplink wake-up: the FCFS
+    server's start and finish are computed on arrival, fading blocks integrated without
+    events). Both count what SimPy's own event counter gives after the run."""
+    bare = bare_simpy.run(100, 2000, seed=1)
+    coinfer = versus_simpy.run_coinfer(100, 2000, seed=1)
+    bare_per_request = bare["events"] / bare["requests"]
+    coinfer_per_request = coinfer["events"] / coinfer["requests"]
+    assert 8.0 < bare_per_request < 12.0
+    assert 2.0 < coinfer_per_request < bare_per_request / 3

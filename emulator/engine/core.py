@@ -1,7 +1,8 @@
 """The SimPy engine: the life of every request, from arrival to result.
 
-One :class:`simpy.Environment` per run. Every device is a SimPy process that generates its
-requests. A request then goes through:
+One :class:`simpy.Environment` per run. Every device generates its requests by a chain of
+timeouts (each arrival schedules the next; a group with merged arrivals has one chain). A
+request then goes through:
 
 1. **decision**: the policy gets a :class:`~coinfer.policies.base.PolicyContext` and returns a
    :class:`~coinfer.policies.base.Decision`, checked against the bounds; a request the policy does
@@ -40,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Callable, Collection, Generator, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -601,7 +602,7 @@ class Engine:
                 group = next(merged, None)
                 continue
             if devices is None or index in devices:
-                self.env.process(self._source(self._device(index)))
+                self._start_source(self._device(index))
             index += 1
 
     def _device(self, index: int) -> _Device:
@@ -673,18 +674,33 @@ class Engine:
             stopped_at_s=self._stopped_at_s,
         )
 
-    def _source(self, device: _Device) -> Generator[simpy.Event, object, None]:
-        """SimPy process: the device's arrivals until the duration or request count is reached."""
-        env = self.env
-        timeout, arrive, duration_s = env.timeout, self._arrive, self.duration_s  # hot loop
-        for gap in device.gaps:
-            if env.now + gap > duration_s:
-                return
-            yield timeout(gap)
-            if self.remaining <= 0:
-                return
-            self.remaining -= 1
-            arrive(device)
+    def _start_source(self, device: _Device) -> None:
+        """Start the device's arrivals, until the duration or request count is reached: a chain
+        of timeouts, each arrival scheduling the next (no SimPy process: no generator to resume
+        per arrival). The first gap is drawn by an urgent event scheduled now, where a process
+        would have started, so that every event keeps its place in SimPy's order."""
+        start = simpy.Event(self.env)
+        start._ok = True
+        start._value = device
+        start.callbacks.append(self._first_arrival)
+        self.env.schedule(start, simpy.core.URGENT)
+
+    def _first_arrival(self, event: simpy.Event) -> None:
+        self._next_arrival(event._value)
+
+    def _next_arrival(self, device: _Device) -> None:
+        """Schedule the device's next arrival (none past the duration or its gaps' end)."""
+        gap = next(device.gaps, None)
+        if gap is not None and self.env.now + gap <= self.duration_s:
+            self.env.timeout(gap, device).callbacks.append(self._device_arrival)
+
+    def _device_arrival(self, event: simpy.Event) -> None:
+        if self.remaining <= 0:
+            return
+        self.remaining -= 1
+        device = event._value
+        self._arrive(device)
+        self._next_arrival(device)
 
     def _start_merged(self, group: range) -> None:
         """Start the merged arrivals of a group of Poisson devices (:mod:`.merged`): a chain of

@@ -1,10 +1,12 @@
-"""Writing a declared table: rows buffered as tuples, turned into columns, streamed to Parquet.
+"""Writing a declared table: rows buffered flat, turned into columns, streamed to Parquet.
 
-Rows are buffered as tuples (in the table's column order, built with
-``build(table, name=value, ...)``) and turned into columns every ``chunk_rows`` rows, so memory
-stays bounded however long the run: with an output path each chunk is appended to a Parquet file
-as a row group; without one, chunks are kept as Arrow tables for :meth:`TableWriter.table`.
-Categorical columns arrive as integer codes into label lists and are stored dictionary-encoded.
+Rows are given as tuples (in the table's column order, built with
+``build(table, name=value, ...)``), buffered one after the other in one flat list (``extend``:
+no per-row object kept, and a column is one slice of it) and turned into columns every
+``chunk_rows`` rows, so memory stays bounded however long the run: with an output path each
+chunk is appended to a Parquet file as a row group; without one, chunks are kept as Arrow tables
+for :meth:`TableWriter.table`. Categorical columns arrive as integer codes into label lists and
+are stored dictionary-encoded (the only columns with Parquet dictionary pages).
 A table of many small rows (one per generated token, say) may instead be appended a block of
 rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
 Observers (:meth:`TableWriter.observe`) see every chunk as it is written: the run's summary is
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,26 +52,30 @@ class TableWriter:
         self.set_labels(labels)
         self._path = None if path is None else Path(path)
         self._chunk_rows = chunk_rows
-        self._rows: list[tuple] = []
+        #: the buffered rows' values, row after row (column j of row i at i·width + j)
+        self._flat: list[object] = []
+        self._width = len(table.columns)
         self._blocks: list[tuple[np.ndarray, ...]] = []
         self._block_rows = 0
         self._tables: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
         self._observers: list[Callable[[pa.Table], None]] = []
-        self.append = self._rows.append  #: add one row (a tuple in column order)
+        #: add one row (a tuple in column order)
+        self.append: Callable[[tuple[Any, ...]], None] = self._flat.extend
 
     @property
     def rows_appended(self) -> int:
         """Rows given so far: written or kept, and still buffered."""
-        return self.rows_written + len(self._rows) + self._block_rows
+        return self.rows_written + len(self._flat) // self._width + self._block_rows
 
     def use_table(self, table: Table) -> None:
         """Write ``table`` instead (only before the first row: ``RuntimeError`` after)."""
-        if self._rows or self._blocks or self.rows_written or self._writer is not None:
+        if self._flat or self._blocks or self.rows_written or self._writer is not None:
             raise RuntimeError(f"use_table({table.name!r}) after rows were written")
         self.declaration = table
         self._schema = table.schema
+        self._width = len(table.columns)
 
     def set_labels(self, labels: dict[str, list[str]]) -> None:
         """Labels of the categorical columns (before the first flush)."""
@@ -80,13 +87,13 @@ class TableWriter:
 
     def maybe_flush(self) -> None:
         """Flush if the buffer holds a full chunk (call after appending)."""
-        if len(self._rows) >= self._chunk_rows:
+        if len(self._flat) >= self._chunk_rows * self._width:
             self.flush()
 
     def append_block(self, columns: tuple[np.ndarray, ...]) -> None:
         """Add rows given as one array per column, in column order (no categorical column);
         rows appended one by one before are written first."""
-        if self._rows:
+        if self._flat:
             self.flush()
         self._blocks.append(columns)
         self._block_rows += len(columns[0])
@@ -97,10 +104,17 @@ class TableWriter:
         """Turn buffered rows into one Arrow table and write or keep it."""
         if self._blocks:
             self._flush_blocks()
-        if not self._rows:
+        flat = self._flat
+        if not flat:
             return
-        columns = list(zip(*self._rows, strict=True))
-        self._rows.clear()
+        width = self._width
+        if len(flat) % width:
+            raise ValueError(
+                f"{len(flat)} values buffered for table {self.declaration.name!r}, expected a "
+                f"multiple of its {width} columns: a row of another width was appended"
+            )
+        columns = [flat[j::width] for j in range(width)]
+        flat.clear()
         arrays = []
         for column, values in zip(self.declaration.columns, columns, strict=True):
             if column.categorical:
@@ -138,8 +152,14 @@ class TableWriter:
         if self._writer is None:
             assert self._path is not None
             self._path.parent.mkdir(parents=True, exist_ok=True)
+            # dictionary pages for the categorical columns only: on the numeric ones Parquet's
+            # dictionary attempt costs more time than zstd alone, for a larger file
+            dictionary = [c.name for c in self.declaration.columns if c.categorical]
             self._writer = pq.ParquetWriter(
-                partial_path(self._path), self._schema, compression="zstd"
+                partial_path(self._path),
+                self._schema,
+                compression="zstd",
+                use_dictionary=dictionary,
             )
         return self._writer
 

@@ -235,3 +235,33 @@ def test_a_second_table_is_declared_written_and_documented_the_same_way(tmp_path
     monkeypatch.setitem(TABLES, "tokens", tokens)
     doc = render("<!-- columns of tokens: generated -->\n<!-- end of columns -->")
     assert "| `t_emitted` | float64 | s | time | time the token was emitted |" in doc
+
+
+def test_rows_are_buffered_flat_and_a_row_of_another_width_is_refused(tmp_path):
+    """The writer keeps its buffered rows as one flat list (column j of row i at i·width + j):
+    rows of the declared width come back column by column, in order; a row of another width
+    cannot be told apart once buffered, so the flush refuses the buffer instead of shifting
+    every later column."""
+    from coinfer.emulator.trace.writer import TableWriter
+
+    pair = ColumnGroup(
+        "pair",
+        "two columns",
+        (
+            Column("request_id", pa.int64(), "", Role.IDENTITY, "request"),
+            Column("t_s", pa.float64(), "s", Role.TIME, "a time"),
+        ),
+    )
+    table = Table("pairs", "pairs", (pair,))
+    writer = TableWriter(table, {})
+    for index in range(5):
+        writer.append(build(table, request_id=index, t_s=index / 4))
+    assert writer.rows_appended == 5
+    writer.flush()
+    assert writer.table().to_pydict() == {
+        "request_id": [0, 1, 2, 3, 4],
+        "t_s": [0.0, 0.25, 0.5, 0.75, 1.0],
+    }
+    writer.append((5, 1.25, 6))
+    with pytest.raises(ValueError, match="expected a multiple of its 2 columns"):
+        writer.flush()
