@@ -1,0 +1,359 @@
+"""Frequency-domain PF with an averaging window (``sharing: pf-window-fd``) and round robin TTI by
+TTI (``sharing: round-robin``) against their definitions and against theory.
+
+``pf-window-fd``'s definition (docs/radio.md): TTIs of ``τ`` from ``t = 0``; in each, the band
+is split into the shares ``b_k`` maximising ``Σ r_k(b_k)/R_k`` with
+``r_k(b) = b·log2(1 + c_k/b)``, ``c_k = p_k·g_k(s)/N0``; each upload sends ``r_k(b_k)·τ`` bits
+and every average moves as ``R_k ← (1 − 1/T_c)·R_k + (1/T_c)·r_k(b_k)``. ``round-robin``'s:
+each TTI the whole band goes to the head of a queue, which goes to its tail unless it finished.
+Both join at the next TTI boundary and send the last bit at ``s + left/r`` inside its TTI.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+from scipy.optimize import brentq
+from scipy.special import lambertw
+
+from coinfer.emulator.deployment.spec import CellSpec
+from coinfer.emulator.engine.fading import BlockFading, fading_law
+from coinfer.emulator.engine.pf_window import PfWindowParams, PfWindowUplink, TtiParams
+from coinfer.emulator.engine.tti_schedulers import (
+    PfWindowFdUplink,
+    RoundRobinTtiUplink,
+    weighted_pf_shares_hz,
+)
+from coinfer.emulator.engine.uplink import PsUplink, pf_shares_hz
+from coinfer.emulator.model.reference import shannon_rate_bps
+from coinfer.emulator.scenario.schema import Fading
+from tests.emulator.test_pf_window import lone_device, upload_only  # noqa: F401 (a fixture)
+
+BAND_HZ = 5e6
+NOISE_W_PER_HZ = 2e-19
+TTI_S = 1e-3
+
+
+class Job:
+    """What the uplink reads of an upload (the engine's request record has more)."""
+
+    def __init__(self, bits: float, power_w: float, gain: float, fading=None) -> None:
+        self.bits = bits
+        self.left = bits
+        self.tx_power_w = power_w
+        self.mean_gain = gain
+        self.fading = fading
+        self.link = None
+        self.device = None
+        self.done_s: float | None = None
+
+    def copy(self) -> Job:
+        return Job(self.bits, self.tx_power_w, self.mean_gain, self.fading)
+
+    def gain_at(self, s: float) -> float:
+        factor = 1.0 if self.fading is None else self.fading.gain(self.fading.block_at(s))
+        return self.mean_gain * factor
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the timeouts scheduled on it."""
+
+    timeouts = 0
+
+    def timeout(self, delay, value=None):
+        self.timeouts += 1
+        return super().timeout(delay, value)
+
+
+def drive(kind, jobs, arrivals_s, window_tti=20.0, tti_s=TTI_S, until_s=None):
+    """Start ``jobs`` at ``arrivals_s`` on an uplink of ``kind`` (a class, sharing the band by
+    its discipline); returns the uplink and its environment once every upload is done (or at
+    ``until_s``)."""
+    env = CountingEnvironment()
+    if kind is PsUplink:
+        sharing, params = "ps", None
+    elif kind is RoundRobinTtiUplink:
+        sharing, params = "round-robin", TtiParams(tti_s=tti_s)
+    else:
+        sharing = "pf-window-fd" if kind is PfWindowFdUplink else "pf-window"
+        params = PfWindowParams(pf_window_tti=window_tti, tti_s=tti_s)
+    cell = CellSpec(
+        index=0,
+        id="c0",
+        bandwidth_hz=BAND_HZ,
+        noise_psd_w_per_hz=NOISE_W_PER_HZ,
+        sharing=sharing,
+        server=0,
+        num_devices=1,
+        sharing_params=params,
+    )
+
+    def done(job: Job) -> None:
+        assert job.done_s is None, "an upload finished twice"
+        job.done_s = env.now
+
+    uplink = kind(env, cell, done)
+    for job, at_s in sorted(zip(jobs, arrivals_s, strict=True), key=lambda pair: pair[1]):
+        env.timeout(at_s).callbacks.append(lambda _event, job=job: uplink.start(job))
+    env.run(until=until_s)
+    return uplink, env
+
+
+def closed_form_shares_hz(received, averages, band_hz):
+    """The shares maximising ``Σ r_k(b_k)/R_k`` written out: ``r'(b) = μ·R`` reads
+    ``z + e^(−z) = a`` with ``a = 1 + μ·R·ln 2``, ``1 + c/b = e^z``, whose positive root is
+    ``z = a + W₀(−e^(−a))`` (Lambert's W); ``μ`` (one scalar) by Brent's method."""
+    c, averages = np.asarray(received, float), np.asarray(averages, float)
+
+    def shares(log_mu: float) -> np.ndarray:
+        a = 1.0 + np.exp(log_mu) * averages * math.log(2.0)
+        with np.errstate(divide="ignore", over="ignore"):  # x = ∞: a share of 0
+            x = np.expm1(a + lambertw(-np.exp(-a), 0).real)
+            found: np.ndarray = c / x
+        return found
+
+    def excess(log_mu: float) -> float:
+        total = float(shares(log_mu).sum())
+        if total <= 0.0 or not total < 1e300:  # every share 0, or one unbounded
+            return -1e3 if total <= 0.0 else 1e3
+        return math.log(total / band_hz)
+
+    found = shares(brentq(excess, -80.0, 80.0, xtol=1e-15, rtol=1e-15, maxiter=500))
+    return found * (band_hz / found.sum())
+
+
+# ---- the shares of one TTI ----------------------------------------------------------------
+
+
+def test_one_ttis_shares_are_the_closed_form_and_fill_the_band():
+    """400 random TTIs, 2 to 11 uploads, SNR per Hz from 1e-3 to 1e4 on the band, averages
+    from 1 bit/s (a newcomer) to 100 Mbit/s: the solver's shares equal the Lambert-W closed form
+    to 1e-9 of the band, add up to the band, and every upload with a share has the same
+    weighted marginal rate ``r'_k(b_k)/R_k``."""
+    rng = np.random.default_rng(0)
+    for case in range(400):
+        n = int(rng.integers(2, 12))
+        band_hz = 10 ** rng.uniform(5.0, 8.0)
+        received = list(band_hz * 10 ** rng.uniform(-3.0, 4.0, size=n))
+        spread = 8.0 if case % 2 else 0.5
+        averages = list(10 ** rng.uniform(8.0 - spread, 8.0, size=n))
+        shares, _guess = weighted_pf_shares_hz(received, averages, band_hz)
+        expected = closed_form_shares_hz(received, averages, band_hz)
+        assert np.abs(np.array(shares) - expected).max() <= 1e-9 * band_hz
+        assert sum(shares) == pytest.approx(band_hz, rel=1e-14)
+        kept = np.array(shares) > 1e-6 * band_hz
+        x = np.array(received)[kept] / np.array(shares)[kept]
+        marginal = np.log2(1 + x) - x / ((1 + x) * math.log(2))
+        weighted = marginal / np.array(averages)[kept]
+        np.testing.assert_allclose(weighted, weighted[0], rtol=1e-7)
+
+
+def test_the_weighted_optimum_at_the_rates_it_gives_is_the_converged_pf_shares():
+    """Kushner–Whiting's fixed point: with ``R_k`` equal to the rates of ``pf``'s shares
+    (``pf_shares_hz``, ``r'/r`` equal), the weighted optimum is those shares again."""
+    received = [1e6, 3e7, 2e8, 4e9]
+    pf = pf_shares_hz(np.array(received), BAND_HZ)
+    rates = [b * math.log2(1 + c / b) for b, c in zip(pf, received, strict=True)]
+    shares, _guess = weighted_pf_shares_hz(received, rates, BAND_HZ)
+    np.testing.assert_allclose(shares, pf, rtol=1e-7)
+
+
+# ---- pf-window-fd: bridge, definition, long run, conservation ----------------------------
+
+
+def test_identical_uploads_starting_together_get_equal_shares_each_tti_which_is_ps():
+    """Four uploads with one channel (the same fading blocks, aligned with the TTIs) and one size
+    have equal averages, so each TTI equal shares ``B/4``: they finish together, when ``ps``
+    finishes them, and without fading at the closed form ``θ/r(B/4)``."""
+    tti_s = 2.0**-10  # a power of two: block and TTI edges meet exactly
+    law = fading_law(Fading(law="rayleigh"))
+    fading = BlockFading(law, 3 * tti_s, np.random.SeedSequence(5))
+    fading.offset_s = 0.0
+    for shared_fading in (None, fading):
+        jobs = [Job(1.3e6, 0.5, 2.77e-11, shared_fading) for _ in range(4)]
+        ps_jobs = [job.copy() for job in jobs]
+        drive(PfWindowFdUplink, jobs, [0.0] * 4, window_tti=30.0, tti_s=tti_s)
+        drive(PsUplink, ps_jobs, [0.0] * 4)
+        ps_s = [job.done_s for job in ps_jobs]
+        assert [job.done_s for job in jobs] == pytest.approx(ps_s, rel=1e-12)
+        if shared_fading is None:
+            rate = shannon_rate_bps(0.5, 2.77e-11, BAND_HZ / 4, NOISE_W_PER_HZ)
+            assert ps_s == pytest.approx([1.3e6 / rate] * 4, rel=1e-12)
+
+
+def fd_reference(jobs, arrivals_s, window_tti):
+    """Each upload's finish time and the band time used, by ``pf-window-fd``'s definition, TTI
+    by TTI, with the closed-form shares."""
+    beta = 1.0 / window_tti
+    order = sorted(range(len(jobs)), key=lambda j: arrivals_s[j])
+    left = [job.bits for job in jobs]
+    average = [1.0] * len(jobs)
+    finish = [math.nan] * len(jobs)
+    active: list[int] = []
+    busy_s = 0.0
+    i = 0
+    while order or active:
+        s = i * TTI_S
+        while order and arrivals_s[order[0]] <= s:  # joins at the first boundary after it
+            active.append(order.pop(0))
+        if active:
+            received = [
+                jobs[j].tx_power_w * jobs[j].gain_at(s) / NOISE_W_PER_HZ for j in active
+            ]
+            shares = closed_form_shares_hz(received, [average[j] for j in active], BAND_HZ)
+            for j, b, c in zip(list(active), shares, received, strict=True):
+                r = b * math.log2(1 + c / b) if b > 0 else 0.0
+                average[j] = (1 - beta) * average[j] + beta * r
+                if left[j] <= r * TTI_S:
+                    finish[j] = s + left[j] / r
+                    busy_s += b / BAND_HZ * (left[j] / r)
+                    active.remove(j)
+                else:
+                    left[j] -= r * TTI_S
+                    busy_s += b / BAND_HZ * TTI_S
+        i += 1
+    return finish, busy_s
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_pf_window_fd_equals_the_tti_by_tti_loop_on_random_cases(case):
+    """Random powers, gains, sizes, arrival times and Rayleigh block fading (coherence from a
+    fraction of a TTI to many), windows from 2 to 200 TTIs: every finish time, and the band time
+    used, is the one of the plain per-TTI loop with the closed-form shares."""
+    rng = np.random.default_rng(200 + case)
+    law = fading_law(Fading(law="rayleigh"))
+    coherence_s = float(rng.choice([0.4e-3, 1e-3, 2.5e-3, 20e-3]))
+    n = int(rng.integers(3, 7))
+    jobs = []
+    for j in range(n):
+        fading = BlockFading(law, coherence_s, np.random.SeedSequence([case, j]))
+        jobs.append(Job(rng.uniform(2e4, 3e5), rng.uniform(0.05, 0.5),
+                        10 ** rng.uniform(-12.0, -9.5), fading))  # fmt: skip
+    arrivals_s = list(rng.uniform(0.0, 0.03, size=n))
+    arrivals_s[1] = arrivals_s[0]  # two at once
+    arrivals_s[-1] = 7 * TTI_S  # one on a boundary
+    window = float(rng.choice([2.0, 5.0, 20.0, 200.0]))
+    expected, busy_s = fd_reference([job.copy() for job in jobs], arrivals_s, window)
+    uplink, _env = drive(PfWindowFdUplink, jobs, arrivals_s, window)
+    assert [job.done_s for job in jobs] == pytest.approx(expected, rel=1e-9)
+    assert uplink.busy_s == pytest.approx(busy_s, rel=1e-9)
+
+
+def bits_sent_by(horizon_s: float, jobs: list[Job], window_tti: float) -> np.ndarray:
+    uplink, _env = drive(PfWindowFdUplink, jobs, [0.0] * len(jobs), window_tti, until_s=horizon_s)
+    for job in jobs:
+        uplink.withdraw(job)
+    return np.array([job.bits - job.left for job in jobs])
+
+
+def test_with_fixed_rates_the_shares_converge_to_the_converged_pf_shares():
+    """Fixed unequal gains, a window of 20 TTIs: from the 2,000th TTI on, each upload sends at
+    the rate of its share under ``pf`` (``pf_shares_hz``, the maximiser of ``Σ log r_k``), to
+    1e-6: the scheduler's averages reach Kushner–Whiting's fixed point, which ties
+    ``pf-window-fd`` to ``pf``."""
+    gains = [3e-12, 2.77e-11, 1e-10]
+    jobs = [Job(1e12, 0.5, gain) for gain in gains]
+    sent = bits_sent_by(3.0, jobs, 20.0) - bits_sent_by(2.0, [j.copy() for j in jobs], 20.0)
+    received = np.array([0.5 * g / NOISE_W_PER_HZ for g in gains])
+    shares = pf_shares_hz(received, BAND_HZ)
+    rates = [shannon_rate_bps(0.5, g, b, NOISE_W_PER_HZ) for g, b in zip(gains, shares, strict=True)]
+    np.testing.assert_allclose(sent / 1.0, rates, rtol=1e-6)
+    assert not np.allclose(shares, BAND_HZ / 3, rtol=0.05)  # not the equal shares of ps
+
+
+def test_a_backlogged_band_is_used_in_full_and_every_upload_finishes_once():
+    """One upload that never ends keeps the band busy; 20 others come and go. Every short upload
+    finishes once; after 300 TTIs the band time used is 300 TTIs (the shares of each TTI add up
+    to the band) less the padding after each last bit (the rest of its share of its last TTI:
+    more than nothing, less than a TTI per completion; the random cases above check the band
+    time exactly); and the TTIs cost few timeouts (one per completion, not one per TTI)."""
+    rng = np.random.default_rng(4)
+    jobs = [Job(1e12, 0.5, 2.77e-11)]
+    jobs += [Job(rng.uniform(1e4, 2e5), 0.5, 10 ** rng.uniform(-11.5, -10)) for _ in range(20)]
+    arrivals_s = [0.0, *rng.uniform(0.0, 0.15, size=20)]
+    uplink, env = drive(PfWindowFdUplink, jobs, arrivals_s, 10.0, until_s=300 * TTI_S)
+    assert all(job.done_s is not None for job in jobs[1:])
+    assert uplink.active == 1
+    uplink.withdraw(jobs[0])  # at the boundary of TTI 300: brings the books up to it
+    padding_s = 300 * TTI_S - uplink.busy_s
+    assert 0.0 < padding_s < 20 * TTI_S
+    assert env.timeouts <= 21 + 20 + 10
+
+
+def test_a_lone_upload_on_an_nr_cell_under_pf_window_fd_goes_as_under_ps(upload_only):  # noqa: F811
+    """Alone, an upload has the whole band each TTI: it is the ``ps`` upload (NR rate and HARQ
+    delay on the whole band) started at the next slot boundary (30 kHz: 0.5 ms)."""
+    from coinfer.emulator.api.run import simulate
+    from coinfer.emulator.engine.pf_window import first_tti
+
+    for sharing in ("pf-window-fd", "round-robin"):
+        trace = simulate(lone_device(upload_only, sharing), seed=4).trace
+        ps = simulate(lone_device(upload_only, "ps"), seed=4).trace
+        wait_s = [first_tti(t, 0.5e-3) * 0.5e-3 - t for t in trace["t_arrival"]]
+        np.testing.assert_allclose(
+            trace["latency_uplink_s"], ps["latency_uplink_s"] + wait_s, rtol=0, atol=1e-9
+        )
+
+
+# ---- round robin, TTI by TTI -----------------------------------------------------------------
+
+
+def test_identical_uploads_under_round_robin_end_as_under_pf_window_with_equal_averages():
+    """``n`` identical uploads starting together take turns under both: upload ``k`` ends in TTI
+    ``(m−1)·n + k`` with ``m = ⌈θ/(r·τ)⌉``, at ``((m−1)·n + k)·τ + (θ − (m−1)·r·τ)/r``."""
+    n, gain, power_w = 4, 2.77e-11, 0.5
+    r = shannon_rate_bps(power_w, gain, BAND_HZ, NOISE_W_PER_HZ)
+    bits = 17.3 * r * TTI_S
+    m = math.ceil(bits / (r * TTI_S))
+    expected = [((m - 1) * n + k) * TTI_S + (bits - (m - 1) * r * TTI_S) / r for k in range(n)]
+    for kind in (RoundRobinTtiUplink, PfWindowUplink):
+        jobs = [Job(bits, power_w, gain) for _ in range(n)]
+        drive(kind, jobs, [0.0] * n, window_tti=50.0)
+        assert [job.done_s for job in jobs] == pytest.approx(expected, rel=1e-12)
+
+
+def rr_reference(jobs, arrivals_s):
+    """Finish times by round robin's definition: a queue, the head served each TTI on the
+    whole band at its rate at the TTI's start, then sent to the tail; newcomers at the tail."""
+    order = sorted(range(len(jobs)), key=lambda j: arrivals_s[j])
+    left = [job.bits for job in jobs]
+    finish = [math.nan] * len(jobs)
+    queue: list[int] = []
+    i = 0
+    while order or queue:
+        s = i * TTI_S
+        while order and arrivals_s[order[0]] <= s:
+            queue.append(order.pop(0))
+        if queue:
+            j = queue.pop(0)
+            r = shannon_rate_bps(jobs[j].tx_power_w, jobs[j].gain_at(s), BAND_HZ, NOISE_W_PER_HZ)
+            if left[j] <= r * TTI_S:
+                finish[j] = s + left[j] / r
+            else:
+                left[j] -= r * TTI_S
+                queue.append(j)
+        i += 1
+    return finish
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_round_robin_equals_the_tti_by_tti_loop_on_random_cases(case):
+    """Random uploads arriving over 50 ms with Rayleigh block fading: every finish time is the
+    one of the plain queue loop."""
+    rng = np.random.default_rng(300 + case)
+    law = fading_law(Fading(law="rayleigh"))
+    coherence_s = float(rng.choice([0.4e-3, 1e-3, 2.5e-3, 20e-3]))
+    n = int(rng.integers(2, 9))
+    jobs = [
+        Job(rng.uniform(2e4, 4e5), rng.uniform(0.05, 0.5), 10 ** rng.uniform(-12.0, -9.5),
+            BlockFading(law, coherence_s, np.random.SeedSequence([case, j])))
+        for j in range(n)
+    ]  # fmt: skip
+    arrivals_s = list(rng.uniform(0.0, 0.05, size=n))
+    arrivals_s[-1] = 7 * TTI_S
+    expected = rr_reference([job.copy() for job in jobs], arrivals_s)
+    drive(RoundRobinTtiUplink, jobs, arrivals_s)
+    assert [job.done_s for job in jobs] == pytest.approx(expected, rel=0, abs=1e-12)
