@@ -280,7 +280,9 @@ def test_a_backlogged_band_is_used_in_full_and_every_upload_finishes_once():
     uplink.withdraw(jobs[0])  # at the boundary of TTI 300: brings the books up to it
     padding_s = 300 * TTI_S - uplink.busy_s
     assert 0.0 < padding_s < 20 * TTI_S
-    assert env.timeouts <= 21 + 20 + 10
+    # 21 starts and 20 completions, and after each at most a wake at the end of a plan: not
+    # one per TTI
+    assert env.timeouts <= 2 * (21 + 20) + 300 // 64 < 300
 
 
 def test_a_lone_upload_on_an_nr_cell_under_pf_window_fd_goes_as_under_ps(upload_only):  # noqa: F811
