@@ -133,6 +133,7 @@ def weighted_pf_shares_hz(
         slope = -sum(b[k] / solved[k][1] for k in range(m)) / total
         step = ell - excess / slope if slope < 0.0 else math.nan
         ell = step if low < step < high else 0.5 * (low + high)
+    b = [bk if bk >= 1e-15 * total else 0.0 for bk in b]  # none so thin its SNR overflows
     scale = band_hz / sum(b)
     shares = [0.0] * n
     logs = [0.0] * n

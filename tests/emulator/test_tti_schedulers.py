@@ -200,9 +200,7 @@ def fd_reference(jobs, arrivals_s, window_tti):
         while order and arrivals_s[order[0]] <= s:  # joins at the first boundary after it
             active.append(order.pop(0))
         if active:
-            received = [
-                jobs[j].tx_power_w * jobs[j].gain_at(s) / NOISE_W_PER_HZ for j in active
-            ]
+            received = [jobs[j].tx_power_w * jobs[j].gain_at(s) / NOISE_W_PER_HZ for j in active]
             shares = closed_form_shares_hz(received, [average[j] for j in active], BAND_HZ)
             for j, b, c in zip(list(active), shares, received, strict=True):
                 r = b * math.log2(1 + c / b) if b > 0 else 0.0
@@ -259,7 +257,9 @@ def test_with_fixed_rates_the_shares_converge_to_the_converged_pf_shares():
     sent = bits_sent_by(3.0, jobs, 20.0) - bits_sent_by(2.0, [j.copy() for j in jobs], 20.0)
     received = np.array([0.5 * g / NOISE_W_PER_HZ for g in gains])
     shares = pf_shares_hz(received, BAND_HZ)
-    rates = [shannon_rate_bps(0.5, g, b, NOISE_W_PER_HZ) for g, b in zip(gains, shares, strict=True)]
+    rates = [
+        shannon_rate_bps(0.5, g, b, NOISE_W_PER_HZ) for g, b in zip(gains, shares, strict=True)
+    ]
     np.testing.assert_allclose(sent / 1.0, rates, rtol=1e-6)
     assert not np.allclose(shares, BAND_HZ / 3, rtol=0.05)  # not the equal shares of ps
 
