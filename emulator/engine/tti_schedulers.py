@@ -71,7 +71,7 @@ def _log_marginal_inverse(y: float, u: float) -> tuple[float, float]:
         value, slope = _log_marginal(u)
         step = (y - value) / slope
         u += step
-        if abs(step) <= 1e-14 * max(1.0, abs(u)):
+        if abs(step) <= 1e-9 * max(1.0, abs(u)):  # quadratic: the next would be below 1e-16
             break
     return u, slope
 
@@ -128,8 +128,8 @@ def weighted_pf_shares_hz(
             low = ell
         else:
             high = ell
-        if abs(excess) <= 1e-15 or high - low <= 1e-15 * max(1.0, abs(ell)):
-            break
+        if abs(excess) <= 1e-13 or high - low <= 1e-15 * max(1.0, abs(ell)):
+            break  # the shares fill the band to 1e-13 (then exactly, by the scaling below)
         slope = -sum(b[k] / solved[k][1] for k in range(m)) / total
         step = ell - excess / slope if slope < 0.0 else math.nan
         ell = step if low < step < high else 0.5 * (low + high)
