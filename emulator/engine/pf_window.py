@@ -28,6 +28,10 @@ in a tight loop from the last committed TTI to the first completion and schedule
 there; the loop's state at that TTI is kept and adopted when the timeout fires. A start, a
 withdrawal or a noise change runs the loop up to the TTI in progress and plans again. The
 recursion is the ground truth: the loop is it, TTI by TTI, with no approximation.
+
+:mod:`.tti_schedulers` runs other TTI-level schedulers on this machinery by replacing
+:meth:`PfWindowUplink._run` (frequency-domain PF, ``pf-window-fd``; round robin,
+``round-robin``).
 """
 
 from __future__ import annotations

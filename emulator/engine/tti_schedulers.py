@@ -148,10 +148,7 @@ class PfWindowFdUplink(PfWindowUplink):
     module docstring). Parameters: :class:`~.pf_window.PfWindowParams`, as ``pf-window``."""
 
     Params = PfWindowParams
-
-    def share_for_new_hz(self) -> float:
-        """``B/(n+1)``: a newcomer's long-run share among identical uploads."""
-        return self.cell.bandwidth_hz / (self.active + 1)
+    _harq_band_hz = 0.0  #: the share of the upload finishing now, Hz (see :meth:`_finish`)
 
     def harq_band_hz(self) -> float:
         """The share the finishing upload had in its last TTI, Hz (set by :meth:`_finish`)."""

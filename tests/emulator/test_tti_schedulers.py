@@ -390,3 +390,29 @@ def test_round_robin_equals_the_tti_by_tti_loop_on_random_cases(case):
     expected = rr_reference([job.copy() for job in jobs], arrivals_s)
     drive(RoundRobinTtiUplink, jobs, arrivals_s)
     assert [job.done_s for job in jobs] == pytest.approx(expected, rel=0, abs=1e-12)
+
+
+def test_bad_parameters_of_the_new_schedulers_are_refused_naming_the_field():
+    """``pf-window-fd`` takes ``pf-window``'s parameters; ``round-robin`` only ``tti_s``."""
+    from coinfer.emulator.errors import InputError
+    from coinfer.emulator.scenario.schema import scenario_from_dict
+
+    def scenario(cell: dict):
+        return scenario_from_dict(
+            {
+                "requests": 1,
+                "devices": [{"name": "d", "model": "bert-paper"}],
+                "cells": [{"id": "c0", **cell}],
+                "servers": [{"id": "s0"}],
+            }
+        )
+
+    refused = (
+        ("pf-window-fd", "pf_window_tti", 0.5, "greater than or equal to 1"),
+        ("pf-window-fd", "tti_s", -1.0, "greater than 0"),
+        ("round-robin", "tti_s", 0.0, "greater than 0"),
+        ("round-robin", "pf_window_tti", 10, "unknown field"),
+    )
+    for sharing, field, value, expected in refused:
+        with pytest.raises(InputError, match=rf"cells\[0\]\.{field}: .*{expected}"):
+            scenario({"sharing": sharing, field: value})
