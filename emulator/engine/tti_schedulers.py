@@ -29,8 +29,13 @@ model is taken at the SINR of the share the upload had in its last TTI.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+import simpy
+from pydantic import Field
+
+from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.pf_window import PfWindowParams, PfWindowUplink, TtiParams, _State
 from coinfer.emulator.model.reference import shannon_rate_bps
 
@@ -143,12 +148,78 @@ def weighted_pf_shares_hz(
     return shares, (ell, logs)
 
 
+def whole_prb_shares(
+    received: list[float], averages: list[float], shares_hz: list[float], prbs: int
+) -> list[int]:
+    """The PRBs of each upload (``Σ = prbs``, each ``band/prbs`` wide) maximising
+    ``Σ_k r_k(n_k·w)/R_k`` (``w = band/prbs``, ``r_k`` as in :func:`weighted_pf_shares_hz`),
+    from the continuous optimum ``shares_hz``: each gets the whole PRBs of its share, the PRBs
+    left over go one by one to the largest gain ``(r_k((n_k + 1)·w) − r_k(n_k·w))/R_k``, then
+    PRBs move from the least loss to the largest gain while that gains. The objective is a sum
+    of concave functions of the ``n_k``, so no single move improving it is optimal.
+    ``R_k = 0`` is an infinite weight (the uploads with ``R = 0`` share the PRBs)."""
+    n = len(received)
+    band = sum(shares_hz)
+    width = band / prbs
+    if any(a <= 0.0 for a in averages):
+        weights = [1.0 if a <= 0.0 else 0.0 for a in averages]
+    else:
+        weights = [1.0 / a for a in averages]
+
+    def value(k: int, count: int) -> float:
+        if count <= 0:
+            return 0.0
+        b = count * width
+        return weights[k] * b * math.log2(1.0 + received[k] / b)
+
+    counts = [min(int(b / width), prbs) for b in shares_hz]
+    while sum(counts) > prbs:  # rounding at the edge: take back from the largest
+        counts[counts.index(max(counts))] -= 1
+    gain = [value(k, counts[k] + 1) - value(k, counts[k]) for k in range(n)]
+    for _ in range(prbs - sum(counts)):
+        k = gain.index(max(gain))
+        counts[k] += 1
+        gain[k] = value(k, counts[k] + 1) - value(k, counts[k])
+    for _ in range(prbs * n):
+        loss = [value(k, c) - value(k, c - 1) if c > 0 else math.inf for k, c in enumerate(counts)]
+        to, source = gain.index(max(gain)), loss.index(min(loss))
+        if to == source or gain[to] <= loss[source] * (1.0 + 1e-12):
+            break
+        counts[to] += 1
+        counts[source] -= 1
+        for k in (to, source):
+            gain[k] = value(k, counts[k] + 1) - value(k, counts[k])
+    return counts
+
+
+class PfWindowFdParams(PfWindowParams):
+    """``pf-window-fd``'s parameters: ``pf-window``'s and ``pf_prbs``."""
+
+    pf_prbs: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="whole PRBs the band is cut into each TTI (e.g. 273 for 100 MHz NR at 30 "
+        "kHz); default: continuous shares",
+    )
+
+
 class PfWindowFdUplink(PfWindowUplink):
     """Frequency-domain proportional fair with an averaging window, TTI by TTI (``pf-window-fd``;
-    module docstring). Parameters: :class:`~.pf_window.PfWindowParams`, as ``pf-window``."""
+    module docstring). Parameters: :class:`PfWindowFdParams` (``pf-window``'s and ``pf_prbs``,
+    whole PRBs by :func:`whole_prb_shares`; default continuous shares)."""
 
-    Params = PfWindowParams
+    Params = PfWindowFdParams
     _harq_band_hz = 0.0  #: the share of the upload finishing now, Hz (see :meth:`_finish`)
+    prbs: int | None = None  #: whole PRBs of a TTI (None: continuous shares)
+
+    def __init__(
+        self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
+    ) -> None:
+        super().__init__(env, cell, on_done)
+        params = cell.sharing_params
+        if isinstance(params, PfWindowFdParams):
+            self.prbs = params.pf_prbs
 
     def harq_band_hz(self) -> float:
         """The share the finishing upload had in its last TTI, Hz (set by :meth:`_finish`)."""
@@ -209,6 +280,7 @@ class PfWindowFdUplink(PfWindowUplink):
         )
         i = state.index
         busy = 0.0
+        prbs = self.prbs
         guess: tuple[float, list[float]] | None = None
         n = len(jobs)
         while i < stop and n:
@@ -218,6 +290,9 @@ class PfWindowFdUplink(PfWindowUplink):
                     gain[k], gain_end[k] = self._gain(jobs[k], s)
             received = [jobs[k].tx_power_w * gain[k] / noise for k in range(n)]
             shares, guess = weighted_pf_shares_hz(received, avg, band, guess)
+            if prbs is not None:
+                counts = whole_prb_shares(received, avg, shares, prbs)
+                shares = [count * band / prbs for count in counts]
             rates = [self._share_rate(jobs[k], gain[k], shares[k], s) for k in range(n)]
             state.last = {id(jobs[k]): (rates[k], shares[k] / band) for k in range(n)}
             i += 1

@@ -23,9 +23,11 @@ from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.fading import BlockFading, fading_law
 from coinfer.emulator.engine.pf_window import PfWindowParams, PfWindowUplink, TtiParams
 from coinfer.emulator.engine.tti_schedulers import (
+    PfWindowFdParams,
     PfWindowFdUplink,
     RoundRobinTtiUplink,
     weighted_pf_shares_hz,
+    whole_prb_shares,
 )
 from coinfer.emulator.engine.uplink import PsUplink, pf_shares_hz
 from coinfer.emulator.model.reference import shannon_rate_bps
@@ -68,7 +70,9 @@ class CountingEnvironment(simpy.Environment):
         return super().timeout(delay, value)
 
 
-def drive(kind, jobs, arrivals_s, window_tti=20.0, tti_s=TTI_S, until_s=None, withdrawn_s=None):
+def drive(
+    kind, jobs, arrivals_s, window_tti=20.0, tti_s=TTI_S, until_s=None, withdrawn_s=None, prbs=None
+):
     """Start ``jobs`` at ``arrivals_s`` on an uplink of ``kind`` (a class, sharing the band by
     its discipline) and withdraw ``jobs[k]`` at ``withdrawn_s[k]``; returns the uplink and its
     environment once every upload is done (or at ``until_s``)."""
@@ -77,8 +81,11 @@ def drive(kind, jobs, arrivals_s, window_tti=20.0, tti_s=TTI_S, until_s=None, wi
         sharing, params = "ps", None
     elif kind is RoundRobinTtiUplink:
         sharing, params = "round-robin", TtiParams(tti_s=tti_s)
+    elif kind is PfWindowFdUplink:
+        sharing = "pf-window-fd"
+        params = PfWindowFdParams(pf_window_tti=window_tti, tti_s=tti_s, pf_prbs=prbs)
     else:
-        sharing = "pf-window-fd" if kind is PfWindowFdUplink else "pf-window"
+        sharing = "pf-window"
         params = PfWindowParams(pf_window_tti=window_tti, tti_s=tti_s)
     cell = CellSpec(
         index=0,
@@ -331,6 +338,55 @@ def test_a_lone_upload_on_an_nr_cell_under_pf_window_fd_goes_as_under_ps(upload_
         )
 
 
+# ---- whole PRBs ---------------------------------------------------------------------------
+
+
+def test_whole_prbs_are_the_best_of_every_split_of_the_prbs():
+    """120 random TTIs, 2 to 4 uploads, 1 to 12 PRBs: the PRBs handed out reach the largest
+    ``Σ r_k(n_k·w)/R_k`` over every way of splitting the PRBs (enumerated), and add up."""
+    import itertools
+
+    rng = np.random.default_rng(1)
+    for _case in range(120):
+        n, prbs = int(rng.integers(2, 5)), int(rng.integers(1, 13))
+        band_hz = 1e6 * rng.uniform(1.0, 20.0)
+        received = list(band_hz * 10 ** rng.uniform(-2.0, 3.0, size=n))
+        averages = list(10 ** rng.uniform(3.0, 8.0, size=n))
+        shares, _guess = weighted_pf_shares_hz(received, averages, band_hz)
+        width = band_hz / prbs
+
+        def utility(counts, width=width, received=received, averages=averages):
+            return sum(
+                m * width * math.log2(1 + c / (m * width)) / a
+                for m, c, a in zip(counts, received, averages, strict=True)
+                if m > 0
+            )
+
+        counts = whole_prb_shares(received, averages, shares, prbs)
+        splits = (s for s in itertools.product(range(prbs + 1), repeat=n) if sum(s) == prbs)
+        assert sum(counts) == prbs
+        assert utility(counts) == pytest.approx(max(map(utility, splits)), rel=1e-12)
+
+
+def test_whole_prbs_bridge_to_ps_and_to_the_continuous_shares():
+    """Four identical uploads on 100 PRBs get 25 each every TTI, so they finish as under ``ps``;
+    and on random uploads, 100,000 PRBs give the finish times of continuous shares to 1e-4."""
+    jobs = [Job(1.3e6, 0.5, 2.77e-11) for _ in range(4)]
+    ps_jobs = [job.copy() for job in jobs]
+    drive(PfWindowFdUplink, jobs, [0.0] * 4, prbs=100)
+    drive(PsUplink, ps_jobs, [0.0] * 4)
+    assert [job.done_s for job in jobs] == pytest.approx([j.done_s for j in ps_jobs], rel=1e-12)
+    rng = np.random.default_rng(8)
+    jobs = [Job(rng.uniform(5e4, 3e5), 0.5, 10 ** rng.uniform(-11.5, -10)) for _ in range(5)]
+    arrivals_s = list(rng.uniform(0.0, 0.01, size=5))
+    continuous = [job.copy() for job in jobs]
+    drive(PfWindowFdUplink, jobs, arrivals_s, prbs=100_000)
+    drive(PfWindowFdUplink, continuous, arrivals_s)
+    whole = [job.done_s for job in jobs]
+    assert whole == pytest.approx([job.done_s for job in continuous], rel=1e-4)
+    assert whole != [job.done_s for job in continuous]
+
+
 # ---- round robin, TTI by TTI -----------------------------------------------------------------
 
 
@@ -393,7 +449,8 @@ def test_round_robin_equals_the_tti_by_tti_loop_on_random_cases(case):
 
 
 def test_bad_parameters_of_the_new_schedulers_are_refused_naming_the_field():
-    """``pf-window-fd`` takes ``pf-window``'s parameters; ``round-robin`` only ``tti_s``."""
+    """``pf-window-fd`` takes ``pf-window``'s parameters and ``pf_prbs``; ``round-robin`` only
+    ``tti_s``."""
     from coinfer.emulator.errors import InputError
     from coinfer.emulator.scenario.schema import scenario_from_dict
 
@@ -410,6 +467,7 @@ def test_bad_parameters_of_the_new_schedulers_are_refused_naming_the_field():
     refused = (
         ("pf-window-fd", "pf_window_tti", 0.5, "greater than or equal to 1"),
         ("pf-window-fd", "tti_s", -1.0, "greater than 0"),
+        ("pf-window-fd", "pf_prbs", 0, "greater than or equal to 1"),
         ("round-robin", "tti_s", 0.0, "greater than 0"),
         ("round-robin", "pf_window_tti", 10, "unknown field"),
     )
