@@ -11,7 +11,8 @@
   ``μ`` fills the band (:func:`weighted_pf_shares_hz`). Each upload then sends at its rate on
   its share (Shannon's, or the cell's link model's ``rate_bps`` on ``b_k``, as every
   discipline applies it to a share) and every average moves,
-  ``R_k ← (1 − 1/T_c)·R_k + (1/T_c)·r_k``. The shares are continuous (no PRB rounding). An
+  ``R_k ← (1 − 1/T_c)·R_k + (1/T_c)·r_k``. The shares are continuous, or whole PRBs given
+  ``pf_prbs`` (:func:`whole_prb_shares`). An
   average of 0 (a window of 1 TTI after a TTI without band) is an infinite weight: the uploads
   with ``R = 0`` then share the band among themselves, ``b_k ∝ c_k`` (their largest sum rate).
 * ``round-robin`` (:class:`RoundRobinTtiUplink`), **time-domain round robin**: each TTI the
