@@ -474,3 +474,24 @@ def test_bad_parameters_of_the_new_schedulers_are_refused_naming_the_field():
     for sharing, field, value, expected in refused:
         with pytest.raises(InputError, match=rf"cells\[0\]\.{field}: .*{expected}"):
             scenario({"sharing": sharing, field: value})
+
+
+@pytest.mark.parametrize("sharing", ["pf-window-fd", "round-robin"])
+def test_a_replayed_capacity_is_carried_in_full_whenever_the_cell_is_busy(tmp_path, sharing):
+    """Devices replaying a constant capacity ``C``: a share ``b`` of the band carries ``C·b/B``
+    (``pf-window-fd``) or the whole band ``C`` (``round-robin``), so the cell carries ``C``
+    whenever it is busy, padding aside: Σ payload = C × busy time."""
+    from coinfer.emulator.api.run import simulate
+    from coinfer.emulator.scenario.schema import scenario_from_dict
+    from tests.emulator.replay_fixtures import write_capacity
+    from tests.emulator.test_engine_replay import busy_cell
+
+    capacity = 4e6
+    link = write_capacity(tmp_path / "flat.csv", [0.0, 1.0], [capacity, capacity])
+    policy = {"name": "fixed", "params": {"split": 4}}
+    scenario = busy_cell(sharing, policy, link_trace={"kind": "capacity", "file": link})
+    result = simulate(scenario_from_dict({**scenario, "requests": 300}), seed=5)
+    on_air_s = result.trace["payload_bits"] / capacity
+    assert (result.trace["latency_uplink_s"] > on_air_s * 1.5).any(), "uploads should overlap"
+    carried = result.trace["payload_bits"].sum()
+    assert carried == pytest.approx(capacity * result.stats.cell_busy_s["c0"], rel=1e-9)
