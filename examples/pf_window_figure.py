@@ -10,7 +10,10 @@ request rate the figure shows the 99th percentile of the upload time under
 * ``pf``: the converged proportional fair PRB shares of the mean gains;
 * ``fifo``: one upload at a time on the whole band, in arrival order;
 * ``pf-window``: the TTI-by-TTI proportional fair scheduler (1 ms TTIs) with the averaging
-  window ``T_c`` = 10 and 100 TTIs: one upload per TTI on the whole band.
+  window ``T_c`` = 10 and 100 TTIs: one upload per TTI on the whole band (time domain);
+* ``pf-window-fd``: the same scheduler in the frequency domain: each TTI the band split among
+  the uploads to maximise ``Σ r_k(b_k)/R_k`` (dashed, same colours);
+* ``round-robin``: each TTI the whole band to the next upload in turn.
 
 Run:  python examples/pf_window_figure.py --out docs/figures/pf-window.png
 """
@@ -34,13 +37,22 @@ from coinfer.emulator.scenario.schema import scenario_from_dict
 
 CELLS = {"near": (20.0, 100.0), "far": (50.0, 400.0)}  #: device drop range, m
 RATES_PER_S = {"near": (1.0, 2.0, 4.0, 6.0, 8.0, 10.0), "far": (0.5, 1.0, 2.0, 3.0, 4.0, 4.5)}
-#: label -> (sharing, its parameters), with its Okabe–Ito colour and marker
+#: label -> (sharing, its parameters), with its Okabe–Ito colour, marker and line style
 SCHEDULERS = {
-    "ps (equal shares)": ("ps", {}, "#0072B2", "o"),
-    "pf (converged shares)": ("pf", {}, "#009E73", "^"),
-    "fifo (one at a time, whole band)": ("fifo", {}, "#CC79A7", "v"),
-    "pf-window, T_c = 10 TTIs": ("pf-window", {"pf_window_tti": 10}, "#E69F00", "s"),
-    "pf-window, T_c = 100 TTIs": ("pf-window", {"pf_window_tti": 100}, "#D55E00", "D"),
+    "ps (equal shares)": ("ps", {}, "#0072B2", "o", "-"),
+    "pf (converged shares)": ("pf", {}, "#009E73", "^", "-"),
+    "fifo (one at a time, whole band)": ("fifo", {}, "#CC79A7", "v", "-"),
+    "round-robin (whole band, TTIs in turn)": ("round-robin", {}, "#56B4E9", "<", "-"),
+    "pf-window, T_c = 10 TTIs": ("pf-window", {"pf_window_tti": 10}, "#E69F00", "s", "-"),
+    "pf-window, T_c = 100 TTIs": ("pf-window", {"pf_window_tti": 100}, "#D55E00", "D", "-"),
+    "pf-window-fd, T_c = 10 TTIs": ("pf-window-fd", {"pf_window_tti": 10}, "#E69F00", "s", "--"),
+    "pf-window-fd, T_c = 100 TTIs": (
+        "pf-window-fd",
+        {"pf_window_tti": 100},
+        "#D55E00",
+        "D",
+        "--",
+    ),
 }
 
 
@@ -84,7 +96,7 @@ def measure(duration_s: float, seed: int) -> dict[str, dict[str, list[float]]]:
     results: dict[str, dict[str, list[float]]] = {}
     for cell, rates in RATES_PER_S.items():
         results[cell] = {}
-        for label, (sharing, params, _colour, _marker) in SCHEDULERS.items():
+        for label, (sharing, params, _colour, _marker, _style) in SCHEDULERS.items():
             values = []
             for rate in rates:
                 started = time.perf_counter()
@@ -94,7 +106,7 @@ def measure(duration_s: float, seed: int) -> dict[str, dict[str, list[float]]]:
                 upload_s = run.trace.loc[~run.trace["warmup"], "latency_uplink_s"].to_numpy()
                 values.append(float(np.quantile(upload_s, 0.99)))
                 print(
-                    f"{cell:4s} {rate:5.1f}/s  {label:33s} uploads {len(upload_s):5d}  "
+                    f"{cell:4s} {rate:5.1f}/s  {label:39s} uploads {len(upload_s):5d}  "
                     f"mean {upload_s.mean() * 1e3:8.1f} ms  p99 {values[-1] * 1e3:8.1f} ms  "
                     f"({time.perf_counter() - started:.1f} s)"
                 )
@@ -103,16 +115,18 @@ def measure(duration_s: float, seed: int) -> dict[str, dict[str, list[float]]]:
 
 
 def plot(results: dict[str, dict[str, list[float]]], path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.9), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), constrained_layout=True)
     for axis, (cell, rates) in zip(axes, RATES_PER_S.items(), strict=True):
         low_m, high_m = CELLS[cell]
-        for label, (_sharing, _params, colour, marker) in SCHEDULERS.items():
+        for label, (_sharing, _params, colour, marker, style) in SCHEDULERS.items():
             axis.plot(
                 np.array(rates) * 20,
                 np.array(results[cell][label]) * 1e3,
                 color=colour,
                 marker=marker,
                 markersize=4,
+                linestyle=style,
+                fillstyle="none" if style == "--" else "full",
                 label=label,
             )
         axis.set_yscale("log")
@@ -123,7 +137,13 @@ def plot(results: dict[str, dict[str, list[float]]], path: Path) -> None:
         axis.set_ylabel("p99 upload time (ms)")
         axis.set_xlim(left=0)
         axis.grid(True, which="both", alpha=0.3)
-    axes[0].legend(frameon=False, fontsize=7)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=3,
+        frameon=False,
+        fontsize=7,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=200)
     plt.close(fig)

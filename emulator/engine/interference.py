@@ -50,8 +50,8 @@ class Interference:
             if not isinstance(uplink, PsUplink | PfWindowUplink):
                 raise InputError(
                     f"channel.interference: cell {uplink.cell.id!r} shares its band by "
-                    f"{uplink.cell.sharing!r}; expected ps, pf or pf-window (uploads re-rated "
-                    "as the interference changes)",
+                    f"{uplink.cell.sharing!r}; expected ps, pf, pf-window, pf-window-fd or "
+                    "round-robin (uploads re-rated as the interference changes)",
                     path="channel.interference",
                 )
         self._uplinks: list[PsUplink | PfWindowUplink] = list(uplinks)

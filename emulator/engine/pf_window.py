@@ -28,6 +28,10 @@ in a tight loop from the last committed TTI to the first completion and schedule
 there; the loop's state at that TTI is kept and adopted when the timeout fires. A start, a
 withdrawal or a noise change runs the loop up to the TTI in progress and plans again. The
 recursion is the ground truth: the loop is it, TTI by TTI, with no approximation.
+
+:mod:`.tti_schedulers` runs other TTI-level schedulers on this machinery by replacing
+:meth:`PfWindowUplink._run` (frequency-domain PF, ``pf-window-fd``; round robin,
+``round-robin``).
 """
 
 from __future__ import annotations
@@ -56,8 +60,22 @@ _MIN_PLAN_TTIS = 64
 _MAX_PLAN_TTIS = 65_536
 
 
-class PfWindowParams(SharingParams):
-    """The windowed PF scheduler's parameters (given beside ``sharing: pf-window``)."""
+class TtiParams(SharingParams):
+    """A TTI-level scheduler's parameters: its TTI (``round-robin``; base of
+    :class:`PfWindowParams`)."""
+
+    tti_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="TTI of a cell without an NR link, s (default 1 ms); an NR cell's TTI is "
+        "its slot, 1 ms / 2^mu",
+    )
+
+
+class PfWindowParams(TtiParams):
+    """The windowed PF scheduler's parameters (given beside ``sharing: pf-window`` or
+    ``pf-window-fd``)."""
 
     pf_window_tti: float | None = Field(
         default=None,
@@ -71,13 +89,6 @@ class PfWindowParams(SharingParams):
         le=1e6,
         description="averaging window T_c of the PF scheduler, s (instead of pf_window_tti; at "
         "least one TTI)",
-    )
-    tti_s: float | None = Field(
-        default=None,
-        gt=0.0,
-        le=1.0,
-        description="TTI of a cell without an NR link, s (default 1 ms); an NR cell's TTI is "
-        "its slot, 1 ms / 2^mu",
     )
     pf_initial_average_bps: float = Field(
         default=1.0,
@@ -97,7 +108,7 @@ class PfWindowParams(SharingParams):
         return self
 
 
-def tti_s(cell: CellSpec, params: PfWindowParams) -> float:
+def tti_s(cell: CellSpec, params: TtiParams) -> float:
     """The cell's TTI, s: its NR slot, else ``params.tti_s`` (default 1 ms).
 
     Raises :class:`InputError` for an NR cell given ``tti_s`` too."""
@@ -153,8 +164,9 @@ class _State:
         self.rate_end: list[float] = []
         #: uploads whose last bit went in a TTI run, with its time, s
         self.done: list[tuple[Any, float]] = []
-        #: the upload served in the last TTI run and its rate (None: none)
-        self.last: tuple[Any, float] | None = None
+        #: the uploads served in the last TTI run: id(job) -> (its rate, bit/s, and its
+        #: fraction of the band)
+        self.last: dict[int, tuple[float, float]] = {}
         self.busy_s = 0.0  #: band time used by the TTIs run, s
 
     def copy(self) -> _State:
@@ -180,16 +192,19 @@ class PfWindowUplink(Uplink):
     parameters (:class:`PfWindowParams`).
     """
 
-    Params = PfWindowParams
+    Params: type[TtiParams] = PfWindowParams
 
     def __init__(
         self, env: simpy.Environment, cell: CellSpec, on_done: Callable[[Any], None]
     ) -> None:
         super().__init__(env, cell, on_done)
         params = cell.sharing_params
-        if not isinstance(params, PfWindowParams):
-            params = PfWindowParams()
+        if not isinstance(params, self.Params):
+            params = self.Params()
+        assert isinstance(params, TtiParams)
         self.tti_s = tti_s(cell, params)  #: the TTI, s
+        if not isinstance(params, PfWindowParams):  # a scheduler without averages
+            params = PfWindowParams()
         self.window_tti = window_tti(cell, params)  #: the averaging window T_c, TTIs
         self.initial_average_bps = params.pf_initial_average_bps
         self._beta = 1.0 / self.window_tti
@@ -248,19 +263,18 @@ class PfWindowUplink(Uplink):
         for i, (waiting, finish_s) in enumerate(self._waiting):
             if waiting is job:  # its last bit was due later in the TTI in progress
                 del self._waiting[i]
-                last = state.last
-                rate = last[1] if last is not None and last[0] is job else 0.0
+                rate, fraction = state.last.get(id(job), (0.0, 0.0))
                 job.left = rate * (finish_s - now)
-                self._busy_s -= finish_s - now
+                self._busy_s -= fraction * (finish_s - now)
                 break
         else:
             k = next(k for k, on in enumerate(state.jobs) if on is job)
             job.left = state.left[k]
-            last = state.last
+            served = state.last.get(id(job))
             end_s = state.index * self.tti_s
-            if last is not None and last[0] is job and end_s > now:  # mid-TTI: unsent part
-                job.left += last[1] * (end_s - now)
-                self._busy_s -= end_s - now
+            if served is not None and end_s > now:  # mid-TTI: the unsent part
+                job.left += served[0] * (end_s - now)
+                self._busy_s -= served[1] * (end_s - now)
             state.remove(k)
         job.updated_s = now
         self._settle(now)
@@ -302,7 +316,7 @@ class PfWindowUplink(Uplink):
         tti, beta, keep = self.tti_s, self._beta, self._keep
         i = state.index
         busy = 0.0
-        last_job, last_rate = state.last if state.last is not None else (None, 0.0)
+        last_job, last_rate = None, 0.0
         n = len(jobs)
         while i < stop and n:
             s = i * tti
@@ -333,7 +347,7 @@ class PfWindowUplink(Uplink):
                 left[best] -= sent
                 busy += tti
         if last_job is not None:
-            state.last = (last_job, last_rate)
+            state.last = {id(last_job): (last_rate, 1.0)}
         state.index = i
         state.busy_s = busy
         return state

@@ -14,7 +14,8 @@ a class implementing :class:`UplinkSharing` registered under the name a cell giv
 * ``fifo``: one upload at a time on the whole band; the others wait in arrival order.
 * ``pf``: proportional fair shares among the active uploads (:class:`PfUplink`).
 * ``pf-window``: proportional fair scheduling TTI by TTI with an averaging window
-  (:mod:`.pf_window`).
+  (:mod:`.pf_window`); ``pf-window-fd`` splits each TTI's band (frequency-domain PF) and
+  ``round-robin`` gives each TTI's band to the uploads in turn (:mod:`.tti_schedulers`).
 
 The rate is Shannon's unless the cell names another link model (``cells[i].link``,
 :mod:`coinfer.emulator.model.links`, e.g. 5G NR): its ``rate_bps`` then replaces

@@ -568,6 +568,7 @@ class Cell(HostsMember):
         "cell's devices), ps (equal share among active uploads, re-rated as they come and go), "
         "fifo (one upload at a time on the whole band), pf (proportional fair shares among "
         "active uploads), pf-window (proportional fair TTI by TTI with an averaging window), "
+        "pf-window-fd (the same, splitting each TTI's band), round-robin (TTI by TTI), "
         "or a registered plug-in",
     )
     server: str | None = Field(default=None, description="server id (default: the first server)")

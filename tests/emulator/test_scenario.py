@@ -74,7 +74,11 @@ def test_bad_scenarios_name_the_field(changes, message):
             "devices[0].work.distribution",
             "constant, empirical, exponential",
         ),
-        ("cells.0.sharing", "cells[0].sharing", "fdma, fifo, pf, pf-window, ps"),
+        (
+            "cells.0.sharing",
+            "cells[0].sharing",
+            "fdma, fifo, pf, pf-window, pf-window-fd, ps, round-robin",
+        ),
         ("servers.0.discipline", "servers[0].discipline", "continuous-batching, fcfs, ps"),
         ("channel.pathloss.model", "channel.pathloss.model", "38901, log-distance"),
         ("channel.fading.law", "channel.fading.law", "nakagami, none, rayleigh, rician"),
