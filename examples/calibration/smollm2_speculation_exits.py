@@ -142,6 +142,7 @@ def versions() -> dict[str, object]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),
+        "script_sha256": sha256_file(Path(__file__)),
     }
 
 
@@ -443,7 +444,7 @@ def measure_exits(args: argparse.Namespace) -> None:
             )
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["after_block", "probability"])
-            writer.writerows([b + 1, f"{c / positions:.6g}"] for b, c in enumerate(counts.tolist()))
+            writer.writerows([b + 1, repr(c / positions)] for b, c in enumerate(counts.tolist()))
         summary[f"{threshold:g}"] = {
             "file": path.name,
             "exit_counts": counts.tolist(),
