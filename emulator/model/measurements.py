@@ -34,7 +34,7 @@ from coinfer.emulator.text_files import read_text_lines
 #: The folder of the measured tables.
 MEASURED_DIR = Path(__file__).with_name("measured")
 #: Weight bits of the measured quantized drafts.
-DRAFT_BITS = (4,)
+DRAFT_BITS = (4, 8)
 #: Confidence thresholds of the measured exit distributions.
 EXIT_THRESHOLDS = (0.8, 0.9, 0.95, 0.99)
 

@@ -5,7 +5,8 @@
 Left: the accepted drafts per speculative round (γ = 4) of SmolLM2-135M drafting for itself
 with INT4 and INT8 weights, measured (bars) and what the i.i.d. acceptance model predicts from
 the measured α (dots: ``P(A = i) = α^i (1 − α)``, ``P(A = γ) = α^γ``). Middle: the share of
-generated tokens that have exited by each block, per confidence threshold λ (CALM-style).
+generated tokens that have exited by each block up to 29, per confidence threshold λ
+(CALM-style; the rest run all 30 blocks).
 Right: per layer, the mean softmax confidence of the model's own head on that layer and how
 often its top-1 equals the full model's.
 """
@@ -62,17 +63,17 @@ def plot(path: Path) -> None:
     for threshold in EXIT_THRESHOLDS:
         probability = np.array([head.probability for head in read_exit_heads(threshold)])
         middle.step(
-            blocks,
-            np.cumsum(probability),
+            blocks[:-1],
+            np.cumsum(probability)[:-1],
             where="post",
             color=THRESHOLD_COLOUR[threshold],
             label=f"λ = {threshold:g}",
         )
     middle.set_xlabel("exit after block")
-    middle.set_ylabel("share of tokens exited")
-    middle.set_xlim(1, 30)
-    middle.set_ylim(0, 1.02)
-    middle.legend(frameon=False, fontsize=7, loc="lower right")
+    middle.set_ylabel("share of tokens exited (rest: all 30)")
+    middle.set_xlim(1, 29)
+    middle.set_ylim(0, 1.1)
+    middle.legend(frameon=False, fontsize=7, loc="upper left", ncol=2, columnspacing=0.8)
 
     layers = provenance(exits_path(0.9))["per_layer"]
     right.plot(blocks, layers["mean_confidence"], color="#0072B2", label="mean confidence")
@@ -96,7 +97,9 @@ def plot(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the PNG file to write")
-    plot(parser.parse_args().out)
+    out = parser.parse_args().out
+    plot(out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
