@@ -36,21 +36,11 @@ class PairAcceptance(NamedTuple):
     source: str  #: where the value comes from
 
 
-#: Acceptance rate per (draft, target) pair of the catalog. A scenario may give its own ``alpha``
-#: or an empirical distribution of accepted counts instead (``docs/edge-llm.md``).
+#: Acceptance rate per (draft, target) pair of the catalog, each with its source: only measured or
+#: published values. A pair not listed here (e.g. ``llama-3.2-1b`` drafting for ``llama-3-8b``, for
+#: which no published per-token acceptance rate was found) needs the scenario's own ``alpha`` or an
+#: empirical distribution of accepted counts (``docs/edge-llm.md``).
 ACCEPTANCE: dict[tuple[str, str], PairAcceptance] = {
-    ("llama-3.2-1b", "llama-3-8b"): PairAcceptance(
-        0.7,
-        "assumed, not sourced: no published per-token acceptance rate of this pair was found "
-        "(a search of papers, model cards and serving-engine issues); the draft shares the "
-        "target's tokenizer; replace with a measured alpha or an acceptance CSV",
-    ),
-    ("tinyllama-1.1b", "llama-2-7b"): PairAcceptance(
-        0.65,
-        "assumed, not sourced: no published per-token acceptance rate of this pair was found; "
-        "TinyLlama shares Llama-2's tokenizer; replace with a measured alpha or an acceptance "
-        "CSV",
-    ),
     ("smollm2-135m", "smollm2-135m"): PairAcceptance(
         0.679,
         "measured (quantized self-speculation): examples/calibration/smollm2_speculation_exits.py "
