@@ -241,7 +241,7 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
         self._quality: QualityModel | None = None  # read on first use (no I/O here)
         #: whether the solves are warm-started (``warm_start`` and the solver's own solve)
         self._warm = bool(params.warm_start) and type(self).solve is OptimisingPolicy.solve
-        #: relative margin a later choice must beat the best by: the warm start's tolerance
+        #: margin a later choice must beat the best by: the warm start's tolerance
         #: (its last digits must not break a tie the exact solver breaks for the first listed)
         self._margin = CERTIFICATE_TOLERANCE if self._warm else 0.0
 
@@ -267,7 +267,9 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
 
     def better(self, new: _Choice, best: _Choice | None) -> bool:
         """Whether ``new`` beats ``best``: more bits kept, or with the ``quality`` objective a
-        better measured quality (a choice with a quality beats one without)."""
+        better measured quality (a choice with a quality beats one without). With the warm
+        start, by more than its tolerance (relative in bits, absolute in the log quality): a tie
+        goes to the first listed, as on the exact path."""
         if not new.solution.feasible:
             return False
         if best is None:
