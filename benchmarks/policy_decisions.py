@@ -26,12 +26,16 @@ the amortised microseconds per decision in wall-clock and in CPU time (less what
 add, measured on an empty call), min / median / max over ``--repeat`` interleaved rounds, the
 share of warm solves, and the exact path's time over the warm start's in each round.
 
+``--compact N``: instead, ``joint-compact`` with and without ``warm_start`` on ``N`` requests
+of five devices with little memory (:func:`compact_main`), CPU time per decision.
+
 The two grid searches are test oracles, not part of the package: they are imported from the
 checkout's ``tests.oracles`` (the checkout this script is in), and skipped if it is absent.
 
 Run:  python benchmarks/policy_decisions.py [--requests 300] [--slow-requests 40]
       [--reference-requests 8] [--repeat 3] [--seed 0]
       python benchmarks/policy_decisions.py --engine 3000 [--repeat 3]
+      python benchmarks/policy_decisions.py --compact 200 [--repeat 3]
 """
 
 from __future__ import annotations
@@ -235,6 +239,43 @@ def engine_main(requests: int, repeat: int, seed: int) -> None:
     )
 
 
+def compact_main(requests: int, repeat: int, seed: int) -> None:
+    """Print the thread CPU time per ``decide`` of ``joint-compact`` (default widths, decision
+    cache off) with and without the warm start, in interleaved rounds of fresh policies, on
+    :func:`random_contexts` spread over five devices that hold one byte per parameter of the
+    model (the 32- and 16-bit widths fit only pruned at the deeper splits)."""
+    import statistics
+
+    contexts = random_contexts(requests, seed)
+    memory = float(contexts[0].model.device_params.max())
+    device = contexts[0].device.model_copy(update={"memory_bytes": memory})
+    contexts = [
+        context._replace(device=device, device_id=f"d-{i % 5}")
+        for i, context in enumerate(contexts)
+    ]
+    kinds = {"joint-compact, warm_start": {"warm_start": True}, "joint-compact (exact)": {}}
+    cpus: dict[str, list[float]] = {kind: [] for kind in kinds}
+    shares: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for round_index in range(repeat):
+        for kind, params in kinds.items():
+            exact = {"channel_step_db": 0.0, "cache_size": 0}
+            rng = np.random.default_rng(seed + round_index)
+            policy: Any = make_policy("joint-compact", {**exact, **params}, rng)
+            start = time.thread_time()
+            for context in contexts:
+                policy.decide(context)
+            cpus[kind].append((time.thread_time() - start) / requests)
+            solves = policy.solver.warm_solves + policy.solver.exact_solves
+            shares[kind].append(policy.solver.warm_solves / max(solves, 1))
+    print(f"joint-compact, {requests} requests of 5 devices, {repeat} rounds")
+    print(f"{'':28s} {'ms/decision CPU, min / median / max':>36s} {'warm solves':>12s}")
+    for kind in kinds:
+        ordered = sorted(cpus[kind])
+        points = (ordered[0], statistics.median(ordered), ordered[-1])
+        spread = " / ".join(f"{v * 1e3:.2f}" for v in points)
+        print(f"{kind:28s} {spread:>36s} {statistics.mean(shares[kind]):12.0%}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="requests for joint/solver")
@@ -249,7 +290,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--engine", type=int, metavar="N", help="joint in an engine run of N requests instead"
     )
+    parser.add_argument(
+        "--compact",
+        type=int,
+        metavar="N",
+        help="joint-compact warm and exact on N requests instead (CPU time per decision)",
+    )
     args = parser.parse_args(argv)
+    if args.compact:
+        compact_main(args.compact, args.repeat, args.seed)
+        return
     if args.engine:
         engine_main(args.engine, args.repeat, args.seed)
         return

@@ -47,6 +47,7 @@ from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, PolicyContext
 from coinfer.policies.generative_joint import GenerativeOptimiser
 from coinfer.policies.joint import JointParams, OptimisingPolicy
+from coinfer.policies.joint_warm import CERTIFICATE_TOLERANCE
 from coinfer.policies.prediction import Prediction, decision_cost, request_payload_bits
 from coinfer.policies.problem import Problem, Solution
 
@@ -134,20 +135,31 @@ def memory_caps(
     return np.asarray(caps)
 
 
-def solve_within_memory(solve: Any, problem: Problem, caps: np.ndarray) -> Solution:
+def solve_within_memory(
+    solve: Any, problem: Problem, caps: np.ndarray, margin: float = 0.0
+) -> Solution:
     """The best of ``solve`` over the splits of ``problem`` with ρ capped per split by
     ``caps``: one solve for the splits that fit unpruned, one per split that fits only pruned,
-    none for the splits that cannot fit at ``rho_device_lo``."""
+    none for the splits that cannot fit at ``rho_device_lo``.
+
+    ``solve(sub_problem, part)`` names each sub-problem by ``part``: ``"whole"`` (the splits
+    that fit unpruned) or the row of the capped split in ``problem``, so that a warm start can
+    keep one state per sub-problem. A later sub-problem replaces the best so far only when it
+    keeps more by over a relative ``margin`` (0: any more; a warm start's: its tolerance, so
+    that its last digits do not break a tie the exact solver breaks for the first)."""
     whole = caps >= problem.rho_device_hi
     if whole.all():
-        return solve(problem)  # type: ignore[no-any-return]
+        return solve(problem, "whole")  # type: ignore[no-any-return]
     best = Solution.infeasible()
     if whole.any():
-        best = solve(problem.only_splits(whole))
+        best = solve(problem.only_splits(whole), "whole")
     for index in np.flatnonzero((caps >= problem.rho_device_lo) & ~whole):
         capped = problem.only_splits(np.array([index])).pinned(rho_device_hi=float(caps[index]))
-        solution = solve(capped)
-        if solution.feasible and (not best.feasible or solution.kept_params > best.kept_params):
+        solution = solve(capped, int(index))
+        if solution.feasible and (
+            not best.feasible
+            or solution.kept_params > best.kept_params + margin * abs(best.kept_params)
+        ):
             best = solution
     return best
 
@@ -227,6 +239,11 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
         )
         self._choices: dict[tuple[object, ...], _Choice | None] = {}
         self._quality: QualityModel | None = None  # read on first use (no I/O here)
+        #: whether the solves are warm-started (``warm_start`` and the solver's own solve)
+        self._warm = bool(params.warm_start) and type(self).solve is OptimisingPolicy.solve
+        #: margin a later choice must beat the best by: the warm start's tolerance
+        #: (its last digits must not break a tie the exact solver breaks for the first listed)
+        self._margin = CERTIFICATE_TOLERANCE if self._warm else 0.0
 
     # ---- what is enumerated ------------------------------------------------------------------
 
@@ -250,16 +267,20 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
 
     def better(self, new: _Choice, best: _Choice | None) -> bool:
         """Whether ``new`` beats ``best``: more bits kept, or with the ``quality`` objective a
-        better measured quality (a choice with a quality beats one without)."""
+        better measured quality (a choice with a quality beats one without). With the warm
+        start, by more than its tolerance (relative in bits, absolute in the log quality): a tie
+        goes to the first listed, as on the exact path."""
         if not new.solution.feasible:
             return False
         if best is None:
             return True
+        margin = self._margin
         if new.score is not None or best.score is not None:
             if best.score is None:
                 return True
-            return new.score is not None and new.score > best.score
-        return new.solution.kept_params > best.solution.kept_params
+            return new.score is not None and new.score > best.score + margin
+        kept = best.solution.kept_params
+        return new.solution.kept_params > kept + margin * abs(kept)
 
     def quality_score(self, choice: _Choice) -> float | None:
         """The measured quality of a feasible ``choice``: ``±log(v / v₀)``, the change of the
@@ -358,7 +379,8 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
                         continue
                     problem = problem.only_splits(splits_ok)
                     caps = memory_caps(problem, model, bits, context.device.memory_bytes)
-                    solution = solve_within_memory(self.solve, problem, caps)
+                    solve = self._solver_of(context, (member, bits_d, bits_s))
+                    solution = solve_within_memory(solve, problem, caps, self._margin)
                     choice = _Choice(solution, model, bits, given, member)
                     if params.objective == "quality":
                         choice = choice._replace(score=self.quality_score(choice))
@@ -381,6 +403,22 @@ class JointCompactPolicy(OptimisingPolicy[CompactParams]):
             if best is not None and self.first_feasible_wins:
                 break
         return best
+
+    def _solver_of(self, context: PolicyContext, pair: tuple[object, ...]) -> Any:
+        """``solve(problem, part)`` for :func:`solve_within_memory` on the problem of one
+        member and width pair: with the warm start, each sub-problem keeps its own warm state,
+        keyed by the device, the member, the widths and the part (a device's solves of one
+        sub-problem follow one another); without it, the exact solver's."""
+        if not self._warm:
+            self._hint = None
+            return lambda problem, part: self.solve(problem)
+        device = context.device_id
+
+        def solve(problem: Problem, part: object) -> Solution:
+            self._hint = (device, *pair, part)
+            return self.solve(problem)
+
+        return solve
 
     def _compact_decision(self, context: PolicyContext, choice: _Choice) -> Decision:
         solution, model, bits, given = choice.solution, choice.model, choice.bits, choice.given
