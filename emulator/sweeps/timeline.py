@@ -18,6 +18,7 @@ Units: s.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,11 @@ def timeline_figure(
                 linewidth=1.0,
                 label=name,
             )
-    cells = sorted(trace["cell_id"].astype(str).unique()) if "cell_id" in trace else []
+    cells = (
+        sorted(trace["cell_id"].astype(str).unique(), key=natural_order)
+        if "cell_id" in trace
+        else []
+    )
     for index, cell in enumerate(cells[:6]):
         steps = occupancy(*stage_intervals(trace[trace["cell_id"].astype(str) == cell], UPLINK))
         if len(steps.times):
@@ -154,7 +159,7 @@ def timeline_figure(
             )
     edges = np.linspace(0.0, end, WINDOWS + 1)
     workers = workers_of(scenario)
-    servers = sorted(trace["server_id"].dropna().astype(str).unique())
+    servers = sorted(trace["server_id"].dropna().astype(str).unique(), key=natural_order)
     for index, server in enumerate(servers[:6]):
         rows = trace[trace["server_id"].astype(str) == server]
         steps = occupancy(*stage_intervals(rows, SERVICE))
@@ -188,6 +193,11 @@ def timeline_figure(
     return figure
 
 
+def natural_order(name: str) -> list[tuple[int, int | str]]:
+    """A sort key putting names with numbers in numeric order (``ap-2`` before ``ap-10``)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+
 #: Devices whose serving cell the timeline draws (those with the most handovers).
 SERVING_DEVICES = 4
 
@@ -196,7 +206,10 @@ def _serving_cells(ax: Any, handovers: pd.DataFrame, end: float) -> None:
     """Each of the most mobile devices' serving cell as a step function of time."""
     devices = handovers["device_id"].astype(str)
     busiest = devices.value_counts(sort=True).index[:SERVING_DEVICES]
-    cells = sorted(set(handovers["from_cell"].astype(str)) | set(handovers["to_cell"].astype(str)))
+    cells = sorted(
+        set(handovers["from_cell"].astype(str)) | set(handovers["to_cell"].astype(str)),
+        key=natural_order,
+    )
     level = {cell: i for i, cell in enumerate(cells)}
     for index, device in enumerate(sorted(busiest)):
         rows = handovers[devices == device].sort_values("time_s")

@@ -400,3 +400,12 @@ def test_a_handover_during_the_harq_tail_of_an_nr_upload_leaves_it_to_end_in_its
     assert (trace["status"] == "completed").all()
     assert trace["handovers"].sum() > 0
     assert (trace["latency_uplink_s"] >= 0.0).all()
+
+
+def test_the_timeline_lists_numbered_cells_in_numeric_order() -> None:
+    """Cells ap-0 … ap-11 on the serving-cell axis go ap-2 before ap-10, not as text sorts them."""
+    from coinfer.emulator.sweeps.timeline import natural_order
+
+    names = [f"ap-{i}" for i in (10, 2, 0, 11, 1)]
+    assert sorted(names, key=natural_order) == ["ap-0", "ap-1", "ap-2", "ap-10", "ap-11"]
+    assert sorted(["edge-b", "edge-a", "7"], key=natural_order) == ["7", "edge-a", "edge-b"]
