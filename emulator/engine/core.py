@@ -84,7 +84,7 @@ from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.families import students_of
-from coinfer.emulator.model.profiles import SplitTable
+from coinfer.emulator.model.profiles import ModelProfile, SplitTable
 from coinfer.emulator.model.quality import QualityModel
 from coinfer.emulator.model.quantization import scaled_payload_bits
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
@@ -92,7 +92,7 @@ from coinfer.emulator.plugins import ARRIVALS, FADING, PLACEMENT, SERVERS, SHARI
 from coinfer.emulator.randomness import Streams
 from coinfer.emulator.randomness import stream as single_stream
 from coinfer.emulator.records import build, inline_builds
-from coinfer.emulator.trace.columns import TRACE, TraceWriter
+from coinfer.emulator.trace.columns import TEMPLATE_COLUMNS, TRACE_ROW, TRACE_TEMPLATE, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
@@ -255,6 +255,7 @@ class _Device:
         "server",
         "server_index",
         "spec",
+        "templates",
         "tokens",
         "track",
         "uplink",
@@ -290,6 +291,8 @@ class _Device:
         #: path loss × shadowing to its cell now, linear (its spec's, unless it moves)
         self.mean_gain = spec.mean_gain
         self.track: RadioTrack | None = None  #: its radio track, if it moves (.handover)
+        #: its trace rows' template index by decision (split, ρ, ρ̃), its own model's
+        self.templates: dict[tuple[int, float, float], int] = {}
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,7 @@ class Engine:
         self.policy_name = policy.name
         self.seed = seed
         self.writer = writer
+        writer.expand(TEMPLATE_COLUMNS)  # rows give these through templates (see _record)
         self.duration_s = math.inf if duration_s is None else duration_s
         self.remaining = math.inf if max_requests is None else max_requests
         self.warmup_s = warmup_s
@@ -1253,32 +1257,32 @@ class Engine:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
         device_index, _, model_code = device.codes
-        cell = request.cell
         compact = request.compact
         if compact is None:
-            cache = self._distortions[model_code]
-            key = (split, decision.rho_device, decision.rho_server)
-            distortion = cache.get(key)
-            if distortion is None:
-                distortion = self.distortion(spec, decision)
             model = spec.model
-            bits_device = bits_server = model.weight_bits
-            payload_bits_per_value = kv_cache_bits = model.activation_bits
+            bits_device = model.weight_bits
+            key = (split, decision.rho_device, decision.rho_server)
+            template = device.templates.get(key)
+            if template is None:
+                activation_bits = model.activation_bits
+                template = device.templates[key] = self._template(
+                    spec,
+                    decision,
+                    model,
+                    model_code,
+                    (bits_device, bits_device, activation_bits, activation_bits),
+                )
         else:
-            distortion = compact_distortion(compact, decision)
-            model, model_code = compact.model, compact.model_code
-            bits_device, bits_server, payload_bits_per_value, kv_cache_bits = compact.bits
-        quality_code, quality_value, output_distortion = self.quality.of(
-            model, split, decision.rho_device, decision.rho_server, bits_device, bits_server
-        )
+            model = compact.model
+            bits_device = compact.bits[0]
+            template = self._template(spec, decision, model, compact.model_code, compact.bits)
         row = build(  # categorical columns as codes into the labels of self.labels()
-            TRACE,
+            TRACE_ROW,
+            template=template,
             request_id=request.id,
             device_id=device_index,
-            cell_id=cell,
+            cell_id=request.cell,
             server_id=request.server_index,
-            policy=0,
-            model=model_code,
             split=split,
             rho_device=decision.rho_device,
             rho_server=decision.rho_server,
@@ -1306,12 +1310,9 @@ class Engine:
             energy_server_j=server_j,
             energy_device_j=device_j,
             energy_total_j=device_j + server_j,
-            distortion_bound=distortion,
             predicted_latency_s=decision.predicted_latency_s,
             predicted_energy_j=decision.predicted_energy_j,
-            deadline_s=spec.deadline_s,
             deadline_met=completed and latency <= spec.deadline_s,
-            energy_budget_j=spec.energy_budget_j,
             work_scale=request.work_scale,
             gain=request.gain_seen,
             bandwidth_hz=request.band_seen,
@@ -1321,17 +1322,10 @@ class Engine:
             cold_start_s=request.download_wait_s + request.server_wait_s,
             model_load_bytes=request.load_bytes,
             handovers=request.handovers,
-            weight_bits_device=bits_device,
-            weight_bits_server=bits_server,
-            payload_bits_per_value=payload_bits_per_value,
-            kv_cache_bits=kv_cache_bits,
             model_bytes_device=decision.rho_device
             * request.table.device_params[request.run_split]
             * bits_device
             / 8.0,
-            quality_metric=quality_code,
-            quality_value=quality_value,
-            output_distortion=output_distortion,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(
@@ -1339,6 +1333,45 @@ class Engine:
             )
         self.writer.append(row)
         self.writer.maybe_flush()
+
+    @inline_builds  # the template, built by name, compiled to a tuple
+    def _template(
+        self,
+        spec: DeviceSpec,
+        decision: Decision,
+        model: ModelProfile,
+        model_code: int,
+        bits: tuple[int, int, int, int],
+    ) -> int:
+        """The index of the trace-row template of ``decision`` on a device of ``spec`` running
+        ``model`` (its code) with weights (device, server), activation and KV cache at
+        ``bits``: the row's columns that only depend on these (TEMPLATE_COLUMNS)."""
+        bits_device, bits_server, payload_bits_per_value, kv_cache_bits = bits
+        quality_code, quality_value, output_distortion = self.quality.of(
+            model,
+            decision.split,
+            decision.rho_device,
+            decision.rho_server,
+            bits_device,
+            bits_server,
+        )
+        return self.writer.template(
+            build(
+                TRACE_TEMPLATE,
+                policy=0,
+                model=model_code,
+                distortion_bound=self.distortion(spec, decision),
+                deadline_s=spec.deadline_s,
+                energy_budget_j=spec.energy_budget_j,
+                weight_bits_device=bits_device,
+                weight_bits_server=bits_server,
+                payload_bits_per_value=payload_bits_per_value,
+                kv_cache_bits=kv_cache_bits,
+                quality_metric=quality_code,
+                quality_value=quality_value,
+                output_distortion=output_distortion,
+            )
+        )
 
     def distortion(self, spec: DeviceSpec, decision: Decision) -> float:
         """The distortion bound of ``decision`` on ``spec``'s model, remembered per model (a
