@@ -695,7 +695,7 @@ class Engine:
     def _next_arrival(self, device: _Device) -> None:
         """Schedule the device's next arrival (none past the duration or its gaps' end)."""
         gap = next(device.gaps, None)
-        if gap is not None and self.env.now + gap <= self.duration_s:
+        if gap is not None and self.env._now + gap <= self.duration_s:
             self.env.timeout(gap, device).callbacks.append(self._device_arrival)
 
     def _device_arrival(self, event: simpy.Event) -> None:
@@ -715,7 +715,7 @@ class Engine:
 
     def _next_merged(self, draws: Iterator[tuple[float, int]]) -> None:
         gap, index = next(draws)
-        if self.env.now + gap <= self.duration_s:
+        if self.env._now + gap <= self.duration_s:
             self.env.timeout(gap, (draws, index)).callbacks.append(self._merged_arrival)
 
     def _merged_arrival(self, event: simpy.Event) -> None:
@@ -728,7 +728,9 @@ class Engine:
 
     @inline_builds  # the context, built by name, compiled to a tuple (hot path)
     def _arrive(self, device: _Device) -> None:
-        now = self.env.now
+        # env._now on the hot paths: SimPy's ``now`` property returns it, without the call
+        # (tests/emulator/test_engine_merged.py checks that they agree)
+        now = self.env._now
         spec = device.spec
         track = device.track
         if track is not None:  # a moving device: its cell and gain now (.handover)
@@ -989,7 +991,7 @@ class Engine:
                 return
             request.device.uplink.start(request)
         else:
-            request.tx_start_s = self.env.now
+            request.tx_start_s = self.env._now
             request.device.uplink.on_done(request)
 
     @inline_builds  # the candidate servers, built by name, compiled to tuples
@@ -1004,7 +1006,7 @@ class Engine:
         """
         en_route = self._en_route
         models = self._server_models
-        model, now = device.spec.model.name, self.env.now
+        model, now = device.spec.model.name, self.env._now
         candidates = []
         for option in options:
             spec = option.spec
@@ -1122,7 +1124,7 @@ class Engine:
             request.route = None  # nothing crosses the wires
             self._serve(request)
             return
-        request.uplink_done_s = self.env.now
+        request.uplink_done_s = self.env._now
         request.hop = 0
         if route.initial_s > 0.0:
             self.env.timeout(route.initial_s, request).callbacks.append(self._backhaul_timer)
@@ -1139,7 +1141,7 @@ class Engine:
         # time, which would cost a check per hop.
         steps = request.route.steps  # type: ignore[union-attr]
         if request.hop == len(steps):
-            request.backhaul_done_s = self.env.now
+            request.backhaul_done_s = self.env._now
             self._serve(request)
             return
         request.left = request.payload_bits
@@ -1163,7 +1165,7 @@ class Engine:
         if request.gen is not None:
             self._generative.uploaded(request)  # type: ignore[union-attr]
             return
-        now = self.env.now
+        now = self.env._now
         if request.route is None:
             request.uplink_done_s = request.backhaul_done_s = now
         decision = request.decision
@@ -1193,7 +1195,7 @@ class Engine:
 
     def _admit(self, request: Request) -> None:
         """Hand ``request`` to its server's discipline (which may drop it, when full)."""
-        now = self.env.now
+        now = self.env._now
         decision = request.decision
         flops = request.server_flops
         uplink_j = request.uplink_energy_j
