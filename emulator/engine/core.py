@@ -291,7 +291,8 @@ class _Device:
         #: path loss × shadowing to its cell now, linear (its spec's, unless it moves)
         self.mean_gain = spec.mean_gain
         self.track: RadioTrack | None = None  #: its radio track, if it moves (.handover)
-        #: its trace rows' template index by decision (split, ρ, ρ̃), its own model's
+        #: its trace rows' template index by decision (split, ρ, ρ̃), its own model's (shared
+        #: with the devices of the same model and budgets, see Engine._make_device)
         self.templates: dict[tuple[int, float, float], int] = {}
 
 
@@ -454,6 +455,8 @@ class Engine:
         # A device's run-time state, made on its first arrival (see _device): a device of a
         # merged group that sends nothing costs nothing.
         self._devices: list[_Device | None] = [None] * len(deployment.devices)
+        #: trace-row template indices by decision, per (model code, deadline, energy budget)
+        self._templates: dict[tuple[int, float, float], dict[tuple[int, float, float], int]] = {}
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
             {} for _ in self._model_codes
@@ -555,6 +558,10 @@ class Engine:
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
         device.codes = (spec.index, spec.cell, self._model_codes[spec.model.name])
+        # devices whose templates would hold the same values share them (one miss per group)
+        device.templates = self._templates.setdefault(
+            (device.codes[2], spec.deadline_s, spec.energy_budget_j), {}
+        )
         device.server_index = spec.server
         if spec.model.exits and spec.tokens is None:
             blocks, probabilities = spec.model.exit_law
