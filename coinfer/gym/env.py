@@ -152,11 +152,11 @@ class _NotingWriter(TraceWriter):
     def __init__(self) -> None:
         super().__init__({})
         self.fresh: list[tuple[Any, ...]] = []
-        keep, note = self.append, self.fresh.append
+        keep, note, full = self.append, self.fresh.append, self.full_row
 
         def append(row: tuple[Any, ...]) -> None:
             keep(row)
-            note(row)
+            note(full(row))  # with its template's columns: a row of TRACE
 
         self.append = append
 

@@ -84,7 +84,7 @@ from coinfer.emulator.engine.sharing import SharedJob
 from coinfer.emulator.engine.uplink import UplinkSharing
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.families import students_of
-from coinfer.emulator.model.profiles import SplitTable
+from coinfer.emulator.model.profiles import ModelProfile, SplitTable
 from coinfer.emulator.model.quality import QualityModel
 from coinfer.emulator.model.quantization import scaled_payload_bits
 from coinfer.emulator.model.reference import compute_cost_float, distortion_bound
@@ -92,7 +92,7 @@ from coinfer.emulator.plugins import ARRIVALS, FADING, PLACEMENT, SERVERS, SHARI
 from coinfer.emulator.randomness import Streams
 from coinfer.emulator.randomness import stream as single_stream
 from coinfer.emulator.records import build, inline_builds
-from coinfer.emulator.trace.columns import TRACE, TraceWriter
+from coinfer.emulator.trace.columns import TEMPLATE_COLUMNS, TRACE_ROW, TRACE_TEMPLATE, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
 
@@ -255,6 +255,7 @@ class _Device:
         "server",
         "server_index",
         "spec",
+        "templates",
         "tokens",
         "track",
         "uplink",
@@ -290,6 +291,9 @@ class _Device:
         #: path loss × shadowing to its cell now, linear (its spec's, unless it moves)
         self.mean_gain = spec.mean_gain
         self.track: RadioTrack | None = None  #: its radio track, if it moves (.handover)
+        #: its trace rows' template index by decision (split, ρ, ρ̃), its own model's (shared
+        #: with the devices of the same model and budgets, see Engine._make_device)
+        self.templates: dict[tuple[int, float, float], int] = {}
 
 
 @dataclass(frozen=True)
@@ -339,6 +343,7 @@ class Engine:
         self.policy_name = policy.name
         self.seed = seed
         self.writer = writer
+        writer.expand(TEMPLATE_COLUMNS)  # rows give these through templates (see _record)
         self.duration_s = math.inf if duration_s is None else duration_s
         self.remaining = math.inf if max_requests is None else max_requests
         self.warmup_s = warmup_s
@@ -450,6 +455,8 @@ class Engine:
         # A device's run-time state, made on its first arrival (see _device): a device of a
         # merged group that sends nothing costs nothing.
         self._devices: list[_Device | None] = [None] * len(deployment.devices)
+        #: trace-row template indices by decision, per (model code, deadline, energy budget)
+        self._templates: dict[tuple[int, float, float], dict[tuple[int, float, float], int]] = {}
         # Distortion bound per model by (split, ρ, ρ̃): constant for fixed decisions.
         self._distortions: list[dict[tuple[int, float, float], float]] = [
             {} for _ in self._model_codes
@@ -551,6 +558,10 @@ class Engine:
         device.server = self._servers[spec.server]
         device.options = self._cell_options[spec.cell]
         device.codes = (spec.index, spec.cell, self._model_codes[spec.model.name])
+        # devices whose templates would hold the same values share them (one miss per group)
+        device.templates = self._templates.setdefault(
+            (device.codes[2], spec.deadline_s, spec.energy_budget_j), {}
+        )
         device.server_index = spec.server
         if spec.model.exits and spec.tokens is None:
             blocks, probabilities = spec.model.exit_law
@@ -691,7 +702,7 @@ class Engine:
     def _next_arrival(self, device: _Device) -> None:
         """Schedule the device's next arrival (none past the duration or its gaps' end)."""
         gap = next(device.gaps, None)
-        if gap is not None and self.env.now + gap <= self.duration_s:
+        if gap is not None and self.env._now + gap <= self.duration_s:
             self.env.timeout(gap, device).callbacks.append(self._device_arrival)
 
     def _device_arrival(self, event: simpy.Event) -> None:
@@ -711,7 +722,7 @@ class Engine:
 
     def _next_merged(self, draws: Iterator[tuple[float, int]]) -> None:
         gap, index = next(draws)
-        if self.env.now + gap <= self.duration_s:
+        if self.env._now + gap <= self.duration_s:
             self.env.timeout(gap, (draws, index)).callbacks.append(self._merged_arrival)
 
     def _merged_arrival(self, event: simpy.Event) -> None:
@@ -724,7 +735,9 @@ class Engine:
 
     @inline_builds  # the context, built by name, compiled to a tuple (hot path)
     def _arrive(self, device: _Device) -> None:
-        now = self.env.now
+        # env._now on the hot paths: SimPy's ``now`` property returns it, without the call
+        # (tests/emulator/test_engine_merged.py checks that they agree)
+        now = self.env._now
         spec = device.spec
         track = device.track
         if track is not None:  # a moving device: its cell and gain now (.handover)
@@ -985,7 +998,7 @@ class Engine:
                 return
             request.device.uplink.start(request)
         else:
-            request.tx_start_s = self.env.now
+            request.tx_start_s = self.env._now
             request.device.uplink.on_done(request)
 
     @inline_builds  # the candidate servers, built by name, compiled to tuples
@@ -1000,7 +1013,7 @@ class Engine:
         """
         en_route = self._en_route
         models = self._server_models
-        model, now = device.spec.model.name, self.env.now
+        model, now = device.spec.model.name, self.env._now
         candidates = []
         for option in options:
             spec = option.spec
@@ -1118,7 +1131,7 @@ class Engine:
             request.route = None  # nothing crosses the wires
             self._serve(request)
             return
-        request.uplink_done_s = self.env.now
+        request.uplink_done_s = self.env._now
         request.hop = 0
         if route.initial_s > 0.0:
             self.env.timeout(route.initial_s, request).callbacks.append(self._backhaul_timer)
@@ -1135,7 +1148,7 @@ class Engine:
         # time, which would cost a check per hop.
         steps = request.route.steps  # type: ignore[union-attr]
         if request.hop == len(steps):
-            request.backhaul_done_s = self.env.now
+            request.backhaul_done_s = self.env._now
             self._serve(request)
             return
         request.left = request.payload_bits
@@ -1159,7 +1172,7 @@ class Engine:
         if request.gen is not None:
             self._generative.uploaded(request)  # type: ignore[union-attr]
             return
-        now = self.env.now
+        now = self.env._now
         if request.route is None:
             request.uplink_done_s = request.backhaul_done_s = now
         decision = request.decision
@@ -1189,7 +1202,7 @@ class Engine:
 
     def _admit(self, request: Request) -> None:
         """Hand ``request`` to its server's discipline (which may drop it, when full)."""
-        now = self.env.now
+        now = self.env._now
         decision = request.decision
         flops = request.server_flops
         uplink_j = request.uplink_energy_j
@@ -1253,32 +1266,32 @@ class Engine:
             self._last_done_s = t_done
         device_j = request.device_compute_j + uplink_j
         device_index, _, model_code = device.codes
-        cell = request.cell
         compact = request.compact
         if compact is None:
-            cache = self._distortions[model_code]
-            key = (split, decision.rho_device, decision.rho_server)
-            distortion = cache.get(key)
-            if distortion is None:
-                distortion = self.distortion(spec, decision)
             model = spec.model
-            bits_device = bits_server = model.weight_bits
-            payload_bits_per_value = kv_cache_bits = model.activation_bits
+            bits_device = model.weight_bits
+            key = (split, decision.rho_device, decision.rho_server)
+            template = device.templates.get(key)
+            if template is None:
+                activation_bits = model.activation_bits
+                template = device.templates[key] = self._template(
+                    spec,
+                    decision,
+                    model,
+                    model_code,
+                    (bits_device, bits_device, activation_bits, activation_bits),
+                )
         else:
-            distortion = compact_distortion(compact, decision)
-            model, model_code = compact.model, compact.model_code
-            bits_device, bits_server, payload_bits_per_value, kv_cache_bits = compact.bits
-        quality_code, quality_value, output_distortion = self.quality.of(
-            model, split, decision.rho_device, decision.rho_server, bits_device, bits_server
-        )
+            model = compact.model
+            bits_device = compact.bits[0]
+            template = self._template(spec, decision, model, compact.model_code, compact.bits)
         row = build(  # categorical columns as codes into the labels of self.labels()
-            TRACE,
+            TRACE_ROW,
+            template=template,
             request_id=request.id,
             device_id=device_index,
-            cell_id=cell,
+            cell_id=request.cell,
             server_id=request.server_index,
-            policy=0,
-            model=model_code,
             split=split,
             rho_device=decision.rho_device,
             rho_server=decision.rho_server,
@@ -1306,12 +1319,9 @@ class Engine:
             energy_server_j=server_j,
             energy_device_j=device_j,
             energy_total_j=device_j + server_j,
-            distortion_bound=distortion,
             predicted_latency_s=decision.predicted_latency_s,
             predicted_energy_j=decision.predicted_energy_j,
-            deadline_s=spec.deadline_s,
             deadline_met=completed and latency <= spec.deadline_s,
-            energy_budget_j=spec.energy_budget_j,
             work_scale=request.work_scale,
             gain=request.gain_seen,
             bandwidth_hz=request.band_seen,
@@ -1321,17 +1331,10 @@ class Engine:
             cold_start_s=request.download_wait_s + request.server_wait_s,
             model_load_bytes=request.load_bytes,
             handovers=request.handovers,
-            weight_bits_device=bits_device,
-            weight_bits_server=bits_server,
-            payload_bits_per_value=payload_bits_per_value,
-            kv_cache_bits=kv_cache_bits,
             model_bytes_device=decision.rho_device
             * request.table.device_params[request.run_split]
             * bits_device
             / 8.0,
-            quality_metric=quality_code,
-            quality_value=quality_value,
-            output_distortion=output_distortion,
         )
         if self._generative is not None:  # a one-pass request in a generative run
             row += self._generative.one_pass_tail(
@@ -1339,6 +1342,45 @@ class Engine:
             )
         self.writer.append(row)
         self.writer.maybe_flush()
+
+    @inline_builds  # the template, built by name, compiled to a tuple
+    def _template(
+        self,
+        spec: DeviceSpec,
+        decision: Decision,
+        model: ModelProfile,
+        model_code: int,
+        bits: tuple[int, int, int, int],
+    ) -> int:
+        """The index of the trace-row template of ``decision`` on a device of ``spec`` running
+        ``model`` (its code) with weights (device, server), activation and KV cache at
+        ``bits``: the row's columns that only depend on these (TEMPLATE_COLUMNS)."""
+        bits_device, bits_server, payload_bits_per_value, kv_cache_bits = bits
+        quality_code, quality_value, output_distortion = self.quality.of(
+            model,
+            decision.split,
+            decision.rho_device,
+            decision.rho_server,
+            bits_device,
+            bits_server,
+        )
+        return self.writer.template(
+            build(
+                TRACE_TEMPLATE,
+                policy=0,
+                model=model_code,
+                distortion_bound=self.distortion(spec, decision),
+                deadline_s=spec.deadline_s,
+                energy_budget_j=spec.energy_budget_j,
+                weight_bits_device=bits_device,
+                weight_bits_server=bits_server,
+                payload_bits_per_value=payload_bits_per_value,
+                kv_cache_bits=kv_cache_bits,
+                quality_metric=quality_code,
+                quality_value=quality_value,
+                output_distortion=output_distortion,
+            )
+        )
 
     def distortion(self, spec: DeviceSpec, decision: Decision) -> float:
         """The distortion bound of ``decision`` on ``spec``'s model, remembered per model (a

@@ -84,7 +84,7 @@ from coinfer.emulator.model.step_time import (
 )
 from coinfer.emulator.model.token_exit import draw_token_exits, exit_cumulative, exit_profile
 from coinfer.emulator.records import build, inline_builds
-from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE
+from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE_ROW, TRACE_TEMPLATE
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import ServerBatch, mode_of_split
 from coinfer.policies.drafting import DraftChooser, DraftRound
@@ -1275,14 +1275,28 @@ class Generative:
         quality = engine.quality.of(
             spec.model, decision.split, decision.rho_device, decision.rho_server, bits[0], bits[1]
         )
+        template = build(  # the columns given through the row's template
+            TRACE_TEMPLATE,
+            policy=0,
+            model=model_code,
+            distortion_bound=engine.distortion(spec, decision),
+            deadline_s=spec.deadline_s,
+            energy_budget_j=spec.energy_budget_j,
+            weight_bits_device=bits[0],
+            weight_bits_server=bits[1],
+            payload_bits_per_value=bits[2],
+            kv_cache_bits=bits[3],
+            quality_metric=quality[0],
+            quality_value=quality[1],
+            output_distortion=quality[2],
+        )
         row = build(
-            TRACE,
+            TRACE_ROW,
+            template=engine.writer.template(template),
             request_id=request.id,
             device_id=device_index,
             cell_id=cell,
             server_id=request.server_index,
-            policy=0,
-            model=model_code,
             split=decision.split,
             rho_device=decision.rho_device,
             rho_server=decision.rho_server,
@@ -1305,12 +1319,9 @@ class Generative:
             energy_server_j=server_j,
             energy_device_j=device_total_j,
             energy_total_j=total_j,
-            distortion_bound=engine.distortion(spec, decision),
             predicted_latency_s=decision.predicted_latency_s,
             predicted_energy_j=decision.predicted_energy_j,
-            deadline_s=spec.deadline_s,
             deadline_met=completed and latency <= spec.deadline_s,
-            energy_budget_j=spec.energy_budget_j,
             work_scale=request.work_scale,
             gain=request.gain_seen,
             bandwidth_hz=request.band_seen,
@@ -1321,17 +1332,10 @@ class Generative:
             cold_start_s=state.cold_s,
             model_load_bytes=state.load_bytes,
             handovers=0,  # generative requests over a topology are refused (no mobility)
-            weight_bits_device=bits[0],
-            weight_bits_server=bits[1],
-            payload_bits_per_value=bits[2],
-            kv_cache_bits=bits[3],
             model_bytes_device=decision.rho_device
             * spec.model.split_table.device_params[decision.split]
             * bits[0]
             / 8.0,
-            quality_metric=quality[0],
-            quality_value=quality[1],
-            output_distortion=quality[2],
         ) + build(
             GENERATIVE_TAIL,
             mode=state.mode,

@@ -90,7 +90,7 @@ class FcfsServer:
 
     def status(self) -> tuple[int, int, float]:
         """(waiting, in service, wait a request arriving now would face in s)."""
-        now = self.env.now
+        now = self.env._now
         departures = self._departures
         while departures and departures[0] <= now:
             heapq.heappop(departures)
@@ -99,7 +99,7 @@ class FcfsServer:
         return n - in_service, in_service, max(self._free_at[0] - now, 0.0)
 
     def serve(self, job: Any, service_s: float) -> bool:
-        now = self.env.now
+        now = self.env._now
         capacity = self.spec.queue_capacity
         if capacity is not None:
             n = self._in_system(now)
@@ -131,12 +131,12 @@ class PsServer(ProcessorSharing):
     def serve(self, job: Any, service_s: float) -> bool:
         if self.full():
             return False
-        job.server_start_s = self._env.now
+        job.server_start_s = self._env._now
         self.join(job)
         return True
 
     def _finished(self, job: Any) -> None:
-        now = self._env.now
+        now = self._env._now
         self._server_done(job, now, now - job.server_start_s)
 
     def status(self) -> tuple[int, int, float]:

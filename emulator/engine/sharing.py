@@ -66,7 +66,7 @@ class ProcessorSharing(ABC):
 
     def join(self, job: Any) -> None:
         """Start serving ``job`` (its ``left`` set by the caller) now."""
-        now = self._env.now
+        now = self._env._now
         active = self._active
         if active:
             self._advance(now, len(active))
@@ -113,7 +113,7 @@ class ProcessorSharing(ABC):
     def _wake(self, version: int) -> None:
         if version != self._version:
             return  # superseded by a later join or leave
-        now = self._env.now
+        now = self._env._now
         active = self._active
         sharing = len(active)
         if sharing == 1 and active[0].finish_s <= now:  # alone and done: nothing to advance

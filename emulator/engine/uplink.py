@@ -281,7 +281,7 @@ class Uplink:
             self.on_done(job)
             return
         fading = job.fading
-        now = self.env.now
+        now = self.env._now
         gain = job.mean_gain * (fading.gain(fading.block_at(now)) if fading is not None else 1.0)
         delay = model.harq_delay_s(job.tx_power_w, gain, self.harq_band_hz(), self.noise)
         if delay <= 0.0:
@@ -374,7 +374,7 @@ class FdmaUplink(Uplink):
             self._transmit(job, queue)
 
     def _transmit(self, job: Any, queue: deque[Any]) -> None:
-        now = self.env.now
+        now = self.env._now
         job.tx_start_s = job.updated_s = now
         end = transfer_end(job, now, self.band_hz, self.noise, model=self.link_model)
         job.finish_s = end
@@ -442,7 +442,7 @@ class FifoUplink(Uplink):
             self._transmit(job)
 
     def _transmit(self, job: Any) -> None:
-        now = self.env.now
+        now = self.env._now
         job.tx_start_s = job.updated_s = now
         end = transfer_end(job, now, self.cell.bandwidth_hz, self.noise, model=self.link_model)
         job.finish_s = end
@@ -492,7 +492,7 @@ class PsUplink(Uplink, ProcessorSharing):
         return self.cell.bandwidth_hz / (len(self._active) + 1)
 
     def start(self, job: Any) -> None:
-        job.tx_start_s = self.env.now
+        job.tx_start_s = self.env._now
         self.join(job)
         if self.listener is not None:
             self.listener.started(self, job)

@@ -451,6 +451,50 @@ GENERATIVE_TAIL = Table(
     (GENERATIVE, REASON, SPECULATIVE, TOKEN_EXIT),
 )
 
+#: The trace's columns that hold the same values for every request of a device with the same
+#: decision (its run's policy, its model, budgets, bit widths, distortion and quality): the
+#: engine gives them as a template per device and decision, filled in on flush
+#: (:meth:`~coinfer.emulator.trace.writer.TableWriter.expand`).
+TEMPLATE_COLUMNS: tuple[str, ...] = TRACE.require(
+    "policy",
+    "model",
+    "distortion_bound",
+    "deadline_s",
+    "energy_budget_j",
+    "weight_bits_device",
+    "weight_bits_server",
+    "payload_bits_per_value",
+    "kv_cache_bits",
+    "quality_metric",
+    "quality_value",
+    "output_distortion",
+)
+#: A template of a trace row (a record kind: the values of :data:`TEMPLATE_COLUMNS`).
+TRACE_TEMPLATE = TRACE.only(
+    TEMPLATE_COLUMNS, "trace-template", "the trace columns a row gives through its template"
+)
+#: A trace row as the engine appends it (a record kind): the index of its template, then the
+#: other columns of :data:`TRACE` in order (in a generative run followed by
+#: :data:`GENERATIVE_TAIL`'s).
+TRACE_ROW = TRACE.without(
+    TEMPLATE_COLUMNS,
+    "trace-row",
+    "a trace row as appended: its template's index and the columns that vary",
+    ColumnGroup(
+        "template",
+        "the row's template",
+        (
+            Column(
+                "template",
+                pa.int32(),
+                "",
+                Role.BOOKKEEPING,
+                "index of the row's template (TableWriter.template)",
+            ),
+        ),
+    ),
+)
+
 TOKEN = ColumnGroup(
     "token",
     "one row per output token of a completed generative request, in the order the requests "

@@ -143,6 +143,25 @@ class Table:
         """This table with ``group`` appended (existing columns keep their positions)."""
         return Table(self.name, self.description, (*self.groups, group))
 
+    def only(self, names: tuple[str, ...], name: str, description: str) -> Table:
+        """A table of the columns ``names`` (in that order), as one group: a record kind for
+        part of a row."""
+        return Table(
+            name, description, (ColumnGroup(name, description, tuple(map(self.column, names))),)
+        )
+
+    def without(
+        self, names: tuple[str, ...], name: str, description: str, first: ColumnGroup
+    ) -> Table:
+        """``first``, then this table's columns but ``names``, in table order (groups left
+        empty dropped): a record kind for a row whose columns ``names`` are given apart."""
+        self.require(*names)
+        groups = [
+            ColumnGroup(g.name, g.description, tuple(c for c in g.columns if c.name not in names))
+            for g in self.groups
+        ]
+        return Table(name, description, (first, *(g for g in groups if g.columns)))
+
     def markdown(self) -> str:
         """The table of columns for the docs: per group, its columns with their type, unit,
         role and meaning."""

@@ -9,6 +9,10 @@ for :meth:`TableWriter.table`. Categorical columns arrive as integer codes into 
 are stored dictionary-encoded (the only columns with Parquet dictionary pages).
 A table of many small rows (one per generated token, say) may instead be appended a block of
 rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
+Columns that hold the same values for many rows (a device's budgets, a decision's distortion
+and quality, say) may be given once as a *template* instead (:meth:`TableWriter.expand`): a row
+then carries its template's index and the other columns, and the template columns are filled in
+on flush, one Arrow ``take`` per column instead of one value per row and column.
 Observers (:meth:`TableWriter.observe`) see every chunk as it is written: the run's summary is
 accumulated that way, without reading the table back.
 
@@ -61,7 +65,13 @@ class TableWriter:
         self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
         self._observers: list[Callable[[pa.Table], None]] = []
-        #: add one row (a tuple in column order)
+        #: the columns given by template (:meth:`expand`), their templates, and each
+        #: template's index by its values
+        self._expanded: tuple[str, ...] = ()
+        self.templates: list[tuple[Any, ...]] = []
+        self._template_index: dict[tuple[Any, ...], int] = {}
+        #: add one row (a tuple in column order; with :meth:`expand`, its template's index,
+        #: then the other columns in column order)
         self.append: Callable[[tuple[Any, ...]], None] = self._flat.extend
 
     @property
@@ -75,7 +85,52 @@ class TableWriter:
             raise RuntimeError(f"use_table({table.name!r}) after rows were written")
         self.declaration = table
         self._schema = table.schema
-        self._width = len(table.columns)
+        self._width = self._row_width()
+
+    def expand(self, columns: tuple[str, ...]) -> None:
+        """Rows appended from now on give ``columns`` through a template: each row is the
+        index of its template (:meth:`template`, the values of ``columns`` in that order), then
+        the table's other columns in column order. On flush each of ``columns`` is its
+        templates' values taken at the rows' indices: the same table as rows given whole.
+        Only before the first row (``RuntimeError`` after); ``KeyError`` for an unknown
+        column."""
+        if self._flat or self._blocks or self.rows_written or self._writer is not None:
+            raise RuntimeError(f"expand({columns!r}) after rows were written")
+        for name in columns:
+            self.declaration.column(name)
+        self._expanded = tuple(columns)
+        self._width = self._row_width()
+
+    def template(self, values: tuple[Any, ...]) -> int:
+        """The index of the template ``values`` (the columns of :meth:`expand`, in that order),
+        added if it is new; callers may keep the index for rows with the same values."""
+        index = self._template_index.get(values)
+        if index is None:
+            if len(values) != len(self._expanded):
+                raise ValueError(
+                    f"a template of {len(values)} values for table {self.declaration.name!r}, "
+                    f"expected one per expanded column ({', '.join(self._expanded)})"
+                )
+            index = self._template_index[values] = len(self.templates)
+            self.templates.append(values)
+        return index
+
+    def full_row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``row`` as appended, with its template's values in place: every column, in column
+        order."""
+        if not self._expanded:
+            return row
+        template = dict(zip(self._expanded, self.templates[row[0]], strict=True))
+        rest = iter(row[1:])
+        return tuple(
+            template[name] if name in template else next(rest)
+            for name in self.declaration.field_names
+        )
+
+    def _row_width(self) -> int:
+        """Values per appended row."""
+        expanded = len(self._expanded)
+        return len(self.declaration.columns) - expanded + (1 if expanded else 0)
 
     def set_labels(self, labels: dict[str, list[str]]) -> None:
         """Labels of the categorical columns (before the first flush)."""
@@ -113,18 +168,31 @@ class TableWriter:
                 f"{len(flat)} values buffered for table {self.declaration.name!r}, expected a "
                 f"multiple of its {width} columns: a row of another width was appended"
             )
-        columns = [flat[j::width] for j in range(width)]
-        flat.clear()
+        expanded = self._expanded
+        position = 1 if expanded else 0  # of the next column given by the rows
+        indices = None
+        if expanded:  # only the templates these rows use: a run may have many
+            used, at = np.unique(np.asarray(flat[0::width], dtype=np.int64), return_inverse=True)
+            templates = [self.templates[i] for i in used.tolist()]
+            indices = pa.array(at.astype(np.int32))
         arrays = []
-        for column, values in zip(self.declaration.columns, columns, strict=True):
+        for column in self.declaration.columns:
+            if column.name in expanded:
+                k = expanded.index(column.name)
+                values = [template[k] for template in templates]
+            else:
+                values = flat[position::width]
+                position += 1
             if column.categorical:
                 codes = pa.array(np.asarray(values, dtype=np.int32))
                 labels = self._labels.get(column.name)
                 if labels is None:
                     raise KeyError(f"no labels for the categorical column {column.name!r}")
-                arrays.append(pa.DictionaryArray.from_arrays(codes, labels))
+                array = pa.DictionaryArray.from_arrays(codes, labels)
             else:
-                arrays.append(pa.array(values, column.dtype))
+                array = pa.array(values, column.dtype)
+            arrays.append(array if column.name not in expanded else array.take(indices))
+        flat.clear()
         self._keep(pa.Table.from_arrays(arrays, schema=self._schema))
 
     def _flush_blocks(self) -> None:

@@ -152,3 +152,25 @@ def test_merged_is_refused_for_other_arrival_processes():
                 ],
             }
         )
+
+
+def test_the_engine_reads_simpys_clock_where_its_now_property_does():
+    """The engine's hot paths read ``env._now`` (SimPy's ``now`` property returns it, without
+    the call) and build events from SimPy's ``_ok`` and ``_value``: the two clocks agree at
+    every event of a run, whatever the initial time."""
+    import simpy
+
+    def clocks(initial: float) -> list[tuple[float, float]]:
+        env = simpy.Environment(initial_time=initial)
+        seen: list[tuple[float, float]] = []
+
+        def note(_: simpy.Event) -> None:
+            seen.append((env.now, env._now))
+
+        for delay in (0.25, 1.0, 3.0):
+            env.timeout(delay).callbacks.append(note)
+        env.run()
+        return seen
+
+    for initial in (0, 2.5):
+        assert clocks(initial) == [(initial + d, initial + d) for d in (0.25, 1.0, 3.0)]

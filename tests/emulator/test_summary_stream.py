@@ -58,6 +58,43 @@ def test_an_exact_sum_is_exact_where_plain_addition_loses_everything():
     assert total.value == 1.0
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(3).lognormal(0.0, 150.0, 3_000),  # exponents over ~1,300 binades
+        np.array([5e-324, 5e-324, -1e-310, 3.0]),  # subnormals
+        np.array([0.1] * 10),  # a sum that is not a float: two terms
+        np.array([1e300, 1e300, 1e300, -1e300, -1e300, -1e300, 1e-300]),  # all cancels but one
+        np.array([0.0, -0.0]),
+    ],
+    ids=["wide", "subnormal", "tenths", "cancelling", "zeros"],
+)
+def test_an_exact_sum_keeps_the_terms_fsum_passes_give(values):
+    """The vectorised exact sum (integers per binary exponent) keeps, bit for bit, the terms
+    that repeated ``math.fsum`` passes over the same values give (each the correctly rounded
+    rest of the exact sum), in one chunk or in several."""
+    from coinfer.emulator.api.exact_sum import _expansion
+
+    expected = [term.hex() for term in _expansion(values.tolist())]
+    whole, parts = ExactSum(), ExactSum()
+    whole.add(values)
+    for part in np.array_split(values, 3):
+        parts.add(part)
+    assert [term.hex() for term in whole._terms] == expected
+    assert [term.hex() for term in parts._terms] == expected
+    assert whole.value == math.fsum(values.tolist())
+
+
+def test_an_exact_sum_near_the_largest_float_is_the_rounded_sum():
+    """Terms whose running sum leaves the float range still sum to their exact total, when it
+    is a float (``math.fsum`` itself stops with an intermediate overflow here)."""
+    total = ExactSum()
+    total.add(np.array([1e308, 1e308, -1e308]))
+    assert total.value == 1e308
+    with pytest.raises(OverflowError):
+        math.fsum([1e308, 1e308, -1e308])
+
+
 def test_an_exact_sum_of_none_is_zero_and_its_mean_nan_and_infinities_stay_infinite():
     empty = ExactSum()
     assert empty.value == 0.0 and math.isnan(empty.mean())

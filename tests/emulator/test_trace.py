@@ -15,7 +15,7 @@ from coinfer.emulator.trace.columns import (
     TRACE,
     TraceWriter,
 )
-from coinfer.emulator.trace.table import Column, ColumnGroup, Role, Table
+from coinfer.emulator.trace.table import CATEGORY, Column, ColumnGroup, Role, Table
 
 REQUIRED = [
     "request_id",
@@ -265,3 +265,69 @@ def test_rows_are_buffered_flat_and_a_row_of_another_width_is_refused(tmp_path):
     writer.append((5, 1.25, 6))
     with pytest.raises(ValueError, match="expected a multiple of its 2 columns"):
         writer.flush()
+
+
+def test_columns_given_through_templates_are_the_table_of_whole_rows():
+    """A writer that takes some columns as templates (``expand``: a row is its template's
+    index, then the other columns) writes the same table, value for value and type for type,
+    over several chunks, as a writer given the same rows whole; ``full_row`` gives a row back
+    whole, and the same values are the same template."""
+    from coinfer.emulator.trace.writer import TableWriter
+
+    group = ColumnGroup(
+        "mixed",
+        "a varying column between two template columns, one of them categorical",
+        (
+            Column("budget_j", pa.float64(), "J", Role.BUDGET, "a budget"),
+            Column("t_s", pa.float64(), "s", Role.TIME, "a time"),
+            Column("model", CATEGORY, "", Role.IDENTITY, "a model"),
+        ),
+    )
+    table = Table("mixed", "mixed", (group,))
+    labels = {"model": ["small", "large"]}
+    whole = TableWriter(table, labels, chunk_rows=3)
+    templated = TableWriter(table, labels, chunk_rows=3)
+    templated.expand(("model", "budget_j"))
+    rows = [(0.5, 0.1 * i, i % 2) for i in range(7)] + [(2.0, 9.0, 1)]
+    for budget_j, t_s, model in rows:
+        whole.append(build(table, budget_j=budget_j, t_s=t_s, model=model))
+        templated.append((templated.template((model, budget_j)), t_s))
+        whole.maybe_flush()
+        templated.maybe_flush()
+    assert templated.templates == [(0, 0.5), (1, 0.5), (1, 2.0)]
+    assert templated.template((1, 0.5)) == 1
+    assert templated.full_row((2, 9.0)) == rows[-1]
+    whole.close()
+    templated.close()
+    assert templated.rows_written == whole.rows_written == 8
+    assert templated.table().equals(whole.table())
+    assert templated.table().schema == table.schema
+    assert templated.table().column("model").to_pylist() == ["small", "large"] * 4
+
+
+def test_a_template_of_another_width_and_a_late_expand_are_refused():
+    """A template must give one value per expanded column; ``expand`` comes before any row and
+    names columns of the table."""
+    from coinfer.emulator.trace.writer import TableWriter
+
+    pair = ColumnGroup(
+        "pair",
+        "two columns",
+        (
+            Column("request_id", pa.int64(), "", Role.IDENTITY, "request"),
+            Column("t_s", pa.float64(), "s", Role.TIME, "a time"),
+        ),
+    )
+    table = Table("pairs", "pairs", (pair,))
+    writer = TableWriter(table, {})
+    with pytest.raises(KeyError, match="no column 'budget_j'"):
+        writer.expand(("budget_j",))
+    writer.expand(("t_s",))
+    with pytest.raises(ValueError, match=r"a template of 2 values .* expected one per expanded"):
+        writer.template((1.0, 2.0))
+    writer.append((writer.template((0.25,)), 3))
+    assert writer.rows_appended == 1
+    with pytest.raises(RuntimeError, match="after rows were written"):
+        writer.expand(("request_id",))
+    writer.flush()
+    assert writer.table().to_pydict() == {"request_id": [3], "t_s": [0.25]}
