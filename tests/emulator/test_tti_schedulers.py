@@ -15,7 +15,6 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 from scipy.optimize import brentq
 from scipy.special import lambertw
 
@@ -32,25 +31,19 @@ from coinfer.emulator.engine.tti_schedulers import (
 from coinfer.emulator.engine.uplink import PsUplink, pf_shares_hz
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.emulator.scenario.schema import Fading
-from tests.emulator.test_pf_window import lone_device, upload_only  # noqa: F401 (a fixture)
+from tests.emulator.test_pf_window import (  # noqa: F401 (upload_only: a fixture)
+    BAND_HZ,
+    NOISE_W_PER_HZ,
+    TTI_S,
+    CountingEnvironment,
+    lone_device,
+    upload_only,
+)
+from tests.emulator.test_pf_window import Job as UploadJob
 
-BAND_HZ = 5e6
-NOISE_W_PER_HZ = 2e-19
-TTI_S = 1e-3
 
-
-class Job:
-    """What the uplink reads of an upload (the engine's request record has more)."""
-
-    def __init__(self, bits: float, power_w: float, gain: float, fading=None) -> None:
-        self.bits = bits
-        self.left = bits
-        self.tx_power_w = power_w
-        self.mean_gain = gain
-        self.fading = fading
-        self.link = None
-        self.device = None
-        self.done_s: float | None = None
+class Job(UploadJob):
+    """An upload (as in the pf-window tests) that can be copied and tells its gain."""
 
     def copy(self) -> Job:
         return Job(self.bits, self.tx_power_w, self.mean_gain, self.fading)
@@ -58,16 +51,6 @@ class Job:
     def gain_at(self, s: float) -> float:
         factor = 1.0 if self.fading is None else self.fading.gain(self.fading.block_at(s))
         return self.mean_gain * factor
-
-
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the timeouts scheduled on it."""
-
-    timeouts = 0
-
-    def timeout(self, delay, value=None):
-        self.timeouts += 1
-        return super().timeout(delay, value)
 
 
 def drive(
