@@ -9,6 +9,8 @@ word and of several, and a run's draws are traced back to the named streams.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -145,3 +147,11 @@ def test_a_run_draws_each_devices_arrivals_and_work_from_its_named_stream():
         np.testing.assert_allclose(rows["t_arrival"].to_numpy(), np.cumsum(gaps), rtol=1e-12)
         work = stream(seed, "work", index).exponential(mean_work, count)
         np.testing.assert_array_equal(rows["work_scale"].to_numpy(), work)
+
+
+def test_the_engine_docs_name_every_random_source():
+    """docs/engine.md's Randomness section lists each stream the engine can draw from."""
+    docs = (Path(__file__).parents[2] / "docs" / "engine.md").read_text()
+    section = docs.split("## Randomness", 1)[1].split("\n## ", 1)[0]
+    missing = [source for source in SOURCES if f"`{source}`" not in section]
+    assert not missing
