@@ -80,6 +80,7 @@ class FastTable:
 
     __slots__ = (
         "all_rows",
+        "bound_constants",
         "device",
         "device_flops",
         "device_flops_per_cycle",
@@ -159,6 +160,25 @@ class FastTable:
         log2_gamma_ratio = (math.lgamma(n / 2.0) - _LN2 - math.lgamma(n)) / _LN2
         self.log2_n_less_constant = math.log2(n) - _LOG2_SQRT_PI_E
         self.log2_gamma_term = log2_gamma_ratio / n
+        static = self.static
+        #: what :meth:`Request.above` reads of the static part: the power levels' and kept
+        #: fractions' bounds, the chips' constants, and whether the fractions' boxes start at
+        #: zero and are the unit boxes
+        from_zero = static.x_lo == 0.0 and static.y_lo == 0.0
+        self.bound_constants = (
+            static.level_d_lo,
+            static.level_d_hi,
+            static.level_s_lo,
+            static.level_s_hi,
+            static.k_d,
+            static.k_s,
+            static.x_lo,
+            static.x_hi,
+            static.y_lo,
+            static.y_hi,
+            from_zero,
+            from_zero and static.x_hi == 1.0 and static.y_hi == 1.0,
+        )
         #: per key (device), where its previous solutions were
         self.starts: dict[object, Starts] = {}
 
@@ -360,33 +380,43 @@ class Request(Family):
         with the work scale applied to the per-split terms instead of the per-split numbers
         (equal within rounding, tested to a relative 1e-12). ``ceiling = -inf``: every split
         that is feasible at that ``Λ`` (the others' bound is −inf)."""
-        family, table = self, self.table
-        static = family.static
+        (
+            level_d_lo,
+            level_d_hi,
+            level_s_lo,
+            level_s_hi,
+            k_d,
+            k_s,
+            x_lo,
+            x_hi,
+            y_lo,
+            y_hi,
+            from_zero,
+            unit_boxes,
+        ) = self.table.bound_constants
         v = math.exp(s)
-        c = family.c
+        c = self.c
         y = c * v
         lam = ((1.0 + y) * math.log1p(y) - y) * (1.0 / c)
         # (min and max as conditional expressions: the same floats, without the calls)
-        p_lo, p_hi = family.p_lo, family.p_hi
+        p_lo, p_hi = self.p_lo, self.p_hi
         p = p_lo if p_lo > v else v
         p = p_hi if p_hi < p else p
-        rate = math.log1p(family.snr * p) * (family.bandwidth / _LN2)
+        rate = math.log1p(self.snr * p) * (self.bandwidth / _LN2)
         rate = TINY if rate < TINY else rate
-        base = family.time_budget * lam + family.energy_budget
+        base = self.time_budget * lam + self.energy_budget
         spend = (lam + p) / rate * self.payload_scale  # per bit of the unscaled payload
         level = 0.5 * lam
-        level_d = static.level_d_lo if static.level_d_lo > level else level
-        level_d = static.level_d_hi if static.level_d_hi < level_d else level_d
-        level_s = static.level_s_lo if static.level_s_lo > level else level
-        level_s = static.level_s_hi if static.level_s_hi < level_s else level_s
+        level_d = level_d_lo if level_d_lo > level else level
+        level_d = level_d_hi if level_d_hi < level_d else level_d
+        level_s = level_s_lo if level_s_lo > level else level
+        level_s = level_s_hi if level_s_hi < level_s else level_s
         work = self.work_scale
-        per_d = (lam + level_d) / math.cbrt(level_d / static.k_d) * work  # per unit cycle
-        per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
-        x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
-        from_zero = x_lo == 0.0 and y_lo == 0.0
-        unit_boxes = from_zero and x_hi == 1.0 and y_hi == 1.0
-        data = table.row_data
-        found = []
+        per_d = (lam + level_d) / math.cbrt(level_d / k_d) * work  # per unit cycle
+        per_s = (lam + level_s) / math.cbrt(level_s / k_s) * work
+        data = self.table.row_data
+        found: list[tuple[float, int]] = []
+        append = found.append
         for row in rows:
             theta, cycles_d, cycles_s, q, r, bound = data[row]
             if bound <= ceiling:  # the most it keeps: its bound can be no higher
@@ -421,7 +451,7 @@ class Request(Family):
                     if value <= ceiling:
                         continue
                     bound = value
-            found.append((bound, row))
+            append((bound, row))
         return found
 
 
@@ -631,9 +661,16 @@ def fast_search(
     row = starts.row
     known = starts.known
     if len(known) > 1:  # first the split whose bound is highest where the last optimum was
-        ranked = above_at(starts.s[row], [other for other in known if other in usable], -math.inf)
-        if ranked:
-            row = max(ranked, key=_first_bound)[1]
+        ranked = above_at(
+            starts.s[row],
+            known if usable is request.table.all_rows else [o for o in known if o in usable],
+            -math.inf,
+        )
+        if ranked:  # the highest bound, the lower row among equal ones (max by _first_bound)
+            top, row = ranked[0]
+            for bound, other in ranked:
+                if bound > top or (bound == top and other < row):
+                    top, row = bound, other
     best: Found | None = None
     shift = 0.0  # how far the first split's optimum moved from its last one
     while True:
@@ -737,8 +774,3 @@ def fast_solve(
         deadline_s,
         energy_budget_j,
     )
-
-
-def _first_bound(item: tuple[float, int]) -> tuple[float, int]:
-    """Orders ``(bound, row)`` pairs by bound, the lower split row first among equal bounds."""
-    return item[0], -item[1]
