@@ -34,7 +34,6 @@ import bisect
 import math
 from typing import NamedTuple
 
-from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
 from coinfer.policies.joint_family import (
     SERIES_BELOW,
@@ -45,7 +44,13 @@ from coinfer.policies.joint_family import (
 from coinfer.policies.joint_lp import Free
 from coinfer.policies.joint_search import Found, corner_step, refine
 from coinfer.policies.joint_static import TINY, StaticPart
-from coinfer.policies.joint_warm import MIDDLE, OFFSETS, _value_of, ceiling_of
+from coinfer.policies.joint_warm import (
+    CERTIFICATE_TOLERANCE,
+    MIDDLE,
+    OFFSETS,
+    _value_of,
+    ceiling_of,
+)
 from coinfer.policies.problem import Problem
 
 _LN2 = math.log(2.0)
@@ -249,13 +254,15 @@ class FastTable:
         per_bit = 1.0 / (deadline_s * family.bandwidth)
         most = math.log2(1.0 + p_hi * snr / (1.0 + 1e-9))  # the largest exponent usable
         margin = 1e-12 * most + 1e-14  # far above the rounding of either test
-        sure, never = most - margin, min(most + margin, 1000.0)
+        # (min as a conditional expression: the same floats, without the call)
+        sure, never = most - margin, most + margin
+        never = 1000.0 if never > 1000.0 else never
         unit = per_bit * payload_scale  # exponent per bit of unscaled payload
         if unit > 0.0 and math.isfinite(unit):
             # the payloads sorted: those clearly within (beyond) reach found by bisection
             # (1e-12: far above the rounding of the exponent's product)
             payloads, order = self.sorted_payloads, self.rows_by_payload
-            reach = min(sure, 1000.0) / unit * (1.0 - 1e-12)
+            reach = (1000.0 if sure > 1000.0 else sure) / unit * (1.0 - 1e-12)
             if payloads[-1] <= reach:
                 return self.all_rows  # (the caller does not change it)
             within = bisect.bisect_right(payloads, reach)
@@ -314,8 +321,8 @@ class FastTable:
         p = unit.p_hi_w if theta <= 0.0 else point.tx_power_w
         f_d, f_s = point.f_device_hz, point.f_server_hz
         upload_s = 0.0
-        if theta > 0.0:
-            rate = shannon_rate_bps(p, gain, bandwidth_hz, noise_psd_w_per_hz)
+        if theta > 0.0:  # (shannon_rate_bps, inlined)
+            rate = bandwidth_hz * math.log2(1.0 + gain * p / (bandwidth_hz * noise_psd_w_per_hz))
             upload_s = theta / rate if rate > 0.0 else math.inf
         latency = (
             (rho_d * a_d / f_d if a_d > 0 else 0.0)
@@ -676,14 +683,15 @@ def fast_search(
     while True:
         split = request.constants(row)
         start = starts.s[row] + shift
-        if math.isnan(start):
+        if start != start:  # (nan)
             start = best.point.s if best is not None else math.nan
-        if math.isnan(start):
-            return None
+            if start != start:
+                return None
         point = None
         piece = starts.pieces[row]
         if piece is not None and row not in found:
-            point = corner_solve(family, split, start, *piece)
+            free, held = piece
+            point = corner_solve(family, split, start, free, held)
             if point is not None:
                 cornered.add(row)
         if point is None:
@@ -703,8 +711,10 @@ def fast_search(
         found[row] = this = _new(Found, (split, point))
         if best is None or point.value > best.point.value:
             best = this
-        ceiling = ceiling_of(best.point.value)
-        above = above_at(best.point.s, usable, ceiling)
+        best_point = best.point
+        value = best_point.value
+        ceiling = value + CERTIFICATE_TOLERANCE * abs(value)  # (ceiling_of, inlined)
+        above = above_at(best_point.s, usable, ceiling)
         if best is this:  # its own bound at its own point is among those
             if not above or all(other != row for _, other in above):
                 settled.add(row)
