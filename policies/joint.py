@@ -416,7 +416,7 @@ class JointPolicy(OptimisingPolicy[JointParams]):
     def decide(self, context: PolicyContext) -> Decision:
         if context.generative:
             return self._generative.decide(context)
-        return super().decide(context)
+        return OptimisingPolicy.decide(self, context)  # (super().decide without its object)
 
 
 class QueueAwareParams(JointParams):

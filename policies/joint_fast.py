@@ -203,7 +203,7 @@ class FastTable:
         operations in the same order; tested bit for bit)."""
         table = self.model.split_table
         scale = context.work_scale
-        payload = float(table.payload_bits[split])
+        payload = table.payload_bits[split]  # (floats: the split table's lists)
         theta = payload * scale if context.scale_payload else payload
         # emulator.model.reference.co_inference_cost on floats
         bandwidth = context.bandwidth_hz
@@ -226,7 +226,7 @@ class FastTable:
         n = self.total_params
         log2_bound = (
             self.log2_n_less_constant
-            - (float(kept) * self.weight_bits - self.entropy_bits) / n
+            - (kept * self.weight_bits - self.entropy_bits) / n
             + self.log2_gamma_term
         )
         return (
