@@ -525,12 +525,17 @@ def corner_solve(
     held_server = free == "server"  # ρ held at ``bound``, ρ̃ set by the budgets
     held_top = bound == (x_hi if held_server else y_hi)
     free_top = y_hi if held_server else x_hi
+    exp, log1p, log2, cbrt = math.exp, math.log1p, math.log2, math.cbrt
+    ln2, bandwidth_snr = (
+        _LN2,
+        bandwidth * snr,
+    )  # (B·c: the product the slope of the rate starts with)
     s, last = start, False
     for _ in range(NEWTON_STEPS):
         # Family.point's first half, inlined (lambda_of and clipped_clock too)
-        v = math.exp(s)
+        v = exp(s)
         y = c * v
-        log1p_y = math.log1p(y)
+        log1p_y = log1p(y)
         if y < SERIES_BELOW:
             lam = y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0))) / c
         else:
@@ -543,26 +548,27 @@ def corner_solve(
         else:
             p, dp = v, v
         if theta > 0.0:
-            rate = bandwidth * math.log2(1.0 + snr * p)
+            gained = 1.0 + snr * p
+            rate = bandwidth * log2(gained)
             if rate <= 0.0:
                 return None
             upload = theta / rate
             time_left = time_budget - upload
             energy_left = energy_budget - p * upload
-            dupload = -upload / rate * (bandwidth * snr / ((1.0 + snr * p) * _LN2)) * dp
+            dupload = -upload / rate * (bandwidth_snr / (gained * ln2)) * dp
             dtime = -dupload
             denergy = -(upload * dp + p * dupload)
         else:
             time_left, energy_left, dtime, denergy = time_budget, energy_budget, 0.0, 0.0
         level = 0.5 * lam
-        f_d = math.cbrt(level / k_d)
+        f_d = cbrt(level / k_d)
         if f_d <= f_d_lo:
             f_d, g_d = f_d_lo, 0.0
         elif f_d >= f_d_hi:
             f_d, g_d = f_d_hi, 0.0
         else:
             g_d = f_d * dlam / (3.0 * lam) / f_d
-        f_s = math.cbrt(level / k_s)
+        f_s = cbrt(level / k_s)
         if f_s <= f_s_lo:
             f_s, g_s = f_s_lo, 0.0
         elif f_s >= f_s_hi:
