@@ -312,7 +312,12 @@ class OptimisingPolicy(Policy[JointParamsT]):
     def _table(self, context: PolicyContext) -> FastTable:
         """The fast path's table of ``context``'s model, device and server (built on first use)."""
         table = self._last_table
-        if table is not None and table.fits(context):
+        if (  # (table.fits, inlined)
+            table is not None
+            and context.model is table.model
+            and context.device is table.device
+            and context.server is table.server
+        ):
             return table
         key = (id(context.model), id(context.device), id(context.server))
         table = self._tables.get(key)
@@ -338,8 +343,12 @@ class OptimisingPolicy(Policy[JointParamsT]):
 
     @inline_builds  # the decision, built by name, compiled to a tuple
     def _decision(self, context: PolicyContext, template: _Template, slowdown: float) -> Decision:
-        f_server = min(template.f_server_hz * slowdown, context.server.f_max_hz)
-        f_server = max(f_server, context.server.f_min_hz)
+        # (min and max as conditional expressions: the same floats, without the calls)
+        server = context.server
+        f_server, bound = template.f_server_hz * slowdown, server.f_max_hz
+        f_server = bound if bound < f_server else f_server
+        bound = server.f_min_hz
+        f_server = bound if bound > f_server else f_server
         predicts = predict if not self._fast else self._table(context).predict  # (equal)
         latency, energy, distortion = predicts(
             context,
@@ -407,7 +416,7 @@ class JointPolicy(OptimisingPolicy[JointParams]):
     def decide(self, context: PolicyContext) -> Decision:
         if context.generative:
             return self._generative.decide(context)
-        return super().decide(context)
+        return OptimisingPolicy.decide(self, context)  # (super().decide without its object)
 
 
 class QueueAwareParams(JointParams):

@@ -189,8 +189,9 @@ class Family:
         self.c = self.snr if self.snr > 0.0 else 1.0
         self.bandwidth = bandwidth
         shrink = 1.0 - BUDGET_MARGIN
-        self.time_budget = min(deadline_s, HUGE) * shrink
-        self.energy_budget = min(energy_budget_j, HUGE) * shrink
+        # (min as a conditional expression: the same floats, without the call)
+        self.time_budget = (HUGE if deadline_s > HUGE else deadline_s) * shrink
+        self.energy_budget = (HUGE if energy_budget_j > HUGE else energy_budget_j) * shrink
         # (the scalars of the static part, at hand for the scalar evaluation)
         self.p_lo, self.p_hi = static.p_lo, static.p_hi
         self.k_d, self.k_s = static.k_d, static.k_s

@@ -34,7 +34,6 @@ import bisect
 import math
 from typing import NamedTuple
 
-from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
 from coinfer.policies.joint_family import (
     SERIES_BELOW,
@@ -45,7 +44,13 @@ from coinfer.policies.joint_family import (
 from coinfer.policies.joint_lp import Free
 from coinfer.policies.joint_search import Found, corner_step, refine
 from coinfer.policies.joint_static import TINY, StaticPart
-from coinfer.policies.joint_warm import MIDDLE, OFFSETS, _value_of, ceiling_of
+from coinfer.policies.joint_warm import (
+    CERTIFICATE_TOLERANCE,
+    MIDDLE,
+    OFFSETS,
+    _value_of,
+    ceiling_of,
+)
 from coinfer.policies.problem import Problem
 
 _LN2 = math.log(2.0)
@@ -80,6 +85,7 @@ class FastTable:
 
     __slots__ = (
         "all_rows",
+        "bound_constants",
         "device",
         "device_flops",
         "device_flops_per_cycle",
@@ -159,6 +165,25 @@ class FastTable:
         log2_gamma_ratio = (math.lgamma(n / 2.0) - _LN2 - math.lgamma(n)) / _LN2
         self.log2_n_less_constant = math.log2(n) - _LOG2_SQRT_PI_E
         self.log2_gamma_term = log2_gamma_ratio / n
+        static = self.static
+        #: what :meth:`Request.above` reads of the static part: the power levels' and kept
+        #: fractions' bounds, the chips' constants, and whether the fractions' boxes start at
+        #: zero and are the unit boxes
+        from_zero = static.x_lo == 0.0 and static.y_lo == 0.0
+        self.bound_constants = (
+            static.level_d_lo,
+            static.level_d_hi,
+            static.level_s_lo,
+            static.level_s_hi,
+            static.k_d,
+            static.k_s,
+            static.x_lo,
+            static.x_hi,
+            static.y_lo,
+            static.y_hi,
+            from_zero,
+            from_zero and static.x_hi == 1.0 and static.y_hi == 1.0,
+        )
         #: per key (device), where its previous solutions were
         self.starts: dict[object, Starts] = {}
 
@@ -178,7 +203,7 @@ class FastTable:
         operations in the same order; tested bit for bit)."""
         table = self.model.split_table
         scale = context.work_scale
-        payload = float(table.payload_bits[split])
+        payload = table.payload_bits[split]  # (floats: the split table's lists)
         theta = payload * scale if context.scale_payload else payload
         # emulator.model.reference.co_inference_cost on floats
         bandwidth = context.bandwidth_hz
@@ -201,7 +226,7 @@ class FastTable:
         n = self.total_params
         log2_bound = (
             self.log2_n_less_constant
-            - (float(kept) * self.weight_bits - self.entropy_bits) / n
+            - (kept * self.weight_bits - self.entropy_bits) / n
             + self.log2_gamma_term
         )
         return (
@@ -229,13 +254,15 @@ class FastTable:
         per_bit = 1.0 / (deadline_s * family.bandwidth)
         most = math.log2(1.0 + p_hi * snr / (1.0 + 1e-9))  # the largest exponent usable
         margin = 1e-12 * most + 1e-14  # far above the rounding of either test
-        sure, never = most - margin, min(most + margin, 1000.0)
+        # (min as a conditional expression: the same floats, without the call)
+        sure, never = most - margin, most + margin
+        never = 1000.0 if never > 1000.0 else never
         unit = per_bit * payload_scale  # exponent per bit of unscaled payload
         if unit > 0.0 and math.isfinite(unit):
             # the payloads sorted: those clearly within (beyond) reach found by bisection
             # (1e-12: far above the rounding of the exponent's product)
             payloads, order = self.sorted_payloads, self.rows_by_payload
-            reach = min(sure, 1000.0) / unit * (1.0 - 1e-12)
+            reach = (1000.0 if sure > 1000.0 else sure) / unit * (1.0 - 1e-12)
             if payloads[-1] <= reach:
                 return self.all_rows  # (the caller does not change it)
             within = bisect.bisect_right(payloads, reach)
@@ -294,8 +321,8 @@ class FastTable:
         p = unit.p_hi_w if theta <= 0.0 else point.tx_power_w
         f_d, f_s = point.f_device_hz, point.f_server_hz
         upload_s = 0.0
-        if theta > 0.0:
-            rate = shannon_rate_bps(p, gain, bandwidth_hz, noise_psd_w_per_hz)
+        if theta > 0.0:  # (shannon_rate_bps, inlined)
+            rate = bandwidth_hz * math.log2(1.0 + gain * p / (bandwidth_hz * noise_psd_w_per_hz))
             upload_s = theta / rate if rate > 0.0 else math.inf
         latency = (
             (rho_d * a_d / f_d if a_d > 0 else 0.0)
@@ -360,33 +387,43 @@ class Request(Family):
         with the work scale applied to the per-split terms instead of the per-split numbers
         (equal within rounding, tested to a relative 1e-12). ``ceiling = -inf``: every split
         that is feasible at that ``Λ`` (the others' bound is −inf)."""
-        family, table = self, self.table
-        static = family.static
+        (
+            level_d_lo,
+            level_d_hi,
+            level_s_lo,
+            level_s_hi,
+            k_d,
+            k_s,
+            x_lo,
+            x_hi,
+            y_lo,
+            y_hi,
+            from_zero,
+            unit_boxes,
+        ) = self.table.bound_constants
         v = math.exp(s)
-        c = family.c
+        c = self.c
         y = c * v
         lam = ((1.0 + y) * math.log1p(y) - y) * (1.0 / c)
         # (min and max as conditional expressions: the same floats, without the calls)
-        p_lo, p_hi = family.p_lo, family.p_hi
+        p_lo, p_hi = self.p_lo, self.p_hi
         p = p_lo if p_lo > v else v
         p = p_hi if p_hi < p else p
-        rate = math.log1p(family.snr * p) * (family.bandwidth / _LN2)
+        rate = math.log1p(self.snr * p) * (self.bandwidth / _LN2)
         rate = TINY if rate < TINY else rate
-        base = family.time_budget * lam + family.energy_budget
+        base = self.time_budget * lam + self.energy_budget
         spend = (lam + p) / rate * self.payload_scale  # per bit of the unscaled payload
         level = 0.5 * lam
-        level_d = static.level_d_lo if static.level_d_lo > level else level
-        level_d = static.level_d_hi if static.level_d_hi < level_d else level_d
-        level_s = static.level_s_lo if static.level_s_lo > level else level
-        level_s = static.level_s_hi if static.level_s_hi < level_s else level_s
+        level_d = level_d_lo if level_d_lo > level else level
+        level_d = level_d_hi if level_d_hi < level_d else level_d
+        level_s = level_s_lo if level_s_lo > level else level
+        level_s = level_s_hi if level_s_hi < level_s else level_s
         work = self.work_scale
-        per_d = (lam + level_d) / math.cbrt(level_d / static.k_d) * work  # per unit cycle
-        per_s = (lam + level_s) / math.cbrt(level_s / static.k_s) * work
-        x_lo, x_hi, y_lo, y_hi = static.x_lo, static.x_hi, static.y_lo, static.y_hi
-        from_zero = x_lo == 0.0 and y_lo == 0.0
-        unit_boxes = from_zero and x_hi == 1.0 and y_hi == 1.0
-        data = table.row_data
-        found = []
+        per_d = (lam + level_d) / math.cbrt(level_d / k_d) * work  # per unit cycle
+        per_s = (lam + level_s) / math.cbrt(level_s / k_s) * work
+        data = self.table.row_data
+        found: list[tuple[float, int]] = []
+        append = found.append
         for row in rows:
             theta, cycles_d, cycles_s, q, r, bound = data[row]
             if bound <= ceiling:  # the most it keeps: its bound can be no higher
@@ -421,7 +458,7 @@ class Request(Family):
                     if value <= ceiling:
                         continue
                     bound = value
-            found.append((bound, row))
+            append((bound, row))
         return found
 
 
@@ -488,12 +525,17 @@ def corner_solve(
     held_server = free == "server"  # ρ held at ``bound``, ρ̃ set by the budgets
     held_top = bound == (x_hi if held_server else y_hi)
     free_top = y_hi if held_server else x_hi
+    exp, log1p, log2, cbrt = math.exp, math.log1p, math.log2, math.cbrt
+    ln2, bandwidth_snr = (
+        _LN2,
+        bandwidth * snr,
+    )  # (B·c: the product the slope of the rate starts with)
     s, last = start, False
     for _ in range(NEWTON_STEPS):
         # Family.point's first half, inlined (lambda_of and clipped_clock too)
-        v = math.exp(s)
+        v = exp(s)
         y = c * v
-        log1p_y = math.log1p(y)
+        log1p_y = log1p(y)
         if y < SERIES_BELOW:
             lam = y * y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 12.0 - y / 20.0))) / c
         else:
@@ -506,26 +548,27 @@ def corner_solve(
         else:
             p, dp = v, v
         if theta > 0.0:
-            rate = bandwidth * math.log2(1.0 + snr * p)
+            gained = 1.0 + snr * p
+            rate = bandwidth * log2(gained)
             if rate <= 0.0:
                 return None
             upload = theta / rate
             time_left = time_budget - upload
             energy_left = energy_budget - p * upload
-            dupload = -upload / rate * (bandwidth * snr / ((1.0 + snr * p) * _LN2)) * dp
+            dupload = -upload / rate * (bandwidth_snr / (gained * ln2)) * dp
             dtime = -dupload
             denergy = -(upload * dp + p * dupload)
         else:
             time_left, energy_left, dtime, denergy = time_budget, energy_budget, 0.0, 0.0
         level = 0.5 * lam
-        f_d = math.cbrt(level / k_d)
+        f_d = cbrt(level / k_d)
         if f_d <= f_d_lo:
             f_d, g_d = f_d_lo, 0.0
         elif f_d >= f_d_hi:
             f_d, g_d = f_d_hi, 0.0
         else:
             g_d = f_d * dlam / (3.0 * lam) / f_d
-        f_s = math.cbrt(level / k_s)
+        f_s = cbrt(level / k_s)
         if f_s <= f_s_lo:
             f_s, g_s = f_s_lo, 0.0
         elif f_s >= f_s_hi:
@@ -631,22 +674,30 @@ def fast_search(
     row = starts.row
     known = starts.known
     if len(known) > 1:  # first the split whose bound is highest where the last optimum was
-        ranked = above_at(starts.s[row], [other for other in known if other in usable], -math.inf)
-        if ranked:
-            row = max(ranked, key=_first_bound)[1]
+        ranked = above_at(
+            starts.s[row],
+            known if usable is request.table.all_rows else [o for o in known if o in usable],
+            -math.inf,
+        )
+        if ranked:  # the highest bound, the lower row among equal ones (max by _first_bound)
+            top, row = ranked[0]
+            for bound, other in ranked:
+                if bound > top or (bound == top and other < row):
+                    top, row = bound, other
     best: Found | None = None
     shift = 0.0  # how far the first split's optimum moved from its last one
     while True:
         split = request.constants(row)
         start = starts.s[row] + shift
-        if math.isnan(start):
+        if start != start:  # (nan)
             start = best.point.s if best is not None else math.nan
-        if math.isnan(start):
-            return None
+            if start != start:
+                return None
         point = None
         piece = starts.pieces[row]
         if piece is not None and row not in found:
-            point = corner_solve(family, split, start, *piece)
+            free, held = piece
+            point = corner_solve(family, split, start, free, held)
             if point is not None:
                 cornered.add(row)
         if point is None:
@@ -666,8 +717,10 @@ def fast_search(
         found[row] = this = _new(Found, (split, point))
         if best is None or point.value > best.point.value:
             best = this
-        ceiling = ceiling_of(best.point.value)
-        above = above_at(best.point.s, usable, ceiling)
+        best_point = best.point
+        value = best_point.value
+        ceiling = value + CERTIFICATE_TOLERANCE * abs(value)  # (ceiling_of, inlined)
+        above = above_at(best_point.s, usable, ceiling)
         if best is this:  # its own bound at its own point is among those
             if not above or all(other != row for _, other in above):
                 settled.add(row)
@@ -737,8 +790,3 @@ def fast_solve(
         deadline_s,
         energy_budget_j,
     )
-
-
-def _first_bound(item: tuple[float, int]) -> tuple[float, int]:
-    """Orders ``(bound, row)`` pairs by bound, the lower split row first among equal bounds."""
-    return item[0], -item[1]
