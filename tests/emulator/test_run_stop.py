@@ -93,7 +93,10 @@ def test_a_run_not_asked_to_stop_on_signals_says_it_ran_to_its_end(tmp_path):
     assert json.loads((tmp_path / SIDECAR_FILE).read_text())["stopped_by"] is None
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)],
+)
 def test_coinfer_run_stopped_by_a_signal_exits_128_plus_its_number(tmp_path, signum, status):
     scenario = tmp_path / "long.yaml"
     scenario.write_text(json.dumps(busy_cell(1e6)))  # JSON is YAML: hours of simulated time
