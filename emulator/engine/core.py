@@ -1274,7 +1274,7 @@ class Engine:
             template = device.templates.get(key)
             if template is None:
                 activation_bits = model.activation_bits
-                template = device.templates[key] = self._template(
+                template = device.templates[key] = self.row_template(
                     spec,
                     decision,
                     model,
@@ -1284,7 +1284,7 @@ class Engine:
         else:
             model = compact.model
             bits_device = compact.bits[0]
-            template = self._template(spec, decision, model, compact.model_code, compact.bits)
+            template = self.row_template(spec, decision, model, compact.model_code, compact.bits)
         row = build(  # categorical columns as codes into the labels of self.labels()
             TRACE_ROW,
             template=template,
@@ -1344,7 +1344,7 @@ class Engine:
         self.writer.maybe_flush()
 
     @inline_builds  # the template, built by name, compiled to a tuple
-    def _template(
+    def row_template(
         self,
         spec: DeviceSpec,
         decision: Decision,

@@ -84,7 +84,7 @@ from coinfer.emulator.model.step_time import (
 )
 from coinfer.emulator.model.token_exit import draw_token_exits, exit_cumulative, exit_profile
 from coinfer.emulator.records import build, inline_builds
-from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE_ROW, TRACE_TEMPLATE
+from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE_ROW
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import ServerBatch, mode_of_split
 from coinfer.policies.drafting import DraftChooser, DraftRound
@@ -1272,27 +1272,9 @@ class Generative:
         bits = native_bits(spec.model) if compact is None else compact.bits
         rounds, accepted_mean, draft_j, share = _spec_columns(state.spec)
         exit_block, mean_exit_block = _exit_columns(exits, spec.model.num_blocks, completed)
-        quality = engine.quality.of(
-            spec.model, decision.split, decision.rho_device, decision.rho_server, bits[0], bits[1]
-        )
-        template = build(  # the columns given through the row's template
-            TRACE_TEMPLATE,
-            policy=0,
-            model=model_code,
-            distortion_bound=engine.distortion(spec, decision),
-            deadline_s=spec.deadline_s,
-            energy_budget_j=spec.energy_budget_j,
-            weight_bits_device=bits[0],
-            weight_bits_server=bits[1],
-            payload_bits_per_value=bits[2],
-            kv_cache_bits=bits[3],
-            quality_metric=quality[0],
-            quality_value=quality[1],
-            output_distortion=quality[2],
-        )
         row = build(
             TRACE_ROW,
-            template=engine.writer.template(template),
+            template=engine.row_template(spec, decision, spec.model, model_code, bits),
             request_id=request.id,
             device_id=device_index,
             cell_id=cell,
