@@ -23,6 +23,7 @@ from __future__ import annotations
 import __future__
 
 import ast
+import copy
 import functools
 import inspect
 import types
@@ -201,3 +202,57 @@ def _find_code(code: types.CodeType, qualname: str) -> types.CodeType | None:
             if found is not None:
                 return found
     return None
+
+
+def inline_source(source: bytes, namespace: dict[str, Any], filename: str) -> str:
+    """A module's ``source`` with what :func:`inline_builds` does at import done in the text:
+    every ``build(Kind, ...)`` call of a decorated function replaced by its tuple, and the
+    decorator by a comment, each on the lines it held (tracebacks keep their line numbers).
+
+    ``namespace`` is the module's, once imported (its kinds and ``build``). The build compiles
+    the result (setup.py and :mod:`coinfer.emulator.compiled`); a source without a decorated
+    function comes back as it is.
+    """
+    tree = ast.parse(source)
+    offsets = [0, 0]  # the byte offset of every line's start (line numbers from 1)
+    for line in source.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+
+    def span(node: ast.expr, start_col: int) -> tuple[int, int]:
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        return offsets[node.lineno] + start_col, offsets[node.end_lineno] + node.end_col_offset
+
+    code = types.SimpleNamespace(co_filename=filename)
+    inliner = _Inliner(types.SimpleNamespace(__globals__=namespace, __code__=code))  # type: ignore[arg-type]
+    edits: list[tuple[int, int, bytes]] = []
+    for definition in ast.walk(tree):
+        if not isinstance(definition, ast.FunctionDef):
+            continue
+        decorators = [
+            node
+            for node in definition.decorator_list
+            if isinstance(node, ast.Name) and namespace.get(node.id) is inline_builds
+        ]
+        if not decorators:
+            continue
+        for node in decorators:  # "@inline_builds" becomes a comment of the same length
+            start, end = span(node, node.col_offset - 1)
+            edits.append((start, end, b"#" + b" " * (end - start - 1)))
+        found = 0
+        for call in ast.walk(definition):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and namespace.get(call.func.id) is build
+            ):
+                new = inliner.visit(copy.deepcopy(call))
+                assert call.end_lineno is not None
+                text = "(" + ast.unparse(new) + "\n" * (call.end_lineno - call.lineno) + ")"
+                edits.append((*span(call, call.col_offset), text.encode()))
+                found += 1
+        if not found:
+            raise RecordError(f"inline_builds: {filename}: {definition.name} calls no build()")
+    inlined = bytearray(source)
+    for start, end, replacement in sorted(edits, reverse=True):
+        inlined[start:end] = replacement
+    return inlined.decode()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.model.quantization import resolve_bits
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.compact import predict_compact
 from coinfer.policies.generative import GenerativePlanner
 from coinfer.policies.prediction import StaticCost
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class FixedParams(Policy.Params):

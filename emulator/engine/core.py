@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import simpy
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import (
     CellSpec,
     Deployment,
@@ -95,6 +96,8 @@ from coinfer.emulator.records import build, inline_builds
 from coinfer.emulator.trace.columns import TEMPLATE_COLUMNS, TRACE_ROW, TRACE_TEMPLATE, TraceWriter
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import Decision, Policy, PolicyContext, PolicyError, check_decision
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink

@@ -26,9 +26,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 import numpy as np
 from scipy import special
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.plugins import FADING
 from coinfer.emulator.scenario.schema import Fading
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -23,9 +23,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import DeviceSpec
 from coinfer.emulator.engine.draws import block_sizes
 from coinfer.emulator.scenario.schema import PoissonArrivals
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 #: The stream of a merged group's arrivals (keyed by the group's first device index).
 MERGED_STREAM = "merged-arrivals"

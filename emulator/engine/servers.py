@@ -24,9 +24,12 @@ from typing import Any, ClassVar, Protocol
 
 import simpy
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import ServerSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing
 from coinfer.emulator.scenario.schema import DisciplineParams
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 #: ``on_done(job, finish_s, service_s)``: the job left the server at ``finish_s`` (s, possibly
 #: later than now for a computed finish) after ``service_s`` seconds in service.

@@ -18,6 +18,10 @@ from typing import Any
 
 import simpy
 
+from coinfer.emulator.compiled import use_compiled
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
+
 
 class SharedJob:
     """What a shared resource needs of a job; the engine's request record extends it."""

@@ -37,11 +37,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 import simpy
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing
 from coinfer.emulator.model.reference import shannon_rate_bps, uplink_rate_bps
 from coinfer.emulator.plugins import LINKS
 from coinfer.emulator.scenario.schema import SharingParams
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 if TYPE_CHECKING:
     from coinfer.emulator.deployment.replay_links import CapacityLink, SnrLink

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import pytest
 
 from coinfer.emulator.records import RecordError, build, field_names, inline_builds
+from tests.python_modules import in_python
 
 
 class Point(NamedTuple):
@@ -185,31 +186,38 @@ ENGINE_BUILDERS = ("_arrive", "_routed_context", "_context_for", "_record")
 
 
 def test_the_engine_and_the_fixed_policy_build_their_records_inline():
-    from coinfer.emulator.engine.core import Engine
-    from coinfer.policies.fixed import FixedPolicy
+    """In Python (their compiled twins are inlined at build time: tests/emulator/
+    test_compiled.py)."""
+    with in_python():
+        from coinfer.emulator.engine.core import Engine
+        from coinfer.policies.fixed import FixedPolicy
 
-    for method in [getattr(Engine, name) for name in ENGINE_BUILDERS] + [FixedPolicy.decide]:
-        assert "build" not in method.__code__.co_names, method.__qualname__
-        assert "build" in method.__wrapped__.__code__.co_names, method.__qualname__
+        methods = [getattr(Engine, name) for name in ENGINE_BUILDERS] + [FixedPolicy.decide]
+        for method in methods:
+            assert "build" not in method.__code__.co_names, method.__qualname__
+            assert "build" in method.__wrapped__.__code__.co_names, method.__qualname__
 
 
 @pytest.mark.parametrize(("example", "duration_s"), [("busy-cell", 12), ("hex-city", 3)])
 def test_inlined_and_checked_builds_give_the_same_trace(example, duration_s, monkeypatch):
     """The engine's generated positional rows and contexts equal those built and checked by
-    name at run time, with and without a topology (routed contexts, candidate servers)."""
+    name at run time, with and without a topology (routed contexts, candidate servers); in
+    Python, where the two can be swapped."""
     from pathlib import Path
 
-    from coinfer.emulator.api.run import simulate
-    from coinfer.emulator.engine.core import Engine
-    from coinfer.emulator.scenario.schema import load_scenario
-    from coinfer.policies.fixed import FixedPolicy
+    with in_python():
+        from coinfer.emulator.api.run import simulate
+        from coinfer.emulator.engine.core import Engine
+        from coinfer.emulator.scenario.schema import load_scenario
+        from coinfer.policies.fixed import FixedPolicy
 
-    path = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / f"{example}.yaml"
-    scenario = load_scenario(path, [f"duration_s={duration_s}"])
-    inlined = simulate(scenario, seed=5).trace
-    for name in ENGINE_BUILDERS:
-        monkeypatch.setattr(Engine, name, getattr(Engine, name).__wrapped__)
-    monkeypatch.setattr(FixedPolicy, "decide", FixedPolicy.decide.__wrapped__)
-    checked = simulate(scenario, seed=5).trace
+        path = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / f"{example}.yaml"
+        scenario = load_scenario(path, [f"duration_s={duration_s}"])
+        inlined = simulate(scenario, seed=5).trace
+        for name in ENGINE_BUILDERS:
+            monkeypatch.setattr(Engine, name, getattr(Engine, name).__wrapped__)
+        monkeypatch.setattr(FixedPolicy, "decide", FixedPolicy.decide.__wrapped__)
+        checked = simulate(scenario, seed=5).trace
+        monkeypatch.undo()  # before the modules of the Python copy go
     assert len(inlined) > 100
     assert inlined.equals(checked)
