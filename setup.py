@@ -76,7 +76,7 @@ def twin_sources(build_dir: Path) -> list[tuple[str, Path]]:
         sha256 = compiled.source_hash(source)
         module = _import_from_source(name)
         text = inline_source(source, vars(module), str(path))
-        text += f"\n{compiled.SOURCE_HASH_ATTRIBUTE} = {sha256!r}\n"
+        text += compiled.twin_epilogue(name, sha256)
         twin = compiled.twin_name(name)
         target = build_dir / (twin.replace(".", "/") + ".py")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,11 @@ coinfer is installed with a C compiler at hand, the build (``setup.py``) also co
 module of :data:`HOT_MODULES` with Cython into a *twin* extension module: ``_compiled_core``
 beside ``core.py``, say, built from ``core.py``'s own source after its ``build()`` calls were
 inlined (:func:`coinfer.emulator.records.inline_builds`, done at build time instead of import
-time). The source is the reference; the twin is the same code, compiled.
+time). The source is the reference; the twin is the same code, compiled, under the module's
+own name (its ``__name__``: its classes and functions say they are the module's, in messages,
+reprs and pickles).
 
-Each hot module calls :func:`use_compiled` first thing. It imports the twin and puts it in
+Each hot module calls :func:`use_compiled` after its imports. It imports the twin and puts it in
 ``sys.modules`` in the module's place (the rest of the module body still runs, in Python,
 and is dropped by the import system), but only when
 
@@ -32,6 +34,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 #: The modules compiled when the build can (setup.py reads this tuple from this file).
 HOT_MODULES: tuple[str, ...] = (
@@ -42,6 +45,21 @@ HOT_MODULES: tuple[str, ...] = (
     "coinfer.emulator.engine.servers",
     "coinfer.emulator.engine.merged",
     "coinfer.policies.fixed",
+    "coinfer.policies.base",
+    "coinfer.policies.prediction",
+    "coinfer.emulator.model.reference",
+    "coinfer.emulator.trace.writer",
+    "coinfer.emulator.engine.draws",
+    # generative serving, TTI schedulers, mobility, backhaul, the joint optimiser's fast path
+    "coinfer.emulator.engine.generative",
+    "coinfer.emulator.engine.batching_server",
+    "coinfer.emulator.engine.batching.base",
+    "coinfer.emulator.engine.pf_window",
+    "coinfer.emulator.engine.tti_schedulers",
+    "coinfer.emulator.engine.handover",
+    "coinfer.emulator.engine.backhaul",
+    "coinfer.policies.joint_fast",
+    "coinfer.policies.generative",
 )
 
 #: The environment variable that keeps every hot module in Python.
@@ -115,13 +133,50 @@ def _stale_message(module: str, reason: str) -> str:
     )
 
 
+def twin_epilogue(module: str, sha256: str) -> str:
+    """The lines the build appends to ``module``'s source to make its twin: :func:`adopt` its
+    names, then record the source's hash."""
+    return (
+        "\nfrom coinfer.emulator.compiled import adopt as __coinfer_adopt\n"
+        f"__coinfer_adopt(globals(), {module!r})\n"
+        f"{SOURCE_HASH_ATTRIBUTE} = {sha256!r}\n"
+    )
+
+
+def adopt(namespace: dict[str, Any], module: str) -> None:
+    """Make the classes and functions a twin defines say they are ``module``'s (their
+    ``__module__``, as in messages, reprs and pickles), and the twin itself; what it imported
+    from elsewhere is left alone. Called at the end of the twin (:func:`twin_epilogue`):
+    compiled, a class takes the twin's name (and a ``NamedTuple`` the importer's)."""
+    own = namespace["__name__"]
+    for name, value in list(namespace.items()):
+        if name.startswith("__") or not _defines(value):
+            continue
+        home = getattr(value, "__module__", None)
+        if home == module:
+            continue
+        if home != own and getattr(sys.modules.get(home or ""), value.__name__, None) is value:
+            continue  # imported from its own module (perhaps under another name)
+        value.__module__ = module
+        if isinstance(value, type):
+            for member in vars(value).values():
+                if _defines(member) and getattr(member, "__module__", None) == own:
+                    member.__module__ = module
+    namespace["__name__"] = module
+
+
+def _defines(value: object) -> bool:
+    """Whether ``value`` is a class or a function (Python or compiled): what a module defines."""
+    return isinstance(value, type) or (hasattr(value, "__code__") and hasattr(value, "__name__"))
+
+
 def status() -> dict[str, str]:
     """For every hot module: ``compiled`` when its twin is in use, ``python`` when not (import
     them first: a module not imported yet is imported here)."""
     return {
         module: (
             "compiled"
-            if importlib.import_module(module).__name__ == twin_name(module)
+            if hasattr(importlib.import_module(module), SOURCE_HASH_ATTRIBUTE)
             else "python"
         )
         for module in HOT_MODULES

@@ -29,6 +29,7 @@ from typing import (
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.errors import InputError, input_error_from_validation
 from coinfer.emulator.inputs import InputModel
 from coinfer.emulator.model.families import member_profile, students_of
@@ -37,6 +38,8 @@ from coinfer.emulator.model.links import LinkModel
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.quantization import Bits, bits_problem
 from coinfer.policies.setting import PolicySetting, check_parameters_fit
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class CandidateServer(NamedTuple):

@@ -22,6 +22,7 @@ on the server, the rate of the band it would get now, no downlink):
 
 from __future__ import annotations
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.model.generative import solo_timeline
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.reference import distortion_bound, shannon_rate_bps
@@ -29,6 +30,8 @@ from coinfer.emulator.model.step_costs import SideCosts
 from coinfer.emulator.model.step_time import StepTimeModelBase, make_step_time_model
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, PolicyContext
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class SplitSides:

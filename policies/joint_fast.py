@@ -34,6 +34,7 @@ import bisect
 import math
 from typing import NamedTuple
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.policies.base import PolicyContext
 from coinfer.policies.joint_family import (
     SERIES_BELOW,
@@ -52,6 +53,8 @@ from coinfer.policies.joint_warm import (
     ceiling_of,
 )
 from coinfer.policies.problem import Problem
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 _LN2 = math.log(2.0)
 #: Builds a NamedTuple from the tuple of its fields (see :data:`coinfer.policies.joint_lp._new`).

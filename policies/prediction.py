@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.model.profiles import SplitTable
 from coinfer.emulator.model.reference import (
     CoInferenceCost,
@@ -21,6 +22,8 @@ from coinfer.emulator.model.reference import (
     shannon_rate_bps,
 )
 from coinfer.policies.base import PolicyContext
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class Prediction(NamedTuple):

@@ -15,8 +15,11 @@ from typing import Any
 
 import simpy
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import LinkSpec
 from coinfer.emulator.engine.sharing import ProcessorSharing, SharedJob
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class WiredLinkResource(ProcessorSharing):

@@ -38,6 +38,7 @@ import numpy as np
 import simpy
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import ServerSpec
 from coinfer.emulator.engine.batching import (
     Batch,
@@ -62,6 +63,8 @@ from coinfer.emulator.model.step_time import (
 )
 from coinfer.emulator.model.token_exit import exit_profile
 from coinfer.emulator.scenario.schema import DisciplineParams
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class StepTimeSpec(InputModel):

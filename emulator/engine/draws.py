@@ -18,6 +18,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import DeviceSpec
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.scenario.schema import (
@@ -32,6 +33,8 @@ from coinfer.emulator.scenario.schema import (
     UniformWork,
     WorkParams,
 )
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 #: Random numbers drawn per numpy call, at most (the first calls draw fewer).
 DRAW_BLOCK = 256

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import Deployment
 from coinfer.emulator.engine.batching import Batch, Sequence, StepResult
 from coinfer.emulator.engine.batching.records import IntArray
@@ -88,6 +89,8 @@ from coinfer.emulator.trace.columns import GENERATIVE_TAIL, TRACE_ROW
 from coinfer.emulator.trace.writer import TableWriter
 from coinfer.policies.base import ServerBatch, mode_of_split
 from coinfer.policies.drafting import DraftChooser, DraftRound
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 if TYPE_CHECKING:
     from coinfer.emulator.engine.core import Engine, Request, _Device

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.pathloss import PathLossModel, pathloss_model
 from coinfer.emulator.deployment.spec import MobileDevice, MobilityPlan
 from coinfer.emulator.engine.mobility import MobilityModel, MobilitySetting
@@ -51,6 +52,8 @@ from coinfer.emulator.randomness import Streams
 from coinfer.emulator.records import build
 from coinfer.emulator.trace.columns import HANDOVERS
 from coinfer.emulator.trace.writer import TableWriter
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 if TYPE_CHECKING:
     from coinfer.emulator.engine.core import Engine, Request, _Device

@@ -43,12 +43,15 @@ from typing import Any, Self
 import simpy
 from pydantic import Field, model_validator
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.uplink import Uplink
 from coinfer.emulator.errors import InputError
 from coinfer.emulator.model.links import NrLinkParams
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.emulator.scenario.schema import SharingParams
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 #: default averaging window, TTIs
 DEFAULT_WINDOW_TTI = 100.0

@@ -36,9 +36,12 @@ from typing import Any
 import simpy
 from pydantic import Field
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import CellSpec
 from coinfer.emulator.engine.pf_window import PfWindowParams, PfWindowUplink, TtiParams, _State
 from coinfer.emulator.model.reference import shannon_rate_bps
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 _LN2 = math.log(2.0)
 

@@ -28,6 +28,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
+from coinfer.emulator.compiled import use_compiled
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
+
 #: Speed of light in vacuum (m/s), used for the 3GPP breakpoint distance.
 #: What the formulas return: a float for float arguments (the engine's fast path), else an array.
 Real = float | np.ndarray

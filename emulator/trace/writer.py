@@ -32,8 +32,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.output_files import partial_path
 from coinfer.emulator.trace.table import Table
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class TableWriter:

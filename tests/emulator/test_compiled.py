@@ -98,6 +98,23 @@ def test_merged_arrivals_at_scale_are_the_same_compiled_and_in_python():
     assert compiled.equals(python)
 
 
+def test_a_compiled_module_goes_by_the_modules_own_name():
+    """In messages, reprs and pickles: ``coinfer.policies.base.Policy``, not the twin's name."""
+    if not compiled_in_use():
+        pytest.skip("the hot modules are not compiled here")
+    import pickle
+
+    from coinfer.emulator.engine import core
+    from coinfer.policies.base import Decision, Policy
+
+    assert core.__name__ == "coinfer.emulator.engine.core"
+    assert core.__file__.endswith(".so") or core.__file__.endswith(".pyd")
+    assert Policy.__module__ == "coinfer.policies.base"
+    assert core.Engine._arrive.__module__ == "coinfer.emulator.engine.core"
+    decision = Decision._make(range(len(Decision._fields)))
+    assert pickle.loads(pickle.dumps(decision)) == decision
+
+
 def test_coinfer_pure_python_keeps_every_hot_module_in_python():
     code = "from coinfer.emulator.compiled import status; print(set(status().values()))"
     environment = {**os.environ, PURE_PYTHON_VARIABLE: "1"}
@@ -152,7 +169,7 @@ def test_a_twin_built_from_the_source_takes_the_modules_place(tmp_path, hot_pack
     make_package(tmp_path, twin="fresh")
     module = hot_package()
     assert module.WHICH == "twin"
-    assert module.__name__ == twin_name("hotpkg.hot") == "hotpkg._compiled_hot"
+    assert module is sys.modules[twin_name("hotpkg.hot")] is sys.modules["hotpkg._compiled_hot"]
 
 
 def test_without_a_twin_the_module_runs_in_python(tmp_path, hot_package):

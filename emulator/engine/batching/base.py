@@ -49,6 +49,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.engine.batching.kv import KvBlockManager
 from coinfer.emulator.engine.batching.params import BatchingParams
 from coinfer.emulator.engine.batching.records import (
@@ -60,6 +61,8 @@ from coinfer.emulator.engine.batching.records import (
     SequenceState,
     StepResult,
 )
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 _WAITING = np.int8(SeqState.WAITING)
 _RUNNING = np.int8(SeqState.RUNNING)
