@@ -20,7 +20,10 @@ scheduled per request (read from SimPy's event counter after the run). Each rati
 also given in CPU time (requests per CPU second of the process over the same span), which
 other jobs on the machine disturb less than wall time.
 ``--reference REV`` adds a third contender: coinfer at git revision ``REV`` of this repository
-(e.g. ``main``), to measure one change at a time.
+(e.g. ``main``, run from its source: in Python), to measure one change at a time; ``--python``
+adds this checkout in Python (``COINFER_PURE_PYTHON=1``), to measure what compiling the hot
+modules gives (:mod:`coinfer.emulator.compiled`). Each contender's title says how many hot
+modules it ran compiled.
 
 Run:  python benchmarks/versus_simpy.py                       (100 / 1,000 / 10,000 devices)
       python benchmarks/versus_simpy.py --big                 (also 100,000 and 1,000,000)
@@ -47,6 +50,7 @@ SIZES = (100, 1000, 10_000)
 TITLES = {
     "coinfer": "coinfer, this checkout (per-device arrival streams)",
     "merged": "coinfer, this checkout, each cell's arrivals merged (merged: true)",
+    "python": "coinfer, this checkout, in Python (COINFER_PURE_PYTHON=1; per-device arrivals)",
 }
 BIG_SIZES = (100_000, 1_000_000)
 #: Above this many devices coinfer runs with merged arrivals only: per-device processes and
@@ -116,6 +120,13 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
     from coinfer.emulator.api.run import simulate
     from coinfer.emulator.scenario.schema import scenario_from_dict
 
+    try:
+        from coinfer.emulator.compiled import status
+    except ImportError:  # a --reference from before the compiled twins
+
+        def status() -> dict[str, str]:
+            return {}
+
     original_step = simpy.Environment.step
     first: list[float] = []
 
@@ -145,12 +156,15 @@ def run_coinfer(devices: int, requests: int, seed: int, merged: bool = False) ->
         "cpu_seconds": ended_cpu - first[1],
         "setup_s": first[0] - started,
         "peak_rss_mb": peak / 1e6 if sys.platform == "darwin" else peak / 1024,
+        "compiled": list(status().values()).count("compiled"),
+        "hot_modules": len(status()),
     }
 
 
 def child(kind: str, devices: int, requests: int, seed: int, layout: str | None) -> dict:
     """One case in a fresh Python process: ``bare`` (the script), ``coinfer`` (this checkout,
-    or the package laid out under ``layout``) or ``merged`` (this checkout, merged arrivals)."""
+    or the package laid out under ``layout``), ``merged`` (this checkout, merged arrivals) or
+    ``python`` (this checkout with ``COINFER_PURE_PYTHON=1``: its hot modules not compiled)."""
     if kind == "bare":
         command = [sys.executable, str(HERE / "bare_simpy.py")]
         command += ["--devices", str(devices), "--requests", str(requests), "--seed", str(seed)]
@@ -160,6 +174,8 @@ def child(kind: str, devices: int, requests: int, seed: int, layout: str | None)
         command = [sys.executable, __file__, "--child", str(devices), str(requests), str(seed)]
         command.append(merged)
         env = {**os.environ}
+        if kind == "python":
+            env["COINFER_PURE_PYTHON"] = "1"
         if layout is not None:
             env["PYTHONPATH"] = os.pathsep.join([layout, str(HERE)])
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
@@ -185,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-merged", action="store_true", help="leave out the run with merged arrivals"
     )
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="also this checkout in Python (COINFER_PURE_PYTHON=1): what compiling gives",
+    )
     parser.add_argument("--child", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -193,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = sorted(set(args.sizes) | (set(BIG_SIZES) if args.big else set()))
     kinds = ["bare", "coinfer"] + ([] if args.no_merged else ["merged"])
+    kinds += ["python"] if args.python else []
     layouts: dict[str, str | None] = {"bare": None, "coinfer": None, "merged": None}
+    layouts["python"] = None
     with tempfile.TemporaryDirectory() as scratch:
         if args.reference:
             from setup_time import export, package_layout  # one copy of the export
@@ -207,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             for devices in sizes:
                 order = kinds if round_index % 2 == 0 else kinds[::-1]
                 for kind in order:
-                    if kind in ("coinfer", "reference") and devices > PER_DEVICE_MAX:
+                    if kind in ("coinfer", "reference", "python") and devices > PER_DEVICE_MAX:
                         continue
                     seed = args.seed + round_index
                     measured = child(kind, devices, args.requests, seed, layouts[kind])
@@ -237,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         return [x / y for x, y in zip(a, b, strict=True)]
 
     for kind in kinds[1:]:
-        print(f"\n{TITLES.get(kind, args.reference)}")
+        done = [r for n in sizes for r in results[kind, n]]
+        compiled = f" ({done[0]['compiled']} of {done[0]['hot_modules']} hot modules compiled)"
+        print(f"\n{TITLES.get(kind, args.reference)}{compiled if done else ''}")
         for devices in sizes:
             if not results[kind, devices]:
                 print(
@@ -270,6 +295,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             gains = over(rate("coinfer", devices), rate("reference", devices))
             cpu_gains = over(cpu_rate("coinfer", devices), cpu_rate("reference", devices))
+            print(f"{devices:>9,} devices: {spread(gains)} (CPU time: {spread(cpu_gains)})")
+    if "python" in kinds:
+        print("\ncompiled over Python (per-device arrivals, requests/s, same round):")
+        for devices in sizes:
+            if not results["python", devices]:
+                continue
+            gains = over(rate("coinfer", devices), rate("python", devices))
+            cpu_gains = over(cpu_rate("coinfer", devices), cpu_rate("python", devices))
             print(f"{devices:>9,} devices: {spread(gains)} (CPU time: {spread(cpu_gains)})")
     return 0
 

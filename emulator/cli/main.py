@@ -58,6 +58,23 @@ SCENARIO_COMMANDS = {
 }
 
 
+class VersionAction(argparse.Action):
+    """``--version``: the version, and how many of the hot modules run compiled
+    (:mod:`coinfer.emulator.compiled`)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from coinfer.emulator.compiled import status
+
+        states = list(status().values())
+        compiled = states.count("compiled")
+        print(f"coinfer {__version__} ({compiled} of {len(states)} hot modules compiled)")
+        parser.exit()
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, as every other bad input is:
     ``coinfer: error: MESSAGE (see coinfer COMMAND --help)``, exit status 2."""
@@ -97,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coinfer",
         description="Emulator of split large-AI-model inference at the wireless edge.",
     )
-    parser.add_argument("--version", action="version", version=f"coinfer {__version__}")
+    parser.add_argument(
+        "--version",
+        action=VersionAction,
+        help="show the version and how many hot modules run compiled, and exit",
+    )
     parser.add_argument(
         "--debug",
         action="store_true",

@@ -16,11 +16,15 @@ def run_cli(capsys, *argv):
     return status, out, err
 
 
-def test_version(capsys):
+def test_version_says_how_many_hot_modules_run_compiled(capsys):
+    from coinfer.emulator.compiled import HOT_MODULES, status
+
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0
-    assert capsys.readouterr().out.strip() == f"coinfer {__version__}"
+    compiled = list(status().values()).count("compiled")
+    expected = f"coinfer {__version__} ({compiled} of {len(HOT_MODULES)} hot modules compiled)"
+    assert capsys.readouterr().out.strip() == expected
 
 
 def test_models_table_lists_every_builtin_with_its_size(capsys):
