@@ -122,7 +122,11 @@ class BuildTwins(build_ext):
 if __name__ == "__main__":  # as setuptools runs it
     setup(
         ext_modules=[
-            Extension(_compiled_module().twin_name(name), [str(source_path(name))], optional=True)
+            Extension(
+                _compiled_module().twin_name(name),
+                [str(source_path(name).relative_to(ROOT))],  # relative, as setuptools wants
+                optional=True,
+            )
             for name in _compiled_module().HOT_MODULES
         ],
         cmdclass={"build_ext": BuildTwins},
