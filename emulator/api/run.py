@@ -420,10 +420,13 @@ def _run(
     if progress is not None:
         watch(engine, progress)
     set_up_done(len(engine.deployment.devices) >= FREEZE_FROM_DEVICES)
-    if stopper is None:
-        return engine.run()
-    with stopper.watching(engine):
-        return engine.run()
+    try:
+        if stopper is None:
+            return engine.run()
+        with stopper.watching(engine):
+            return engine.run()
+    finally:
+        engine.release()  # freed now, not by the collector's full pass on leaving
 
 
 def make_engine(
@@ -524,10 +527,12 @@ def _collection_after_set_up() -> Iterator[Callable[[bool], None]]:
     being made: over half of the set-up time of 100,000 devices. Inside the block the collector
     is off until ``set_up_done(freeze)`` is called, then on again; with ``freeze`` everything
     made so far is first frozen (:func:`gc.freeze`). On leaving, the frozen objects return to the
-    collector (:func:`gc.unfreeze`) and one full collection frees the finished run (its engine
-    holds reference cycles) at once: left for later, it would be frozen again, and kept alive,
-    by the next large run. That collection costs a pass over everything alive (about 50 ms in
-    a bare process), which is why small runs are not frozen. While the run executes, the
+    collector (:func:`gc.unfreeze`) and one full collection frees what is left of the finished
+    run at once (its engine holds reference cycles; its per-device state, the bulk of it, was
+    freed before by reference counting, :meth:`~coinfer.emulator.engine.core.Engine.release`):
+    left for later, it would be frozen again, and kept alive, by the next large run. That
+    collection costs a pass over everything alive (about 50 ms in a bare process), which is why
+    small runs are not frozen. While the run executes, the
     youngest generation is collected every :data:`RUN_GC_THRESHOLD` allocations instead of 700
     (the thresholds are restored on leaving). Nothing is changed when collection was already
     off; when someone else froze objects, nothing is frozen.

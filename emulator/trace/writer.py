@@ -6,7 +6,8 @@ no per-row object kept, and a column is one slice of it) and turned into columns
 ``chunk_rows`` rows, so memory stays bounded however long the run: with an output path each
 chunk is appended to a Parquet file as a row group; without one, chunks are kept as Arrow tables
 for :meth:`TableWriter.table`. Categorical columns arrive as integer codes into label lists and
-are stored dictionary-encoded (the only columns with Parquet dictionary pages).
+are stored dictionary-encoded (the only columns with Parquet dictionary pages): with all their
+labels, or only with those a chunk uses when there are more labels than the chunk has rows.
 A table of many small rows (one per generated token, say) may instead be appended a block of
 rows at a time, one numpy array per column (:meth:`TableWriter.append_block`).
 Columns that hold the same values for many rows (a device's budgets, a decision's distortion
@@ -187,16 +188,27 @@ class TableWriter:
                 values = flat[position::width]
                 position += 1
             if column.categorical:
-                codes = pa.array(np.asarray(values, dtype=np.int32))
-                labels = self._labels.get(column.name)
-                if labels is None:
-                    raise KeyError(f"no labels for the categorical column {column.name!r}")
-                array = pa.DictionaryArray.from_arrays(codes, labels)
+                array = self._categorical(column.name, np.asarray(values, dtype=np.int32))
             else:
                 array = pa.array(values, column.dtype)
             arrays.append(array if column.name not in expanded else array.take(indices))
         flat.clear()
         self._keep(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def _categorical(self, name: str, codes: np.ndarray) -> pa.DictionaryArray:
+        """The chunk's column ``name`` from its codes: dictionary-encoded with the column's
+        labels, or, when there are more labels than rows (the device ids of 1,000,000 devices,
+        say), with only those the rows use, in label order: Parquet writes a row group's whole
+        dictionary, used or not. The values are the same either way."""
+        labels = self._labels.get(name)
+        if labels is None:
+            raise KeyError(f"no labels for the categorical column {name!r}")
+        if len(labels) <= len(codes):
+            return pa.DictionaryArray.from_arrays(pa.array(codes), labels)
+        used, at = np.unique(codes, return_inverse=True)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(at.astype(np.int32)), labels.take(pa.array(used))
+        )
 
     def _flush_blocks(self) -> None:
         blocks = self._blocks

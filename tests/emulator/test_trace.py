@@ -331,3 +331,49 @@ def test_a_template_of_another_width_and_a_late_expand_are_refused():
         writer.expand(("request_id",))
     writer.flush()
     assert writer.table().to_pydict() == {"request_id": [3], "t_s": [0.25]}
+
+
+def test_a_chunk_with_fewer_rows_than_labels_stores_only_the_labels_it_uses(tmp_path):
+    """1,000 device ids and chunks of 4 rows: each row group's dictionary holds the ids its
+    rows use, in label order (Parquet would write all 1,000 in every row group); the values
+    read back are those written. With more rows than labels the dictionary is all of them."""
+    import pyarrow.parquet as pq
+
+    from coinfer.emulator.trace.writer import TableWriter
+
+    group = ColumnGroup(
+        "ids",
+        "a categorical id and a time",
+        (
+            Column("device_id", CATEGORY, "", Role.IDENTITY, "a device"),
+            Column("t_s", pa.float64(), "s", Role.TIME, "a time"),
+        ),
+    )
+    table = Table("ids", "ids", (group,))
+    labels = {"device_id": [f"dev-{i}" for i in range(1000)]}
+    path = tmp_path / "ids.parquet"
+    writer = TableWriter(table, labels, path, chunk_rows=4)
+    codes = [907, 3, 907, 42, 5, 999, 0, 5, 17]
+    for index, code in enumerate(codes):
+        writer.append(build(table, device_id=code, t_s=float(index)))
+        writer.maybe_flush()
+    writer.close()
+    stored = pq.ParquetFile(path)
+    assert stored.metadata.num_row_groups == 3
+    dictionaries = [
+        stored.read_row_group(i).column("device_id").chunk(0).dictionary.to_pylist()
+        for i in range(3)
+    ]
+    assert dictionaries == [
+        ["dev-3", "dev-42", "dev-907"],
+        ["dev-0", "dev-5", "dev-999"],
+        ["dev-17"],
+    ]
+    read = pq.read_table(path).column("device_id").to_pylist()
+    assert read == [f"dev-{code}" for code in codes]
+
+    few = TableWriter(table, {"device_id": ["a", "b", "c"]}, chunk_rows=4)
+    for index in range(4):
+        few.append(build(table, device_id=0, t_s=float(index)))
+    few.close()
+    assert few.table().column("device_id").chunk(0).dictionary.to_pylist() == ["a", "b", "c"]
