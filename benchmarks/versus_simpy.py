@@ -288,21 +288,19 @@ def main(argv: list[str] | None = None) -> int:
                 own = over(rate(kind, devices), rate(kind, 1000))
                 line += f"; rate / own rate at 1,000 devices {spread(own)}"
             print(line)
-    if "reference" in kinds:
-        print("\nthis checkout over the reference (requests/s, same round):")
+    against = {
+        "reference": "this checkout over the reference",
+        "python": "compiled over Python (per-device arrivals)",
+    }
+    for other, title in against.items():
+        if other not in kinds:
+            continue
+        print(f"\n{title} (requests/s, same round):")
         for devices in sizes:
-            if not results["reference", devices]:
+            if not results[other, devices]:
                 continue
-            gains = over(rate("coinfer", devices), rate("reference", devices))
-            cpu_gains = over(cpu_rate("coinfer", devices), cpu_rate("reference", devices))
-            print(f"{devices:>9,} devices: {spread(gains)} (CPU time: {spread(cpu_gains)})")
-    if "python" in kinds:
-        print("\ncompiled over Python (per-device arrivals, requests/s, same round):")
-        for devices in sizes:
-            if not results["python", devices]:
-                continue
-            gains = over(rate("coinfer", devices), rate("python", devices))
-            cpu_gains = over(cpu_rate("coinfer", devices), cpu_rate("python", devices))
+            gains = over(rate("coinfer", devices), rate(other, devices))
+            cpu_gains = over(cpu_rate("coinfer", devices), cpu_rate(other, devices))
             print(f"{devices:>9,} devices: {spread(gains)} (CPU time: {spread(cpu_gains)})")
     return 0
 
