@@ -60,6 +60,20 @@ HOT_MODULES: tuple[str, ...] = (
     "coinfer.emulator.engine.backhaul",
     "coinfer.policies.joint_fast",
     "coinfer.policies.generative",
+    # the exact joint solver and the baselines, interference, the model cache, compact models,
+    # quality columns, the batching schedulers
+    "coinfer.policies.problem",
+    "coinfer.policies.joint_solver",
+    "coinfer.policies.joint",
+    "coinfer.policies.baselines",
+    "coinfer.emulator.engine.interference",
+    "coinfer.emulator.engine.model_cache",
+    "coinfer.emulator.engine.compact",
+    "coinfer.emulator.engine.quality",
+    "coinfer.emulator.engine.batching.vllm",
+    "coinfer.emulator.engine.batching.sarathi",
+    "coinfer.emulator.engine.batching.orca",
+    "coinfer.emulator.engine.batching.kv",
 )
 
 #: The environment variable that keeps every hot module in Python.

@@ -15,12 +15,15 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.records import build
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.generative import GenerativePlanner
 from coinfer.policies.joint import JointParams, OptimisingPolicy
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class FixedPowerPolicy(OptimisingPolicy[JointParams]):

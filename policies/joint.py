@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.records import build, inline_builds
 from coinfer.policies.base import Decision, Policy, PolicyContext
 from coinfer.policies.generative_joint import GenerativeOptimiser
@@ -37,6 +38,8 @@ from coinfer.policies.joint_solver import JointSolver
 from coinfer.policies.prediction import predict
 from coinfer.policies.problem import Problem, Solution
 from coinfer.policies.setting import PolicySetting, check_deadline_given
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class JointParams(Policy.Params):

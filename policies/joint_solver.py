@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.policies.joint_bound import dual_brackets
 from coinfer.policies.joint_family import Family
 from coinfer.policies.joint_fast import Answer, FastTable, Starts, fast_solve
@@ -47,6 +48,8 @@ from coinfer.policies.joint_search import best_split, reported_solution
 from coinfer.policies.joint_static import StaticCache
 from coinfer.policies.joint_warm import Hint, warm_solve
 from coinfer.policies.problem import Problem, Solution
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.model.links import shannon_envelope
 from coinfer.emulator.model.reference import shannon_rate_bps
 from coinfer.policies.base import PolicyContext
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 #: Relative slack kept inside each budget by the solvers, so that a decision rounded to floats
 #: and re-evaluated with the reference formulas still meets the budget.

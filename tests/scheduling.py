@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 SHARED_FIXTURES = (
+    "tests/emulator/test_compiled.py",  # every hot module imported afresh in Python, inlined
     "tests/emulator/test_engine_queueing.py",  # M/M/1, M/D/1 and M/M/3 runs of 60k-150k requests
     "tests/emulator/test_engine_uplink.py",  # FIFO uplink runs of 60k requests
     "tests/paper/test_multi_user.py",  # the multi-user study's sweep

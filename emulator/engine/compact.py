@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.model.families import member_profile
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.quantization import Bits, native_bits, resolve_bits
 from coinfer.emulator.model.reference import distortion_bound, distortion_bound_per_side
 from coinfer.policies.base import Decision
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class CompactRun(NamedTuple):

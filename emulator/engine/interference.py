@@ -29,10 +29,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.deployment.spec import DeviceSpec
 from coinfer.emulator.engine.pf_window import PfWindowUplink
 from coinfer.emulator.engine.uplink import PsUplink, Uplink
 from coinfer.emulator.errors import InputError
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class Interference:

@@ -31,7 +31,10 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.scenario.model_placement import ModelCacheParams
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 @runtime_checkable

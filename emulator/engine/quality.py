@@ -12,8 +12,11 @@ import math
 import re
 from collections.abc import Iterable
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.model.profiles import ModelProfile
 from coinfer.emulator.model.quality import DENSE_BITS, QualityModel
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 #: A transformer block of a profile (``layer.3``, ``block.7``); embeddings and heads are not.
 _TRANSFORMER_BLOCK = re.compile(r"(layer|block)\.\d+")

@@ -204,17 +204,26 @@ def test_a_twin_leaves_itself_alone():
         use_compiled("coinfer.emulator.engine._compiled_core", "core.py")  # no-op, no import
 
 
-@pytest.mark.parametrize("name", HOT_MODULES)
-def test_the_build_inlines_each_hot_module_on_its_own_lines(name):
-    """What setup.py compiles: the module's source, line for line, with no ``build()`` call
-    left in a function that was decorated with ``@inline_builds``, and no decorator."""
+@pytest.fixture(scope="module")
+def inlined_sources() -> dict[str, tuple[bytes, str]]:
+    """Each hot module's source and what the build compiles of it (one import in Python)."""
+    sources = {}
     with in_python():
         from coinfer.emulator.records import inline_source  # the Python copy's, as its kinds
 
-        module = importlib.import_module(name)
-        path = Path(module.__file__)
-        source = path.read_bytes()
-        inlined = inline_source(source, vars(module), str(path))
+        for name in HOT_MODULES:
+            module = importlib.import_module(name)
+            path = Path(module.__file__)
+            source = path.read_bytes()
+            sources[name] = (source, inline_source(source, vars(module), str(path)))
+    return sources
+
+
+@pytest.mark.parametrize("name", HOT_MODULES)
+def test_the_build_inlines_each_hot_module_on_its_own_lines(name, inlined_sources):
+    """What setup.py compiles: the module's source, line for line, with no ``build()`` call
+    left in a function that was decorated with ``@inline_builds``, and no decorator."""
+    source, inlined = inlined_sources[name]
     assert inlined.count("\n") == source.count(b"\n")
     decorated = {
         (node.name, node.lineno)

@@ -16,6 +16,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from coinfer.emulator.compiled import use_compiled
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
+
 IntArray = npt.NDArray[np.int64]
 
 

@@ -15,8 +15,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from coinfer.emulator.compiled import use_compiled
 from coinfer.emulator.engine.batching.base import _EMPTY, BatchScheduler
 from coinfer.emulator.engine.batching.records import Batch, Sequence
+
+use_compiled(__name__, __file__)  # its compiled build, if built from this source
 
 
 class VllmScheduler(BatchScheduler):
