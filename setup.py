@@ -19,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import tomllib
 import types
 from pathlib import Path
 
@@ -26,13 +27,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-#: where each import package lives in the source tree (pyproject.toml's package-dir)
-PACKAGE_DIRS = {
-    "coinfer.emulator": "emulator",
-    "coinfer.policies": "policies",
-    "coinfer.topologies": "topologies",
-    "coinfer.traces": "traces",
-}
+#: where each import package lives in the source tree, as pyproject.toml's package-dir says
+PACKAGE_DIRS: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"][
+    "setuptools"
+]["package-dir"]
 
 
 def _compiled_module() -> types.ModuleType:
@@ -48,8 +46,8 @@ def _compiled_module() -> types.ModuleType:
 
 def source_path(module: str) -> Path:
     """The source file of the hot module ``module``."""
-    for package, folder in PACKAGE_DIRS.items():
-        if module.startswith(package + "."):
+    for package, folder in sorted(PACKAGE_DIRS.items(), key=lambda item: -len(item[0])):
+        if module.startswith(package + "."):  # the longest package that holds it
             return ROOT / folder / (module[len(package) + 1 :].replace(".", "/") + ".py")
     raise ValueError(f"{module}: not in a package folder of this source tree")
 
