@@ -161,7 +161,7 @@ def hot_package(tmp_path, monkeypatch):
         return importlib.import_module("hotpkg.hot")
 
     yield load
-    for name in ("hotpkg", "hotpkg.hot", "hotpkg._compiled_hot"):
+    for name in ("hotpkg", "hotpkg.hot", "hotpkg._compiled_hot", "hotpkg._compiled__compiled_hot"):
         sys.modules.pop(name, None)
 
 
@@ -198,10 +198,21 @@ def test_coinfer_pure_python_refuses_even_a_fresh_twin(tmp_path, hot_package, mo
     assert hot_package().WHICH == "python"
 
 
-def test_a_twin_leaves_itself_alone():
+def test_a_twin_leaves_itself_alone(tmp_path, hot_package):
+    """A twin runs use_compiled too (it is built from the same source): it must not look for
+    a twin of its own, even where one would match it."""
+    make_package(tmp_path, twin="fresh")
+    twin = tmp_path / "hotpkg" / "_compiled_hot.py"
+    module = hot_package()
+    assert module is sys.modules["hotpkg._compiled_hot"]
+    deeper = tmp_path / "hotpkg" / "_compiled__compiled_hot.py"  # a twin of the twin
+    deeper.write_text(f"{SOURCE_HASH_ATTRIBUTE} = {source_hash(twin.read_bytes())!r}\n")
+    importlib.invalidate_caches()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        use_compiled("coinfer.emulator.engine._compiled_core", "core.py")  # no-op, no import
+        use_compiled("hotpkg._compiled_hot", str(twin))
+    assert sys.modules["hotpkg._compiled_hot"] is module
+    assert "hotpkg._compiled__compiled_hot" not in sys.modules
 
 
 @pytest.fixture(scope="module")
